@@ -1,0 +1,32 @@
+#include "cli_common.h"
+
+#include "core/cpu_features.h"
+#include "core/error.h"
+#include "core/runtime.h"
+
+namespace ecg::cli {
+
+GlobalOptions& global_options() {
+  static GlobalOptions g;
+  return g;
+}
+
+void add_runtime_flags(CLI::App* sub) {
+  auto& g = global_options();
+  sub->add_option("--threads", g.threads, "worker threads (default: all cores)")
+      ->check(CLI::Range(0, 1024));
+  sub->add_option("--isa", g.isa, "force a kernel level: ref, generic, avx2, avx512, neon");
+}
+
+void apply_global_options() {
+  auto& g = global_options();
+  if (g.threads > 0) set_num_threads(g.threads);
+  if (!g.isa.empty()) {
+    Isa isa;
+    ECG_CHECK(parse_isa(g.isa, isa), "--isa: unknown level '", g.isa,
+              "' (expected ref, generic, avx2, avx512 or neon)");
+    set_active_isa(isa);
+  }
+}
+
+}  // namespace ecg::cli

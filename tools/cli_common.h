@@ -1,0 +1,24 @@
+// Shared pieces of the `ecgcnn` subcommands: global options (threads, ISA,
+// profiling) and the rule that every failure is one line plus a non-zero exit.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+namespace ecg::cli {
+
+struct GlobalOptions {
+  int threads = 0;        // 0 = all cores
+  std::string isa;        // empty = best the CPU supports (or ECG_ISA)
+  bool quiet = false;
+};
+
+GlobalOptions& global_options();
+
+// Applies --threads / --isa to the runtime; called before every subcommand runs.
+void apply_global_options();
+
+// Adds --threads and --isa to a subcommand (they are accepted before or after it).
+void add_runtime_flags(CLI::App* sub);
+
+}  // namespace ecg::cli
