@@ -23,11 +23,11 @@ struct Device {
 };
 
 struct AllocatorStats {
-  size_t bytes_in_use = 0;      // handed out and not yet freed
+  size_t bytes_in_use = 0;  // handed out and not yet freed
   size_t peak_bytes_in_use = 0;
-  size_t bytes_cached = 0;      // freed blocks kept for reuse
-  uint64_t allocations = 0;     // calls to allocate()
-  uint64_t cache_hits = 0;      // served from the cache
+  size_t bytes_cached = 0;   // freed blocks kept for reuse
+  uint64_t allocations = 0;  // calls to allocate()
+  uint64_t cache_hits = 0;   // served from the cache
 };
 
 class Allocator {

@@ -17,8 +17,8 @@ class Node;
 
 struct AutogradMeta {
   bool requires_grad = false;
-  Tensor grad;                      // leaves only
-  std::shared_ptr<Node> grad_fn;    // null for leaves
+  Tensor grad;                           // leaves only
+  std::shared_ptr<Node> grad_fn;         // null for leaves
   std::weak_ptr<Node> grad_accumulator;  // the AccumulateGrad node of a leaf
 };
 

@@ -32,9 +32,9 @@ template <class... Parts>
 
 }  // namespace ecg
 
-#define ECG_CHECK(cond, ...)      \
-  do {                            \
-    if (!(cond)) {                \
-      ::ecg::fail(__VA_ARGS__);   \
-    }                             \
+#define ECG_CHECK(cond, ...)    \
+  do {                          \
+    if (!(cond)) {              \
+      ::ecg::fail(__VA_ARGS__); \
+    }                           \
   } while (0)

@@ -16,30 +16,30 @@ namespace ecg {
 enum class DeviceType : int { CPU = 0, CUDA = 1 };
 constexpr int kNumDeviceTypes = 2;
 
-#define ECG_OP_LIST(X)                                       \
-  X(sgemm, SgemmFn)                                          \
-  X(conv2d_forward, Conv2dForwardFn)                         \
-  X(conv2d_backward_data, Conv2dBackwardDataFn)              \
-  X(conv2d_backward_weights, Conv2dBackwardWeightsFn)        \
-  X(batch_norm_forward_train, BatchNormForwardTrainFn)       \
-  X(batch_norm_forward_eval, BatchNormForwardEvalFn)         \
-  X(batch_norm_backward, BatchNormBackwardFn)                \
-  X(relu_forward, ReluForwardFn)                             \
-  X(relu_backward, ReluBackwardFn)                           \
-  X(add_forward, AddForwardFn)                               \
-  X(max_pool_forward, MaxPoolForwardFn)                      \
-  X(max_pool_backward, MaxPoolBackwardFn)                    \
-  X(avg_pool_forward, AvgPoolForwardFn)                      \
-  X(avg_pool_backward, AvgPoolBackwardFn)                    \
-  X(global_avg_pool_forward, GlobalAvgPoolForwardFn)         \
-  X(global_avg_pool_backward, GlobalAvgPoolBackwardFn)       \
-  X(linear_forward, LinearForwardFn)                         \
-  X(linear_backward_data, LinearBackwardDataFn)              \
-  X(linear_backward_weights, LinearBackwardWeightsFn)        \
-  X(dropout_forward, DropoutForwardFn)                       \
-  X(softmax_cross_entropy_forward, SoftmaxCrossEntropyForwardFn) \
+#define ECG_OP_LIST(X)                                             \
+  X(sgemm, SgemmFn)                                                \
+  X(conv2d_forward, Conv2dForwardFn)                               \
+  X(conv2d_backward_data, Conv2dBackwardDataFn)                    \
+  X(conv2d_backward_weights, Conv2dBackwardWeightsFn)              \
+  X(batch_norm_forward_train, BatchNormForwardTrainFn)             \
+  X(batch_norm_forward_eval, BatchNormForwardEvalFn)               \
+  X(batch_norm_backward, BatchNormBackwardFn)                      \
+  X(relu_forward, ReluForwardFn)                                   \
+  X(relu_backward, ReluBackwardFn)                                 \
+  X(add_forward, AddForwardFn)                                     \
+  X(max_pool_forward, MaxPoolForwardFn)                            \
+  X(max_pool_backward, MaxPoolBackwardFn)                          \
+  X(avg_pool_forward, AvgPoolForwardFn)                            \
+  X(avg_pool_backward, AvgPoolBackwardFn)                          \
+  X(global_avg_pool_forward, GlobalAvgPoolForwardFn)               \
+  X(global_avg_pool_backward, GlobalAvgPoolBackwardFn)             \
+  X(linear_forward, LinearForwardFn)                               \
+  X(linear_backward_data, LinearBackwardDataFn)                    \
+  X(linear_backward_weights, LinearBackwardWeightsFn)              \
+  X(dropout_forward, DropoutForwardFn)                             \
+  X(softmax_cross_entropy_forward, SoftmaxCrossEntropyForwardFn)   \
   X(softmax_cross_entropy_backward, SoftmaxCrossEntropyBackwardFn) \
-  X(adam_update, AdamUpdateFn)                               \
+  X(adam_update, AdamUpdateFn)                                     \
   X(sgd_update, SgdUpdateFn)
 
 template <class Fn>

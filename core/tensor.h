@@ -63,7 +63,8 @@ class Tensor {
   bool is_contiguous() const;
 
   // Typed pointer to the first element; checks the dtype.
-  template <class T> T* data() const;
+  template <class T>
+  T* data() const;
   void* raw_data() const;
 
   // Element access for tests and printing (any dtype, read as double).
@@ -117,8 +118,8 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 template <class T>
 T* Tensor::data() const {
   ECG_CHECK(defined(), "data(): undefined tensor");
-  ECG_CHECK(dtype_of<T>::value == dtype_, "data(): tensor is ", dtype_name(dtype_),
-            ", requested ", dtype_name(dtype_of<T>::value));
+  ECG_CHECK(dtype_of<T>::value == dtype_, "data(): tensor is ", dtype_name(dtype_), ", requested ",
+            dtype_name(dtype_of<T>::value));
   return static_cast<T*>(raw_data());
 }
 

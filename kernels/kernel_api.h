@@ -85,10 +85,10 @@ using BatchNormForwardTrainFn = void (*)(const BatchNormShape& s, const float* x
                                          const float* gamma, const float* beta, float eps,
                                          bool fuse_relu, float* y, float* save_mean,
                                          float* save_invstd, float* batch_var);
-using BatchNormForwardEvalFn = void (*)(const BatchNormShape& s, const float* x,
-                                        const float* gamma, const float* beta,
-                                        const float* running_mean, const float* running_var,
-                                        float eps, bool fuse_relu, float* y);
+using BatchNormForwardEvalFn = void (*)(const BatchNormShape& s, const float* x, const float* gamma,
+                                        const float* beta, const float* running_mean,
+                                        const float* running_var, float eps, bool fuse_relu,
+                                        float* y);
 // Backward of the training forward. With fuse_relu, y is the fused output and
 // dy is masked by y > 0 first.
 using BatchNormBackwardFn = void (*)(const BatchNormShape& s, const float* x, const float* y,
@@ -143,9 +143,9 @@ using SoftmaxCrossEntropyBackwardFn = void (*)(int N, int classes, const float* 
 // They differ only in where eps sits relative to the bias correction.
 struct AdamParams {
   float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-7f, weight_decay = 0.f;
-  bool decoupled = false;   // AdamW
-  bool keras_eps = true;    // Keras: lr_t = lr*sqrt(1-b2^t)/(1-b1^t); p -= lr_t*m/(sqrt(v)+eps)
-  int64_t step = 1;         // 1-based step index after increment
+  bool decoupled = false;  // AdamW
+  bool keras_eps = true;   // Keras: lr_t = lr*sqrt(1-b2^t)/(1-b1^t); p -= lr_t*m/(sqrt(v)+eps)
+  int64_t step = 1;        // 1-based step index after increment
 };
 using AdamUpdateFn = void (*)(int64_t n, const AdamParams& p, float* param, const float* grad,
                               float* m, float* v);

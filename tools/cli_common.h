@@ -8,8 +8,8 @@
 namespace ecg::cli {
 
 struct GlobalOptions {
-  int threads = 0;        // 0 = all cores
-  std::string isa;        // empty = best the CPU supports (or ECG_ISA)
+  int threads = 0;  // 0 = all cores
+  std::string isa;  // empty = best the CPU supports (or ECG_ISA)
   bool quiet = false;
 };
 
