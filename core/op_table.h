@@ -66,6 +66,11 @@ struct OpSlot {
       if (row[i]) return static_cast<Isa>(i);
     return Isa::Ref;
   }
+  bool available(DeviceType d = DeviceType::CPU) const {
+    for (auto f : fn[static_cast<int>(d)])
+      if (f) return true;
+    return false;
+  }
   // The exact variant at one level, or null (tests run every registered variant).
   Fn exact(DeviceType d, Isa isa) const { return fn[static_cast<int>(d)][static_cast<int>(isa)]; }
 };

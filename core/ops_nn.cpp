@@ -1,1 +1,428 @@
-// placeholder: being written
+// Convolution, batch norm, pooling and dense ops: shape checks, kernel dispatch
+// (f32 through the op table, f64 straight to kernels/ref) and their backward.
+#include <cmath>
+
+#include "core/ops_common.h"
+#include "kernels/ref/batch_norm_ref.h"
+#include "kernels/ref/conv2d_ref.h"
+#include "kernels/ref/linear_ref.h"
+#include "kernels/ref/pool_ref.h"
+
+namespace ecg {
+
+using detail::check_float_cpu;
+using detail::check_same_dtype;
+using detail::needs;
+using detail::record;
+
+namespace {
+
+template <class T>
+const T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+void resolve_padding(const char* op, Padding mode, int H, int W, int R, int S, int sh, int sw,
+                     int& top, int& left, int& bottom, int& right) {
+  if (mode == Padding::Same) {
+    tf_same_padding(H, R, sh, top, bottom);
+    tf_same_padding(W, S, sw, left, right);
+  } else if (mode == Padding::Valid) {
+    top = left = bottom = right = 0;
+  }
+  ECG_CHECK(top >= 0 && left >= 0 && bottom >= 0 && right >= 0, op, ": negative padding");
+}
+
+}  // namespace
+
+// ---- conv2d ------------------------------------------------------------------
+
+Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
+              const Conv2dOptions& opt) {
+  const char* op = "conv2d";
+  check_float_cpu(op, x_in, "input");
+  check_float_cpu(op, w_in, "weight");
+  check_same_dtype(op, x_in, w_in);
+  ECG_CHECK(x_in.dim() == 4, op, ": input must be [N, C, H, W], got ", shape_str(x_in.shape()));
+  ECG_CHECK(w_in.dim() == 4, op, ": weight must be [K, C, R, S], got ", shape_str(w_in.shape()));
+  ECG_CHECK(x_in.size(1) == w_in.size(1), op, ": input ", shape_str(x_in.shape()), " has ",
+            x_in.size(1), " channels but weight ", shape_str(w_in.shape()), " expects ",
+            w_in.size(1));
+  ECG_CHECK(opt.stride_h > 0 && opt.stride_w > 0, op, ": stride must be positive");
+  Conv2dShape s;
+  s.N = static_cast<int>(x_in.size(0));
+  s.C = static_cast<int>(x_in.size(1));
+  s.H = static_cast<int>(x_in.size(2));
+  s.W = static_cast<int>(x_in.size(3));
+  s.K = static_cast<int>(w_in.size(0));
+  s.R = static_cast<int>(w_in.size(2));
+  s.S = static_cast<int>(w_in.size(3));
+  s.stride_h = opt.stride_h;
+  s.stride_w = opt.stride_w;
+  s.pad_top = opt.pad_top, s.pad_left = opt.pad_left;
+  s.pad_bottom = opt.pad_bottom, s.pad_right = opt.pad_right;
+  resolve_padding(op, opt.padding, s.H, s.W, s.R, s.S, s.stride_h, s.stride_w, s.pad_top,
+                  s.pad_left, s.pad_bottom, s.pad_right);
+  ECG_CHECK(conv2d_finalize(s), op, ": kernel ", s.R, "x", s.S, " larger than padded input ",
+            shape_str(x_in.shape()));
+  Tensor bias;
+  if (b_in.defined()) {
+    check_float_cpu(op, b_in, "bias");
+    check_same_dtype(op, x_in, b_in);
+    ECG_CHECK(b_in.numel() == s.K, op, ": bias ", shape_str(b_in.shape()), " for ", s.K,
+              " output channels");
+    bias = b_in.contiguous();
+  }
+  Tensor x = x_in.contiguous(), w = w_in.contiguous();
+  Tensor y = Tensor::empty({s.N, s.K, s.P, s.Q}, x.dtype());
+  if (x.dtype() == DType::F64) {
+    ref::conv2d_forward(s, x.data<double>(), w.data<double>(), ptr_or_null<double>(bias),
+                        y.data<double>());
+  } else {
+    auto& slot = ops().conv2d_forward;
+    OpTimer timer("conv2d_forward", s.flops(), 0, slot.resolved_isa());
+    slot.get()(s, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias), y.data<float>());
+  }
+  // x is kept only when the weights need a gradient, w only when the input does.
+  const bool need_b = needs(b_in);
+  Tensor xs = needs(w_in) ? x.detach() : Tensor(), ws = needs(x_in) ? w.detach() : Tensor();
+  record("Conv2dBackward", {x_in, w_in, b_in}, y, [s, xs, ws, need_b](const Tensor& g_in) {
+    Tensor g = g_in.contiguous();
+    Tensor dx, dw, db;
+    const bool f64 = g.dtype() == DType::F64;
+    if (ws.defined()) {
+      dx = Tensor::empty({s.N, s.C, s.H, s.W}, g.dtype());
+      if (f64) {
+        ref::conv2d_backward_data(s, g.data<double>(), ws.data<double>(), dx.data<double>());
+      } else {
+        auto& slot = ops().conv2d_backward_data;
+        OpTimer timer("conv2d_backward_data", s.flops(), 0, slot.resolved_isa());
+        slot.get()(s, g.data<float>(), ws.data<float>(), dx.data<float>());
+      }
+    }
+    if (xs.defined() || need_b) {
+      // Weights and bias come from one pass over dy; a bias-only gradient
+      // still needs x for the shared kernel, so xs is kept whenever w needs grad.
+      if (xs.defined()) {
+        dw = Tensor::empty({s.K, s.C, s.R, s.S}, g.dtype());
+        if (need_b) db = Tensor::empty({s.K}, g.dtype());
+        if (f64) {
+          ref::conv2d_backward_weights(s, xs.data<double>(), g.data<double>(), dw.data<double>(),
+                                       db.defined() ? db.data<double>() : nullptr);
+        } else {
+          auto& slot = ops().conv2d_backward_weights;
+          OpTimer timer("conv2d_backward_weights", s.flops(), 0, slot.resolved_isa());
+          slot.get()(s, xs.data<float>(), g.data<float>(), dw.data<float>(),
+                     db.defined() ? db.data<float>() : nullptr);
+        }
+      } else {
+        // Bias gradient alone: sum dy over N, P, Q.
+        Tensor gd = g.to(DType::F64);
+        std::vector<double> acc(s.K, 0.0);
+        const double* pg = gd.data<double>();
+        for (int n = 0; n < s.N; ++n)
+          for (int k = 0; k < s.K; ++k)
+            for (int i = 0; i < s.P * s.Q; ++i) acc[k] += pg[(n * s.K + k) * s.P * s.Q + i];
+        db = Tensor::from_vector(acc, {s.K}).to(g.dtype());
+      }
+    }
+    return std::vector<Tensor>{dx, dw, db};
+  });
+  return y;
+}
+
+// ---- batch norm ------------------------------------------------------------------
+
+Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta_in,
+                  Tensor& running_mean, Tensor& running_var, bool training,
+                  const BatchNormOptions& opt) {
+  const char* op = "batch_norm";
+  check_float_cpu(op, x_in, "input");
+  ECG_CHECK(x_in.dim() == 2 || x_in.dim() == 4, op, ": input must be [N, C] or [N, C, H, W], got ",
+            shape_str(x_in.shape()));
+  BatchNormShape s;
+  s.N = static_cast<int>(x_in.size(0));
+  s.C = static_cast<int>(x_in.size(1));
+  s.HW = x_in.dim() == 4 ? static_cast<int>(x_in.size(2) * x_in.size(3)) : 1;
+  const Tensor* params[] = {&gamma_in, &beta_in, &running_mean, &running_var};
+  const char* names[] = {"gamma", "beta", "running_mean", "running_var"};
+  for (int i = 0; i < 4; ++i) {
+    check_float_cpu(op, *params[i], names[i]);
+    check_same_dtype(op, x_in, *params[i]);
+    ECG_CHECK(params[i]->numel() == s.C && params[i]->is_contiguous(), op, ": ", names[i], " ",
+              shape_str(params[i]->shape()), " must be contiguous with ", s.C, " values");
+  }
+  ECG_CHECK(opt.eps > 0, op, ": eps must be positive, got ", opt.eps);
+  const long count = static_cast<long>(s.N) * s.HW;
+  ECG_CHECK(!training || count > 1, op, ": training needs more than one value per channel, got ",
+            shape_str(x_in.shape()));
+  Tensor x = x_in.contiguous(), gamma = gamma_in.contiguous(), beta = beta_in.contiguous();
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  const bool f64 = x.dtype() == DType::F64;
+  const double bytes = 8.0 * x.numel();
+  if (!training) {
+    if (f64) {
+      ref::batch_norm_forward_eval(s, x.data<double>(), gamma.data<double>(), beta.data<double>(),
+                                   running_mean.data<double>(), running_var.data<double>(), opt.eps,
+                                   opt.fuse_relu, y.data<double>());
+    } else {
+      auto& slot = ops().batch_norm_forward_eval;
+      OpTimer timer("batch_norm_forward_eval", 0, bytes, slot.resolved_isa());
+      slot.get()(s, x.data<float>(), gamma.data<float>(), beta.data<float>(),
+                 running_mean.data<float>(), running_var.data<float>(), static_cast<float>(opt.eps),
+                 opt.fuse_relu, y.data<float>());
+    }
+    Tensor xs = x.detach(), ys = y.detach(), gs = gamma.detach();
+    Tensor rm = running_mean.detach().clone(), rv = running_var.detach().clone();
+    record("BatchNormEvalBackward", {x_in, gamma_in, beta_in}, y,
+           [s, xs, ys, gs, rm, rv, opt](const Tensor& g_in) {
+             Tensor g = g_in.contiguous().to(DType::F64);
+             Tensor dx = Tensor::empty(xs.shape(), DType::F64);
+             Tensor dgamma = Tensor::empty({s.C}, DType::F64),
+                    dbeta = Tensor::empty({s.C}, DType::F64);
+             Tensor x64 = xs.to(DType::F64), y64 = ys.to(DType::F64), g64 = gs.to(DType::F64);
+             Tensor rm64 = rm.to(DType::F64), rv64 = rv.to(DType::F64);
+             ref::batch_norm_backward_eval(
+                 s, x64.data<double>(), y64.data<double>(), g.data<double>(), g64.data<double>(),
+                 rm64.data<double>(), rv64.data<double>(), opt.eps, opt.fuse_relu,
+                 dx.data<double>(), dgamma.data<double>(), dbeta.data<double>());
+             DType dt = xs.dtype();
+             return std::vector<Tensor>{dx.to(dt), dgamma.to(dt), dbeta.to(dt)};
+           });
+    return y;
+  }
+
+  Tensor mean = Tensor::empty({s.C}, x.dtype()), invstd = Tensor::empty({s.C}, x.dtype());
+  Tensor var = Tensor::empty({s.C}, x.dtype());
+  if (f64) {
+    ref::batch_norm_forward_train(s, x.data<double>(), gamma.data<double>(), beta.data<double>(),
+                                  opt.eps, opt.fuse_relu, y.data<double>(), mean.data<double>(),
+                                  invstd.data<double>(), var.data<double>());
+  } else {
+    auto& slot = ops().batch_norm_forward_train;
+    OpTimer timer("batch_norm_forward_train", 0, bytes * 1.5, slot.resolved_isa());
+    slot.get()(s, x.data<float>(), gamma.data<float>(), beta.data<float>(),
+               static_cast<float>(opt.eps), opt.fuse_relu, y.data<float>(), mean.data<float>(),
+               invstd.data<float>(), var.data<float>());
+  }
+  {
+    // Running statistics use the unbiased variance, as Keras and PyTorch do.
+    NoGradGuard guard;
+    const double m = opt.momentum, unbias = static_cast<double>(count) / (count - 1);
+    for (int c = 0; c < s.C; ++c) {
+      if (f64) {
+        double* rmp = running_mean.data<double>();
+        double* rvp = running_var.data<double>();
+        rmp[c] = m * rmp[c] + (1 - m) * mean.data<double>()[c];
+        rvp[c] = m * rvp[c] + (1 - m) * var.data<double>()[c] * unbias;
+      } else {
+        float* rmp = running_mean.data<float>();
+        float* rvp = running_var.data<float>();
+        rmp[c] = static_cast<float>(m * rmp[c] + (1 - m) * mean.data<float>()[c]);
+        rvp[c] = static_cast<float>(m * rvp[c] + (1 - m) * var.data<float>()[c] * unbias);
+      }
+    }
+  }
+  Tensor xs = x.detach(), ys = y.detach(), gs = gamma.detach();
+  Tensor ms = mean.detach(), is = invstd.detach();
+  record("BatchNormBackward", {x_in, gamma_in, beta_in}, y,
+         [s, xs, ys, gs, ms, is, opt, bytes](const Tensor& g_in) {
+           Tensor g = g_in.contiguous();
+           Tensor dx = Tensor::empty(xs.shape(), xs.dtype());
+           Tensor dgamma = Tensor::empty({s.C}, xs.dtype()),
+                  dbeta = Tensor::empty({s.C}, xs.dtype());
+           if (xs.dtype() == DType::F64) {
+             ref::batch_norm_backward(s, xs.data<double>(), ys.data<double>(), g.data<double>(),
+                                      gs.data<double>(), ms.data<double>(), is.data<double>(),
+                                      opt.fuse_relu, dx.data<double>(), dgamma.data<double>(),
+                                      dbeta.data<double>());
+           } else {
+             auto& slot = ops().batch_norm_backward;
+             OpTimer timer("batch_norm_backward", 0, bytes * 2, slot.resolved_isa());
+             slot.get()(s, xs.data<float>(), ys.data<float>(), g.data<float>(), gs.data<float>(),
+                        ms.data<float>(), is.data<float>(), opt.fuse_relu, dx.data<float>(),
+                        dgamma.data<float>(), dbeta.data<float>());
+           }
+           return std::vector<Tensor>{dx, dgamma, dbeta};
+         });
+  return y;
+}
+
+// ---- pooling ------------------------------------------------------------------
+
+static Pool2dShape pool_shape(const char* op, const Tensor& x, const Pool2dOptions& opt) {
+  check_float_cpu(op, x, "input");
+  ECG_CHECK(x.dim() == 4, op, ": input must be [N, C, H, W], got ", shape_str(x.shape()));
+  ECG_CHECK(opt.kernel_h > 0 && opt.kernel_w > 0 && opt.stride_h > 0 && opt.stride_w > 0, op,
+            ": window and stride must be positive");
+  Pool2dShape s;
+  s.N = static_cast<int>(x.size(0));
+  s.C = static_cast<int>(x.size(1));
+  s.H = static_cast<int>(x.size(2));
+  s.W = static_cast<int>(x.size(3));
+  s.R = opt.kernel_h, s.S = opt.kernel_w, s.stride_h = opt.stride_h, s.stride_w = opt.stride_w;
+  s.pad_top = opt.pad_top, s.pad_left = opt.pad_left;
+  s.pad_bottom = opt.pad_bottom, s.pad_right = opt.pad_right;
+  resolve_padding(op, opt.padding, s.H, s.W, s.R, s.S, s.stride_h, s.stride_w, s.pad_top,
+                  s.pad_left, s.pad_bottom, s.pad_right);
+  ECG_CHECK(pool2d_finalize(s), op, ": window ", s.R, "x", s.S, " larger than input ",
+            shape_str(x.shape()));
+  return s;
+}
+
+Tensor max_pool2d(const Tensor& x_in, const Pool2dOptions& opt) {
+  Pool2dShape s = pool_shape("max_pool2d", x_in, opt);
+  Tensor x = x_in.contiguous();
+  Tensor y = Tensor::empty({s.N, s.C, s.P, s.Q}, x.dtype());
+  Tensor argmax = Tensor::empty({s.N, s.C, s.P, s.Q}, DType::I32);
+  if (x.dtype() == DType::F64) {
+    ref::max_pool_forward(s, x.data<double>(), y.data<double>(), argmax.data<int32_t>());
+  } else {
+    auto& slot = ops().max_pool_forward;
+    OpTimer timer("max_pool_forward", 0, 4.0 * (x.numel() + 2 * y.numel()), slot.resolved_isa());
+    slot.get()(s, x.data<float>(), y.data<float>(), argmax.data<int32_t>());
+  }
+  record("MaxPoolBackward", {x_in}, y, [s, argmax](const Tensor& g_in) {
+    Tensor g = g_in.contiguous();
+    Tensor dx = Tensor::empty({s.N, s.C, s.H, s.W}, g.dtype());
+    if (g.dtype() == DType::F64) {
+      ref::max_pool_backward(s, g.data<double>(), argmax.data<int32_t>(), dx.data<double>());
+    } else {
+      auto& slot = ops().max_pool_backward;
+      OpTimer timer("max_pool_backward", 0, 4.0 * (dx.numel() + 2 * g.numel()),
+                    slot.resolved_isa());
+      slot.get()(s, g.data<float>(), argmax.data<int32_t>(), dx.data<float>());
+    }
+    return std::vector<Tensor>{dx};
+  });
+  return y;
+}
+
+Tensor avg_pool2d(const Tensor& x_in, const Pool2dOptions& opt) {
+  Pool2dShape s = pool_shape("avg_pool2d", x_in, opt);
+  Tensor x = x_in.contiguous();
+  Tensor y = Tensor::empty({s.N, s.C, s.P, s.Q}, x.dtype());
+  if (x.dtype() == DType::F64) {
+    ref::avg_pool_forward(s, x.data<double>(), y.data<double>());
+  } else {
+    auto& slot = ops().avg_pool_forward;
+    OpTimer timer("avg_pool_forward", 0, 4.0 * (x.numel() + y.numel()), slot.resolved_isa());
+    slot.get()(s, x.data<float>(), y.data<float>());
+  }
+  record("AvgPoolBackward", {x_in}, y, [s](const Tensor& g_in) {
+    Tensor g = g_in.contiguous();
+    Tensor dx = Tensor::empty({s.N, s.C, s.H, s.W}, g.dtype());
+    if (g.dtype() == DType::F64) {
+      ref::avg_pool_backward(s, g.data<double>(), dx.data<double>());
+    } else {
+      auto& slot = ops().avg_pool_backward;
+      OpTimer timer("avg_pool_backward", 0, 4.0 * (dx.numel() + g.numel()), slot.resolved_isa());
+      slot.get()(s, g.data<float>(), dx.data<float>());
+    }
+    return std::vector<Tensor>{dx};
+  });
+  return y;
+}
+
+Tensor global_avg_pool(const Tensor& x_in) {
+  check_float_cpu("global_avg_pool", x_in, "input");
+  ECG_CHECK(x_in.dim() == 4, "global_avg_pool: input must be [N, C, H, W], got ",
+            shape_str(x_in.shape()));
+  const int N = static_cast<int>(x_in.size(0)), C = static_cast<int>(x_in.size(1));
+  const int HW = static_cast<int>(x_in.size(2) * x_in.size(3));
+  ECG_CHECK(HW > 0, "global_avg_pool: empty spatial size in ", shape_str(x_in.shape()));
+  Tensor x = x_in.contiguous();
+  Tensor y = Tensor::empty({N, C}, x.dtype());
+  if (x.dtype() == DType::F64) {
+    ref::global_avg_pool_forward(N, C, HW, x.data<double>(), y.data<double>());
+  } else {
+    auto& slot = ops().global_avg_pool_forward;
+    OpTimer timer("global_avg_pool_forward", 0, 4.0 * x.numel(), slot.resolved_isa());
+    slot.get()(N, C, HW, x.data<float>(), y.data<float>());
+  }
+  Shape in_shape = x.shape();
+  record("GlobalAvgPoolBackward", {x_in}, y, [N, C, HW, in_shape](const Tensor& g_in) {
+    Tensor g = g_in.contiguous();
+    Tensor dx = Tensor::empty(in_shape, g.dtype());
+    if (g.dtype() == DType::F64)
+      ref::global_avg_pool_backward(N, C, HW, g.data<double>(), dx.data<double>());
+    else
+      ops().global_avg_pool_backward.get()(N, C, HW, g.data<float>(), dx.data<float>());
+    return std::vector<Tensor>{dx};
+  });
+  return y;
+}
+
+// ---- linear -------------------------------------------------------------------
+
+Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
+  const char* op = "linear";
+  check_float_cpu(op, x_in, "input");
+  check_float_cpu(op, w_in, "weight");
+  check_same_dtype(op, x_in, w_in);
+  ECG_CHECK(x_in.dim() == 2 && w_in.dim() == 2 && x_in.size(1) == w_in.size(1), op, ": input ",
+            shape_str(x_in.shape()), " and weight ", shape_str(w_in.shape()),
+            " must be [N, in] and [out, in]");
+  const int N = static_cast<int>(x_in.size(0)), in = static_cast<int>(x_in.size(1));
+  const int out = static_cast<int>(w_in.size(0));
+  Tensor b;
+  if (b_in.defined()) {
+    check_float_cpu(op, b_in, "bias");
+    check_same_dtype(op, x_in, b_in);
+    ECG_CHECK(b_in.numel() == out, op, ": bias ", shape_str(b_in.shape()), " for ", out,
+              " outputs");
+    b = b_in.contiguous();
+  }
+  Tensor x = x_in.contiguous(), w = w_in.contiguous();
+  Tensor y = Tensor::empty({N, out}, x.dtype());
+  const double flops = 2.0 * N * in * out;
+  if (x.dtype() == DType::F64) {
+    ref::linear_forward(N, in, out, x.data<double>(), w.data<double>(), ptr_or_null<double>(b),
+                        y.data<double>());
+  } else {
+    auto& slot = ops().linear_forward;
+    OpTimer timer("linear_forward", flops, 0, slot.resolved_isa());
+    slot.get()(N, in, out, x.data<float>(), w.data<float>(), ptr_or_null<float>(b),
+               y.data<float>());
+  }
+  bool need_b = needs(b_in);
+  Tensor xs = (needs(w_in) || need_b) ? x.detach() : Tensor();
+  Tensor ws = needs(x_in) ? w.detach() : Tensor();
+  bool need_w = needs(w_in);
+  record("LinearBackward", {x_in, w_in, b_in}, y,
+         [N, in, out, xs, ws, need_w, need_b, flops](const Tensor& g_in) {
+           Tensor g = g_in.contiguous();
+           Tensor dx, dw, db;
+           const bool f64 = g.dtype() == DType::F64;
+           if (ws.defined()) {
+             dx = Tensor::empty({N, in}, g.dtype());
+             if (f64) {
+               ref::linear_backward_data(N, in, out, g.data<double>(), ws.data<double>(),
+                                         dx.data<double>());
+             } else {
+               auto& slot = ops().linear_backward_data;
+               OpTimer timer("linear_backward_data", flops, 0, slot.resolved_isa());
+               slot.get()(N, in, out, g.data<float>(), ws.data<float>(), dx.data<float>());
+             }
+           }
+           if (xs.defined()) {
+             dw = Tensor::empty({out, in}, g.dtype());
+             if (need_b) db = Tensor::empty({out}, g.dtype());
+             if (f64) {
+               ref::linear_backward_weights(N, in, out, xs.data<double>(), g.data<double>(),
+                                            dw.data<double>(),
+                                            db.defined() ? db.data<double>() : nullptr);
+             } else {
+               auto& slot = ops().linear_backward_weights;
+               OpTimer timer("linear_backward_weights", flops, 0, slot.resolved_isa());
+               slot.get()(N, in, out, xs.data<float>(), g.data<float>(), dw.data<float>(),
+                          db.defined() ? db.data<float>() : nullptr);
+             }
+             if (!need_w) dw = Tensor();
+           }
+           return std::vector<Tensor>{dx, dw, db};
+         });
+  return y;
+}
+
+}  // namespace ecg

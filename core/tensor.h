@@ -96,7 +96,10 @@ class Tensor {
   void set_grad_fn(std::shared_ptr<Node> fn);
   bool is_leaf() const;
   // Reverse-mode over the graph ending here; a scalar gets gradient 1 by default.
-  void backward(const Tensor& grad_output = Tensor()) const;
+  void backward() const;
+  void backward(const Tensor& grad_output) const;
+  // The node that writes gradients into this leaf (created on first use).
+  std::shared_ptr<Node> grad_accumulator() const;
   // Same storage, no history.
   Tensor detach() const;
   // Identity of the shared autograd state (two handles of one tensor share it).

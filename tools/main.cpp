@@ -23,6 +23,16 @@ int main(int argc, char** argv) {
 #include "ecg_commands.inc"
 #undef ECG_COMMAND
 
+  // CLI11 reports an unknown subcommand as "a subcommand is required"; name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({}))
+      if (sub->check_name(argv[1])) known = true;
+    if (!known) {
+      std::cerr << "ecgcnn: unknown subcommand '" << argv[1] << "' (see ecgcnn --help)\n";
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
