@@ -1,0 +1,100 @@
+#include "layers/module.h"
+
+#include <cmath>
+
+#include "core/rng.h"
+
+namespace ecg {
+
+Tensor he_normal(const Shape& shape, int64_t fan_in, uint64_t seed) {
+  Tensor t = Tensor::empty(shape, DType::F32);
+  Rng rng(seed);
+  const double stddev = std::sqrt(2.0 / static_cast<double>(fan_in)) / 0.87962566103423978;
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i)
+    p[i] = static_cast<float>(stddev * rng.truncated_normal());
+  return t;
+}
+
+Shape Module::infer(const Shape& in, std::vector<LayerInfo>*, const std::string&) {
+  fail(kind_, ": shape inference not implemented for input ", shape_str(in));
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& c : children_) c.second->train(on);
+}
+
+Tensor& Module::register_parameter(const std::string& name, Tensor t) {
+  t.set_requires_grad(true);
+  params_.emplace_back(name, std::make_unique<Tensor>(std::move(t)));
+  return *params_.back().second;
+}
+
+Tensor& Module::register_buffer(const std::string& name, Tensor t) {
+  buffers_.emplace_back(name, std::make_unique<Tensor>(std::move(t)));
+  return *buffers_.back().second;
+}
+
+std::vector<std::pair<std::string, Tensor*>> Module::named_parameters(const std::string& prefix) {
+  std::vector<std::pair<std::string, Tensor*>> out;
+  for (auto& p : params_) out.emplace_back(prefix + p.first, p.second.get());
+  for (auto& c : children_) {
+    auto sub = c.second->named_parameters(prefix + c.first + ".");
+    out.insert(out.end(), sub.begin(), sub.end());
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, Tensor*>> Module::named_buffers(const std::string& prefix) {
+  std::vector<std::pair<std::string, Tensor*>> out;
+  for (auto& b : buffers_) out.emplace_back(prefix + b.first, b.second.get());
+  for (auto& c : children_) {
+    auto sub = c.second->named_buffers(prefix + c.first + ".");
+    out.insert(out.end(), sub.begin(), sub.end());
+  }
+  return out;
+}
+
+std::vector<Tensor*> Module::parameters() {
+  std::vector<Tensor*> out;
+  for (auto& p : named_parameters()) out.push_back(p.second);
+  return out;
+}
+
+int64_t Module::num_parameters() {
+  int64_t n = 0;
+  for (Tensor* p : parameters()) n += p->numel();
+  return n;
+}
+
+void Module::zero_grad() {
+  for (Tensor* p : parameters()) p->zero_grad();
+}
+
+void Module::collect_penalties(std::vector<Tensor>& out) {
+  for (auto& c : children_) c.second->collect_penalties(out);
+}
+
+Tensor Module::regularization_loss() {
+  std::vector<Tensor> terms;
+  collect_penalties(terms);
+  if (terms.empty()) return Tensor();
+  Tensor total = terms[0];
+  for (size_t i = 1; i < terms.size(); ++i) total = add(total, terms[i]);
+  return total;
+}
+
+void Module::add_row(std::vector<LayerInfo>* rows, const std::string& prefix, const Shape& out,
+                     double macs) {
+  if (!rows) return;
+  LayerInfo info;
+  info.name = prefix.empty() ? kind_ : prefix;
+  info.kind = kind_;
+  info.output = out;
+  for (auto& p : params_) info.params += p.second->numel();
+  info.macs = macs;
+  rows->push_back(info);
+}
+
+}  // namespace ecg
