@@ -1,0 +1,171 @@
+#include "models/safetensors.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace ecg {
+
+namespace {
+
+const char* st_dtype(DType t) {
+  switch (t) {
+    case DType::F32:
+      return "F32";
+    case DType::F64:
+      return "F64";
+    case DType::F16:
+      return "F16";
+    case DType::I8:
+      return "I8";
+    case DType::U8:
+      return "U8";
+    case DType::I32:
+      return "I32";
+  }
+  return "?";
+}
+
+bool parse_st_dtype(const std::string& s, DType& out) {
+  static const std::pair<const char*, DType> table[] = {{"F32", DType::F32}, {"F64", DType::F64},
+                                                        {"F16", DType::F16}, {"I8", DType::I8},
+                                                        {"U8", DType::U8},   {"I32", DType::I32}};
+  for (auto& e : table)
+    if (s == e.first) {
+      out = e.second;
+      return true;
+    }
+  return false;
+}
+
+// Header guard against absurd allocations from a corrupt length field.
+constexpr uint64_t kMaxHeaderBytes = 100u << 20;
+
+}  // namespace
+
+void write_file_atomic(const std::string& path, const std::string& bytes) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    ECG_CHECK(f, "cannot write '", tmp, "' (does the folder exist and is it writable?)");
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    f.flush();
+    ECG_CHECK(f, "error writing '", tmp, "' (disk full?)");
+  }
+  // fsync the data before the rename makes it visible under the final name.
+  if (FILE* fp = std::fopen(tmp.c_str(), "rb")) {
+    ::fsync(fileno(fp));
+    std::fclose(fp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    fail("cannot rename '", tmp, "' to '", path, "': ", std::strerror(errno));
+  }
+}
+
+void save_safetensors(const std::string& path,
+                      const std::vector<std::pair<std::string, Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  nlohmann::json header = nlohmann::json::object();
+  uint64_t offset = 0;
+  std::vector<Tensor> cpu;
+  for (const auto& [name, t] : tensors) {
+    ECG_CHECK(t.defined(), "save_safetensors: tensor '", name, "' is undefined");
+    Tensor c = t.to(Device::cpu()).contiguous();
+    uint64_t n = c.nbytes();
+    header[name] = {{"dtype", st_dtype(c.dtype())},
+                    {"shape", c.shape()},
+                    {"data_offsets", {offset, offset + n}}};
+    offset += n;
+    cpu.push_back(c);
+  }
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::string h = header.dump();
+  // Pad the header with spaces to 8 bytes so the data is aligned, as the Python package does.
+  while ((h.size() + 8) % 8) h.push_back(' ');
+  std::string out;
+  out.reserve(8 + h.size() + offset);
+  uint64_t hl = h.size();
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((hl >> (8 * i)) & 0xff));
+  out += h;
+  for (const Tensor& c : cpu) out.append(static_cast<const char*>(c.raw_data()), c.nbytes());
+  write_file_atomic(path, out);
+}
+
+SafetensorsFile load_safetensors(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  ECG_CHECK(f, "cannot open checkpoint '", path, "'");
+  const uint64_t size = static_cast<uint64_t>(f.tellg());
+  f.seekg(0);
+  ECG_CHECK(size >= 8, "checkpoint '", path, "' is truncated (", size, " bytes, no header)");
+  unsigned char lenbuf[8];
+  f.read(reinterpret_cast<char*>(lenbuf), 8);
+  uint64_t hl = 0;
+  for (int i = 0; i < 8; ++i) hl |= static_cast<uint64_t>(lenbuf[i]) << (8 * i);
+  ECG_CHECK(hl <= kMaxHeaderBytes && hl <= size - 8, "checkpoint '", path,
+            "' is malformed: header of ", hl, " bytes in a file of ", size, " bytes");
+  std::string h(hl, '\0');
+  f.read(&h[0], static_cast<std::streamsize>(hl));
+  ECG_CHECK(f, "checkpoint '", path, "': cannot read the header");
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(h);
+  } catch (const std::exception& e) {
+    fail("checkpoint '", path, "' has a malformed JSON header: ", e.what());
+  }
+  ECG_CHECK(header.is_object(), "checkpoint '", path, "': header is not a JSON object");
+  const uint64_t data_start = 8 + hl, data_size = size - data_start;
+  SafetensorsFile out;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    const std::string& name = it.key();
+    const auto& e = it.value();
+    if (name == "__metadata__") {
+      ECG_CHECK(e.is_object(), "checkpoint '", path, "': __metadata__ is not an object");
+      for (auto m = e.begin(); m != e.end(); ++m) {
+        ECG_CHECK(m.value().is_string(), "checkpoint '", path, "': metadata '", m.key(),
+                  "' is not a string");
+        out.metadata[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    DType dt;
+    ECG_CHECK(e.is_object() && e.contains("dtype") && e.contains("shape") &&
+                  e.contains("data_offsets") && e["dtype"].is_string() && e["shape"].is_array() &&
+                  e["data_offsets"].is_array() && e["data_offsets"].size() == 2,
+              "checkpoint '", path, "': entry '", name, "' is malformed");
+    ECG_CHECK(parse_st_dtype(e["dtype"].get<std::string>(), dt), "checkpoint '", path,
+              "': tensor '", name, "' has unsupported dtype ", e["dtype"].dump());
+    Shape shape;
+    uint64_t numel = 1;
+    for (const auto& d : e["shape"]) {
+      ECG_CHECK(d.is_number_unsigned() || (d.is_number_integer() && d.get<int64_t>() >= 0),
+                "checkpoint '", path, "': tensor '", name, "' has an invalid shape");
+      uint64_t v = d.get<uint64_t>();
+      ECG_CHECK(v < (1ull << 40) && (v == 0 || numel <= (1ull << 40) / v), "checkpoint '", path,
+                "': tensor '", name, "' shape is too large");
+      shape.push_back(static_cast<int64_t>(v));
+      numel *= v;
+    }
+    const auto& off = e["data_offsets"];
+    ECG_CHECK(off[0].is_number_unsigned() && off[1].is_number_unsigned(), "checkpoint '", path,
+              "': tensor '", name, "' has invalid data offsets");
+    uint64_t b = off[0].get<uint64_t>(), en = off[1].get<uint64_t>();
+    ECG_CHECK(b <= en && en <= data_size, "checkpoint '", path,
+              "' is truncated or malformed: tensor '", name, "' claims bytes [", b, ", ", en,
+              ") but the file has ", data_size, " data bytes");
+    ECG_CHECK(en - b == numel * dtype_size(dt), "checkpoint '", path, "': tensor '", name, "' has ",
+              en - b, " bytes for shape ", shape_str(shape), " of ", dtype_name(dt));
+    Tensor t = Tensor::empty(shape, dt);
+    f.seekg(static_cast<std::streamoff>(data_start + b));
+    if (en > b) f.read(static_cast<char*>(t.raw_data()), static_cast<std::streamsize>(en - b));
+    ECG_CHECK(f, "checkpoint '", path, "': cannot read tensor '", name, "'");
+    out.tensors[name] = t;
+  }
+  return out;
+}
+
+}  // namespace ecg

@@ -1,0 +1,114 @@
+// Checkpoints: round trip, PyTorch-style names, atomic writes, and clear
+// errors for truncated or malformed files.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "models/checkpoint.h"
+#include "models/safetensors.h"
+
+namespace ecg {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("ecg_ckpt_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  fs::path dir_;
+};
+
+std::string expect_error(const std::string& p) {
+  try {
+    load_checkpoint(p);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no error for " << p;
+  return "";
+}
+
+TEST_F(CheckpointTest, RoundTripRestoresEveryTensor) {
+  ModelConfig c;
+  c.image_size = 32;
+  auto m = build_model(c);
+  m->named_buffers()[0].second->fill_(0.25);
+  save_checkpoint(path("m.safetensors"), *m, {{"note", "test"}});
+  LoadedCheckpoint l = load_checkpoint(path("m.safetensors"));
+  EXPECT_EQ(l.info["note"], "test");
+  EXPECT_EQ(l.info["model"], "resnet11");
+  auto a = m->named_parameters(), b = l.model->named_parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].first, b[i].first);
+    EXPECT_EQ(a[i].second->to_vector_f32(), b[i].second->to_vector_f32()) << a[i].first;
+  }
+  EXPECT_EQ(l.model->named_buffers()[0].second->at({0}), 0.25);
+  EXPECT_FALSE(fs::exists(path("m.safetensors.tmp")));
+}
+
+TEST_F(CheckpointTest, NamesFollowPyTorchLayouts) {
+  ModelConfig c;
+  c.image_size = 32;
+  auto m = build_model(c);
+  save_checkpoint(path("m.safetensors"), *m, {});
+  SafetensorsFile f = load_safetensors(path("m.safetensors"));
+  EXPECT_EQ(f.tensors.at("stem_conv.weight").shape(), (Shape{16, 3, 3, 3}));
+  EXPECT_EQ(f.tensors.at("stage0.block0.bn1.running_var").shape(), (Shape{16}));
+  EXPECT_EQ(f.tensors.at("fc.weight").shape(), (Shape{4, 256}));
+}
+
+TEST_F(CheckpointTest, TruncatedAndMalformedFilesAreClearErrors) {
+  ModelConfig c;
+  c.image_size = 32;
+  auto m = build_model(c);
+  save_checkpoint(path("good.safetensors"), *m, {});
+  std::ifstream in(path("good.safetensors"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+
+  auto write = [&](const std::string& name, const std::string& content) {
+    std::ofstream(path(name), std::ios::binary) << content;
+    return path(name);
+  };
+  std::string e = expect_error(write("trunc.safetensors", bytes.substr(0, bytes.size() / 2)));
+  EXPECT_NE(e.find("truncated"), std::string::npos) << e;
+  EXPECT_NE(e.find("trunc.safetensors"), std::string::npos) << e;
+  e = expect_error(write("empty.safetensors", ""));
+  EXPECT_NE(e.find("truncated"), std::string::npos) << e;
+  std::string huge = bytes;
+  huge[5] = '\x7f';  // header length claims far more bytes than the file has
+  e = expect_error(write("huge.safetensors", huge));
+  EXPECT_NE(e.find("malformed"), std::string::npos) << e;
+  std::string badjson = bytes;
+  badjson[8] = '#';
+  e = expect_error(write("json.safetensors", badjson));
+  EXPECT_NE(e.find("JSON"), std::string::npos) << e;
+  e = expect_error(path("missing.safetensors"));
+  EXPECT_NE(e.find("cannot open"), std::string::npos) << e;
+}
+
+TEST_F(CheckpointTest, ShapeMismatchNamesTheTensor) {
+  ModelConfig c;
+  c.image_size = 32;
+  auto m = build_model(c);
+  save_checkpoint(path("m.safetensors"), *m, {});
+  SafetensorsFile f = load_safetensors(path("m.safetensors"));
+  f.tensors["fc.weight"] = Tensor::zeros({4, 7});
+  c.image_size = 32;
+  auto other = build_model(c);
+  try {
+    load_state(*other, f.tensors, "x.safetensors");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("fc.weight"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace ecg
