@@ -41,13 +41,14 @@ inline int gradcheck(const TensorFn& f, std::vector<Tensor> inputs,
   Tensor u = Tensor::uniform(y.shape(), 1234, -1.0, 1.0, DType::F64);
   Tensor L = sum(mul(y, u));
   L.backward();
-  int bad = 0;
+  int total_bad = 0;
   for (size_t k = 0; k < inputs.size(); ++k) {
     if (!check.empty() && !check[k]) continue;
     Tensor g = inputs[k].grad();
     EXPECT_TRUE(g.defined()) << "input " << k << " received no gradient";
     if (!g.defined()) return 1;
     std::vector<double> analytic = g.to_vector_f64();
+    int bad = 0;
     double worst = 0;
     int64_t worst_i = -1;
     double worst_a = 0, worst_n = 0;
@@ -75,8 +76,9 @@ inline int gradcheck(const TensorFn& f, std::vector<Tensor> inputs,
     EXPECT_EQ(bad, 0) << "input " << k << ": " << bad << " of " << inputs[k].numel()
                       << " gradient entries differ; worst index " << worst_i << " analytic "
                       << worst_a << " numeric " << worst_n;
+    total_bad += bad;
   }
-  return bad;
+  return total_bad;
 }
 
 }  // namespace ecg::testing
