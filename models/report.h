@@ -1,0 +1,35 @@
+// Self-contained HTML reports with inline SVG charts (no scripts, no network):
+// one per training run (loss and accuracy curves, confusion heatmap, per-class
+// F1 bars, configuration, timings) and one for `ecgcnn study`.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace ecg::report {
+
+struct Series {
+  std::string name;
+  std::vector<double> values;
+  std::string color;
+};
+
+std::string line_chart(const std::string& title, const std::string& xlabel,
+                       const std::string& ylabel, const std::vector<Series>& series);
+std::string bar_chart(const std::string& title, const std::vector<std::string>& labels,
+                      const std::vector<double>& values, double ymax = 1.0);
+// Cells coloured by value (row-normalised when `normalise_rows`), with counts printed.
+std::string heatmap(const std::string& title, const std::vector<std::vector<double>>& cells,
+                    const std::vector<std::string>& rows, const std::vector<std::string>& cols,
+                    bool normalise_rows, const std::string& number_format = "%.0f");
+
+std::string html_escape(const std::string& s);
+// A page with a title and sections of raw HTML (charts and tables).
+std::string page(const std::string& title, const std::vector<std::string>& sections);
+
+// The report of one training run. `run` holds keys "history" (array of epoch
+// objects with train_loss, train_acc, val_loss, val_acc, lr, seconds),
+// "config", "timings" and optionally "test" (a ClassificationReport json).
+std::string training_report(const nlohmann::json& run);
+
+}  // namespace ecg::report
