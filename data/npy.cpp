@@ -1,0 +1,116 @@
+#include "data/npy.h"
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace ecg::data {
+
+namespace {
+
+// Extracts the value of a key from the header dict, e.g. 'descr': '<f4'.
+std::string dict_value(const std::string& h, const std::string& key, const std::string& path) {
+  size_t k = h.find("'" + key + "'");
+  ECG_CHECK(k != std::string::npos, "'", path, "': .npy header lacks '", key, "'");
+  size_t colon = h.find(':', k);
+  ECG_CHECK(colon != std::string::npos, "'", path, "': malformed .npy header");
+  size_t start = h.find_first_not_of(" ", colon + 1);
+  ECG_CHECK(start != std::string::npos, "'", path, "': malformed .npy header");
+  size_t end;
+  if (h[start] == '(') {
+    end = h.find(')', start);
+    ECG_CHECK(end != std::string::npos, "'", path, "': malformed shape in .npy header");
+    return h.substr(start, end - start + 1);
+  }
+  end = h.find_first_of(",}", start);
+  ECG_CHECK(end != std::string::npos, "'", path, "': malformed .npy header");
+  std::string v = h.substr(start, end - start);
+  while (!v.empty() && v.back() == ' ') v.pop_back();
+  if (v.size() >= 2 && v.front() == '\'' && v.back() == '\'') v = v.substr(1, v.size() - 2);
+  return v;
+}
+
+}  // namespace
+
+Tensor read_npy(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  ECG_CHECK(f, "cannot open '", path, "'");
+  const uint64_t size = static_cast<uint64_t>(f.tellg());
+  f.seekg(0);
+  char magic[8];
+  ECG_CHECK(size >= 10 && f.read(magic, 8) && std::memcmp(magic, "\x93NUMPY", 6) == 0, "'", path,
+            "' is not a .npy file");
+  const int major = static_cast<unsigned char>(magic[6]);
+  uint64_t hl = 0;
+  if (major == 1) {
+    unsigned char b[2];
+    f.read(reinterpret_cast<char*>(b), 2);
+    hl = b[0] | (b[1] << 8);
+  } else {
+    ECG_CHECK(major == 2 || major == 3, "'", path, "': unsupported .npy version ", major);
+    unsigned char b[4];
+    f.read(reinterpret_cast<char*>(b), 4);
+    hl = b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<uint64_t>(b[3]) << 24);
+  }
+  const uint64_t header_end = (major == 1 ? 10 : 12) + hl;
+  ECG_CHECK(f && header_end <= size, "'", path, "' is truncated (header)");
+  std::string h(hl, '\0');
+  f.read(&h[0], static_cast<std::streamsize>(hl));
+  std::string descr = dict_value(h, "descr", path);
+  std::string order = dict_value(h, "fortran_order", path);
+  std::string shape_s = dict_value(h, "shape", path);
+  ECG_CHECK(order == "False", "'", path, "': Fortran-ordered arrays are not supported");
+  DType dt;
+  if (descr == "<f4") {
+    dt = DType::F32;
+  } else if (descr == "<f8") {
+    dt = DType::F64;
+  } else {
+    fail("'", path, "': dtype ", descr,
+         " is not supported (expected float32 '<f4' or float64 '<f8')");
+  }
+  Shape shape;
+  std::string inner = shape_s.substr(1, shape_s.size() - 2);
+  std::stringstream ss(inner);
+  std::string tok;
+  while (std::getline(ss, tok, ',')) {
+    size_t a = tok.find_first_not_of(' ');
+    if (a == std::string::npos) continue;
+    try {
+      long long v = std::stoll(tok.substr(a));
+      ECG_CHECK(v >= 0 && v < (1ll << 40), "'", path, "': invalid dimension ", v);
+      shape.push_back(v);
+    } catch (const std::logic_error&) {
+      fail("'", path, "': malformed shape ", shape_s);
+    }
+  }
+  Tensor t = Tensor::empty(shape, dt);
+  ECG_CHECK(header_end + t.nbytes() <= size, "'", path, "' is truncated: shape ", shape_str(shape),
+            " needs ", t.nbytes(), " bytes of data, the file has ", size - header_end);
+  f.read(static_cast<char*>(t.raw_data()), static_cast<std::streamsize>(t.nbytes()));
+  ECG_CHECK(f, "'", path, "': read error");
+  return t.to(DType::F32);
+}
+
+void write_npy(const std::string& path, const Tensor& t_in) {
+  Tensor t = t_in.contiguous().to(DType::F32);
+  std::string shape = "(";
+  for (size_t i = 0; i < t.shape().size(); ++i)
+    shape += std::to_string(t.shape()[i]) + (t.shape().size() == 1      ? ","
+                                             : i + 1 < t.shape().size() ? ", "
+                                                                        : "");
+  shape += ")";
+  std::string h = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+  while ((10 + h.size() + 1) % 64) h.push_back(' ');
+  h.push_back('\n');
+  std::ofstream f(path, std::ios::binary);
+  ECG_CHECK(f, "cannot write '", path, "'");
+  f.write("\x93NUMPY\x01\x00", 8);
+  unsigned char len[2] = {static_cast<unsigned char>(h.size() & 0xff),
+                          static_cast<unsigned char>(h.size() >> 8)};
+  f.write(reinterpret_cast<char*>(len), 2);
+  f << h;
+  f.write(static_cast<const char*>(t.raw_data()), static_cast<std::streamsize>(t.nbytes()));
+}
+
+}  // namespace ecg::data
