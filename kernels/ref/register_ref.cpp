@@ -8,6 +8,7 @@
 #include "kernels/ref/gemm_ref.h"
 #include "kernels/ref/linear_ref.h"
 #include "kernels/ref/loss_ref.h"
+#include "kernels/ref/optimizer_ref.h"
 #include "kernels/ref/pool_ref.h"
 
 namespace ecg {
@@ -37,6 +38,8 @@ void register_ref_kernels(OpTable& t) {
   t.dropout_forward.set(cpu, lvl, &ref::dropout_forward<float>);
   t.softmax_cross_entropy_forward.set(cpu, lvl, &ref::softmax_cross_entropy_forward<float>);
   t.softmax_cross_entropy_backward.set(cpu, lvl, &ref::softmax_cross_entropy_backward<float>);
+  t.adam_update.set(cpu, lvl, &ref::adam_update<float>);
+  t.sgd_update.set(cpu, lvl, &ref::sgd_update<float>);
 }
 
 }  // namespace ecg

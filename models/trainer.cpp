@@ -1,0 +1,494 @@
+#include "models/trainer.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "core/autograd.h"
+#include "core/rng.h"
+#include "models/checkpoint.h"
+#include "models/metrics.h"
+#include "models/report.h"
+#include "models/safetensors.h"
+#include "optim/optimizer.h"
+
+namespace ecg {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> g_interrupt{false};
+
+extern "C" void on_sigint(int) {
+  // A second Ctrl-C while the step finishes falls through to the default: quit now.
+  if (g_interrupt.exchange(true)) std::_Exit(130);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string clock_str(double s) {
+  if (!std::isfinite(s) || s < 0) return "--:--";
+  char b[32];
+  int m = static_cast<int>(s) / 60, sec = static_cast<int>(s) % 60;
+  if (m >= 60)
+    std::snprintf(b, sizeof b, "%d:%02d:%02d", m / 60, m % 60, sec);
+  else
+    std::snprintf(b, sizeof b, "%d:%02d", m, sec);
+  return b;
+}
+
+void progress_line(const std::string& label, int64_t done, int64_t total, double loss, double acc,
+                   double ips, double eta) {
+  const int width = 24;
+  int filled = total ? static_cast<int>(width * done / total) : width;
+  std::string bar(filled, '=');
+  if (filled < width) bar += '>' + std::string(width - filled - 1, ' ');
+  std::fprintf(stderr, "\r%s [%s] %lld/%lld loss %.4f acc %.4f %.1f img/s ETA %s   ", label.c_str(),
+               bar.c_str(), static_cast<long long>(done), static_cast<long long>(total), loss, acc,
+               ips, clock_str(eta).c_str());
+  std::fflush(stderr);
+}
+
+int argmax(const float* p, int n) {
+  int best = 0;
+  for (int i = 1; i < n; ++i)
+    if (p[i] > p[best]) best = i;
+  return best;
+}
+
+// When the loss is not finite, find the first top-level layer whose output
+// is not finite, so the error names where the numbers went wrong.
+std::string locate_non_finite(Model& model, const Tensor& images) {
+  NoGradGuard guard;
+  auto has_bad = [](const Tensor& t) {
+    for (float v : t.to_vector_f32())
+      if (!std::isfinite(v)) return true;
+    return false;
+  };
+  if (has_bad(images)) return "the input images";
+  for (auto& [name, p] : model.named_parameters())
+    if (has_bad(*p)) return "parameter " + name;
+  bool was_training = model.is_training();
+  model.eval();
+  Tensor h = images;
+  std::string where = "the loss itself (logits are finite)";
+  for (auto& layer : model.layers()) {
+    h = (*layer)(h);
+    if (has_bad(h)) {
+      where = "layer " + layer->name() + " (" + layer->kind() + ")";
+      break;
+    }
+  }
+  model.train(was_training);
+  return where;
+}
+
+Tensor class_weight_tensor(const std::vector<float>& w, int classes) {
+  if (w.empty()) return Tensor();
+  ECG_CHECK(static_cast<int>(w.size()) == classes, "class weights: ", w.size(), " values for ",
+            classes, " classes");
+  return Tensor::from_vector(w, {classes});
+}
+
+}  // namespace
+
+TensorBatchSource::TensorBatchSource(Tensor images, std::vector<int> labels, int batch,
+                                     bool shuffle, uint64_t seed)
+    : images_(images.contiguous()),
+      labels_(std::move(labels)),
+      batch_(batch),
+      shuffle_(shuffle),
+      seed_(seed) {
+  ECG_CHECK(images_.dim() == 4 && images_.size(0) == static_cast<int64_t>(labels_.size()),
+            "TensorBatchSource: ", labels_.size(), " labels for images ",
+            shape_str(images_.shape()));
+  ECG_CHECK(batch > 0, "TensorBatchSource: batch must be positive");
+  begin_epoch(0);
+}
+
+void TensorBatchSource::begin_epoch(int epoch) {
+  order_.resize(labels_.size());
+  for (size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<int64_t>(i);
+  if (!shuffle_) return;
+  Rng rng(seed_ * 1000003ull + static_cast<uint64_t>(epoch));
+  for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.below(i)]);
+}
+
+bool TensorBatchSource::batch(int64_t index, Batch& out) {
+  if (index < 0 || index >= num_batches()) return false;
+  const int64_t start = index * batch_;
+  const int64_t n = std::min<int64_t>(batch_, num_samples() - start);
+  const int64_t per = images_.numel() / std::max<int64_t>(1, images_.size(0));
+  out.images = Tensor::empty({n, images_.size(1), images_.size(2), images_.size(3)});
+  out.labels.resize(static_cast<size_t>(n));
+  const float* src = images_.data<float>();
+  float* dst = out.images.data<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t k = order_[static_cast<size_t>(start + i)];
+    std::copy(src + k * per, src + (k + 1) * per, dst + i * per);
+    out.labels[static_cast<size_t>(i)] = labels_[static_cast<size_t>(k)];
+  }
+  return true;
+}
+
+void install_interrupt_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+}
+bool interrupt_requested() {
+  return g_interrupt.load();
+}
+void clear_interrupt() {
+  g_interrupt = false;
+}
+
+double study_lr(const std::string& model, int epoch, double base_lr) {
+  if (model == "alexnet") {
+    // Keras LearningRateScheduler(lambda e, lr: ...) compounding on the current rate:
+    // x0.5 for each epoch index above 10, x0.1 for each above 15.
+    double lr = base_lr;
+    for (int e = 1; e <= epoch; ++e) lr *= e > 15 ? 0.1 : e > 10 ? 0.5 : 1.0;
+    return lr;
+  }
+  if (epoch <= 5) return base_lr;
+  if (epoch <= 10) return base_lr * 1e-1;
+  if (epoch <= 15) return base_lr * 1e-2;
+  if (epoch <= 20) return base_lr * 1e-3;
+  return 5e-7;
+}
+
+EvalResult evaluate(Model& model, BatchSource& data, bool progress, const std::string& label) {
+  NoGradGuard guard;
+  bool was_training = model.is_training();
+  model.eval();
+  EvalResult r;
+  data.begin_epoch(0);
+  double loss_sum = 0;
+  int64_t n = 0, correct = 0;
+  Batch b;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; data.batch(i, b); ++i) {
+    Tensor logits = model(b.images);
+    const int C = static_cast<int>(logits.size(1));
+    Tensor loss = softmax_cross_entropy(logits, one_hot(b.labels, C));
+    Tensor probs = softmax(logits);
+    const float* p = probs.data<float>();
+    for (size_t k = 0; k < b.labels.size(); ++k) {
+      int pred = argmax(p + k * C, C);
+      r.truth.push_back(b.labels[k]);
+      r.predicted.push_back(pred);
+      r.probabilities.emplace_back(p + k * C, p + (k + 1) * C);
+      correct += pred == b.labels[k];
+    }
+    loss_sum += loss.item() * b.labels.size();
+    n += static_cast<int64_t>(b.labels.size());
+    if (progress) {
+      double t = seconds_since(t0);
+      progress_line(label, i + 1, data.num_batches(), loss_sum / n,
+                    static_cast<double>(correct) / n, n / t,
+                    t / (i + 1) * (data.num_batches() - i - 1));
+    }
+  }
+  if (progress) std::fprintf(stderr, "\n");
+  r.loss = n ? loss_sum / n : 0;
+  r.accuracy = n ? static_cast<double>(correct) / n : 0;
+  model.train(was_training);
+  return r;
+}
+
+namespace {
+
+nlohmann::json epoch_json(const EpochRecord& e) {
+  return {{"epoch", e.epoch},       {"train_loss", e.train_loss},    {"train_acc", e.train_acc},
+          {"val_loss", e.val_loss}, {"val_acc", e.val_acc},          {"lr", e.lr},
+          {"seconds", e.seconds},   {"images_per_s", e.images_per_s}};
+}
+
+EpochRecord epoch_from_json(const nlohmann::json& j) {
+  EpochRecord e;
+  e.epoch = j.at("epoch");
+  e.train_loss = j.at("train_loss");
+  e.train_acc = j.at("train_acc");
+  e.val_loss = j.at("val_loss");
+  e.val_acc = j.at("val_acc");
+  e.lr = j.at("lr");
+  e.seconds = j.at("seconds");
+  e.images_per_s = j.value("images_per_s", 0.0);
+  return e;
+}
+
+// Everything the loop needs to continue exactly where it stopped.
+struct LoopState {
+  int epoch = 0;
+  int64_t next_batch = 0;
+  double loss_sum = 0;
+  int64_t seen = 0, correct = 0;
+  double epoch_seconds = 0;
+  double lr_scale = 1.0, best_val_loss = INFINITY;
+  int plateau_wait = 0, early_wait = 0;
+  TrainResult result;
+};
+
+void save_state(const std::string& path, Model& model, Optimizer& optim, const LoopState& s) {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (auto& [n, t] : model.named_parameters()) tensors.emplace_back("model." + n, t->detach());
+  for (auto& [n, t] : model.named_buffers()) tensors.emplace_back("model." + n, t->detach());
+  for (auto& [n, t] : optim.state()) tensors.emplace_back("optim." + n, t);
+  nlohmann::json meta;
+  meta["epoch"] = s.epoch;
+  meta["next_batch"] = s.next_batch;
+  meta["loss_sum"] = s.loss_sum;
+  meta["seen"] = s.seen;
+  meta["correct"] = s.correct;
+  meta["epoch_seconds"] = s.epoch_seconds;
+  meta["lr_scale"] = s.lr_scale;
+  meta["best_val_loss"] = std::isfinite(s.best_val_loss) ? s.best_val_loss : 1e300;
+  meta["plateau_wait"] = s.plateau_wait;
+  meta["early_wait"] = s.early_wait;
+  meta["best_epoch"] = s.result.best_epoch;
+  meta["best_val_acc"] = s.result.best_val_acc;
+  meta["optimizer_steps"] = optim.steps();
+  meta["dropout_counters"] = model.dropout_counters();
+  nlohmann::json hist = nlohmann::json::array();
+  for (auto& e : s.result.history) hist.push_back(epoch_json(e));
+  meta["history"] = hist;
+  meta["model"] = model.config().name;
+  save_safetensors(path, tensors, {{"ecgcnn_train_state", meta.dump()}});
+}
+
+void load_loop_state(const std::string& path, Model& model, Optimizer& optim, LoopState& s) {
+  SafetensorsFile f = load_safetensors(path);
+  auto it = f.metadata.find("ecgcnn_train_state");
+  ECG_CHECK(it != f.metadata.end(), "'", path, "' is not an ecgcnn training state");
+  nlohmann::json meta = nlohmann::json::parse(it->second);
+  ECG_CHECK(meta.value("model", "") == model.config().name, "'", path, "' holds a ",
+            meta.value("model", "?"), " run, not ", model.config().name);
+  std::map<std::string, Tensor> model_t, optim_t;
+  for (auto& [n, t] : f.tensors) {
+    if (n.rfind("model.", 0) == 0) model_t[n.substr(6)] = t;
+    if (n.rfind("optim.", 0) == 0) optim_t[n.substr(6)] = t;
+  }
+  load_state(model, model_t, path);
+  optim.load_state(optim_t, meta.at("optimizer_steps").get<int64_t>());
+  s.epoch = meta.at("epoch");
+  s.next_batch = meta.at("next_batch");
+  s.loss_sum = meta.at("loss_sum");
+  s.seen = meta.at("seen");
+  s.correct = meta.at("correct");
+  s.epoch_seconds = meta.at("epoch_seconds");
+  s.lr_scale = meta.at("lr_scale");
+  s.best_val_loss = meta.at("best_val_loss");
+  s.plateau_wait = meta.at("plateau_wait");
+  s.early_wait = meta.at("early_wait");
+  s.result.best_epoch = meta.at("best_epoch");
+  s.result.best_val_acc = meta.at("best_val_acc");
+  model.set_dropout_counters(meta.at("dropout_counters").get<std::vector<uint64_t>>());
+  for (auto& e : meta.at("history")) s.result.history.push_back(epoch_from_json(e));
+}
+
+double scheduled_lr(const TrainOptions& opt, const std::string& model, int epoch) {
+  double lr;
+  if (opt.schedule == "study") {
+    lr = study_lr(model, epoch, opt.lr);
+  } else if (opt.schedule == "cosine") {
+    lr = opt.min_lr +
+         0.5 * (opt.lr - opt.min_lr) * (1 + std::cos(M_PI * epoch / std::max(1, opt.epochs)));
+  } else {
+    ECG_CHECK(opt.schedule == "constant", "unknown schedule '", opt.schedule,
+              "' (expected study, cosine or constant)");
+    lr = opt.lr;
+  }
+  if (epoch < opt.warmup_epochs) lr *= static_cast<double>(epoch + 1) / (opt.warmup_epochs + 1);
+  return lr;
+}
+
+void write_outputs(const TrainOptions& opt, Model& model, const LoopState& s) {
+  nlohmann::json run;
+  nlohmann::json hist = nlohmann::json::array();
+  for (auto& e : s.result.history) hist.push_back(epoch_json(e));
+  run["history"] = hist;
+  run["best_epoch"] = s.result.best_epoch;
+  run["best_val_acc"] = s.result.best_val_acc;
+  nlohmann::json cfg = opt.extra_config;
+  cfg["model"] = model.config().name;
+  cfg["image_size"] = model.config().image_size;
+  cfg["epochs"] = opt.epochs;
+  cfg["batch"] = opt.batch;
+  cfg["seed"] = opt.seed;
+  cfg["recipe"] = opt.recipe;
+  cfg["optimizer"] = opt.optimizer;
+  cfg["lr"] = opt.lr;
+  cfg["schedule"] = opt.schedule;
+  run["config"] = cfg;
+  double total = 0;
+  for (auto& e : s.result.history) total += e.seconds;
+  run["timings"] = {
+      {"train_seconds", total},
+      {"mean_images_per_s", s.result.history.empty() ? 0.0 : s.result.history.back().images_per_s}};
+  // Keep a test section written by `ecgcnn eval` when the run is continued.
+  fs::path hp = fs::path(opt.out_dir) / "history.json";
+  if (fs::exists(hp)) {
+    try {
+      std::ifstream in(hp);
+      nlohmann::json old = nlohmann::json::parse(in);
+      if (old.contains("test")) run["test"] = old["test"];
+    } catch (const std::exception&) {
+    }
+  }
+  write_file_atomic(hp.string(), run.dump(2));
+  write_file_atomic((fs::path(opt.out_dir) / "report.html").string(), report::training_report(run));
+}
+
+}  // namespace
+
+TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
+                  const TrainOptions& opt, bool resume) {
+  ECG_CHECK(train_data.num_batches() > 0, "train: the training split is empty");
+  std::error_code ec;
+  fs::create_directories(opt.out_dir, ec);
+  ECG_CHECK(!ec, "cannot create run folder '", opt.out_dir, "': ", ec.message());
+  const std::string state_path = (fs::path(opt.out_dir) / "state.safetensors").string();
+  const std::string best_path = (fs::path(opt.out_dir) / "best.safetensors").string();
+
+  std::unique_ptr<Optimizer> optim = make_optimizer(opt.optimizer, model.parameters(), opt.lr);
+  const Tensor class_weight = class_weight_tensor(opt.class_weights, model.config().classes);
+  LoopState s;
+  if (resume) {
+    ECG_CHECK(fs::exists(state_path), "--resume: no training state in '", opt.out_dir,
+              "' (expected ", state_path, ")");
+    load_loop_state(state_path, model, *optim, s);
+    std::fprintf(stderr, "resuming %s at epoch %d, batch %lld\n", opt.out_dir.c_str(), s.epoch + 1,
+                 static_cast<long long>(s.next_batch));
+  }
+  s.result.best_checkpoint = best_path;
+  s.result.last_state = state_path;
+  const int C = model.config().classes;
+  int64_t global_step = optim->steps();
+
+  for (; s.epoch < opt.epochs; ++s.epoch) {
+    const double lr =
+        std::max(opt.min_lr, scheduled_lr(opt, model.config().name, s.epoch) * s.lr_scale);
+    optim->set_lr(lr);
+    train_data.begin_epoch(s.epoch);
+    model.train();
+    const int64_t nb = train_data.num_batches();
+    auto t0 = std::chrono::steady_clock::now();
+    const double seconds_before = s.epoch_seconds;
+    const int64_t seen_before = s.seen;
+    char label[64];
+    std::snprintf(label, sizeof label, "epoch %d/%d", s.epoch + 1, opt.epochs);
+    Batch b;
+    for (; s.next_batch < nb; ++s.next_batch) {
+      ECG_CHECK(train_data.batch(s.next_batch, b), "train: batch ", s.next_batch, " missing");
+      Tensor logits = model(b.images);
+      Tensor loss = softmax_cross_entropy(logits, one_hot(b.labels, C), class_weight);
+      Tensor reg = model.regularization_loss();
+      Tensor total = reg.defined() ? add(loss, reg) : loss;
+      const double loss_v = loss.item();
+      if (!std::isfinite(total.item()))
+        fail("training diverged at step ", global_step + 1, " (epoch ", s.epoch + 1, ", batch ",
+             s.next_batch + 1, "): loss is ", total.item(), "; first non-finite values in ",
+             locate_non_finite(model, b.images), ". Try a lower --lr.");
+      total.backward();
+      if (opt.clip_norm > 0) clip_grad_norm(model.parameters(), opt.clip_norm);
+      optim->step();
+      model.zero_grad();
+      ++global_step;
+      const float* lp = logits.data<float>();
+      for (size_t k = 0; k < b.labels.size(); ++k)
+        s.correct += argmax(lp + k * C, C) == b.labels[k];
+      s.loss_sum += loss_v * b.labels.size();
+      s.seen += static_cast<int64_t>(b.labels.size());
+      s.epoch_seconds = seconds_before + seconds_since(t0);
+      if (opt.progress) {
+        double t = seconds_since(t0);
+        progress_line(label, s.next_batch + 1, nb, s.loss_sum / s.seen,
+                      static_cast<double>(s.correct) / s.seen, (s.seen - seen_before) / t,
+                      t / (s.next_batch + 1) * (nb - s.next_batch - 1));
+      }
+      if (interrupt_requested()) {
+        ++s.next_batch;
+        save_state(state_path, model, *optim, s);
+        if (opt.progress) std::fprintf(stderr, "\n");
+        std::fprintf(stderr,
+                     "interrupted after step %lld; state saved to %s\nresume with: ecgcnn train "
+                     "--resume %s (plus the same options)\n",
+                     static_cast<long long>(global_step), state_path.c_str(), opt.out_dir.c_str());
+        s.result.interrupted = true;
+        return s.result;
+      }
+    }
+    if (opt.progress) std::fprintf(stderr, "\n");
+    EpochRecord rec;
+    rec.epoch = s.epoch;
+    rec.train_loss = s.seen ? s.loss_sum / s.seen : 0;
+    rec.train_acc = s.seen ? static_cast<double>(s.correct) / s.seen : 0;
+    rec.lr = lr;
+    rec.seconds = s.epoch_seconds;
+    rec.images_per_s = s.epoch_seconds > 0 ? s.seen / s.epoch_seconds : 0;
+    if (val_data && val_data->num_samples() > 0) {
+      EvalResult v = evaluate(model, *val_data);
+      rec.val_loss = v.loss;
+      rec.val_acc = v.accuracy;
+    } else {
+      rec.val_loss = rec.train_loss;
+      rec.val_acc = rec.train_acc;
+    }
+    s.result.history.push_back(rec);
+    std::fprintf(stderr,
+                 "epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | lr %.2g | %.1f "
+                 "s, %.1f img/s\n",
+                 s.epoch + 1, opt.epochs, rec.train_loss, rec.train_acc, rec.val_loss, rec.val_acc,
+                 lr, rec.seconds, rec.images_per_s);
+    if (rec.val_acc > s.result.best_val_acc) {
+      s.result.best_val_acc = rec.val_acc;
+      s.result.best_epoch = s.epoch;
+      nlohmann::json info = opt.extra_config;
+      info["epoch"] = s.epoch;
+      info["val_acc"] = rec.val_acc;
+      info["val_loss"] = rec.val_loss;
+      info["recipe"] = opt.recipe;
+      save_checkpoint(best_path, model, info);
+      s.early_wait = 0;
+    } else {
+      ++s.early_wait;
+    }
+    // Reduce-on-plateau on validation loss (Keras: min_delta 1e-4, cooldown 0).
+    if (rec.val_loss < s.best_val_loss - 1e-4) {
+      s.best_val_loss = rec.val_loss;
+      s.plateau_wait = 0;
+    } else if (++s.plateau_wait >= opt.plateau_patience) {
+      s.lr_scale *= opt.plateau_factor;
+      s.plateau_wait = 0;
+      std::fprintf(stderr, "validation loss plateaued: learning rate x%.3f\n", opt.plateau_factor);
+    }
+    s.next_batch = 0;
+    s.loss_sum = 0;
+    s.seen = s.correct = 0;
+    s.epoch_seconds = 0;
+    const bool stop = opt.early_stop_patience > 0 && s.early_wait >= opt.early_stop_patience;
+    ++s.epoch;
+    save_state(state_path, model, *optim, s);
+    --s.epoch;
+    write_outputs(opt, model, s);
+    if (stop) {
+      std::fprintf(stderr, "early stopping: no validation improvement for %d epochs\n",
+                   opt.early_stop_patience);
+      s.result.early_stopped = true;
+      break;
+    }
+  }
+  return s.result;
+}
+
+}  // namespace ecg

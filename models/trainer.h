@@ -1,0 +1,117 @@
+// The training loop behind `ecgcnn train`: epochs of optimiser steps over a
+// batch source, validation each epoch, best-on-validation checkpoint, early
+// stopping, the study's learning-rate schedules with reduce-on-plateau,
+// progress bar, NaN detection, Ctrl-C handling and exact resume.
+//
+// Determinism: the batch order and augmentation of epoch e depend only on
+// (seed, e), parameters initialise from the seed, dropout masks from a
+// counter, and kernels are deterministic for a fixed thread count; so the same
+// seed and thread count give bit-identical losses, and a resumed run replays
+// the same steps as an uninterrupted one.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "models/models.h"
+
+namespace ecg {
+
+struct Batch {
+  Tensor images;            // [B, 3, S, S] f32
+  std::vector<int> labels;  // B class indices
+};
+
+// Where batches come from (data/ implements it over image folders).
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual int64_t num_samples() const = 0;
+  virtual int64_t num_batches() const = 0;
+  // Starts epoch `epoch` (0-based) with an order and augmentation fixed by (seed, epoch).
+  virtual void begin_epoch(int epoch) = 0;
+  // Batch `index` of the current epoch; false when index >= num_batches().
+  virtual bool batch(int64_t index, Batch& out) = 0;
+};
+
+// Batches from tensors in memory, shuffled per epoch from (seed, epoch);
+// used by tests and by `ecgcnn predict` on .npy inputs.
+class TensorBatchSource : public BatchSource {
+ public:
+  TensorBatchSource(Tensor images, std::vector<int> labels, int batch, bool shuffle, uint64_t seed);
+  int64_t num_samples() const override { return static_cast<int64_t>(labels_.size()); }
+  int64_t num_batches() const override { return (num_samples() + batch_ - 1) / batch_; }
+  void begin_epoch(int epoch) override;
+  bool batch(int64_t index, Batch& out) override;
+
+ private:
+  Tensor images_;
+  std::vector<int> labels_;
+  int batch_;
+  bool shuffle_;
+  uint64_t seed_;
+  std::vector<int64_t> order_;
+};
+
+struct TrainOptions {
+  std::string out_dir = "runs/train";
+  int epochs = 10;
+  int batch = 16;
+  uint64_t seed = 1;
+  std::string recipe = "default";  // "study": the notebook's exact settings
+  std::string optimizer = "adam";  // adam | adamw | sgd
+  double lr = 1e-3;
+  std::string schedule = "study";  // study (per model) | cosine | constant
+  int warmup_epochs = 0;
+  double plateau_factor = 0.31622776601683794;  // sqrt(0.1)
+  int plateau_patience = 5;
+  double min_lr = 5e-7;
+  int early_stop_patience = 0;       // 0 = off
+  std::vector<float> class_weights;  // empty = none
+  double clip_norm = 0;              // 0 = off
+  bool progress = true;
+  nlohmann::json extra_config;  // data settings etc., recorded in the report
+};
+
+struct EpochRecord {
+  int epoch = 0;
+  double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0, lr = 0, seconds = 0;
+  double images_per_s = 0;
+};
+
+struct TrainResult {
+  std::vector<EpochRecord> history;
+  int best_epoch = -1;
+  double best_val_acc = -1;
+  bool interrupted = false;
+  bool early_stopped = false;
+  std::string best_checkpoint, last_state;
+};
+
+// Loss and accuracy of `model` (eval mode, no grad) over a source.
+struct EvalResult {
+  double loss = 0, accuracy = 0;
+  std::vector<int> truth, predicted;
+  std::vector<std::vector<float>> probabilities;
+};
+EvalResult evaluate(Model& model, BatchSource& data, bool progress = false,
+                    const std::string& label = "eval");
+
+// Trains `model`; resumes from out_dir/state when `resume` is true and the
+// state exists. Writes out_dir/best.safetensors, out_dir/state.safetensors,
+// out_dir/history.json and out_dir/report.html.
+TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
+                  const TrainOptions& opt, bool resume);
+
+// Learning rate of the study's notebooks for epoch e (0-based), before plateau reductions.
+double study_lr(const std::string& model, int epoch, double base_lr);
+
+// Installs a SIGINT handler that asks the loop to stop after the current step.
+void install_interrupt_handler();
+bool interrupt_requested();
+void clear_interrupt();
+
+}  // namespace ecg
