@@ -257,6 +257,7 @@ void save_state(const std::string& path, Model& model, Optimizer& optim, const L
   meta["early_wait"] = s.early_wait;
   meta["best_epoch"] = s.result.best_epoch;
   meta["best_val_acc"] = s.result.best_val_acc;
+  meta["horizon_best_val_acc"] = s.result.horizon_best_val_acc;
   meta["optimizer_steps"] = optim.steps();
   meta["dropout_counters"] = model.dropout_counters();
   nlohmann::json hist = nlohmann::json::array();
@@ -292,6 +293,7 @@ void load_loop_state(const std::string& path, Model& model, Optimizer& optim, Lo
   s.early_wait = meta.at("early_wait");
   s.result.best_epoch = meta.at("best_epoch");
   s.result.best_val_acc = meta.at("best_val_acc");
+  s.result.horizon_best_val_acc = meta.value("horizon_best_val_acc", std::vector<double>{});
   model.set_dropout_counters(meta.at("dropout_counters").get<std::vector<uint64_t>>());
   for (auto& e : meta.at("history")) s.result.history.push_back(epoch_from_json(e));
 }
@@ -462,6 +464,20 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
       s.early_wait = 0;
     } else {
       ++s.early_wait;
+    }
+    s.result.horizon_best_val_acc.resize(opt.checkpoint_horizons.size(), -1.0);
+    for (size_t h = 0; h < opt.checkpoint_horizons.size(); ++h) {
+      if (s.epoch >= opt.checkpoint_horizons[h] || rec.val_acc <= s.result.horizon_best_val_acc[h])
+        continue;
+      s.result.horizon_best_val_acc[h] = rec.val_acc;
+      nlohmann::json info = opt.extra_config;
+      info["epoch"] = s.epoch;
+      info["val_acc"] = rec.val_acc;
+      info["horizon"] = opt.checkpoint_horizons[h];
+      save_checkpoint((fs::path(opt.out_dir) /
+                       ("best_e" + std::to_string(opt.checkpoint_horizons[h]) + ".safetensors"))
+                          .string(),
+                      model, info);
     }
     // Reduce-on-plateau on validation loss (Keras: min_delta 1e-4, cooldown 0).
     if (rec.val_loss < s.best_val_loss - 1e-4) {

@@ -73,6 +73,11 @@ struct TrainOptions {
   std::vector<float> class_weights;  // empty = none
   double clip_norm = 0;              // 0 = off
   bool progress = true;
+  // Extra best-on-validation checkpoints restricted to the first h epochs
+  // (best_e<h>.safetensors). Because the schedule and plateau rule depend only
+  // on the epoch index and the history, the first h epochs of a longer run are
+  // exactly an h-epoch run: `ecgcnn study` trains once to the longest horizon.
+  std::vector<int> checkpoint_horizons;
   nlohmann::json extra_config;  // data settings etc., recorded in the report
 };
 
@@ -86,6 +91,7 @@ struct TrainResult {
   std::vector<EpochRecord> history;
   int best_epoch = -1;
   double best_val_acc = -1;
+  std::vector<double> horizon_best_val_acc;  // per checkpoint_horizons entry
   bool interrupted = false;
   bool early_stopped = false;
   std::string best_checkpoint, last_state;
