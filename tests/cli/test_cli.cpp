@@ -1,0 +1,90 @@
+// The `ecgcnn` program as a user runs it: help, info, and bad input giving one
+// line on stderr and the documented exit code (2 for usage, 1 for runtime).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace {
+
+struct CliRun {
+  int code = -1;
+  std::string out, err;
+};
+
+CliRun run(const std::string& args) {
+  std::string errfile =
+      std::filesystem::temp_directory_path() / ("ecg_cli_err_" + std::to_string(::getpid()));
+  std::string cmd = std::string(ECG_CLI_PATH) + " " + args + " 2>" + errfile;
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(errfile);
+  r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
+  std::remove(errfile.c_str());
+  return r;
+}
+
+int lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+TEST(Cli, HelpListsSubcommands) {
+  CliRun r = run("--help");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("info"), std::string::npos);
+  EXPECT_NE(r.out.find("summary"), std::string::npos);
+}
+
+TEST(Cli, InfoReportsDispatch) {
+  CliRun r = run("info");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("active isa"), std::string::npos);
+  EXPECT_NE(r.out.find("threads"), std::string::npos);
+  EXPECT_NE(r.out.find("cuda support"), std::string::npos);
+}
+
+TEST(Cli, UnknownSubcommandIsOneLineExit2) {
+  CliRun r = run("frobnicate");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("frobnicate"), std::string::npos);
+}
+
+TEST(Cli, BadFlagIsOneLineExit2) {
+  CliRun r = run("info --no-such-flag");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("--no-such-flag"), std::string::npos);
+  r = run("summary --model resnet11 --image-size abc");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+}
+
+TEST(Cli, RuntimeErrorIsOneLineExit1) {
+  CliRun r = run("summary --model vgg16");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("vgg16"), std::string::npos);
+  r = run("--isa sse9 info");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("sse9"), std::string::npos);
+}
+
+TEST(Cli, SummaryPrintsTheStudyParameterCount) {
+  CliRun r = run("summary --model resnet11");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("659540"), std::string::npos);
+}
+
+}  // namespace
