@@ -1,6 +1,7 @@
 // An 8-bit image in memory: interleaved rows (HWC), channels 1 (grey) or 3 (RGB).
 // The decoders in data/ produce it and the synthetic generator draws into it.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
