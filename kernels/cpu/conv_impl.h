@@ -1,0 +1,274 @@
+// Convolution forward / backward-data / backward-weights on top of the blocked
+// GEMM driver (gemm_driver.h), included by each ISA unit after it.
+//
+// API layouts: x NCHW, w OIHW (K, C, R, S), y NKPQ; padding may be asymmetric.
+// Accumulation in float. Outputs are overwritten.
+//
+// Algorithms (one per direction, valid for every shape):
+//  forward          Y_n[K, PQ] = W[K, CRS] * col_n[CRS, PQ] with an implicit
+//                   im2col: the B packer reads the image directly, so only one
+//                   KC x NC block of col exists per thread (bounded scratch).
+//                   1x1 stride-1 unpadded layers read x as a dense matrix.
+//  backward data    stride 1 with pads <= kernel-1: the forward kernel on dy
+//                   with spatially flipped, channel-swapped weights (no scatter).
+//                   Otherwise dcol = W^T dy in column tiles, then col2im adds.
+//  backward weights dW[K, CRS] = sum_n dY_n[K, PQ] * col_n^T[PQ, CRS], implicit
+//                   transposed im2col packer; db = row sums of dY.
+// Weights are packed per call: packing costs K*CRS, against K*CRS*N*P*Q
+// multiply-adds, under 1 % for every layer of the study's models at batch 1,
+// so no cache keyed by pointer (which would go stale on in-place updates).
+#pragma once
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/kernel_api.h"
+
+namespace ecg::cpu::ECG_CPU_NS {
+
+// Valid j range [lo, hi) of iw = base + j * stride inside [0, W), clipped to [0, n).
+inline void valid_span(int base, int stride, int W, int n, int& lo, int& hi) {
+  lo = base >= 0 ? 0 : (-base + stride - 1) / stride;
+  hi = base >= W ? 0 : (W - base + stride - 1) / stride;
+  lo = std::min(lo, n);
+  hi = std::max(lo, std::min(hi, n));
+}
+
+// B(row = (c, r, t), col = (p, q)) = x[c, p*sh - pt + r, q*sw - pl + t] or 0.
+struct Im2colB {
+  const float* x;  // image base
+  const Conv2dShape* s;
+  int col_base;  // first output position of this job
+  void pack(int k0, int j0, int kc, int nc, float* dst) const {
+    const Conv2dShape& sh = *s;
+    const int RS = sh.R * sh.S;
+    for (int jp = 0; jp < nc; jp += kNR) {
+      const int cols = std::min(kNR, nc - jp);
+      float* d = dst + static_cast<long>(jp) * kc;
+      for (int kk = 0; kk < kc; ++kk) {
+        const int row = k0 + kk, c = row / RS, r = (row % RS) / sh.S, t = row % sh.S;
+        const float* xc = x + static_cast<long>(c) * sh.H * sh.W;
+        float* dk = d + kk * kNR;
+        // Walk the panel's columns one output row p at a time: within a row
+        // the source is a strided run with clipped ends.
+        int j = 0, pq = col_base + j0 + jp;
+        while (j < cols) {
+          const int p = pq / sh.Q, q = pq % sh.Q;
+          const int seg = std::min(cols - j, sh.Q - q);
+          const int ih = p * sh.stride_h - sh.pad_top + r;
+          if (ih < 0 || ih >= sh.H) {
+            for (int u = 0; u < seg; ++u) dk[j + u] = 0.f;
+          } else {
+            const int iw0 = q * sh.stride_w - sh.pad_left + t;
+            int lo, hi;
+            valid_span(iw0, sh.stride_w, sh.W, seg, lo, hi);
+            const float* src = xc + static_cast<long>(ih) * sh.W + iw0;
+            float* dd = dk + j;
+            for (int u = 0; u < lo; ++u) dd[u] = 0.f;
+            if (sh.stride_w == 1)
+              for (int u = lo; u < hi; ++u) dd[u] = src[u];
+            else
+              for (int u = lo; u < hi; ++u) dd[u] = src[u * sh.stride_w];
+            for (int u = hi; u < seg; ++u) dd[u] = 0.f;
+          }
+          j += seg;
+          pq += seg;
+        }
+        for (int u = cols; u < kNR; ++u) dk[u] = 0.f;
+      }
+    }
+  }
+};
+
+// B(row = (p, q), col = (c, r, t)) = the same image element: the transpose of
+// Im2colB, for dW = dY * col^T.
+struct Im2colTB {
+  const float* x;
+  const Conv2dShape* s;
+  int col_base;  // first (c, r, t) column of this job
+  void pack(int k0, int j0, int kc, int nc, float* dst) const {
+    const Conv2dShape& sh = *s;
+    const int RS = sh.R * sh.S, CRS = sh.C * RS;
+    for (int jp = 0; jp < nc; jp += kNR) {
+      const int cols = std::min(kNR, nc - jp);
+      float* d = dst + static_cast<long>(jp) * kc;
+      for (int jj = 0; jj < kNR; ++jj) {
+        const int col = col_base + j0 + jp + jj;
+        if (jj >= cols || col >= CRS) {
+          for (int kk = 0; kk < kc; ++kk) d[kk * kNR + jj] = 0.f;
+          continue;
+        }
+        const int c = col / RS, r = (col % RS) / sh.S, t = col % sh.S;
+        const float* xc = x + static_cast<long>(c) * sh.H * sh.W;
+        int kk = 0, pq = k0;
+        while (kk < kc) {
+          const int p = pq / sh.Q, q = pq % sh.Q;
+          const int seg = std::min(kc - kk, sh.Q - q);
+          const int ih = p * sh.stride_h - sh.pad_top + r;
+          float* dd = d + static_cast<long>(kk) * kNR + jj;
+          if (ih < 0 || ih >= sh.H) {
+            for (int u = 0; u < seg; ++u) dd[u * kNR] = 0.f;
+          } else {
+            const int iw0 = q * sh.stride_w - sh.pad_left + t;
+            int lo, hi;
+            valid_span(iw0, sh.stride_w, sh.W, seg, lo, hi);
+            const float* src = xc + static_cast<long>(ih) * sh.W + iw0;
+            for (int u = 0; u < lo; ++u) dd[u * kNR] = 0.f;
+            for (int u = lo; u < hi; ++u) dd[u * kNR] = src[u * sh.stride_w];
+            for (int u = hi; u < seg; ++u) dd[u * kNR] = 0.f;
+          }
+          kk += seg;
+          pq += seg;
+        }
+      }
+    }
+  }
+};
+
+inline bool is_dense_1x1(const Conv2dShape& s) {
+  return s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
+         s.pad_left == 0 && s.P == s.H && s.Q == s.W;
+}
+
+inline void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
+                           float* y) {
+  const int PQ = s.P * s.Q, CRS = s.C * s.R * s.S;
+  const long HW = static_cast<long>(s.H) * s.W;
+  const int threads = std::max(1, ecg::num_threads());
+  // Whole images per job when the batch covers the threads; otherwise split
+  // each image's output columns so batch 1 still uses every core.
+  const int chunks = s.N >= threads ? 1 : std::min((threads + s.N - 1) / s.N, (PQ + kNR - 1) / kNR);
+  const int jobs = s.N * chunks;
+  const bool dense = is_dense_1x1(s);
+  const DenseA pa{w, CRS, false, 1.f};
+#pragma omp parallel for num_threads(std::min(threads, jobs)) schedule(dynamic, 1)
+  for (int job = 0; job < jobs; ++job) {
+    const int n = job / chunks;
+    int lo, hi;
+    split_range(PQ, chunks, job % chunks, kNR, lo, hi);
+    if (hi <= lo) continue;
+    float* yn = y + static_cast<long>(n) * s.K * PQ;
+    const float* xn = x + static_cast<long>(n) * s.C * HW;
+    if (bias)
+      for (int k = 0; k < s.K; ++k)
+        std::fill(yn + static_cast<long>(k) * PQ + lo, yn + static_cast<long>(k) * PQ + hi,
+                  bias[k]);
+    if (dense)
+      gemm_serial(s.K, hi - lo, CRS, pa, DenseB{xn + lo, HW, false}, yn + lo, PQ, bias != nullptr);
+    else
+      gemm_serial(s.K, hi - lo, CRS, pa, Im2colB{xn, &s, lo}, yn + lo, PQ, bias != nullptr);
+  }
+}
+
+inline void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
+  const int RS = s.R * s.S, CRS = s.C * RS, PQ = s.P * s.Q;
+  const long HW = static_cast<long>(s.H) * s.W;
+  if (s.stride_h == 1 && s.stride_w == 1 && s.pad_top <= s.R - 1 && s.pad_bottom <= s.R - 1 &&
+      s.pad_left <= s.S - 1 && s.pad_right <= s.S - 1 &&
+      s.P + s.R - 1 - s.pad_top - s.pad_bottom == s.H &&
+      s.Q + s.S - 1 - s.pad_left - s.pad_right == s.W) {
+    // dx = conv(dy, w') with w'[c, k, r, t] = w[k, c, R-1-r, S-1-t] and pads
+    // kernel-1-pad: the gradient of a stride-1 convolution is a convolution.
+    float* wt = thread_scratch(kScratchWeights, static_cast<size_t>(s.K) * CRS);
+    for (int c = 0; c < s.C; ++c)
+      for (int k = 0; k < s.K; ++k)
+        for (int r = 0; r < s.R; ++r)
+          for (int t = 0; t < s.S; ++t)
+            wt[((static_cast<long>(c) * s.K + k) * s.R + r) * s.S + t] =
+                w[((static_cast<long>(k) * s.C + c) * s.R + (s.R - 1 - r)) * s.S + (s.S - 1 - t)];
+    Conv2dShape g;
+    g.N = s.N, g.C = s.K, g.H = s.P, g.W = s.Q, g.K = s.C, g.R = s.R, g.S = s.S;
+    g.pad_top = s.R - 1 - s.pad_top, g.pad_bottom = s.R - 1 - s.pad_bottom;
+    g.pad_left = s.S - 1 - s.pad_left, g.pad_right = s.S - 1 - s.pad_right;
+    conv2d_finalize(g);
+    conv2d_forward(g, dy, wt, nullptr, dx);
+    return;
+  }
+  // General stride: dcol = W^T dY in column tiles, scattered back with col2im.
+  // Jobs own disjoint (image, channel range) pieces of dx, so the scatter never races.
+  const int threads = std::max(1, ecg::num_threads());
+  const int groups = s.N >= threads ? 1 : std::min(s.C, (threads + s.N - 1) / s.N);
+  const int jobs = s.N * groups;
+#pragma omp parallel for num_threads(std::min(threads, jobs)) schedule(dynamic, 1)
+  for (int job = 0; job < jobs; ++job) {
+    const int n = job / groups;
+    int c0, c1;
+    split_range(s.C, groups, job % groups, 1, c0, c1);
+    if (c1 <= c0) continue;
+    float* dxn = dx + static_cast<long>(n) * s.C * HW;
+    std::memset(dxn + c0 * HW, 0, sizeof(float) * (c1 - c0) * HW);
+    const int rows = (c1 - c0) * RS;
+    // About 256 KiB of tile: stays in L2 between the GEMM and the scatter.
+    int chunk = std::max(kNR, (65536 / std::max(rows, 1)) / kNR * kNR);
+    chunk = std::min(chunk, round_up(PQ, kNR));
+    float* tile = thread_scratch(kScratchTile, static_cast<size_t>(rows) * chunk);
+    const DenseA pa{w + static_cast<long>(c0) * RS, CRS, true, 1.f};
+    const float* dyn = dy + static_cast<long>(n) * s.K * PQ;
+    for (int col0 = 0; col0 < PQ; col0 += chunk) {
+      const int nc = std::min(chunk, PQ - col0);
+      gemm_serial(rows, nc, s.K, pa, DenseB{dyn + col0, PQ, false}, tile, nc, false);
+      for (int row = 0; row < rows; ++row) {
+        const int c = c0 + row / RS, r = (row % RS) / s.S, t = row % s.S;
+        float* dxc = dxn + c * HW;
+        const float* src = tile + static_cast<long>(row) * nc;
+        int j = 0, pq = col0;
+        while (j < nc) {
+          const int p = pq / s.Q, q = pq % s.Q;
+          const int seg = std::min(nc - j, s.Q - q);
+          const int ih = p * s.stride_h - s.pad_top + r;
+          if (ih >= 0 && ih < s.H) {
+            const int iw0 = q * s.stride_w - s.pad_left + t;
+            int lo, hi;
+            valid_span(iw0, s.stride_w, s.W, seg, lo, hi);
+            float* dst = dxc + static_cast<long>(ih) * s.W + iw0;
+            for (int u = lo; u < hi; ++u) dst[u * s.stride_w] += src[j + u];
+          }
+          j += seg;
+          pq += seg;
+        }
+      }
+    }
+  }
+}
+
+inline void conv2d_backward_weights(const Conv2dShape& s, const float* x, const float* dy,
+                                    float* dw, float* db) {
+  const int CRS = s.C * s.R * s.S, PQ = s.P * s.Q;
+  const long HW = static_cast<long>(s.H) * s.W;
+  const int threads = std::max(1, ecg::num_threads());
+  // Each task owns a block of dW and loops over the whole batch: no reduction.
+  const bool split_cols = CRS >= 2 * kNR * threads;
+  const int tasks =
+      std::max(1, std::min(threads, split_cols ? (CRS + kNR - 1) / kNR : (s.K + kMR - 1) / kMR));
+  const bool dense = is_dense_1x1(s);
+#pragma omp parallel for num_threads(tasks) schedule(static, 1)
+  for (int t = 0; t < tasks; ++t) {
+    int m0 = 0, m1 = s.K, j0 = 0, j1 = CRS;
+    if (split_cols)
+      split_range(CRS, tasks, t, kNR, j0, j1);
+    else
+      split_range(s.K, tasks, t, kMR, m0, m1);
+    if (m1 <= m0 || j1 <= j0) continue;
+    for (int n = 0; n < s.N; ++n) {
+      const float* dyn = dy + static_cast<long>(n) * s.K * PQ;
+      const float* xn = x + static_cast<long>(n) * s.C * HW;
+      const DenseA pa{dyn + static_cast<long>(m0) * PQ, PQ, false, 1.f};
+      float* c = dw + static_cast<long>(m0) * CRS + j0;
+      if (dense)
+        gemm_serial(m1 - m0, j1 - j0, PQ, pa, DenseB{xn + j0 * HW, HW, true}, c, CRS, n > 0);
+      else
+        gemm_serial(m1 - m0, j1 - j0, PQ, pa, Im2colTB{xn, &s, j0}, c, CRS, n > 0);
+    }
+    if (db && j0 == 0)
+      for (int k = m0; k < m1; ++k) {
+        float acc = 0.f;
+        for (int n = 0; n < s.N; ++n) {
+          const float* row = dy + (static_cast<long>(n) * s.K + k) * PQ;
+#pragma omp simd reduction(+ : acc)
+          for (int i = 0; i < PQ; ++i) acc += row[i];
+        }
+        db[k] = acc;
+      }
+  }
+}
+
+}  // namespace ecg::cpu::ECG_CPU_NS

@@ -1,0 +1,48 @@
+// Portable C++ kernels (Isa::Generic): the blocked GEMM driver with a plain
+// 4 x 16 micro-kernel the compiler vectorises at baseline flags, plus every
+// convolution and memory-bound kernel compiled from the shared bodies.
+#include <algorithm>
+
+#include "core/op_table.h"
+
+#define ECG_CPU_NS generic_isa
+
+namespace ecg::cpu::ECG_CPU_NS {
+
+// C tile in a local array: 64 floats that GCC keeps in vector registers.
+struct MicroKernel {
+  static constexpr int MR = 4, NR = 16;
+  static constexpr int KC = 256, MC = 128, NC = 2048;
+  static void run(int kc, const float* a, const float* b, float* c, long ldc, bool accumulate,
+                  int m, int n) {
+    float acc[MR][NR] = {};
+    for (int k = 0; k < kc; ++k) {
+      const float* bk = b + k * NR;
+      for (int i = 0; i < MR; ++i) {
+        const float ai = a[k * MR + i];
+        for (int j = 0; j < NR; ++j) acc[i][j] += ai * bk[j];
+      }
+    }
+    for (int i = 0; i < m; ++i) {
+      float* ci = c + i * ldc;
+      if (accumulate)
+        for (int j = 0; j < n; ++j) ci[j] += acc[i][j];
+      else
+        for (int j = 0; j < n; ++j) ci[j] = acc[i][j];
+    }
+  }
+};
+
+}  // namespace ecg::cpu::ECG_CPU_NS
+
+#include "kernels/cpu/gemm_driver.h"
+//
+#include "kernels/cpu/conv_impl.h"
+//
+#include "kernels/cpu/memory_bound_impl.h"
+
+namespace ecg {
+void register_generic_kernels(OpTable& t) {
+  cpu::ECG_CPU_NS::register_into(t, Isa::Generic);
+}
+}  // namespace ecg
