@@ -1,6 +1,6 @@
 #include "models/safetensors.h"
 
-#include <unistd.h>
+#include "data/file_util.h"
 
 #include <cstdio>
 #include <cstring>
@@ -48,23 +48,7 @@ constexpr uint64_t kMaxHeaderBytes = 100u << 20;
 }  // namespace
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    ECG_CHECK(f, "cannot write '", tmp, "' (does the folder exist and is it writable?)");
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    f.flush();
-    ECG_CHECK(f, "error writing '", tmp, "' (disk full?)");
-  }
-  // fsync the data before the rename makes it visible under the final name.
-  if (FILE* fp = std::fopen(tmp.c_str(), "rb")) {
-    ::fsync(fileno(fp));
-    std::fclose(fp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail("cannot rename '", tmp, "' to '", path, "': ", std::strerror(errno));
-  }
+  data::write_file_atomic(path, bytes.data(), bytes.size());
 }
 
 void save_safetensors(const std::string& path,

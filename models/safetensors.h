@@ -25,8 +25,8 @@ void save_safetensors(const std::string& path,
 
 SafetensorsFile load_safetensors(const std::string& path);
 
-// Writes `bytes` to `path` through a temporary file in the same folder and a
-// rename, so a crash never leaves a half-written file under the final name.
+// Writes `bytes` to `path` atomically (data::write_file_atomic: temporary
+// file, fsync, rename), so a crash never leaves a half-written file.
 void write_file_atomic(const std::string& path, const std::string& bytes);
 
 }  // namespace ecg
