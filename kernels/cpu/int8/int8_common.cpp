@@ -1,0 +1,281 @@
+// Portable part of the int8 kernels: multiplier encoding, kernel choice and
+// packing dispatch, the reference-backed packed convolution, pools and add
+// (memory-bound, one OpenMP implementation each over the reference's rows).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/cpu_features.h"
+#include "core/error.h"
+#include "core/runtime.h"
+#include "kernels/cpu/int8/int8_internal.h"
+#include "kernels/ref/int8_ref.h"
+
+namespace ecg::int8 {
+
+Requant make_requant(double multiplier) {
+  if (!(multiplier > 0.0) || !std::isfinite(multiplier)) return Requant{0, 31};
+  int e = 0;
+  const double m = std::frexp(multiplier, &e);  // multiplier = m * 2^e, m in [0.5, 1)
+  int64_t m0 = std::llround(m * 2147483648.0);  // in [2^30, 2^31]
+  int t = 31 - e;
+  if (m0 == (int64_t(1) << 31)) {  // m rounded up to 1: same value as 2^30 * 2^-(t-1)
+    m0 = int64_t(1) << 30;
+    t -= 1;
+  }
+  if (t > 62) return Requant{0, 31};               // exact result is 0 for every int32 acc
+  if (t < 1) return Requant{int32_t(1) << 30, 1};  // saturates for every nonzero acc
+  return Requant{static_cast<int32_t>(m0), t};
+}
+
+AddRequant make_add_requant(double s_a, int32_t zp_a, double s_b, int32_t zp_b, double s_out,
+                            int32_t zp_out, int32_t qmin, int32_t qmax) {
+  AddRequant p;
+  p.zp_a = zp_a;
+  p.zp_b = zp_b;
+  p.zp_out = zp_out;
+  p.qmin = qmin;
+  p.qmax = qmax;
+  auto finite_pos = [](double v) { return v > 0.0 && std::isfinite(v); };
+  const double ra = finite_pos(s_a) && finite_pos(s_out) ? s_a / s_out : 0.0;
+  const double rb = finite_pos(s_b) && finite_pos(s_out) ? s_b / s_out : 0.0;
+  const double big = std::max(ra, rb);
+  const int64_t limit = (int64_t(1) << 21) - 1;
+  int t = 31;
+  if (big > 0.0) {
+    // Largest t <= 31 with round(big * 2^t) < 2^21.
+    int e = 0;
+    std::frexp(big, &e);  // big in [2^(e-1), 2^e)
+    t = std::min(31, 21 - e);
+    while (t > 1 && std::llround(std::ldexp(big, t)) > limit) --t;
+  }
+  t = std::max(1, t);
+  p.shift = t;
+  p.mul_a = static_cast<int32_t>(std::min<int64_t>(limit, std::llround(std::ldexp(ra, t))));
+  p.mul_b = static_cast<int32_t>(std::min<int64_t>(limit, std::llround(std::ldexp(rb, t))));
+  return p;
+}
+
+const char* int8_kernel_name(Int8Kernel k) {
+  switch (k) {
+    case Int8Kernel::Ref:
+      return "ref";
+    case Int8Kernel::Avx2:
+      return "avx2";
+    case Int8Kernel::AvxVnni:
+      return "avx-vnni";
+    case Int8Kernel::Avx512Vnni:
+      return "avx512-vnni";
+  }
+  return "?";
+}
+
+bool int8_kernel_supported(Int8Kernel k) {
+  const CpuFeatures& f = cpu_features();
+  switch (k) {
+    case Int8Kernel::Ref:
+      return true;
+#if defined(ECG_INT8_X86)
+    case Int8Kernel::Avx2:
+      return f.avx2 && f.fma;
+#if defined(ECG_INT8_HAVE_AVXVNNI)
+    case Int8Kernel::AvxVnni:
+      return f.avx2 && f.avx_vnni;
+#endif
+#if defined(ECG_INT8_HAVE_AVX512VNNI)
+    case Int8Kernel::Avx512Vnni:
+      return f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512_vnni;
+#endif
+#endif
+    default:
+      return false;
+  }
+  (void)f;
+}
+
+Int8Kernel best_int8_kernel() {
+  const Isa level = active_isa();
+  if (level >= Isa::Avx512 && level != Isa::Neon && int8_kernel_supported(Int8Kernel::Avx512Vnni))
+    return Int8Kernel::Avx512Vnni;
+  if (level >= Isa::Avx2 && level != Isa::Neon) {
+    if (int8_kernel_supported(Int8Kernel::AvxVnni)) return Int8Kernel::AvxVnni;
+    if (int8_kernel_supported(Int8Kernel::Avx2)) return Int8Kernel::Avx2;
+  }
+  return Int8Kernel::Ref;
+}
+
+namespace {
+
+// The reference as a packed kernel: the fallback where no SIMD kernel
+// exists, parallel over output rows (each row is the reference's own loop).
+class PackedConvRef final : public PackedConvInt8 {
+ public:
+  PackedConvRef(const ConvInt8Params& p, const int8_t* w)
+      : p_(p), w_(w, w + static_cast<int64_t>(p.shape.K) * p.shape.C * p.shape.R * p.shape.S) {}
+  Int8Kernel kernel() const override { return Int8Kernel::Ref; }
+  const ConvInt8Params& params() const override { return p_; }
+  size_t scratch_bytes_per_thread() const override { return 0; }
+  void run(int N, const int8_t* x, void* y, const int8_t* residual) const override {
+    const Conv2dShape& s = p_.shape;
+    const int64_t rows = static_cast<int64_t>(N) * s.P;
+    const int64_t plane = static_cast<int64_t>(s.Q) * s.K;
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+    for (int64_t row = 0; row < rows; ++row) {
+      const int n = static_cast<int>(row / s.P), p = static_cast<int>(row % s.P);
+      for (int q = 0; q < s.Q; ++q)
+        for (int k = 0; k < s.K; ++k) {
+          const int64_t o = row * plane + static_cast<int64_t>(q) * s.K + k;
+          const int32_t acc = ref::conv_int8_acc(p_, w_.data(), x, n, p, q, k);
+          if (p_.output == OutputMode::Int32) {
+            static_cast<int32_t*>(y)[o] = acc;
+            continue;
+          }
+          int8_t v = requantize(acc, p_.requant[k], p_.zp_out, p_.qmin, p_.qmax);
+          if (p_.residual) v = add_requantize(v, residual[o], p_.add);
+          static_cast<int8_t*>(y)[o] = v;
+        }
+    }
+  }
+
+ private:
+  ConvInt8Params p_;
+  std::vector<int8_t> w_;
+};
+
+void validate(const ConvInt8Params& p, const int8_t* w) {
+  const Conv2dShape& s = p.shape;
+  ECG_CHECK(s.C > 0 && s.K > 0 && s.R > 0 && s.S > 0 && s.H > 0 && s.W > 0 && s.stride_h > 0 &&
+                s.stride_w > 0 && s.pad_top >= 0 && s.pad_left >= 0 && s.pad_bottom >= 0 &&
+                s.pad_right >= 0,
+            "pack_conv_int8: bad geometry C=", s.C, " K=", s.K, " R=", s.R, " S=", s.S);
+  Conv2dShape chk = s;
+  ECG_CHECK(conv2d_finalize(chk) && chk.P == s.P && chk.Q == s.Q,
+            "pack_conv_int8: P/Q not finalized (call conv2d_finalize)");
+  ECG_CHECK(p.bias.empty() || static_cast<int>(p.bias.size()) == s.K, "pack_conv_int8: bias has ",
+            p.bias.size(), " entries, K=", s.K);
+  ECG_CHECK(p.output == OutputMode::Int32 || static_cast<int>(p.requant.size()) == s.K,
+            "pack_conv_int8: requant has ", p.requant.size(), " entries, K=", s.K);
+  ECG_CHECK(p.zp_in >= -128 && p.zp_in <= 127, "pack_conv_int8: zp_in ", p.zp_in);
+  ECG_CHECK(p.qmin >= -128 && p.qmax <= 127 && p.qmin <= p.qmax, "pack_conv_int8: bad clamp [",
+            p.qmin, ", ", p.qmax, "]");
+  for (const Requant& r : p.requant)
+    ECG_CHECK(r.shift >= 1 && r.shift <= 62 && r.m0 >= 0,
+              "pack_conv_int8: requant out of range (m0=", r.m0, ", shift=", r.shift, ")");
+  if (p.residual)
+    ECG_CHECK(p.add.shift >= 1 && p.add.shift <= 31 && p.add.mul_a >= 0 &&
+                  p.add.mul_a < (1 << 21) && p.add.mul_b >= 0 && p.add.mul_b < (1 << 21),
+              "pack_conv_int8: add multipliers out of range");
+  const int64_t nw = static_cast<int64_t>(s.K) * s.C * s.R * s.S;
+  for (int64_t i = 0; i < nw; ++i)
+    ECG_CHECK(w[i] != -128, "pack_conv_int8: weight -128 at ", i,
+              " (symmetric weights stay in [-127, 127])");
+}
+
+}  // namespace
+
+std::unique_ptr<PackedConvInt8> pack_conv_int8(const ConvInt8Params& p, const int8_t* weights,
+                                               Int8Kernel kernel) {
+  validate(p, weights);
+  ECG_CHECK(int8_kernel_supported(kernel), "pack_conv_int8: kernel ", int8_kernel_name(kernel),
+            " not available on this CPU/build");
+  switch (kernel) {
+    case Int8Kernel::Ref:
+      return std::make_unique<PackedConvRef>(p, weights);
+#if defined(ECG_INT8_X86)
+    case Int8Kernel::Avx2:
+      return detail::pack_conv_int8_avx2(p, weights);
+#if defined(ECG_INT8_HAVE_AVXVNNI)
+    case Int8Kernel::AvxVnni:
+      return detail::pack_conv_int8_avxvnni(p, weights);
+#endif
+#if defined(ECG_INT8_HAVE_AVX512VNNI)
+    case Int8Kernel::Avx512Vnni:
+      return detail::pack_conv_int8_avx512vnni(p, weights);
+#endif
+#endif
+    default:
+      break;
+  }
+  fail("pack_conv_int8: kernel ", int8_kernel_name(kernel), " not built");
+}
+
+ConvInt8Params dense_int8_params(int in, int out) {
+  ConvInt8Params p;
+  Conv2dShape& s = p.shape;
+  s.N = 1;
+  s.C = in;
+  s.H = s.W = 1;
+  s.K = out;
+  s.R = s.S = 1;
+  conv2d_finalize(s);
+  return p;
+}
+
+void max_pool_int8(const Pool2dShape& s, const int8_t* x, int8_t* y) {
+  const int64_t rows = static_cast<int64_t>(s.N) * s.P;
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+  for (int64_t row = 0; row < rows; ++row)
+    ref::max_pool_int8_row(s, x, y, static_cast<int>(row / s.P), static_cast<int>(row % s.P));
+}
+
+AvgPoolInt8Params make_avg_pool_int8(const Pool2dShape& s, double s_in, int32_t zp_in, double s_out,
+                                     int32_t zp_out) {
+  AvgPoolInt8Params p;
+  p.shape = s;
+  p.zp_in = zp_in;
+  p.zp_out = zp_out;
+  p.requant_by_count.resize(s.R * s.S + 1);
+  for (int c = 1; c <= s.R * s.S; ++c)
+    p.requant_by_count[c] =
+        s_out > 0.0 && std::isfinite(s_out) ? make_requant(s_in / (s_out * c)) : Requant{0, 31};
+  return p;
+}
+
+void avg_pool_int8(const AvgPoolInt8Params& p, const int8_t* x, int8_t* y) {
+  const Pool2dShape& s = p.shape;
+  const int64_t rows = static_cast<int64_t>(s.N) * s.P;
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+  for (int64_t row = 0; row < rows; ++row)
+    ref::avg_pool_int8_row(p, x, y, static_cast<int>(row / s.P), static_cast<int>(row % s.P));
+}
+
+void add_int8(int64_t n, const int8_t* a, const int8_t* b, const AddRequant& p, int8_t* y) {
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+  for (int64_t i = 0; i < n; ++i) y[i] = add_requantize(a[i], b[i], p);
+}
+
+namespace detail {
+
+void fill_epilogue(Epilogue& e, const int32_t* bias16, const Requant* rq16) {
+  for (int j = 0; j < 16; ++j) {
+    e.bias[j] = bias16[j];
+    e.m0[j] = rq16[j].m0;
+    const int t = rq16[j].shift;
+    const int half = j / 2;
+    int64_t* rnd = (j % 2) ? e.rnd_o : e.rnd_e;
+    int64_t* sh = (j % 2) ? e.sh_o : e.sh_e;
+    int64_t* off = (j % 2) ? e.off_o : e.off_e;
+    rnd[half] = int64_t(1) << (t - 1);
+    sh[half] = t;
+    off[half] = int64_t(1) << (63 - t);
+  }
+}
+
+EpilogueHookFn epilogue_hook(Int8Kernel k) {
+  switch (k) {
+#if defined(ECG_INT8_X86)
+    case Int8Kernel::Avx2:
+    case Int8Kernel::AvxVnni:
+      return &epilogue_hook_avx2;
+#if defined(ECG_INT8_HAVE_AVX512VNNI)
+    case Int8Kernel::Avx512Vnni:
+      return &epilogue_hook_avx512;
+#endif
+#endif
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace detail
+}  // namespace ecg::int8

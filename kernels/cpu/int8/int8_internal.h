@@ -1,0 +1,47 @@
+// Internals shared by the int8 units: the per-block epilogue constants and the
+// entry points of the ISA units (defined only where they are compiled).
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include "kernels/int8_api.h"
+
+namespace ecg::int8::detail {
+
+// Epilogue constants of one block of 16 output channels, laid out for SIMD.
+// The 64-bit products of the requantization come in two halves: even
+// channels (0, 2, ..., 14) and odd ones (1, 3, ..., 15), as vpmuldq produces
+// them; an 8-channel (ymm) half h finds its lanes at [4h, 4h + 4).
+struct alignas(64) Epilogue {
+  int32_t bias[16];  // folded bias (zero point and activation shift removed)
+  int32_t m0[16];
+  int64_t rnd_e[8], rnd_o[8];  // 2^(t-1)
+  int64_t sh_e[8], sh_o[8];    // t
+  int64_t off_e[8], off_o[8];  // 2^(63-t): AVX2 has no 64-bit arithmetic shift, so
+                               // it shifts v + 2^63 logically and subtracts this
+};
+
+void fill_epilogue(Epilogue& e, const int32_t* bias16, const Requant* rq16);
+
+// Test hook: runs an ISA's vector epilogue on flat arrays, as the conv would
+// for one pixel of n channels: out[i] = requantize(acc[i], rq[i]) then, when
+// res is not null, the residual add with res[i].
+using EpilogueHookFn = void (*)(int n, const int32_t* acc, const Requant* rq, int32_t zp_out,
+                                int32_t qmin, int32_t qmax, const int8_t* res,
+                                const AddRequant& add, int8_t* out);
+
+#if defined(ECG_INT8_X86)
+std::unique_ptr<PackedConvInt8> pack_conv_int8_avx2(const ConvInt8Params& p, const int8_t* w);
+std::unique_ptr<PackedConvInt8> pack_conv_int8_avxvnni(const ConvInt8Params& p, const int8_t* w);
+std::unique_ptr<PackedConvInt8> pack_conv_int8_avx512vnni(const ConvInt8Params& p, const int8_t* w);
+void epilogue_hook_avx2(int n, const int32_t* acc, const Requant* rq, int32_t zp_out, int32_t qmin,
+                        int32_t qmax, const int8_t* res, const AddRequant& add, int8_t* out);
+void epilogue_hook_avx512(int n, const int32_t* acc, const Requant* rq, int32_t zp_out,
+                          int32_t qmin, int32_t qmax, const int8_t* res, const AddRequant& add,
+                          int8_t* out);
+#endif
+
+// The hook of a kernel's epilogue (null for the reference).
+EpilogueHookFn epilogue_hook(Int8Kernel k);
+
+}  // namespace ecg::int8::detail
