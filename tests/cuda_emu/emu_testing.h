@@ -1,0 +1,65 @@
+// GoogleTest helpers for kernels run on the CUDA emulator.
+//
+//   for_each_schedule([&](const ScheduleSpec& s) { launch, copy back, EXPECT ... });
+// runs the body once per standard schedule (forward, reverse, seeded random),
+// with the schedule's name in every failure message.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <vector>
+
+#include "kernels/cuda/emu/cuda_compat.h"
+
+namespace ecg::cuda_emu::testing {
+
+inline std::vector<ScheduleSpec> schedules() {
+  std::size_t n = 0;
+  const ScheduleSpec* s = standard_schedules(&n);
+  return std::vector<ScheduleSpec>(s, s + n);
+}
+
+// Restores the forward schedule when a test leaves, whatever it set.
+struct ScheduleGuard {
+  ~ScheduleGuard() { set_schedule(ScheduleSpec{}); }
+};
+
+template <class F>
+void for_each_schedule(F&& body) {
+  ScheduleGuard guard;
+  for (const ScheduleSpec& spec : schedules()) {
+    set_schedule(spec);
+    SCOPED_TRACE("schedule " + spec.name());
+    body(spec);
+  }
+}
+
+// Device buffer holding a copy of `host` (or n zeroed elements).
+template <class T>
+class DeviceBuffer {
+ public:
+  explicit DeviceBuffer(const std::vector<T>& host) : n_(host.size()) {
+    EXPECT_EQ(cudaMalloc(&ptr_, n_ * sizeof(T)), cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(ptr_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
+  }
+  explicit DeviceBuffer(std::size_t n, int byte = 0) : n_(n) {
+    EXPECT_EQ(cudaMalloc(&ptr_, n_ * sizeof(T)), cudaSuccess);
+    EXPECT_EQ(cudaMemset(ptr_, byte, n_ * sizeof(T)), cudaSuccess);
+  }
+  ~DeviceBuffer() { cudaFree(ptr_); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  T* get() const { return ptr_; }
+  std::vector<T> to_host() const {
+    std::vector<T> host(n_);
+    EXPECT_EQ(cudaMemcpy(host.data(), ptr_, n_ * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
+    return host;
+  }
+
+ private:
+  T* ptr_ = nullptr;
+  std::size_t n_;
+};
+
+}  // namespace ecg::cuda_emu::testing

@@ -1,0 +1,352 @@
+// Self-tests of the CUDA emulator (kernels/cuda/emu): correct kernels give
+// the right answers under every schedule, and planted bugs are caught.
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "tests/cuda_emu/emu_testing.h"
+#include "tests/cuda_emu/selftest_kernels.cuh"
+
+namespace {
+
+using ecg::cuda_emu::KernelFault;
+using ecg::cuda_emu::ScheduleSpec;
+using ecg::cuda_emu::testing::DeviceBuffer;
+using ecg::cuda_emu::testing::for_each_schedule;
+namespace k = ecg::emu_selftest;
+
+std::vector<float> ramp(int n) {
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = static_cast<float>(i % 7) - 2.f;
+  return v;
+}
+
+// Exact in float: small integers summed.
+float host_sum(const std::vector<float>& v) {
+  return std::accumulate(v.begin(), v.end(), 0.f);
+}
+
+template <int kBug>
+float run_block_sum(const std::vector<float>& in, int threads) {
+  DeviceBuffer<float> d_in(in), d_out(1);
+  ECG_LAUNCH(dim3(1), dim3(static_cast<unsigned>(threads)), threads * sizeof(float), 0,
+             k::block_sum<kBug>)
+  (d_in.get(), d_out.get(), static_cast<int>(in.size()));
+  return d_out.to_host()[0];
+}
+
+TEST(CudaEmu, BlockReductionIsRightUnderEverySchedule) {
+  const std::vector<float> in = ramp(1000);
+  for_each_schedule([&](const ScheduleSpec&) {
+    EXPECT_EQ(run_block_sum<0>(in, 128), host_sum(in));
+    EXPECT_EQ(run_block_sum<0>(in, 1024), host_sum(in));
+  });
+}
+
+// A tree loop without its barrier: some order must expose it, either as a
+// wrong sum or (when the last barrier is removed too) as a fault.
+TEST(CudaEmu, MissingBarrierInTreeIsExposedBySomeSchedule) {
+  const std::vector<float> in = ramp(1000);
+  int exposed = 0;
+  for_each_schedule([&](const ScheduleSpec& s) {
+    float got = run_block_sum<1>(in, 128);
+    if (got != host_sum(in)) ++exposed;
+    std::printf("missing tree barrier, %s: %g (expected %g)\n", s.name().c_str(), got,
+                host_sum(in));
+  });
+  EXPECT_GE(exposed, 1);
+}
+
+// The barrier between filling shared memory and reading it: without it a
+// thread reads a neighbour's slot before it is written, i.e. the poison.
+TEST(CudaEmu, MissingBarrierAfterSharedFillReadsPoison) {
+  const std::vector<float> in = ramp(1000);
+  int exposed = 0;
+  for_each_schedule([&](const ScheduleSpec& s) {
+    float got = run_block_sum<2>(in, 128);
+    if (!(got == host_sum(in))) ++exposed;  // NaN counts
+    std::printf("missing fill barrier, %s: %g\n", s.name().c_str(), got);
+  });
+  EXPECT_GE(exposed, 1);
+}
+
+TEST(CudaEmu, WarpButterflyAndAtomicAdd) {
+  const std::vector<float> in = ramp(300);  // not a multiple of 32 or of the block
+  for_each_schedule([&](const ScheduleSpec&) {
+    DeviceBuffer<float> d_in(in), d_total(1);
+    ECG_LAUNCH(dim3(3), dim3(128), 0, 0, k::warp_sum_atomic)(d_in.get(), d_total.get(), 300);
+    EXPECT_EQ(d_total.to_host()[0], host_sum(in));
+  });
+}
+
+// Expected shuffle results from CUDA's documented rules, written out per form.
+int expect_shuffle(int form, int lane, int warp, int width) {
+  const int seg = lane & ~(width - 1), in_seg = lane - seg;
+  int src = lane;
+  switch (form) {
+    case 0:
+      src = seg + (3 & (width - 1));
+      break;  // __shfl_sync(v, 3)
+    case 1:
+      src = in_seg >= 1 ? lane - 1 : lane;
+      break;  // up by 1
+    case 2:
+      src = in_seg + 2 < width ? lane + 2 : lane;
+      break;  // down by 2
+    case 3:
+      src = (lane ^ 1) < seg + width ? (lane ^ 1) : lane;
+      break;  // xor 1
+    case 4:
+      src = (lane ^ 16) < seg + width ? (lane ^ 16) : lane;
+      break;  // xor 16
+  }
+  return 1000 * warp + src;
+}
+
+TEST(CudaEmu, ShufflesHonourWidth) {
+  for (int width : {32, 16, 8, 4, 2, 1}) {
+    for_each_schedule([&](const ScheduleSpec&) {
+      const int n = 64;
+      DeviceBuffer<int> d_out(5 * n);
+      ECG_LAUNCH(dim3(1), dim3(n), 0, 0, k::shuffle_table)(width, d_out.get());
+      const std::vector<int> out = d_out.to_host();
+      for (int form = 0; form < 5; ++form)
+        for (int t = 0; t < n; ++t)
+          ASSERT_EQ(out[static_cast<std::size_t>(form * n + t)],
+                    expect_shuffle(form, t % 32, t / 32, width))
+              << "form " << form << " width " << width << " thread " << t;
+    });
+  }
+}
+
+TEST(CudaEmu, PartialMaskShuffleOfDoubles) {
+  std::vector<double> in(64);
+  for (int i = 0; i < 64; ++i) in[static_cast<std::size_t>(i)] = 0.25 * i;
+  for_each_schedule([&](const ScheduleSpec&) {
+    DeviceBuffer<double> d_in(in), d_out(2);
+    ECG_LAUNCH(dim3(1), dim3(64), 0, 0, k::half_warp_sum)(d_in.get(), d_out.get());
+    const std::vector<double> out = d_out.to_host();
+    EXPECT_EQ(out[0], 0.25 * (15 * 16 / 2));         // lanes 0..15 of warp 0
+    EXPECT_EQ(out[1], 0.25 * ((32 + 47) * 16 / 2));  // lanes 32..47
+  });
+}
+
+TEST(CudaEmu, VotesAndCountingBarriers) {
+  for_each_schedule([&](const ScheduleSpec&) {
+    DeviceBuffer<int> d_out(6), d_block(3);
+    ECG_LAUNCH(dim3(1), dim3(64), 0, 0, k::votes)(d_out.get(), d_block.get());
+    const std::vector<int> out = d_out.to_host(), blk = d_block.to_host();
+    for (int w = 0; w < 2; ++w) {
+      unsigned ballot = 0;
+      for (int l = 0; l < 32; ++l)
+        if ((32 * w + l) % 3 == 0) ballot |= 1u << l;
+      EXPECT_EQ(static_cast<unsigned>(out[static_cast<std::size_t>(3 * w)]), ballot);
+      EXPECT_EQ(out[static_cast<std::size_t>(3 * w + 1)], w == 1);  // t >= 40 only in warp 1
+      EXPECT_EQ(out[static_cast<std::size_t>(3 * w + 2)], w == 0);  // t < 40 for all of warp 0
+    }
+    EXPECT_EQ(blk[0], 22);  // 0, 3, ..., 63
+    EXPECT_EQ(blk[1], 0);
+    EXPECT_EQ(blk[2], 1);
+  });
+}
+
+TEST(CudaEmu, Atomics) {
+  for_each_schedule([&](const ScheduleSpec&) {
+    std::vector<int> init = {0, -1, 1 << 30, 0, -1, 0};
+    DeviceBuffer<int> d_c(init);
+    DeviceBuffer<unsigned> d_wrap(1);
+    DeviceBuffer<float> d_f(1);
+    ECG_LAUNCH(dim3(4), dim3(50), 0, 0, k::atomics)(d_c.get(), d_wrap.get(), d_f.get());
+    const std::vector<int> c = d_c.to_host();
+    EXPECT_EQ(c[0], 200);
+    EXPECT_EQ(c[1], 199);
+    EXPECT_EQ(c[2], 0);
+    EXPECT_GE(c[4], 0);  // some thread claimed the slot exactly once
+    EXPECT_LT(c[4], 200);
+    EXPECT_EQ(c[5], 0xffff);
+    EXPECT_EQ(d_wrap.to_host()[0], 200u % 10u);  // inc wraps past 9
+    EXPECT_EQ(d_f.to_host()[0], 100.f);
+  });
+}
+
+TEST(CudaEmu, SharedMemoryIsPoisonedBeforeEachBlock) {
+  DeviceBuffer<unsigned> d_out(64);
+  ECG_LAUNCH(dim3(2), dim3(64), 0, 0, k::read_unwritten_shared)(d_out.get());
+  for (unsigned v : d_out.to_host()) EXPECT_EQ(v, 0xffffffffu);
+}
+
+// Runs a launch that must fail; returns the fault message.
+template <class F>
+std::string expect_fault(F&& launch) {
+  try {
+    launch();
+  } catch (const KernelFault& e) {
+    std::printf("reported: %s\n", e.what());  // shows the report format in the log
+    return e.what();
+  }
+  ADD_FAILURE() << "the planted bug was not reported";
+  return {};
+}
+
+TEST(CudaEmu, DivergentBarrierIsReportedWithKernelBlockThread) {
+  for_each_schedule([&](const ScheduleSpec&) {
+    DeviceBuffer<float> d_out(64);
+    std::string msg = expect_fault([&] {
+      ECG_LAUNCH(dim3(2), dim3(64), 0, 0, k::divergent_barrier)(d_out.get());
+    });
+    EXPECT_NE(msg.find("__syncthreads"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("k::divergent_barrier"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("block (0,0,0)"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("thread ("), std::string::npos) << msg;
+    EXPECT_NE(msg.find("selftest_kernels.cuh"), std::string::npos) << msg;
+    EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
+    EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  });
+}
+
+TEST(CudaEmu, ExitBeforeBarrierIsReported) {
+  for_each_schedule([&](const ScheduleSpec&) {
+    DeviceBuffer<float> d_out(64);
+    std::string msg = expect_fault([&] {
+      ECG_LAUNCH(dim3(1), dim3(64), 0, 0, k::early_exit_before_barrier)(d_out.get(), 40);
+    });
+    EXPECT_NE(msg.find("exited"), std::string::npos) << msg;
+  });
+}
+
+TEST(CudaEmu, LanesAtDifferentCollectivesAreReported) {
+  for_each_schedule([&](const ScheduleSpec&) {
+    DeviceBuffer<int> d_out(32);
+    std::string msg = expect_fault([&] {
+      ECG_LAUNCH(dim3(1), dim3(32), 0, 0, k::lanes_at_different_collectives)(d_out.get());
+    });
+    EXPECT_NE(msg.find("different collectives"), std::string::npos) << msg;
+  });
+}
+
+TEST(CudaEmu, ShuffleFromLaneOutsideMaskIsReported) {
+  DeviceBuffer<int> d_out(32);
+  std::string msg = expect_fault([&] {
+    ECG_LAUNCH(dim3(1), dim3(32), 0, 0, k::shuffle_from_lane_outside_mask)(d_out.get());
+  });
+  EXPECT_NE(msg.find("not in the mask"), std::string::npos) << msg;
+}
+
+TEST(CudaEmu, LaunchesOutsideSm53LimitsAreRefused) {
+  DeviceBuffer<float> d_out(2048);
+  for (dim3 block : {dim3(2048), dim3(32, 32, 2), dim3(1, 1, 65), dim3(0)}) {
+    std::string msg = expect_fault([&] {
+      ECG_LAUNCH(dim3(1), block, 0, 0, k::divergent_barrier)
+      (d_out.get());
+    });
+    EXPECT_NE(msg.find("invalid launch"), std::string::npos) << msg;
+    EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  }
+  std::string msg = expect_fault([&] {
+    ECG_LAUNCH(dim3(1, 65536), dim3(32), 0, 0, k::divergent_barrier)(d_out.get());
+  });
+  EXPECT_NE(msg.find("grid"), std::string::npos) << msg;
+  msg = expect_fault([&] {
+    ECG_LAUNCH(dim3(1), dim3(32), 49153, 0, k::divergent_barrier)(d_out.get());
+  });
+  EXPECT_NE(msg.find("shared memory"), std::string::npos) << msg;
+  (void)cudaGetLastError();
+}
+
+TEST(CudaEmu, StaticPlusDynamicSharedOverLimitIsRefused) {
+  DeviceBuffer<float> d_out(64);
+  ECG_LAUNCH(dim3(1), dim3(64), 16 * 1024, 0, k::static_plus_dynamic_shared)(d_out.get());
+  for (float v : d_out.to_host()) EXPECT_EQ(v, 3.f);
+  std::string msg = expect_fault([&] {
+    ECG_LAUNCH(dim3(1), dim3(64), 16 * 1024 + 4, 0, k::static_plus_dynamic_shared)(d_out.get());
+  });
+  EXPECT_NE(msg.find("48 KiB"), std::string::npos) << msg;
+  (void)cudaGetLastError();
+}
+
+TEST(CudaEmu, ErrorsCanBeRecordedInsteadOfThrown) {
+  ecg::cuda_emu::set_throw_on_error(false);
+  DeviceBuffer<float> d_out(64);
+  ECG_LAUNCH(dim3(1), dim3(64), 0, 0, k::divergent_barrier)(d_out.get());
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaErrorLaunchFailure);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
+  EXPECT_NE(ecg::cuda_emu::last_fault_message().find("divergent_barrier"), std::string::npos);
+  ecg::cuda_emu::set_throw_on_error(true);
+}
+
+// The int8 dot product gives the same int32 on the sm_53 path and, in the
+// sm_61 build of this file, through __dp4a.
+TEST(CudaEmu, Dot4MatchesScalarOnThisArchPath) {
+  const int n = 257;
+  std::vector<int> a(n), b(n), c(n), want(n);
+  unsigned x = 12345;
+  auto next = [&] { return x = x * 1664525u + 1013904223u; };
+  for (int i = 0; i < n; ++i) {
+    a[i] = static_cast<int>(next());
+    b[i] = static_cast<int>(next());
+    c[i] = static_cast<int>(next() >> 8) - (1 << 22);
+    int acc = c[i];
+    for (int k = 0; k < 4; ++k)
+      acc += static_cast<signed char>(a[i] >> (8 * k)) * static_cast<signed char>(b[i] >> (8 * k));
+    want[i] = acc;
+  }
+  for_each_schedule([&](const ScheduleSpec&) {
+    DeviceBuffer<int> da(a), db(b), dc(c), dout(n);
+    ECG_LAUNCH(dim3(3), dim3(96), 0, 0, k::dot4)(da.get(), db.get(), dc.get(), dout.get(), n);
+    EXPECT_EQ(dout.to_host(), want);
+  });
+  std::printf("ECG_CUDA_ARCH %d, dp4a %s\n", ECG_CUDA_ARCH, ECG_CUDA_HAS_DP4A ? "on" : "off");
+}
+
+TEST(CudaEmu, SaturatingQuantizationMapsNanToZero) {
+  const std::vector<float> in = {0.5f,  1.5f, 2.5f,     -0.5f,     -1.5f,  1e9f,
+                                 -1e9f, NAN,  INFINITY, -INFINITY, 126.6f, -128.4f};
+  const std::vector<signed char> want = {0, 2, 2, 0, -2, 127, -128, 0, 127, -128, 127, -128};
+  DeviceBuffer<float> d_in(in);
+  DeviceBuffer<signed char> d_out(in.size());
+  ECG_LAUNCH(dim3(1), dim3(32), 0, 0, k::quantize_s8)
+  (d_in.get(), 1.f, d_out.get(), static_cast<int>(in.size()));
+  EXPECT_EQ(d_out.to_host(), want);
+  EXPECT_EQ(__float2int_rn(NAN), 0);
+  EXPECT_EQ(__float2int_rn(3e9f), 2147483647);
+  EXPECT_EQ(__float2int_rz(-3e9f), -2147483647 - 1);
+  EXPECT_EQ(__float2uint_rn(-5.f), 0u);
+}
+
+TEST(CudaEmu, RuntimeBasics) {
+  int count = 0;
+  EXPECT_EQ(cudaGetDeviceCount(&count), cudaSuccess);
+  EXPECT_EQ(count, 1);
+  cudaDeviceProp prop;
+  EXPECT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+  EXPECT_EQ(prop.major * 10 + prop.minor, 53);
+  EXPECT_EQ(prop.sharedMemPerBlock, 48u * 1024u);
+  cudaStream_t stream;
+  cudaEvent_t start, stop;
+  EXPECT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  EXPECT_EQ(cudaEventCreate(&start), cudaSuccess);
+  EXPECT_EQ(cudaEventCreate(&stop), cudaSuccess);
+  EXPECT_EQ(cudaEventRecord(start, stream), cudaSuccess);
+  std::vector<float> host(100, 1.f), back(100, 0.f);
+  float* dev = nullptr;
+  EXPECT_EQ(cudaMalloc(&dev, 100 * sizeof(float)), cudaSuccess);
+  EXPECT_EQ(cudaMemcpyAsync(dev, host.data(), 400, cudaMemcpyHostToDevice, stream), cudaSuccess);
+  EXPECT_EQ(cudaMemcpyAsync(back.data(), dev, 400, cudaMemcpyDeviceToHost, stream), cudaSuccess);
+  EXPECT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  EXPECT_EQ(back, host);
+  EXPECT_EQ(cudaEventRecord(stop, stream), cudaSuccess);
+  float ms = -1.f;
+  EXPECT_EQ(cudaEventElapsedTime(&ms, start, stop), cudaSuccess);
+  EXPECT_GE(ms, 0.f);
+  EXPECT_EQ(cudaFree(dev), cudaSuccess);
+  EXPECT_EQ(cudaFree(host.data()), cudaErrorInvalidDevicePointer);  // not from cudaMalloc
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidDevicePointer);
+  EXPECT_STREQ(cudaGetErrorName(cudaErrorInvalidConfiguration), "cudaErrorInvalidConfiguration");
+  EXPECT_EQ(cudaEventDestroy(start), cudaSuccess);
+  EXPECT_EQ(cudaEventDestroy(stop), cudaSuccess);
+  EXPECT_EQ(cudaStreamDestroy(stream), cudaSuccess);
+}
+
+}  // namespace

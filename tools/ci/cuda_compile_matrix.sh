@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Compiles every .cu of the repository with the CUDA 13 toolkit for sm_75,
+# sm_80, sm_86, sm_89 and sm_90 plus compute_90 PTX, warnings as errors,
+# spills and local-memory use reported by ptxas, and prints a resource table
+# (registers, shared memory, stack, spills per kernel and arch) for the log.
+# The Nano's sm_53 is compiled by tools/ci/cuda_sm53.sh (CUDA 13 cannot).
+#
+# Usage: tools/ci/cuda_compile_matrix.sh [files.cu...]  (default: every tracked .cu)
+# NVCC overrides the compiler (default: nvcc on PATH, else /usr/local/cuda/bin/nvcc).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+start=$(date +%s)
+
+nvcc=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
+if [ ! -x "$nvcc" ]; then
+  echo "cuda_compile_matrix: no nvcc (set NVCC); skipped"
+  exit 0
+fi
+"$nvcc" --version | tail -2
+
+if [ $# -gt 0 ]; then
+  files=("$@")
+else
+  mapfile -t files < <(git ls-files '*.cu')
+fi
+if [ ${#files[@]} -eq 0 ]; then
+  echo "cuda_compile_matrix: no .cu files"
+  exit 0
+fi
+
+out=build-cuda-matrix
+mkdir -p "$out"
+log="$out/ptxas.log"
+: >"$log"
+# C++14: the Nano's CUDA 10.2 accepts nothing newer, so kernels are held to it here too.
+flags=(-std=c++14 -I.
+  -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80
+  -gencode arch=compute_86,code=sm_86 -gencode arch=compute_89,code=sm_89
+  -gencode arch=compute_90,code=[sm_90,compute_90]
+  -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
+  -Xptxas -v,-warn-spills,-warn-lmem-usage)
+status=0
+for f in "${files[@]}"; do
+  obj="$out/$(echo "$f" | tr / _).o"
+  echo "### $f" >>"$log"
+  if "$nvcc" "${flags[@]}" -c "$f" -o "$obj" >>"$log" 2>&1; then
+    echo "  ok   sm_75/80/86/89/90+PTX  $f"
+  else
+    echo "  FAIL                        $f"
+    status=1
+  fi
+done
+grep -E "error|warning" "$log" | grep -v "^ptxas info" || true
+
+# Resource table from ptxas -v: one line per kernel and arch.
+demangle=$(command -v c++filt || echo cat)
+echo "resource report (ptxas -v):"
+printf '  %-6s %5s %7s %6s %7s  %s\n' arch regs smem stack spills kernel
+awk '
+  /Compiling entry function/ { match($0, /function '"'"'[^'"'"']*'"'"'/); fn = substr($0, RSTART + 10, RLENGTH - 11);
+                               match($0, /for '"'"'sm_[0-9]+'"'"'/); arch = substr($0, RSTART + 5, RLENGTH - 6); next }
+  /bytes stack frame/ { stack = $1; spills = $5 + $9; next }
+  /Used [0-9]+ registers/ { regs = $5; smem = 0; if (match($0, /[0-9]+ bytes smem/)) smem = substr($0, RSTART, RLENGTH - 11) + 0;
+                            printf "  %-6s %5s %7s %6s %7s  %s\n", arch, regs, smem, stack, spills, fn }
+' "$log" | { if [ "$demangle" = cat ]; then cat; else "$demangle"; fi; }
+echo "cuda_compile_matrix: ${#files[@]} files, full ptxas log in $log ($(($(date +%s) - start)) s)"
+exit $status
