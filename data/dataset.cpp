@@ -183,12 +183,13 @@ DatasetSplits load_dataset(const std::string& root, const DatasetOptions& opts) 
     d.given_test = true;
     train_all = scan_class_folders((r / "train").string(), opts.skip_bad, &d.warnings);
     d.test = scan_class_folders((r / "test").string(), opts.skip_bad, &d.warnings);
-  } else if (has_train || has_test) {
-    fail(root, ": has ", has_train ? "train/" : "test/", " but not ",
-         has_train ? "test/" : "train/", "; give both, or put the class folders directly in ",
-         root);
+  } else if (has_test) {
+    fail(root, ": has test/ but not train/");
   } else {
-    std::vector<Sample> all = scan_class_folders(root, opts.skip_bad, &d.warnings);
+    // Class folders directly in root, or only a train/ folder (as in the
+    // 40-scan sample): split a test set off, stratified and seeded.
+    std::string pool = has_train ? (r / "train").string() : root;
+    std::vector<Sample> all = scan_class_folders(pool, opts.skip_bad, &d.warnings);
     stratified_split(all, opts.test_fraction, opts.seed, &train_all, &d.test);
   }
   if (has_val && d.given_test) {

@@ -3,7 +3,7 @@
 // Accepted layouts under a root directory:
 //   root/{train,test}/<class>/*.jpg|jpeg|png   -> the given train and test splits
 //   root/{train,val,test}/<class>/...          -> also a given validation split
-//   root/<class>/...                           -> stratified, seeded train/test split
+//   root/<class>/... or root/train/<class>/... -> stratified, seeded train/test split
 // Validation is always held apart from test: without val/, it is a
 // stratified, seeded fraction of train. Class folder names are matched
 // case-insensitively against the aliases below; labels are indices into the
@@ -44,7 +44,7 @@ struct DatasetOptions {
 
 struct DatasetSplits {
   std::vector<Sample> train, val, test;  // train includes oversampled duplicates
-  bool given_test = false;               // train/ and test/ folders were present
+  bool given_test = false;               // train/ and test/ folders were both present
   bool given_val = false;
   std::vector<std::string> warnings;  // one line each: skipped files
   int skipped = 0;

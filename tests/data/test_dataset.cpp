@@ -134,7 +134,8 @@ TEST(Dataset, RealSampleLayout) {
   EXPECT_EQ(all.size(), 40u);
   EXPECT_EQ(class_counts(all), (std::array<int, 4>{10, 10, 10, 10}));
   DatasetOptions o;
-  DatasetSplits d = load_dataset(testing::sample_dir() + "/train", o);
+  DatasetSplits d = load_dataset(testing::sample_dir(), o);  // train/ only: split
+  EXPECT_FALSE(d.given_test);
   EXPECT_EQ(class_counts(d.test), (std::array<int, 4>{2, 2, 2, 2}));
   EXPECT_EQ(class_counts(d.val), (std::array<int, 4>{2, 2, 2, 2}));
   EXPECT_EQ(class_counts(d.train), (std::array<int, 4>{6, 6, 6, 6}));
@@ -163,8 +164,8 @@ TEST(Dataset, FolderErrors) {
   TempDir empty("empty");
   expect_error([&] { load_dataset(empty.str(), {}); }, "no class folders");
   TempDir half("half");
-  make_tree(half.file("train"), {{"NORMAL", 2}});
-  expect_error([&] { load_dataset(half.str(), {}); }, "but not test/");
+  make_tree(half.file("test"), {{"NORMAL", 2}});
+  expect_error([&] { load_dataset(half.str(), {}); }, "has test/ but not train/");
 }
 
 }  // namespace
