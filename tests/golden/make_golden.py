@@ -1,0 +1,448 @@
+#!/usr/bin/python3
+"""Writes the PyTorch golden files that tests/golden/*.cpp compare against.
+
+Run with Debian's PyTorch:  /usr/bin/python3 tests/golden/make_golden.py
+(python3-torch 1.13 and python3-numpy). CI never runs this; it only reads the
+committed .bin files. Regenerating must give identical bytes: every input comes
+from a seeded numpy generator and PyTorch runs on the CPU in float64.
+
+Convention: inputs and parameters are drawn in float64, rounded to float32 and
+stored as float32; PyTorch then computes in float64 from those rounded values,
+and every result (outputs, gradients, losses, updated parameters) is stored as
+float64. The C++ float32 path and the float64 path are both compared with the
+same stored truth, the f64 path tightly, the f32 path with per-tensor
+tolerances (see the tests).
+
+File format (version 1, little-endian throughout):
+  magic "ECGGOLD1" (8 bytes), u32 version, u32 tensor count, then per tensor:
+  u16 name length, name (UTF-8), u8 dtype (1 f32, 2 f64, 3 i64), u8 ndim,
+  ndim x i64 dims, numel x element data.
+"""
+import os
+import struct
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MAGIC = b"ECGGOLD1"
+VERSION = 1
+DTYPES = {np.dtype(np.float32): 1, np.dtype(np.float64): 2, np.dtype(np.int64): 3}
+
+torch.set_default_dtype(torch.float64)
+torch.use_deterministic_algorithms(True)
+
+
+class Writer:
+    def __init__(self):
+        self.items = []
+        self.names = set()
+
+    def add(self, name, value, dtype=np.float64):
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().numpy().copy()  # a view would follow in-place updates
+        arr = np.ascontiguousarray(np.asarray(value, dtype=dtype))
+        assert name not in self.names, name
+        self.names.add(name)
+        self.items.append((name, arr))
+
+    def save(self, filename):
+        out = bytearray(MAGIC + struct.pack("<II", VERSION, len(self.items)))
+        for name, arr in self.items:
+            raw = name.encode("utf-8")
+            out += struct.pack("<H", len(raw)) + raw
+            out += struct.pack("<BB", DTYPES[arr.dtype], arr.ndim)
+            out += struct.pack("<%dq" % arr.ndim, *arr.shape)
+            out += arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
+        path = os.path.join(HERE, filename)
+        with open(path, "wb") as f:
+            f.write(out)
+        print("wrote %s: %d tensors, %d bytes" % (filename, len(self.items), len(out)))
+
+
+def f32_input(rng, shape, scale=1.0, shift=0.0):
+    """A float32-representable float64 tensor (what the C++ side reads back)."""
+    x = rng.standard_normal(shape) * scale + shift
+    return torch.tensor(x.astype(np.float32).astype(np.float64))
+
+
+def leaf(t):
+    return t.clone().requires_grad_(True)
+
+
+def tf_same(size, k, s):
+    """TensorFlow 'same' padding: the odd pixel goes after (bottom/right)."""
+    out = -(-size // s)
+    total = max((out - 1) * s + k - size, 0)
+    return total // 2, total - total // 2
+
+
+# ---- convolution ---------------------------------------------------------------
+
+# name, x shape, w shape, bias, stride, mode (0 valid, 1 same, 2 explicit), explicit pads t,l,b,r
+CONV_CASES = [
+    ("conv_same_s1", (2, 3, 7, 9), (4, 3, 3, 3), True, 1, 1, None),
+    ("conv_same_s2_asym", (2, 3, 9, 8), (5, 3, 3, 3), True, 2, 1, None),  # W pads 0/1
+    ("conv_same_k4_s1", (1, 2, 6, 7), (3, 2, 4, 4), True, 1, 1, None),  # even kernel: pads 1/2
+    ("conv_same_1x1_s2", (2, 4, 7, 7), (6, 4, 1, 1), True, 2, 1, None),  # ResNet shortcut
+    ("conv_valid_s2_5x5_nobias", (1, 2, 11, 10), (3, 2, 5, 5), False, 2, 0, None),
+    ("conv_valid_s4_11x11", (1, 3, 19, 19), (2, 3, 11, 11), True, 4, 0, None),  # AlexNet stem
+    ("conv_explicit_asym", (2, 2, 5, 6), (3, 2, 3, 2), True, 1, 2, (2, 0, 1, 3)),
+]
+
+
+def conv_cases(w, rng):
+    for name, xs, ws, has_bias, stride, mode, pads in CONV_CASES:
+        x = f32_input(rng, xs)
+        wt = f32_input(rng, ws, scale=1.0 / np.sqrt(ws[1] * ws[2] * ws[3]))
+        b = f32_input(rng, (ws[0],), scale=0.5) if has_bias else None
+        if mode == 0:
+            t = l = bo = r = 0
+        elif mode == 1:
+            t, bo = tf_same(xs[2], ws[2], stride)
+            l, r = tf_same(xs[3], ws[3], stride)
+        else:
+            t, l, bo, r = pads
+        xl, wl = leaf(x), leaf(wt)
+        bl = leaf(b) if has_bias else None
+        y = F.conv2d(F.pad(xl, (l, r, t, bo)), wl, bl, stride=stride)
+        dy = f32_input(rng, tuple(y.shape))
+        (y * dy).sum().backward()
+        cfg = [stride, mode] + (list(pads) if pads else [0, 0, 0, 0])
+        w.add(name + "/cfg", cfg, np.int64)
+        w.add(name + "/x", x, np.float32)
+        w.add(name + "/w", wt, np.float32)
+        if has_bias:
+            w.add(name + "/b", b, np.float32)
+        w.add(name + "/dy", dy, np.float32)
+        w.add(name + "/y", y)
+        w.add(name + "/dx", xl.grad)
+        w.add(name + "/dw", wl.grad)
+        if has_bias:
+            w.add(name + "/db", bl.grad)
+
+
+# ---- pooling ---------------------------------------------------------------------
+
+# name, kind, x shape, kernel, stride, mode (0 valid, 1 same)
+POOL_CASES = [
+    ("maxpool_k2s2_odd", "max", (2, 3, 7, 9), 2, 2, 0),
+    ("maxpool_k3s2_same", "max", (1, 2, 8, 7), 3, 2, 1),  # H pads 0/1, W pads 1/1
+    ("avgpool_k2s2_odd", "avg", (2, 3, 7, 9), 2, 2, 0),
+    ("avgpool_k3s2_same", "avg", (1, 2, 8, 7), 3, 2, 1),  # padded cells not counted (TF)
+    ("avgpool_k3s3_head", "avg", (2, 4, 9, 9), 3, 3, 0),  # the ResNet head's pool, scaled down
+]
+
+
+def pool(x, kind, k, s, pads):
+    t, l, bo, r = pads
+    if kind == "max":
+        return F.max_pool2d(F.pad(x, (l, r, t, bo), value=-float("inf")), k, s)
+    # TensorFlow divides by the in-bounds count: pool the sum and the count separately.
+    total = F.avg_pool2d(F.pad(x, (l, r, t, bo)), k, s) * (k * k)
+    ones = torch.ones((1, 1) + tuple(x.shape[2:]))
+    count = F.avg_pool2d(F.pad(ones, (l, r, t, bo)), k, s) * (k * k)
+    return total / count
+
+
+def pool_cases(w, rng):
+    for name, kind, xs, k, s, mode in POOL_CASES:
+        # Distinct values: random reals never tie, so max pooling has one argmax.
+        x = f32_input(rng, xs)
+        if mode == 1:
+            t, bo = tf_same(xs[2], k, s)
+            l, r = tf_same(xs[3], k, s)
+        else:
+            t = l = bo = r = 0
+        xl = leaf(x)
+        y = pool(xl, kind, k, s, (t, l, bo, r))
+        dy = f32_input(rng, tuple(y.shape))
+        (y * dy).sum().backward()
+        w.add(name + "/cfg", [k, s, mode], np.int64)
+        w.add(name + "/x", x, np.float32)
+        w.add(name + "/dy", dy, np.float32)
+        w.add(name + "/y", y)
+        w.add(name + "/dx", xl.grad)
+
+    x = f32_input(rng, (2, 5, 3, 4))
+    xl = leaf(x)
+    y = xl.mean(dim=(2, 3))
+    dy = f32_input(rng, tuple(y.shape))
+    (y * dy).sum().backward()
+    for k, v in (("x", x), ("dy", dy)):
+        w.add("global_avg_pool/" + k, v, np.float32)
+    w.add("global_avg_pool/y", y)
+    w.add("global_avg_pool/dx", xl.grad)
+
+
+# ---- elementwise, dense, shape -----------------------------------------------
+
+def simple_cases(w, rng):
+    # relu: values bounded away from 0 so the kink is never evaluated.
+    x = f32_input(rng, (3, 17))
+    x = torch.where(x.abs() < 1e-3, x + 0.01, x)
+    xl = leaf(x)
+    y = F.relu(xl)
+    dy = f32_input(rng, tuple(y.shape))
+    (y * dy).sum().backward()
+    w.add("relu/x", x, np.float32)
+    w.add("relu/dy", dy, np.float32)
+    w.add("relu/y", y)
+    w.add("relu/dx", xl.grad)
+
+    a, b = f32_input(rng, (2, 3, 4, 5)), f32_input(rng, (2, 3, 4, 5))
+    al, bl = leaf(a), leaf(b)
+    y = al + bl
+    dy = f32_input(rng, tuple(y.shape))
+    (y * dy).sum().backward()
+    for k, v in (("a", a), ("b", b), ("dy", dy)):
+        w.add("add/" + k, v, np.float32)
+    w.add("add/y", y)
+    w.add("add/da", al.grad)
+    w.add("add/db", bl.grad)
+
+    x = f32_input(rng, (2, 3, 4, 5))
+    xl = leaf(x)
+    y = torch.flatten(xl, 1)
+    dy = f32_input(rng, tuple(y.shape))
+    (y * dy).sum().backward()
+    w.add("flatten/x", x, np.float32)
+    w.add("flatten/dy", dy, np.float32)
+    w.add("flatten/y", y)
+    w.add("flatten/dx", xl.grad)
+
+    for name, has_bias in (("linear", True), ("linear_nobias", False)):
+        x = f32_input(rng, (5, 13))
+        wt = f32_input(rng, (3, 13), scale=0.3)
+        b = f32_input(rng, (3,)) if has_bias else None
+        xl, wl = leaf(x), leaf(wt)
+        bl = leaf(b) if has_bias else None
+        y = F.linear(xl, wl, bl)
+        dy = f32_input(rng, tuple(y.shape))
+        (y * dy).sum().backward()
+        w.add(name + "/x", x, np.float32)
+        w.add(name + "/w", wt, np.float32)
+        if has_bias:
+            w.add(name + "/b", b, np.float32)
+        w.add(name + "/dy", dy, np.float32)
+        w.add(name + "/y", y)
+        w.add(name + "/dx", xl.grad)
+        w.add(name + "/dw", wl.grad)
+        if has_bias:
+            w.add(name + "/db", bl.grad)
+
+
+# ---- batch norm ------------------------------------------------------------------
+
+KERAS_MOMENTUM, BN_EPS = 0.99, 1e-3
+
+
+def bn_cases(w, rng):
+    # name, x shape, training, fused relu
+    cases = [("bn2d_train", (4, 3, 5, 6), True, False),
+             ("bn2d_train_relu", (3, 4, 3, 5), True, True),
+             ("bn1d_train", (6, 5), True, False),
+             ("bn2d_eval", (3, 4, 3, 3), False, False),
+             ("bn1d_eval", (4, 3), False, False)]
+    for name, xs, training, fuse_relu in cases:
+        C = xs[1]
+        # Non-zero mean and non-unit scale so a missing centring or scaling shows.
+        x = f32_input(rng, xs, scale=1.7, shift=0.8)
+        gamma = f32_input(rng, (C,), scale=0.3, shift=1.0)
+        beta = f32_input(rng, (C,), scale=0.5)
+        rmean = f32_input(rng, (C,), scale=0.5)
+        rvar = torch.tensor(np.abs(rng.standard_normal(C)).astype(np.float32) + np.float32(0.5),
+                            dtype=torch.float64)
+        xl, gl, bl = leaf(x), leaf(gamma), leaf(beta)
+        rm, rv = rmean.clone(), rvar.clone()
+        # PyTorch's momentum is the weight of the new batch: 1 - Keras momentum.
+        y = F.batch_norm(xl, rm, rv, gl, bl, training=training, momentum=1 - KERAS_MOMENTUM,
+                         eps=BN_EPS)
+        if fuse_relu:
+            y = F.relu(y)
+        dy = f32_input(rng, tuple(y.shape))
+        (y * dy).sum().backward()
+        for k, v in (("x", x), ("gamma", gamma), ("beta", beta), ("running_mean", rmean),
+                     ("running_var", rvar), ("dy", dy)):
+            w.add(name + "/" + k, v, np.float32)
+        w.add(name + "/y", y)
+        w.add(name + "/dx", xl.grad)
+        w.add(name + "/dgamma", gl.grad)
+        w.add(name + "/dbeta", bl.grad)
+        w.add(name + "/running_mean_after", rm)
+        w.add(name + "/running_var_after", rv)
+
+
+# ---- losses ------------------------------------------------------------------------
+
+def keras_softmax_ce(z, t, class_weight=None):
+    """Mean over samples of w_n * CE_n with w_n = sum_c t[n,c]*class_weight[c] (Keras rule)."""
+    per_sample = -(t * F.log_softmax(z, dim=1)).sum(dim=1)
+    if class_weight is not None:
+        per_sample = per_sample * (t * class_weight).sum(dim=1)
+    return per_sample.sum() / z.shape[0]
+
+
+def loss_cases(w, rng):
+    N, K = 5, 4
+    labels = np.array([0, 3, 1, 3, 2])
+    onehot = torch.tensor(np.eye(K)[labels])
+    soft = torch.tensor(rng.dirichlet(np.ones(K), size=N).astype(np.float32).astype(np.float64))
+    cw = torch.tensor(np.array([0.5, 2.0, 1.25, 0.8], np.float32).astype(np.float64))
+    # name, logits scale, targets, class weights
+    cases = [("ce_onehot", 1.0, onehot, None),
+             ("ce_soft_weighted", 1.0, soft, cw),
+             ("ce_onehot_weighted", 1.0, onehot, cw),
+             ("ce_large_logits", 60.0, onehot, None)]  # exp would overflow without the max shift
+    for name, scale, t, weight in cases:
+        z = f32_input(rng, (N, K), scale=scale)
+        zl = leaf(z)
+        loss = keras_softmax_ce(zl, t, weight)
+        loss.backward()
+        w.add(name + "/logits", z, np.float32)
+        w.add(name + "/target", t, np.float32)
+        if weight is not None:
+            w.add(name + "/class_weight", weight, np.float32)
+        w.add(name + "/loss", loss)
+        w.add(name + "/dlogits", zl.grad)
+
+    wt = f32_input(rng, (4, 3, 3, 3))
+    wl = leaf(wt)
+    lam = 1e-4
+    loss = lam * (wl * wl).sum()
+    loss.backward()
+    w.add("l2/w", wt, np.float32)
+    w.add("l2/lambda", [lam])
+    w.add("l2/loss", loss)
+    w.add("l2/dw", wl.grad)
+
+
+# ---- three Adam steps of a tiny network ----------------------------------------------
+
+NET_N, NET_C, NET_HW, NET_K, NET_CLASSES = 4, 3, 8, 4, 3
+NET_LR, NET_L2 = 1e-2, 1e-3
+
+
+def net_forward(p, x, target, rm, rv):
+    t, bo = tf_same(NET_HW, 3, 1)
+    h = F.conv2d(F.pad(x, (t, bo, t, bo)), p["conv.w"], p["conv.b"])
+    h = F.batch_norm(h, rm, rv, p["bn.gamma"], p["bn.beta"], training=True,
+                     momentum=1 - KERAS_MOMENTUM, eps=BN_EPS)
+    h = F.max_pool2d(F.relu(h), 2, 2)
+    z = F.linear(torch.flatten(h, 1), p["fc.w"], p["fc.b"])
+    return keras_softmax_ce(z, target) + NET_L2 * (p["conv.w"] ** 2).sum()
+
+
+def keras_adam_step(params, state, step, lr, b1=0.9, b2=0.999, eps=1e-7):
+    """TensorFlow/Keras Adam: epsilon added to sqrt(v), bias corrections folded into lr."""
+    with torch.no_grad():
+        lr_t = lr * np.sqrt(1 - b2 ** step) / (1 - b1 ** step)
+        for name, p in params.items():
+            m, v = state.setdefault(name, (torch.zeros_like(p), torch.zeros_like(p)))
+            m.mul_(b1).add_((1 - b1) * p.grad)
+            v.mul_(b2).add_((1 - b2) * p.grad * p.grad)
+            p.sub_(lr_t * m / (v.sqrt() + eps))
+
+
+def net_cases(w, rng):
+    init = {
+        "conv.w": f32_input(rng, (NET_K, NET_C, 3, 3), scale=np.sqrt(2.0 / 27)),
+        "conv.b": f32_input(rng, (NET_K,), scale=0.1),
+        "bn.gamma": f32_input(rng, (NET_K,), scale=0.1, shift=1.0),
+        "bn.beta": f32_input(rng, (NET_K,), scale=0.1),
+        "fc.w": f32_input(rng, (NET_CLASSES, NET_K * (NET_HW // 2) ** 2), scale=np.sqrt(2.0 / 64)),
+        "fc.b": f32_input(rng, (NET_CLASSES,), scale=0.1),
+    }
+    x = f32_input(rng, (NET_N, NET_C, NET_HW, NET_HW))
+    labels = np.array([0, 2, 1, 2])
+    target = torch.tensor(np.eye(NET_CLASSES)[labels])
+    w.add("net/x", x, np.float32)
+    w.add("net/target", target, np.float32)
+    w.add("net/hparams", [NET_LR, NET_L2, KERAS_MOMENTUM, BN_EPS])
+    for k, v in init.items():
+        w.add("net/init/" + k, v, np.float32)
+    for variant in ("adam_torch", "adam_keras"):
+        params = {k: leaf(v) for k, v in init.items()}
+        rm, rv = torch.zeros(NET_K), torch.ones(NET_K)
+        opt = torch.optim.Adam(params.values(), lr=NET_LR) if variant == "adam_torch" else None
+        state = {}
+        for step in range(1, 4):
+            for p in params.values():
+                p.grad = None
+            loss = net_forward(params, x, target, rm, rv)
+            loss.backward()
+            pre = "net/%s/step%d/" % (variant, step)
+            w.add(pre + "loss", loss)
+            if step == 1:
+                for k, p in params.items():
+                    w.add(pre + "grad/" + k, p.grad)
+            if opt is not None:
+                opt.step()
+            else:
+                keras_adam_step(params, state, step, NET_LR)
+            for k, p in params.items():
+                w.add(pre + "param/" + k, p)
+            w.add(pre + "running_mean", rm)
+            w.add(pre + "running_var", rv)
+
+
+# ---- optimiser updates on their own ----------------------------------------------------
+
+def optim_cases(w, rng):
+    n = 37  # odd: not a multiple of any vector width
+    p0 = f32_input(rng, (n,))
+    grads = [f32_input(rng, (n,), scale=10.0 ** rng.uniform(-3, 0)) for _ in range(4)]
+    # Some gradient entries far below epsilon, where the two conventions differ most.
+    for g in grads:
+        g[:4] = g[:4] * 1e-6
+    w.add("optim/p0", p0, np.float32)
+    for i, g in enumerate(grads):
+        w.add("optim/grad%d" % (i + 1), g, np.float32)
+    variants = [
+        ("adam_torch", lambda ps: torch.optim.Adam(ps, lr=1e-2, eps=1e-8)),
+        ("adam_torch_l2", lambda ps: torch.optim.Adam(ps, lr=1e-2, eps=1e-8, weight_decay=0.1)),
+        ("adamw", lambda ps: torch.optim.AdamW(ps, lr=1e-2, eps=1e-8, weight_decay=1e-2)),
+        ("sgd", lambda ps: torch.optim.SGD(ps, lr=0.1)),
+        ("sgd_momentum", lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9)),
+        ("sgd_nesterov_wd", lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True,
+                                                       weight_decay=1e-2)),
+        ("sgd_dampening", lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.3)),
+        ("adam_keras", None),
+    ]
+    for name, make in variants:
+        p = leaf(p0)
+        opt = make([p]) if make else None
+        state = {}
+        for step, g in enumerate(grads, start=1):
+            p.grad = g.clone()
+            if opt is not None:
+                opt.step()
+            else:
+                keras_adam_step({"p": p}, state, step, 1e-2)
+            w.add("optim/%s/step%d" % (name, step), p)
+
+
+def main():
+    rng = np.random.default_rng(20261125)
+    conv = Writer()
+    conv_cases(conv, rng)
+    conv.save("conv.bin")
+    ops = Writer()
+    pool_cases(ops, rng)
+    simple_cases(ops, rng)
+    loss_cases(ops, rng)
+    ops.save("ops.bin")
+    bn = Writer()
+    bn_cases(bn, rng)
+    bn.save("batch_norm.bin")
+    net = Writer()
+    net_cases(net, rng)
+    net.save("net_adam.bin")
+    opt = Writer()
+    optim_cases(opt, rng)
+    opt.save("optim.bin")
+
+
+if __name__ == "__main__":
+    main()
