@@ -144,6 +144,16 @@ __global__ void static_plus_dynamic_shared(float* out) {
   out[threadIdx.x] = big[threadIdx.x] + extra[threadIdx.x];
 }
 
+#if !defined(__CUDACC__)  // emulator only: ptxas rightly refuses 4 MiB of local memory
+// A local array larger than the emulator's fiber stack: the guard page below
+// the stack turns the overflow into a crash that names the CUDA thread.
+__global__ void stack_overflow(int* out, int n) {
+  volatile char big[4 << 20];
+  for (int i = 0; i < n; i += 4096) big[i] = static_cast<char>(i);
+  out[threadIdx.x] = big[n - 1];
+}
+#endif
+
 // The architecture gate: __dp4a exists from sm_61; the Nano (sm_53) path
 // unpacks bytes. Both must give the same int32 for any input.
 __device__ __forceinline__ int dot4_s8(int a, int b, int c) {

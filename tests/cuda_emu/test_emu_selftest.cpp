@@ -266,6 +266,15 @@ TEST(CudaEmu, StaticPlusDynamicSharedOverLimitIsRefused) {
   (void)cudaGetLastError();
 }
 
+TEST(CudaEmuDeathTest, StackOverflowNamesTheThread) {
+  EXPECT_DEATH(
+      {
+        DeviceBuffer<int> d_out(32);
+        ECG_LAUNCH(dim3(1), dim3(32), 0, 0, k::stack_overflow)(d_out.get(), 4 << 20);
+      },
+      "crashed in kernel k::stack_overflow block \\(0,0,0\\) thread");
+}
+
 TEST(CudaEmu, ErrorsCanBeRecordedInsteadOfThrown) {
   ecg::cuda_emu::set_throw_on_error(false);
   DeviceBuffer<float> d_out(64);

@@ -52,16 +52,7 @@ for f in "${files[@]}"; do
 done
 grep -E "error|warning" "$log" | grep -v "^ptxas info" || true
 
-# Resource table from ptxas -v: one line per kernel and arch.
-demangle=$(command -v c++filt || echo cat)
 echo "resource report (ptxas -v):"
-printf '  %-6s %5s %7s %6s %7s  %s\n' arch regs smem stack spills kernel
-awk '
-  /Compiling entry function/ { match($0, /function '"'"'[^'"'"']*'"'"'/); fn = substr($0, RSTART + 10, RLENGTH - 11);
-                               match($0, /for '"'"'sm_[0-9]+'"'"'/); arch = substr($0, RSTART + 5, RLENGTH - 6); next }
-  /bytes stack frame/ { stack = $1; spills = $5 + $9; next }
-  /Used [0-9]+ registers/ { regs = $5; smem = 0; if (match($0, /[0-9]+ bytes smem/)) smem = substr($0, RSTART, RLENGTH - 11) + 0;
-                            printf "  %-6s %5s %7s %6s %7s  %s\n", arch, regs, smem, stack, spills, fn }
-' "$log" | { if [ "$demangle" = cat ]; then cat; else "$demangle"; fi; }
+bash tools/ci/cuda_resource_report.sh "$log"
 echo "cuda_compile_matrix: ${#files[@]} files, full ptxas log in $log ($(($(date +%s) - start)) s)"
 exit $status

@@ -95,5 +95,7 @@ for f in "${files[@]}"; do
   fi
 done
 grep -E "error|warning" "$log" | grep -v "^ptxas info" || true
+echo "resource report for sm_53 (ptxas -v):"
+bash tools/ci/cuda_resource_report.sh "$log"
 echo "cuda_sm53: ${#files[@]} files, ptxas report in $log ($(($(date +%s) - start)) s)"
 exit $status
