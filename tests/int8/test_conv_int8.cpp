@@ -71,8 +71,10 @@ Conv2dShape make_shape(const Case& c) {
 
 // Random but realistic quantization: multipliers spread the accumulator
 // over the int8 range, with a few channels at the encoding's edges.
+// With edges, a few channels sit at the encoding's extremes (which also
+// takes the SIMD epilogues off their t >= 32 fast path for that block).
 ConvInt8Params random_params(const Conv2dShape& s, std::mt19937_64& g, bool residual,
-                             OutputMode mode) {
+                             OutputMode mode, bool edges = true) {
   ConvInt8Params p;
   p.shape = s;
   p.zp_in = static_cast<int32_t>(g() % 256) - 128;
@@ -85,9 +87,9 @@ ConvInt8Params random_params(const Conv2dShape& s, std::mt19937_64& g, bool resi
   for (int k = 0; k < s.K; ++k) {
     p.bias.push_back(static_cast<int32_t>(g() % 20001) - 10000);
     double M = typical * std::exp2(spread(g));
-    if (k % 11 == 5) M = 3.7;    // t < 31: shifted values beyond int32 before the clamp
-    if (k % 13 == 7) M = 1e-12;  // encodes as M0 = 0
-    if (k % 17 == 3) M = 1e12;   // saturating
+    if (edges && k % 11 == 5) M = 3.7;    // t < 31: values beyond int32 before the clamp
+    if (edges && k % 13 == 7) M = 1e-12;  // encodes as M0 = 0
+    if (edges && k % 17 == 3) M = 1e12;   // saturating
     p.requant.push_back(int8::make_requant(M));
   }
   if (residual) {
@@ -138,7 +140,7 @@ void check_all(const ConvInt8Params& p, int N, const std::vector<int8_t>& w,
 void run_case(const Case& c, bool residual, OutputMode mode, uint64_t seed) {
   std::mt19937_64 g(seed);
   const Conv2dShape s = make_shape(c);
-  const ConvInt8Params p = random_params(s, g, residual, mode);
+  const ConvInt8Params p = random_params(s, g, residual, mode, seed % 2 == 0);
   std::vector<int8_t> w(static_cast<size_t>(s.K) * s.C * s.R * s.S);
   for (auto& v : w) v = static_cast<int8_t>(static_cast<int>(g() % 255) - 127);
   // Output channel 0 all zero (a pruned/dead filter): its output is bias only.

@@ -162,6 +162,8 @@ TEST(Requant, SimdEpiloguesMatchScalarByteForByte) {
       for (int i = 0; i < n; ++i) {
         acc[i] = random_acc(g);
         rq[i] = random_requant(g);
+        // Half the runs keep t >= 32 everywhere: the AVX-512 fast path.
+        if (rep % 4 >= 2 && rq[i].shift < 32) rq[i].shift = 32 + rq[i].shift % 31;
         res[i] = static_cast<int8_t>(g());
       }
       const int32_t zp = static_cast<int32_t>(g() % 256) - 128;

@@ -19,42 +19,50 @@
 // _mm512_undefined_epi32, GCC bug 105593); the values are never read.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 namespace ecg::int8::detail {
 namespace {
 
-// Requantize 16 accumulators (bias not yet added) of one block to int32
-// values already clamped to [qmin, qmax]. Same arithmetic as
-// int8::requantize: 64-bit products, +2^(t-1), arithmetic shift by t.
+// Requantize 16 accumulators (bias included) of one block to int32 values
+// clamped to [qmin, qmax]. Same arithmetic as int8::requantize: 64-bit
+// products, +2^(t-1), arithmetic shift by t.
 inline __m512i requant16(__m512i acc, const Epilogue& e, __m512i zp, __m512i lo, __m512i hi) {
-  acc = _mm512_add_epi32(acc, _mm512_load_si512(e.bias));
   const __m512i m0 = _mm512_load_si512(e.m0);
   __m512i pe = _mm512_mul_epi32(acc, m0);
-  __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), _mm512_srli_epi64(m0, 32));
+  __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), _mm512_load_si512(e.m0_odd));
   pe = _mm512_srav_epi64(_mm512_add_epi64(pe, _mm512_load_si512(e.rnd_e)),
                          _mm512_load_si512(e.sh_e));
-  po = _mm512_srav_epi64(_mm512_add_epi64(po, _mm512_load_si512(e.rnd_o)),
-                         _mm512_load_si512(e.sh_o));
-  // The shifted value can exceed int32 when t < 31; anything beyond +-1024
-  // saturates int8 after the zero point anyway, so clamp before narrowing.
-  const __m512i lim = _mm512_set1_epi64(1024), nlim = _mm512_set1_epi64(-1024);
-  pe = _mm512_min_epi64(_mm512_max_epi64(pe, nlim), lim);
-  po = _mm512_min_epi64(_mm512_max_epi64(po, nlim), lim);
-  __m512i r = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
+  po = _mm512_add_epi64(po, _mm512_load_si512(e.rnd_o));
+  __m512i r;
+  if (e.all_t_ge_32) {
+    // Odd results straight into the high dwords; both fit int32 (< 2^30).
+    po = _mm512_srav_epi64(po, _mm512_load_si512(e.sh_o_hi));
+    r = _mm512_mask_blend_epi32(0xAAAA, pe, po);
+  } else {
+    po = _mm512_srav_epi64(po, _mm512_load_si512(e.sh_o));
+    // With t < 32 the shifted value can exceed int32; anything beyond +-1024
+    // saturates int8 after the zero point anyway, so clamp before narrowing.
+    const __m512i lim = _mm512_set1_epi64(1024), nlim = _mm512_set1_epi64(-1024);
+    pe = _mm512_min_epi64(_mm512_max_epi64(pe, nlim), lim);
+    po = _mm512_min_epi64(_mm512_max_epi64(po, nlim), lim);
+    r = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
+  }
   r = _mm512_add_epi32(r, zp);
   return _mm512_min_epi32(_mm512_max_epi32(r, lo), hi);
 }
 
+// The zero points fold into one constant: A*(a - zp_a) + B*(b - zp_b) + 2^(t-1)
+// = A*a + B*b + (2^(t-1) - A*zp_a - B*zp_b); every partial sum stays inside
+// int32 (|A*a|, |B*b| < 2^28, the constant < 2^31 - 2^29).
 struct AddConsts {
-  __m512i zpa, zpb, ma, mb, rnd, zpo, lo, hi;
+  __m512i ma, mb, rnd, zpo, lo, hi;
   __m128i sh;
   explicit AddConsts(const AddRequant& p)
-      : zpa(_mm512_set1_epi32(p.zp_a)),
-        zpb(_mm512_set1_epi32(p.zp_b)),
-        ma(_mm512_set1_epi32(p.mul_a)),
+      : ma(_mm512_set1_epi32(p.mul_a)),
         mb(_mm512_set1_epi32(p.mul_b)),
-        rnd(_mm512_set1_epi32(1 << (p.shift - 1))),
+        rnd(_mm512_set1_epi32((1 << (p.shift - 1)) - p.mul_a * p.zp_a - p.mul_b * p.zp_b)),
         zpo(_mm512_set1_epi32(p.zp_out)),
         lo(_mm512_set1_epi32(p.qmin)),
         hi(_mm512_set1_epi32(p.qmax)),
@@ -63,8 +71,8 @@ struct AddConsts {
 
 // int8::add_requantize on 16 lanes; int32 arithmetic cannot overflow (see AddRequant).
 inline __m512i add16(__m512i a, __m512i b, const AddConsts& c) {
-  __m512i s = _mm512_mullo_epi32(_mm512_sub_epi32(a, c.zpa), c.ma);
-  s = _mm512_add_epi32(s, _mm512_mullo_epi32(_mm512_sub_epi32(b, c.zpb), c.mb));
+  __m512i s = _mm512_mullo_epi32(a, c.ma);
+  s = _mm512_add_epi32(s, _mm512_mullo_epi32(b, c.mb));
   s = _mm512_sra_epi32(_mm512_add_epi32(s, c.rnd), c.sh);
   s = _mm512_add_epi32(s, c.zpo);
   return _mm512_min_epi32(_mm512_max_epi32(s, c.lo), c.hi);
@@ -74,13 +82,13 @@ inline __mmask16 lane_mask(int valid) {
   return valid >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << valid) - 1);
 }
 
-// Epilogue of one 16-channel vector: write int32 or requantized int8.
+// Epilogue of one 16-channel vector (bias already in acc): write int32 or
+// requantized int8.
 inline void store_block(__m512i acc, const Epilogue& e, int valid, void* out, int64_t off,
                         const int8_t* res, const ConvInt8Params& p) {
   const __mmask16 m = lane_mask(valid);
   if (p.output == OutputMode::Int32) {
-    _mm512_mask_storeu_epi32(static_cast<int32_t*>(out) + off, m,
-                             _mm512_add_epi32(acc, _mm512_load_si512(e.bias)));
+    _mm512_mask_storeu_epi32(static_cast<int32_t*>(out) + off, m, acc);
     return;
   }
   __m512i r = requant16(acc, e, _mm512_set1_epi32(p.zp_out), _mm512_set1_epi32(p.qmin),
@@ -97,8 +105,11 @@ using Args = TileArgs<uint8_t, int8_t>;
 template <int M, int NV>
 void tile(const Args& a, const ConvInt8Params& p) {
   __m512i acc[M][NV];
-  for (int i = 0; i < M; ++i)
-    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_si512();
+  // Accumulators start at the folded bias: one add less in the epilogue.
+  for (int v = 0; v < NV; ++v) {
+    const __m512i b = _mm512_load_si512(a.ep[v].bias);
+    for (int i = 0; i < M; ++i) acc[i][v] = b;
+  }
   const int64_t ps = a.pix_stride;
   for (int tap = 0; tap < a.taps; ++tap) {
     const uint8_t* s = a.src + a.tap_off[tap];
@@ -183,7 +194,8 @@ void epilogue_hook_avx512(int n, const int32_t* acc, const Requant* rq, int32_t 
     for (int j = 0; j < valid; ++j) r16[j] = rq[i + j];
     Epilogue e;
     fill_epilogue(e, zero, r16);
-    const __m512i a = _mm512_maskz_loadu_epi32(lane_mask(valid), acc + i);
+    const __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(lane_mask(valid), acc + i),
+                                       _mm512_load_si512(e.bias));
     store_block(a, e, valid, out + i, 0, res ? res + i : nullptr, p);
   }
 }

@@ -203,11 +203,13 @@ class PackedConvSimd final : public PackedConvInt8 {
       if (cp_ == g.C) {
         Traits::convert_run(src, d, static_cast<int64_t>(g.W) * g.C);
       } else {
+        // Channels not a multiple of G (the 3-channel stem): element by element,
+        // a call per pixel costs more than the copy itself.
         for (int v = 0; v < g.W; ++v) {
-          Traits::convert_run(src + static_cast<int64_t>(v) * g.C,
-                              d + static_cast<int64_t>(v) * cp_, g.C);
-          std::fill(d + static_cast<int64_t>(v) * cp_ + g.C, d + static_cast<int64_t>(v + 1) * cp_,
-                    pad);
+          const int8_t* sp = src + static_cast<int64_t>(v) * g.C;
+          Band* dp = d + static_cast<int64_t>(v) * cp_;
+          for (int c = 0; c < g.C; ++c) dp[c] = Traits::convert(sp[c]);
+          for (int c = g.C; c < cp_; ++c) dp[c] = pad;
         }
       }
       Band* right = d + static_cast<int64_t>(g.W) * cp_;

@@ -247,6 +247,8 @@ void add_int8(int64_t n, const int8_t* a, const int8_t* b, const AddRequant& p, 
 namespace detail {
 
 void fill_epilogue(Epilogue& e, const int32_t* bias16, const Requant* rq16) {
+  std::memset(&e, 0, sizeof(e));
+  e.all_t_ge_32 = 1;
   for (int j = 0; j < 16; ++j) {
     e.bias[j] = bias16[j];
     e.m0[j] = rq16[j].m0;
@@ -258,6 +260,11 @@ void fill_epilogue(Epilogue& e, const int32_t* bias16, const Requant* rq16) {
     rnd[half] = int64_t(1) << (t - 1);
     sh[half] = t;
     off[half] = int64_t(1) << (63 - t);
+    if (j % 2) {
+      e.m0_odd[2 * half] = rq16[j].m0;
+      e.sh_o_hi[half] = t >= 32 ? t - 32 : 0;
+    }
+    if (t < 32) e.all_t_ge_32 = 0;
   }
 }
 

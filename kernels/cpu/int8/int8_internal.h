@@ -19,6 +19,13 @@ struct alignas(64) Epilogue {
   int64_t sh_e[8], sh_o[8];    // t
   int64_t off_e[8], off_o[8];  // 2^(63-t): AVX2 has no 64-bit arithmetic shift, so
                                // it shifts v + 2^63 logically and subtracts this
+  // AVX-512 fast path, valid when every t of the block is >= 32 (M < 0.5, the
+  // usual case): odd lanes shift by t - 32 so their result lands directly in
+  // the high dword of the 64-bit lane (floor(floor(v/2^(t-32))/2^32) =
+  // floor(v/2^t)), and no clamp is needed before narrowing (|result| < 2^30).
+  int32_t m0_odd[16];   // m0 of channel 2i+1 at dword 2i (the dword vpmuldq reads)
+  int64_t sh_o_hi[8];   // t - 32 for the odd channels
+  int32_t all_t_ge_32;  // 1 when the fast path applies
 };
 
 void fill_epilogue(Epilogue& e, const int32_t* bias16, const Requant* rq16);
