@@ -1,0 +1,170 @@
+// `ecgcnn synth`: writes a synthetic 12-lead report dataset in the study's
+// folder layout (see docs/synthetic-ecg.md); with --measure, runs the
+// nearest-centroid shortcut checks on any dataset folder (real or synthetic);
+// with --figure, draws real scans beside synthetic pages of each class.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli_common.h"
+#include "core/error.h"
+#include "data/image_io.h"
+#include "data/synth/centroid.h"
+#include "data/synth/dataset.h"
+#include "data/synth/font.h"
+#include "data/synth/raster.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace ecg::data;
+using namespace ecg::data::synth;
+
+// Files per class under DIR/<CLASS>, DIR/train/<CLASS> and DIR/test/<CLASS>
+// (short folder names), sorted by path.
+std::vector<std::pair<std::string, int>> list_dataset(const std::string& dir) {
+  std::vector<std::pair<std::string, int>> files;
+  ECG_CHECK(fs::is_directory(dir), dir, ": not a folder");
+  for (const char* split : {"", "train", "test"})
+    for (int c = 0; c < kNumClasses; ++c) {
+      fs::path p = fs::path(dir) / split / class_folder(static_cast<EcgClass>(c));
+      if (!fs::is_directory(p)) continue;
+      for (const auto& e : fs::directory_iterator(p)) {
+        std::string ext = e.path().extension().string();
+        std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+        if (e.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png"))
+          files.emplace_back(e.path().string(), c);
+      }
+    }
+  std::sort(files.begin(), files.end());
+  ECG_CHECK(!files.empty(), dir,
+            ": no images under NORMAL, HB, MI, PMI (or train/ and test/ of them)");
+  return files;
+}
+
+// Decodes at the smallest DCT scale that is still at least min_width wide.
+Image load_small(const std::string& path, int min_width) {
+  DecodeOptions o;
+  o.color = ColorMode::Rgb;
+  o.min_width = min_width;
+  o.min_height = min_width * kDefaultPageHeight / kDefaultPageWidth;
+  return decode_image_file(path, o);
+}
+
+void measure(const std::string& dir) {
+  auto files = list_dataset(dir);
+  std::vector<std::vector<float>> page, band;
+  std::vector<int> labels;
+  for (const auto& f : files) {
+    Image img = load_small(f.first, 256);
+    page.push_back(page_feature(img));
+    band.push_back(header_footer_feature(img));
+    labels.push_back(f.second);
+  }
+  double a_page = nearest_centroid_cv(page, labels, 5, 42);
+  double a_band = nearest_centroid_cv(band, labels, 5, 42);
+  std::printf(
+      "%s: %zu images; nearest-centroid 5-fold accuracy: whole page 32x32 grey %.1f %%, "
+      "header+footer bands %.1f %% (chance 25 %%)\n",
+      dir.c_str(), files.size(), 100 * a_page, 100 * a_band);
+}
+
+void figure(const std::string& out, const std::string& real_dir, uint64_t seed, double difficulty) {
+  auto files = list_dataset(real_dir);
+  const int tw = 560, th = page_height(PageOptions{tw, 0}), pad = 12, label_h = 26;
+  const int W = 2 * tw + 3 * pad, H = kNumClasses * (th + label_h + pad) + pad;
+  Image fig(W, H, 3, 255);
+  Coverage ink(W, H);
+  PageOptions po;
+  po.difficulty = difficulty;
+  for (int c = 0; c < kNumClasses; ++c) {
+    auto it =
+        std::find_if(files.begin(), files.end(), [&](const auto& f) { return f.second == c; });
+    ECG_CHECK(it != files.end(), real_dir, ": no image of class ",
+              class_folder(static_cast<EcgClass>(c)));
+    Image real = shrink_area(load_small(it->first, tw), tw, th);
+    Image synth = shrink_area(make_page(seed, static_cast<EcgClass>(c), 0, po).image, tw, th);
+    const int y0 = pad + c * (th + label_h + pad) + label_h;
+    for (int k = 0; k < 2; ++k) {
+      const Image& src = k == 0 ? real : synth;
+      const int x0 = pad + k * (tw + pad);
+      for (int y = 0; y < th; ++y)
+        std::copy(src.row(y), src.row(y) + tw * 3, fig.row(y0 + y) + x0 * 3);
+      std::string label = std::string(k == 0 ? "real: " : "synthetic: ") +
+                          class_name(static_cast<EcgClass>(c)) +
+                          (k == 0 ? " (" + fs::path(it->first).filename().string() + ")" : "");
+      draw_text(ink, x0, y0 - label_h + 6, 14, label);
+    }
+  }
+  composite(fig, ink, Rgb{0, 0, 0});
+  write_png(out, fig);
+  std::printf("wrote %s (%dx%d)\n", out.c_str(), W, H);
+}
+
+}  // namespace
+
+void ecg_cli_synth(CLI::App& app) {
+  auto* sub =
+      app.add_subcommand("synth", "write a synthetic 12-lead ECG report dataset (JPEG pages)");
+  ecg::cli::add_runtime_flags(sub);
+  struct Args {
+    std::string out, measure, figure, real;
+    SynthOptions o;
+    bool quiet = false;
+  };
+  auto args = std::make_shared<Args>();
+  sub->add_option("--out", args->out,
+                  "output folder (gets train/ and test/ with NORMAL, HB, MI, PMI)");
+  sub->add_option("--per-class", args->o.per_class, "pages per class (train + test)")
+      ->check(CLI::Range(1, 1000000));
+  sub->add_option("--seed", args->o.seed, "seed; the same seed gives the same bytes");
+  sub->add_option("--width", args->o.page.width, "page width in pixels (the scans: 2213)")
+      ->check(CLI::Range(64, 20000));
+  sub->add_option("--height", args->o.page.height, "page height in pixels (0: scans' aspect ratio)")
+      ->check(CLI::Range(0, 20000));
+  sub->add_option("--test-fraction", args->o.test_fraction,
+                  "fraction of each class written to test/")
+      ->check(CLI::Range(0.0, 0.99));
+  sub->add_option(
+         "--difficulty", args->o.page.difficulty,
+         "0 = textbook findings and clean scans, 1 = findings near thresholds, noisy scans")
+      ->check(CLI::Range(0.0, 1.0));
+  sub->add_option("--quality-min", args->o.page.jpeg_quality_min, "lowest JPEG quality")
+      ->check(CLI::Range(1, 100));
+  sub->add_option("--quality-max", args->o.page.jpeg_quality_max, "highest JPEG quality")
+      ->check(CLI::Range(1, 100));
+  sub->add_flag("--quiet", args->quiet, "no progress line");
+  sub->add_option(
+      "--measure", args->measure,
+      "instead: nearest-centroid shortcut checks on a dataset folder (real or synthetic)");
+  sub->add_option("--figure", args->figure, "instead: write a PNG of real vs synthetic pages");
+  sub->add_option("--real", args->real, "folder of real scans for --figure");
+  sub->callback([args] {
+    if (!args->measure.empty()) return measure(args->measure);
+    if (!args->figure.empty()) {
+      ECG_CHECK(!args->real.empty(), "synth: --figure needs --real DIR");
+      return figure(args->figure, args->real, args->o.seed, args->o.page.difficulty);
+    }
+    ECG_CHECK(!args->out.empty(), "synth: --out DIR is required");
+    SynthOptions o = args->o;
+    o.threads = ecg::cli::global_options().threads;
+    if (!args->quiet)
+      o.progress = [](int done, int total) {
+        if (done == total || done % 8 == 0) {
+          std::fprintf(stderr, "\rsynth: %d/%d pages", done, total);
+          if (done == total) std::fprintf(stderr, "\n");
+        }
+      };
+    SynthSummary s = write_synthetic_dataset(args->out, o);
+    int train = 0, test = 0;
+    for (int c = 0; c < kNumClasses; ++c) train += s.train[c], test += s.test[c];
+    const int pages = train + test;
+    std::printf(
+        "synth: wrote %d pages (train %d, test %d) to %s in %.1f s wall, %.3f s CPU per page, "
+        "%.1f MB\n",
+        pages, train, test, args->out.c_str(), s.seconds, s.cpu_seconds / pages, s.bytes / 1e6);
+  });
+}
