@@ -333,10 +333,17 @@ ImageSet load_image_set(const std::vector<Sample>& samples, const PreprocessOpti
   // cache never records a run that did not complete.
   decode_entries(entries, images, opts, skip_bad, threads);
   set = assemble(entries, images, opts, report);
-  write_cache(cache_path, entries, set, opts);
+  std::string note = "rebuilt " + cache_path + " (" + why + ")";
+  try {
+    write_cache(cache_path, entries, set, opts);
+  } catch (const Error& e) {
+    // The cache only saves time: a read-only dataset folder or a full disk
+    // must not stop training.
+    note = std::string("cache not written: ") + e.what();
+  }
   if (report) {
     report->decoded += static_cast<int>(entries.size());
-    report->cache_note = "rebuilt " + cache_path + " (" + why + ")";
+    report->cache_note = note;
   }
   return set;
 }

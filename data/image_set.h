@@ -56,6 +56,8 @@ ImageSet build_image_set(const std::vector<Sample>& samples, const PreprocessOpt
 // Like build_image_set, but reads `cache_path` when it is valid for these
 // files and settings, and otherwise builds and (re)writes it. An empty
 // cache_path means no cache. Without skip_bad, a cached bad entry throws.
+// A cache that cannot be written (read-only folder) is reported in
+// report->cache_note, not thrown.
 ImageSet load_image_set(const std::vector<Sample>& samples, const PreprocessOptions& opts,
                         const std::string& cache_path, bool skip_bad, int threads,
                         ImageSetReport* report = nullptr);

@@ -1,6 +1,7 @@
 #include "data/loader.h"
 
 #include <algorithm>
+#include <sstream>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -149,6 +150,16 @@ PreparedData prepare_data(const std::string& root, const DatasetOptions& dataset
   for (const std::string& w : d.report.warnings) d.splits.warnings.push_back(w);
   d.splits.skipped = static_cast<int>(d.splits.warnings.size());
   return d;
+}
+
+std::string describe(const PreparedData& d) {
+  std::ostringstream os;
+  os << d.images.count() << " images, train " << d.train.size() << " / val " << d.val.size()
+     << " / test " << d.test.size() << " (test "
+     << (d.splits.given_test ? "folder" : "split off train") << ", val "
+     << (d.splits.given_val ? "folder" : "split off train") << "), " << d.splits.skipped
+     << " skipped; cache: " << d.report.cache_note;
+  return os.str();
 }
 
 }  // namespace ecg::data

@@ -91,4 +91,8 @@ PreparedData prepare_data(const std::string& root, const DatasetOptions& dataset
                           const PreprocessOptions& preprocess, const std::string& cache_path,
                           int threads);
 
+// One line for the CLI: "40 images, train 24 / val 8 / test 8 (split 80/20,
+// seed 42), 0 skipped; cache: ...". Skipped files are in splits.warnings.
+std::string describe(const PreparedData& d);
+
 }  // namespace ecg::data

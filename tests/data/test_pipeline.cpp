@@ -131,6 +131,11 @@ TEST(ImageSet, CacheIsUsedAndInvalidated) {
   ImageSetReport r11;
   load_image_set(more, grey, cache, false, 2, &r11);
   EXPECT_FALSE(r11.from_cache);
+  // An unwritable cache location is a note, not an error.
+  ImageSetReport r12;
+  ImageSet f = load_image_set(more, grey, dir.file("no/such/dir/c.bin"), false, 2, &r12);
+  EXPECT_EQ(f.count(), more.size());
+  EXPECT_NE(r12.cache_note.find("cache not written"), std::string::npos) << r12.cache_note;
   // No temporary files left next to the cache.
   int stray = 0;
   for (auto& f : fs::directory_iterator(dir.str()))
@@ -318,6 +323,7 @@ TEST(Loader, PrepareDataFromAFolder) {
     for (int j : p.train) EXPECT_NE(i, j);
   PreparedData again = prepare_data(dir.str(), d, small(), dir.file("cache.bin"), 2);
   EXPECT_TRUE(again.report.from_cache);
+  EXPECT_NE(describe(again).find("10 images"), std::string::npos) << describe(again);
   EXPECT_EQ(again.splits.skipped, 1);
   EXPECT_EQ(again.train, p.train);
 }
