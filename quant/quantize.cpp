@@ -1,0 +1,100 @@
+// Float -> int8 conversion helpers; see quantize.h.
+#include "quant/quantize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace ecg::quant {
+
+QParams choose_qparams(float lo, float hi) {
+  double l = std::isfinite(lo) ? lo : 0.0, h = std::isfinite(hi) ? hi : 0.0;
+  l = std::min(l, 0.0);
+  h = std::max(h, 0.0);
+  const double range = h - l;
+  // All-zero (or vanishing) range: any finite scale represents it; 1 keeps
+  // every later division finite.
+  if (!(range > 1e-30)) return QParams{1.f, 0};
+  const float scale = static_cast<float>(range / 255.0);
+  const double zp = -128.0 - l / static_cast<double>(scale);  // lo maps to -128
+  const long z = std::lround(zp);
+  return QParams{scale, static_cast<int32_t>(std::min(127L, std::max(-128L, z)))};
+}
+
+void fold_batch_norm(int K, int64_t per_channel, float* w, float* bias, const float* gamma,
+                     const float* beta, const float* mean, const float* var, float eps) {
+  for (int k = 0; k < K; ++k) {
+    const double inv = static_cast<double>(gamma[k]) / std::sqrt(static_cast<double>(var[k]) + eps);
+    float* wk = w + static_cast<int64_t>(k) * per_channel;
+    for (int64_t i = 0; i < per_channel; ++i) wk[i] = static_cast<float>(wk[i] * inv);
+    bias[k] = static_cast<float>((static_cast<double>(bias[k]) - mean[k]) * inv + beta[k]);
+  }
+}
+
+QuantizedWeights quantize_weights_per_channel(const float* w, int K, int64_t per_channel) {
+  QuantizedWeights out;
+  out.q.resize(static_cast<size_t>(K) * per_channel);
+  out.scale.resize(K);
+  for (int k = 0; k < K; ++k) {
+    const float* wk = w + static_cast<int64_t>(k) * per_channel;
+    double amax = 0.0;
+    for (int64_t i = 0; i < per_channel; ++i)
+      if (std::isfinite(wk[i])) amax = std::max(amax, std::fabs(static_cast<double>(wk[i])));
+    // An all-zero channel (dead filter): scale 1, weights 0, no division by zero.
+    const float scale = amax > 0.0 ? static_cast<float>(amax / 127.0) : 1.f;
+    out.scale[k] = scale;
+    for (int64_t i = 0; i < per_channel; ++i) {
+      const double v =
+          std::isfinite(wk[i]) ? std::nearbyint(wk[i] / static_cast<double>(scale)) : 0.0;
+      out.q[static_cast<size_t>(k) * per_channel + i] =
+          static_cast<int8_t>(std::min(127.0, std::max(-127.0, v)));
+    }
+  }
+  return out;
+}
+
+std::vector<int32_t> quantize_bias(const float* bias, int K, float s_in, const float* s_w) {
+  std::vector<int32_t> out(K, 0);
+  for (int k = 0; k < K; ++k) {
+    const double s = static_cast<double>(s_in) * s_w[k];
+    if (!bias || !(s > 0.0) || !std::isfinite(s) || !std::isfinite(bias[k])) continue;
+    const double v = std::nearbyint(bias[k] / s);
+    out[k] = static_cast<int32_t>(
+        std::min<double>(std::numeric_limits<int32_t>::max(),
+                         std::max<double>(std::numeric_limits<int32_t>::min(), v)));
+  }
+  return out;
+}
+
+std::vector<int8::Requant> requant_multipliers(int K, float s_in, const float* s_w, float s_out) {
+  std::vector<int8::Requant> out(K);
+  for (int k = 0; k < K; ++k)
+    out[k] = int8::make_requant(static_cast<double>(s_in) * s_w[k] / static_cast<double>(s_out));
+  return out;
+}
+
+double sqnr_db(const float* ref, const float* approx, int64_t n) {
+  double sig = 0.0, err = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    sig += static_cast<double>(ref[i]) * ref[i];
+    const double d = static_cast<double>(ref[i]) - approx[i];
+    err += d * d;
+  }
+  if (err == 0.0) return 200.0;
+  if (sig == 0.0) return -200.0;
+  return std::min(200.0, std::max(-200.0, 10.0 * std::log10(sig / err)));
+}
+
+double cosine_similarity(const float* a, const float* b, int64_t n) {
+  double ab = 0.0, aa = 0.0, bb = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    ab += static_cast<double>(a[i]) * b[i];
+    aa += static_cast<double>(a[i]) * a[i];
+    bb += static_cast<double>(b[i]) * b[i];
+  }
+  if (aa == 0.0 && bb == 0.0) return 1.0;
+  if (aa == 0.0 || bb == 0.0) return 0.0;
+  return ab / std::sqrt(aa * bb);
+}
+
+}  // namespace ecg::quant
