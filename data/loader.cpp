@@ -50,7 +50,7 @@ void DataLoader::stop_workers() {
   workers_.clear();
 }
 
-void DataLoader::start_epoch(int epoch) {
+void DataLoader::start_epoch(int epoch, int64_t first_batch) {
   stop_workers();
   epoch_ = epoch;
   order_ = indices_;
@@ -58,11 +58,25 @@ void DataLoader::start_epoch(int epoch) {
     Rng rng(mix(opts_.seed, static_cast<uint64_t>(epoch)));
     for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.below(i)]);
   }
+  start_workers(first_batch);
+}
+
+void DataLoader::start_workers(int64_t first_batch) {
   stopping_ = false;
-  next_claim_ = next_yield_ = 0;
+  next_claim_ = next_yield_ = std::max<int64_t>(0, first_batch);
   ready_.clear();
   error_ = nullptr;
   for (int t = 0; t < opts_.workers; ++t) workers_.emplace_back([this] { worker_loop(); });
+}
+
+bool DataLoader::batch(int64_t index, Batch* out) {
+  if (epoch_ < 0) start_epoch(0);
+  if (index < 0 || index >= num_batches()) return false;
+  if (index != next_yield_) {
+    stop_workers();
+    start_workers(index);
+  }
+  return next(out);
 }
 
 Batch DataLoader::make_batch(int64_t b) const {

@@ -46,11 +46,16 @@ class DataLoader {
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;
 
-  // Begins epoch `epoch` (any earlier epoch's pending batches are dropped).
-  void start_epoch(int epoch);
+  // Begins epoch `epoch` at batch `first_batch` (a resumed run starts mid-
+  // epoch); any earlier epoch's pending batches are dropped.
+  void start_epoch(int epoch, int64_t first_batch = 0);
   // Next batch of the current epoch; false once the epoch is exhausted. Calls
   // start_epoch(0) if no epoch was started. Rethrows a worker's exception.
   bool next(Batch* out);
+  // Batch `index` of the current epoch; false if index >= num_batches().
+  // Sequential indices are served from the prefetch queue; a jump restarts
+  // the workers at `index`. The result is the same either way.
+  bool batch(int64_t index, Batch* out);
 
   int64_t num_batches() const;
   size_t size() const { return indices_.size(); }
@@ -59,6 +64,7 @@ class DataLoader {
  private:
   Batch make_batch(int64_t b) const;
   void stop_workers();
+  void start_workers(int64_t first_batch);
   void worker_loop();
 
   const ImageSet& images_;

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "data/batch_source.h"
 #include "data/image_io.h"
 #include "data/loader.h"
 #include "tests/data/test_util.h"
@@ -299,6 +300,39 @@ TEST(Loader, BatchesCoverTheEpochDeterministically) {
   ASSERT_TRUE(partial.next(&b));
   partial.start_epoch(5);
   ASSERT_TRUE(partial.next(&b));
+  // Random access (a resumed run starts mid-epoch) gives the same batches.
+  {
+    LoaderOptions l = lo;
+    l.workers = 2;
+    DataLoader loader(set, idx, l);
+    loader.start_epoch(0);
+    Batch b2, b0, b1;
+    ASSERT_TRUE(loader.batch(2, &b2));
+    ASSERT_TRUE(loader.batch(0, &b0));
+    ASSERT_TRUE(loader.batch(1, &b1));
+    EXPECT_FALSE(loader.batch(3, &b1));
+    std::vector<int> order = b0.indices;
+    order.insert(order.end(), b1.indices.begin(), b1.indices.end());
+    order.insert(order.end(), b2.indices.begin(), b2.indices.end());
+    EXPECT_EQ(order, sync0.first);
+    const float* p = b2.images.data<float>();
+    std::vector<float> last(p, p + b2.images.numel());
+    EXPECT_TRUE(std::equal(last.begin(), last.end(), sync0.second.end() - last.size()));
+  }
+  // Through the trainer's BatchSource interface.
+  {
+    LoaderBatchSource src(set, idx, lo);
+    EXPECT_EQ(src.num_samples(), 8);
+    EXPECT_EQ(src.num_batches(), 3);
+    src.begin_epoch(0);
+    ecg::Batch tb;
+    ASSERT_TRUE(src.batch(0, tb));
+    EXPECT_EQ(tb.images.size(0), 3);
+    EXPECT_EQ(tb.labels.size(), 3u);
+    LoaderOptions ev = eval_options(lo);
+    EXPECT_FALSE(ev.shuffle);
+    EXPECT_FALSE(ev.augment.enabled);
+  }
   LoaderOptions drop = lo;
   drop.drop_last = true;
   EXPECT_EQ(DataLoader(set, idx, drop).num_batches(), 2);

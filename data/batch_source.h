@@ -1,0 +1,47 @@
+// The trainer's BatchSource interface (models/trainer.h) over a DataLoader,
+// so `ecgcnn train --data DIR` can feed image folders to ecg::train():
+//
+//   auto d = ecg::data::prepare_data(dir, dataset_opts, preprocess, cache, threads);
+//   ecg::data::LoaderBatchSource train(d.images, d.train, loader_opts);   // augment on
+//   ecg::data::LoaderBatchSource val(d.images, d.val, eval_opts);         // no shuffle/augment
+//
+// The trainer sits above data/ in the layering, so this adapter is the only
+// file of data/ that includes models/.
+#pragma once
+#include <vector>
+
+#include "data/loader.h"
+#include "models/trainer.h"
+
+namespace ecg::data {
+
+class LoaderBatchSource : public ecg::BatchSource {
+ public:
+  // `images` must outlive this object.
+  LoaderBatchSource(const ImageSet& images, std::vector<int> indices, const LoaderOptions& opts)
+      : loader_(images, std::move(indices), opts) {}
+  int64_t num_samples() const override { return static_cast<int64_t>(loader_.size()); }
+  int64_t num_batches() const override { return loader_.num_batches(); }
+  void begin_epoch(int epoch) override { loader_.start_epoch(epoch); }
+  bool batch(int64_t index, ecg::Batch& out) override {
+    Batch b;
+    if (!loader_.batch(index, &b)) return false;
+    out.images = std::move(b.images);
+    out.labels = std::move(b.labels);
+    return true;
+  }
+  DataLoader& loader() { return loader_; }
+
+ private:
+  DataLoader loader_;
+};
+
+// Loader settings for evaluation: same preprocessing, no shuffle, no augmentation.
+inline LoaderOptions eval_options(LoaderOptions o) {
+  o.shuffle = false;
+  o.augment.enabled = false;
+  o.drop_last = false;
+  return o;
+}
+
+}  // namespace ecg::data
