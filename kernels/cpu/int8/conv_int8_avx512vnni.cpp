@@ -28,7 +28,8 @@ namespace {
 // Requantize 16 accumulators (bias included) of one block to int32 values
 // clamped to [qmin, qmax]. Same arithmetic as int8::requantize: 64-bit
 // products, +2^(t-1), arithmetic shift by t.
-inline __m512i requant16(__m512i acc, const Epilogue& e, __m512i zp, __m512i lo, __m512i hi) {
+inline __m512i requant16(__m512i acc, const Epilogue& e, bool fast, __m512i zp, __m512i lo,
+                         __m512i hi) {
   const __m512i m0 = _mm512_load_si512(e.m0);
   __m512i pe = _mm512_mul_epi32(acc, m0);
   __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), _mm512_load_si512(e.m0_odd));
@@ -36,7 +37,7 @@ inline __m512i requant16(__m512i acc, const Epilogue& e, __m512i zp, __m512i lo,
                          _mm512_load_si512(e.sh_e));
   po = _mm512_add_epi64(po, _mm512_load_si512(e.rnd_o));
   __m512i r;
-  if (e.all_t_ge_32) {
+  if (fast) {
     // Odd results straight into the high dwords; both fit int32 (< 2^30).
     po = _mm512_srav_epi64(po, _mm512_load_si512(e.sh_o_hi));
     r = _mm512_mask_blend_epi32(0xAAAA, pe, po);
@@ -82,21 +83,31 @@ inline __mmask16 lane_mask(int valid) {
   return valid >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << valid) - 1);
 }
 
+// Epilogue constants loaded once per tile: stores through the int8 output
+// may alias ConvInt8Params as far as the compiler knows, so reading p inside
+// the per-vector loop would reload and re-broadcast them every time.
+struct EpiCtx {
+  __m512i zp, lo, hi;
+  AddConsts add;
+  bool out32;
+  explicit EpiCtx(const ConvInt8Params& p)
+      : zp(_mm512_set1_epi32(p.zp_out)),
+        lo(_mm512_set1_epi32(p.qmin)),
+        hi(_mm512_set1_epi32(p.qmax)),
+        add(p.add),
+        out32(p.output == OutputMode::Int32) {}
+};
+
 // Epilogue of one 16-channel vector (bias already in acc): write int32 or
-// requantized int8.
-inline void store_block(__m512i acc, const Epilogue& e, int valid, void* out, int64_t off,
-                        const int8_t* res, const ConvInt8Params& p) {
-  const __mmask16 m = lane_mask(valid);
-  if (p.output == OutputMode::Int32) {
+// requantized int8 (then the residual add when res is not null).
+inline void store_block(__m512i acc, const Epilogue& e, bool fast, __mmask16 m, void* out,
+                        int64_t off, const int8_t* res, const EpiCtx& c) {
+  if (c.out32) {
     _mm512_mask_storeu_epi32(static_cast<int32_t*>(out) + off, m, acc);
     return;
   }
-  __m512i r = requant16(acc, e, _mm512_set1_epi32(p.zp_out), _mm512_set1_epi32(p.qmin),
-                        _mm512_set1_epi32(p.qmax));
-  if (res) {
-    const AddConsts c(p.add);
-    r = add16(r, _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, res + off)), c);
-  }
+  __m512i r = requant16(acc, e, fast, c.zp, c.lo, c.hi);
+  if (res) r = add16(r, _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, res + off)), c.add);
   _mm512_mask_cvtepi32_storeu_epi8(static_cast<int8_t*>(out) + off, m, r);
 }
 
@@ -126,13 +137,20 @@ void tile(const Args& a, const ConvInt8Params& p) {
       }
     }
   }
-  for (int i = 0; i < M; ++i)
-    for (int v = 0; v < NV; ++v) {
-      const int valid = a.kvalid - 16 * v;
-      if (valid <= 0) continue;
-      const int64_t off = i * a.out_stride + 16 * v;
-      store_block(acc[i][v], a.ep[v], valid, a.out, off, a.res, p);
-    }
+  const EpiCtx c(p);
+  void* const out = a.out;
+  const int8_t* const res = a.res;
+  const int64_t os = a.out_stride;
+  const int kvalid = a.kvalid;
+  for (int v = 0; v < NV; ++v) {
+    const int valid = kvalid - 16 * v;
+    if (valid <= 0) break;
+    const Epilogue& e = a.ep[v];
+    const bool fast = e.all_t_ge_32 != 0;
+    const __mmask16 m = lane_mask(valid);
+#pragma GCC unroll 16
+    for (int i = 0; i < M; ++i) store_block(acc[i][v], e, fast, m, out, i * os + 16 * v, res, c);
+  }
 }
 
 constexpr int kMR = 14;
@@ -196,7 +214,8 @@ void epilogue_hook_avx512(int n, const int32_t* acc, const Requant* rq, int32_t 
     fill_epilogue(e, zero, r16);
     const __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(lane_mask(valid), acc + i),
                                        _mm512_load_si512(e.bias));
-    store_block(a, e, valid, out + i, 0, res ? res + i : nullptr, p);
+    store_block(a, e, e.all_t_ge_32 != 0, lane_mask(valid), out + i, 0, res ? res + i : nullptr,
+                EpiCtx(p));
   }
 }
 
