@@ -423,6 +423,153 @@ def optim_cases(w, rng):
             w.add("optim/%s/step%d" % (name, step), p)
 
 
+# ---- ResNet-11: one forward and three Keras-Adam steps at 32x32 ---------------------------
+#
+# Weights are not stored (610k of them): both sides compute them from the
+# parameter's name with integer hashing (FNV-1a of the name, splitmix64 of
+# name hash + element index), which is exact in Python and C++ alike. The
+# names are ecg's (models/models.cpp); the C++ test checks that the model has
+# exactly these parameters with these shapes. Large tensors are compared on
+# 32 evenly spaced elements plus their sum and sum of squares.
+
+M64 = (1 << 64) - 1
+
+
+def fnv1a64(name):
+    h = 0xCBF29CE484222325
+    for byte in name.encode("utf-8"):
+        h = ((h ^ byte) * 0x100000001B3) & M64
+    return h
+
+
+def hash_uniform(name, n):
+    """u in [0, 1) for elements 0..n-1: splitmix64(fnv1a(name) + i) >> 11, times 2^-53."""
+    with np.errstate(over="ignore"):
+        z = np.arange(n, dtype=np.uint64) + np.uint64(fnv1a64(name))
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+
+
+def hashed_init(name, shape):
+    """He-like uniform for kernels, 1 +- 0.2 for BN scales, +-0.1 for biases; float32 values."""
+    n = int(np.prod(shape))
+    u = 2.0 * hash_uniform(name, n) - 1.0
+    if len(shape) >= 2:
+        v = u * np.sqrt(3.0) * np.sqrt(2.0 / (n // shape[0]))
+    elif name.endswith(".weight"):  # a 1-D weight is a batch-norm scale
+        v = 1.0 + 0.2 * u
+    else:
+        v = 0.1 * u
+    return torch.tensor(v.reshape(shape).astype(np.float32).astype(np.float64))
+
+
+RESNET_SIZE, RESNET_BATCH, RESNET_CLASSES, RESNET_L2, RESNET_LR = 32, 2, 4, 1e-4, 1e-3
+
+
+def resnet11_params():
+    """(name, shape) in ecg's order, and the block layout for the forward."""
+    shapes, blocks = [], []
+
+    def conv(name, cin, cout, k):
+        shapes.extend([(name + ".weight", (cout, cin, k, k)), (name + ".bias", (cout,))])
+
+    def bn(name, c):
+        shapes.extend([(name + ".weight", (c,)), (name + ".bias", (c,))])
+
+    conv("stem_conv", 3, 16, 3)
+    bn("stem_bn", 16)
+    f_in = 16
+    for stage in range(3):
+        f_out = 4 * f_in if stage == 0 else 2 * f_in
+        name = "stage%d.block0" % stage  # n = 1: one block per stage, always projecting
+        conv(name + ".conv1", f_in, f_in, 3)
+        bn(name + ".bn1", f_in)
+        conv(name + ".conv2", f_in, f_out, 3)
+        bn(name + ".bn2", f_out)
+        conv(name + ".shortcut", f_in, f_out, 1)
+        blocks.append((name, 2 if stage > 0 else 1))
+        f_in = f_out
+    s = ((RESNET_SIZE + 3) // 4 - 8) // 8 + 1
+    shapes.extend([("fc.weight", (RESNET_CLASSES, f_in * s * s)), ("fc.bias", (RESNET_CLASSES,))])
+    return shapes, blocks
+
+
+def same_conv(x, w, b, stride):
+    k = w.shape[2]
+    t, bo = tf_same(x.shape[2], k, stride)
+    l, r = tf_same(x.shape[3], k, stride)
+    return F.conv2d(F.pad(x, (l, r, t, bo)), w, b, stride=stride)
+
+
+def resnet11_forward(p, stats, blocks, x):
+    def bn(h, name):
+        rm, rv = stats[name]
+        return F.batch_norm(h, rm, rv, p[name + ".weight"], p[name + ".bias"], training=True,
+                            momentum=1 - KERAS_MOMENTUM, eps=BN_EPS)
+
+    h = F.relu(bn(same_conv(x, p["stem_conv.weight"], p["stem_conv.bias"], 1), "stem_bn"))
+    for name, stride in blocks:
+        y = same_conv(h, p[name + ".conv1.weight"], p[name + ".conv1.bias"], stride)
+        y = F.relu(bn(y, name + ".bn1"))
+        y = bn(same_conv(y, p[name + ".conv2.weight"], p[name + ".conv2.bias"], 1), name + ".bn2")
+        sc = same_conv(h, p[name + ".shortcut.weight"], p[name + ".shortcut.bias"], stride)
+        h = F.relu(sc + y)
+    h = F.avg_pool2d(h, 8, 8)
+    return F.linear(torch.flatten(h, 1), p["fc.weight"], p["fc.bias"])
+
+
+def summary(w, name, t):
+    """All of a small tensor; 32 evenly spaced elements, the sum and sum of squares of a big one."""
+    flat = t.detach().reshape(-1)
+    if flat.numel() <= 64:
+        w.add(name, flat)
+        return
+    idx = np.linspace(0, flat.numel() - 1, 32).round().astype(np.int64)
+    w.add(name + "/sample", flat[idx])
+    w.add(name + "/sum_sumsq", [flat.sum().item(), (flat * flat).sum().item()])
+
+
+def resnet_cases(w, rng):
+    shapes, blocks = resnet11_params()
+    params = {n: leaf(hashed_init(n, s)) for n, s in shapes}
+    stats = {}
+    for n, s in shapes:
+        if n.endswith(".weight") and len(s) == 1:
+            stats[n[: -len(".weight")]] = (torch.zeros(s), torch.ones(s))
+    x = f32_input(rng, (RESNET_BATCH, 3, RESNET_SIZE, RESNET_SIZE), scale=0.25, shift=0.5)
+    labels = np.array([1, 3])
+    target = torch.tensor(np.eye(RESNET_CLASSES)[labels])
+    w.add("resnet11/x", x, np.float32)
+    w.add("resnet11/target", target, np.float32)
+    w.add("resnet11/hparams", [RESNET_SIZE, RESNET_CLASSES, RESNET_L2, RESNET_LR])
+    for n, s in shapes:
+        w.add("resnet11/shape/" + n, s, np.int64)
+        w.add("resnet11/init_check/" + n, hashed_init(n, s).reshape(-1)[:3])
+    state = {}
+    for step in range(1, 4):
+        for p in params.values():
+            p.grad = None
+        logits = resnet11_forward(params, stats, blocks, x)
+        l2 = sum((p * p).sum() for n, p in params.items() if p.dim() == 4)
+        loss = keras_softmax_ce(logits, target) + RESNET_L2 * l2
+        loss.backward()
+        pre = "resnet11/step%d/" % step
+        w.add(pre + "loss", loss)
+        if step == 1:
+            w.add(pre + "logits", logits)
+            for n, p in params.items():
+                summary(w, pre + "grad/" + n, p.grad)
+        keras_adam_step(params, state, step, RESNET_LR)
+    for n, p in params.items():
+        summary(w, "resnet11/after3/param/" + n, p)
+    for n, (rm, rv) in stats.items():
+        summary(w, "resnet11/after3/running_mean/" + n, rm)
+        summary(w, "resnet11/after3/running_var/" + n, rv)
+
+
 def main():
     rng = np.random.default_rng(20261125)
     conv = Writer()
@@ -442,6 +589,9 @@ def main():
     opt = Writer()
     optim_cases(opt, rng)
     opt.save("optim.bin")
+    res = Writer()
+    resnet_cases(res, rng)
+    res.save("resnet11.bin")
 
 
 if __name__ == "__main__":
