@@ -56,25 +56,27 @@ Image load_small(const std::string& path, int min_width) {
 
 void measure(const std::string& dir) {
   auto files = list_dataset(dir);
-  std::vector<std::vector<float>> page, band;
+  std::vector<std::vector<float>> page, band, size;
   std::vector<int> labels;
   for (const auto& f : files) {
     Image img = load_small(f.first, 256);
     page.push_back(page_feature(img));
     band.push_back(header_footer_feature(img));
     labels.push_back(f.second);
+    size.push_back({static_cast<float>(fs::file_size(f.first) / 1e5)});
   }
   double a_page = nearest_centroid_cv(page, labels, 5, 42);
   double a_band = nearest_centroid_cv(band, labels, 5, 42);
+  double a_size = nearest_centroid_cv(size, labels, 5, 42);
   std::printf(
       "%s: %zu images; nearest-centroid 5-fold accuracy: whole page 32x32 grey %.1f %%, "
-      "header+footer bands %.1f %% (chance 25 %%)\n",
-      dir.c_str(), files.size(), 100 * a_page, 100 * a_band);
+      "header+footer bands %.1f %%, file size alone %.1f %% (chance 25 %%)\n",
+      dir.c_str(), files.size(), 100 * a_page, 100 * a_band, 100 * a_size);
 }
 
 void figure(const std::string& out, const std::string& real_dir, uint64_t seed, double difficulty) {
   auto files = list_dataset(real_dir);
-  const int tw = 560, th = page_height(PageOptions{tw, 0}), pad = 12, label_h = 26;
+  const int tw = 480, th = page_height(PageOptions{tw, 0}), pad = 12, label_h = 26;
   const int W = 2 * tw + 3 * pad, H = kNumClasses * (th + label_h + pad) + pad;
   Image fig(W, H, 3, 255);
   Coverage ink(W, H);
@@ -86,16 +88,20 @@ void figure(const std::string& out, const std::string& real_dir, uint64_t seed, 
     ECG_CHECK(it != files.end(), real_dir, ": no image of class ",
               class_folder(static_cast<EcgClass>(c)));
     Image real = shrink_area(load_small(it->first, tw), tw, th);
-    Image synth = shrink_area(make_page(seed, static_cast<EcgClass>(c), 0, po).image, tw, th);
+    SynthPage page = make_page(seed, static_cast<EcgClass>(c), 0, po);
+    Image synth = shrink_area(page.image, tw, th);
+    std::string finding = page.clean.territory != Territory::None
+                              ? std::string(territory_name(page.clean.territory))
+                              : std::string(rhythm_name(page.clean.rhythm));
     const int y0 = pad + c * (th + label_h + pad) + label_h;
     for (int k = 0; k < 2; ++k) {
       const Image& src = k == 0 ? real : synth;
       const int x0 = pad + k * (tw + pad);
       for (int y = 0; y < th; ++y)
         std::copy(src.row(y), src.row(y) + tw * 3, fig.row(y0 + y) + x0 * 3);
-      std::string label = std::string(k == 0 ? "real: " : "synthetic: ") +
-                          class_name(static_cast<EcgClass>(c)) +
-                          (k == 0 ? " (" + fs::path(it->first).filename().string() + ")" : "");
+      std::string label =
+          std::string(k == 0 ? "real: " : "synthetic: ") + class_name(static_cast<EcgClass>(c)) +
+          (k == 0 ? " (" + fs::path(it->first).filename().string() + ")" : " (" + finding + ")");
       draw_text(ink, x0, y0 - label_h + 6, 14, label);
     }
   }

@@ -159,7 +159,7 @@ Vec3 lead_vector(const Morphology& m, int lead) {
 Morphology draw_morphology(Rng& rng) {
   Morphology m;
   double axis = rng.clipped_normal(45, 25, -25, 100);
-  m.r = rng.uniform(1.0, 1.8) * frontal(axis, rng.uniform(-0.45, -0.15));
+  m.r = rng.uniform(0.7, 1.5) * frontal(axis, rng.uniform(-0.45, -0.15));
   m.q = rng.uniform(0.08, 0.2) * unit({-0.7, 0.2, 0.7});
   m.s = rng.uniform(0.3, 0.8) * unit({rng.uniform(-0.5, 0.0), -0.4, -0.9});
   m.p = rng.uniform(0.08, 0.2) * frontal(rng.uniform(35, 70), 0.2);
@@ -174,7 +174,7 @@ Morphology draw_morphology(Rng& rng) {
   m.qtc = rng.uniform(0.38, 0.44);
   static const double angles[6] = {115, 95, 75, 55, 30, 5};
   double turn = rng.normal(0, 8);
-  double gain = rng.uniform(1.4, 2.2);
+  double gain = rng.uniform(1.2, 1.9);
   for (int i = 0; i < 6; ++i) {
     double a = rad(angles[i] + turn + rng.normal(0, 5));
     m.precordial[i] = gain * rng.uniform(0.85, 1.15) * Vec3{std::cos(a), 0, std::sin(a)};

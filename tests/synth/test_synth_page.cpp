@@ -3,7 +3,13 @@
 // footer bands, and on whole pages shrunk to 32x32 grey).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
@@ -75,4 +81,44 @@ TEST(SynthPage, CentroidClassifierSanity) {
   EXPECT_DOUBLE_EQ(nearest_centroid_cv(x, y, 5, 1), 1.0);
   for (auto& v : x) v[0] = 0;
   EXPECT_LE(nearest_centroid_cv(x, y, 5, 1), 0.25);
+}
+
+TEST(SynthPage, DatasetLayoutSplitAndDeterminism) {
+  namespace fs = std::filesystem;
+  const fs::path root =
+      fs::temp_directory_path() / ("ecg_synth_test_" + std::to_string(::getpid()));
+  SynthOptions o;
+  o.per_class = 5;
+  o.seed = 11;
+  o.test_fraction = 0.4;
+  o.page.width = 300;
+  o.threads = 2;
+  int calls = 0;
+  o.progress = [&](int done, int total) {
+    ++calls;
+    EXPECT_LE(done, total);
+  };
+  SynthSummary s = write_synthetic_dataset((root / "a").string(), o);
+  EXPECT_EQ(calls, 20);
+  for (int c = 0; c < kNumClasses; ++c) {
+    EXPECT_EQ(s.train[c], 3);
+    EXPECT_EQ(s.test[c], 2);
+    const char* cls = class_folder(static_cast<EcgClass>(c));
+    EXPECT_TRUE(fs::exists(root / "a" / "test" / cls / "ecg_00000.jpg"));
+    EXPECT_TRUE(fs::exists(root / "a" / "train" / cls / "ecg_00004.jpg"));
+  }
+  // One thread gives the same bytes as two.
+  o.threads = 1;
+  o.progress = nullptr;
+  write_synthetic_dataset((root / "b").string(), o);
+  for (const char* rel : {"train/MI/ecg_00003.jpg", "test/PMI/ecg_00001.jpg"}) {
+    std::ifstream fa(root / "a" / rel, std::ios::binary), fb(root / "b" / rel, std::ios::binary);
+    std::string a((std::istreambuf_iterator<char>(fa)), {}),
+        b((std::istreambuf_iterator<char>(fb)), {});
+    EXPECT_FALSE(a.empty());
+    EXPECT_EQ(a, b) << rel;
+  }
+  o.per_class = 0;
+  EXPECT_THROW(write_synthetic_dataset((root / "c").string(), o), ecg::Error);
+  fs::remove_all(root);
 }
