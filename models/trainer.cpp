@@ -15,6 +15,7 @@
 #include "models/metrics.h"
 #include "models/report.h"
 #include "models/safetensors.h"
+#include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
 
 namespace ecg {
@@ -152,21 +153,6 @@ void clear_interrupt() {
   g_interrupt = false;
 }
 
-double study_lr(const std::string& model, int epoch, double base_lr) {
-  if (model == "alexnet") {
-    // Keras LearningRateScheduler(lambda e, lr: ...) compounding on the current rate:
-    // x0.5 for each epoch index above 10, x0.1 for each above 15.
-    double lr = base_lr;
-    for (int e = 1; e <= epoch; ++e) lr *= e > 15 ? 0.1 : e > 10 ? 0.5 : 1.0;
-    return lr;
-  }
-  if (epoch <= 5) return base_lr;
-  if (epoch <= 10) return base_lr * 1e-1;
-  if (epoch <= 15) return base_lr * 1e-2;
-  if (epoch <= 20) return base_lr * 1e-3;
-  return 5e-7;
-}
-
 EvalResult evaluate(Model& model, BatchSource& data, bool progress, const std::string& label) {
   NoGradGuard guard;
   bool was_training = model.is_training();
@@ -234,8 +220,8 @@ struct LoopState {
   double loss_sum = 0;
   int64_t seen = 0, correct = 0;
   double epoch_seconds = 0;
-  double lr_scale = 1.0, best_val_loss = INFINITY;
-  int plateau_wait = 0, early_wait = 0;
+  ReduceLrOnPlateau plateau;
+  int early_wait = 0;
   TrainResult result;
 };
 
@@ -251,9 +237,11 @@ void save_state(const std::string& path, Model& model, Optimizer& optim, const L
   meta["seen"] = s.seen;
   meta["correct"] = s.correct;
   meta["epoch_seconds"] = s.epoch_seconds;
-  meta["lr_scale"] = s.lr_scale;
-  meta["best_val_loss"] = std::isfinite(s.best_val_loss) ? s.best_val_loss : 1e300;
-  meta["plateau_wait"] = s.plateau_wait;
+  const ReduceLrOnPlateau::State ps = s.plateau.state();
+  meta["plateau"] = {{"best", std::isfinite(ps.best) ? ps.best : 1e300},
+                     {"scale", ps.scale},
+                     {"wait", ps.wait},
+                     {"cooldown_left", ps.cooldown_left}};
   meta["early_wait"] = s.early_wait;
   meta["best_epoch"] = s.result.best_epoch;
   meta["best_val_acc"] = s.result.best_val_acc;
@@ -287,9 +275,13 @@ void load_loop_state(const std::string& path, Model& model, Optimizer& optim, Lo
   s.seen = meta.at("seen");
   s.correct = meta.at("correct");
   s.epoch_seconds = meta.at("epoch_seconds");
-  s.lr_scale = meta.at("lr_scale");
-  s.best_val_loss = meta.at("best_val_loss");
-  s.plateau_wait = meta.at("plateau_wait");
+  ReduceLrOnPlateau::State ps;
+  const auto& pj = meta.at("plateau");
+  ps.best = pj.at("best").get<double>() >= 1e300 ? INFINITY : pj.at("best").get<double>();
+  ps.scale = pj.at("scale");
+  ps.wait = pj.at("wait");
+  ps.cooldown_left = pj.at("cooldown_left");
+  s.plateau.load_state(ps);
   s.early_wait = meta.at("early_wait");
   s.result.best_epoch = meta.at("best_epoch");
   s.result.best_val_acc = meta.at("best_val_acc");
@@ -298,20 +290,15 @@ void load_loop_state(const std::string& path, Model& model, Optimizer& optim, Lo
   for (auto& e : meta.at("history")) s.result.history.push_back(epoch_from_json(e));
 }
 
-double scheduled_lr(const TrainOptions& opt, const std::string& model, int epoch) {
-  double lr;
-  if (opt.schedule == "study") {
-    lr = study_lr(model, epoch, opt.lr);
-  } else if (opt.schedule == "cosine") {
-    lr = opt.min_lr +
-         0.5 * (opt.lr - opt.min_lr) * (1 + std::cos(M_PI * epoch / std::max(1, opt.epochs)));
-  } else {
-    ECG_CHECK(opt.schedule == "constant", "unknown schedule '", opt.schedule,
-              "' (expected study, cosine or constant)");
-    lr = opt.lr;
-  }
-  if (epoch < opt.warmup_epochs) lr *= static_cast<double>(epoch + 1) / (opt.warmup_epochs + 1);
-  return lr;
+LrSchedule make_schedule(const TrainOptions& opt, const std::string& model) {
+  LrSchedule sch;
+  sch.kind = opt.schedule == "study" ? (model == "alexnet" ? "study-alexnet" : "study-resnet")
+                                     : opt.schedule;
+  sch.base_lr = opt.lr;
+  sch.min_lr = opt.min_lr;
+  sch.total_epochs = opt.epochs;
+  sch.warmup_epochs = opt.warmup_epochs;
+  return sch;
 }
 
 void write_outputs(const TrainOptions& opt, Model& model, const LoopState& s) {
@@ -364,7 +351,13 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
 
   std::unique_ptr<Optimizer> optim = make_optimizer(opt.optimizer, model.parameters(), opt.lr);
   const Tensor class_weight = class_weight_tensor(opt.class_weights, model.config().classes);
+  ReduceLrOnPlateau::Options po;
+  po.factor = opt.plateau_factor;
+  po.patience = opt.plateau_patience;
+  po.min_lr = opt.min_lr;
   LoopState s;
+  s.plateau = ReduceLrOnPlateau(po);
+  const LrSchedule schedule = make_schedule(opt, model.config().name);
   if (resume) {
     ECG_CHECK(fs::exists(state_path), "--resume: no training state in '", opt.out_dir,
               "' (expected ", state_path, ")");
@@ -378,8 +371,7 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
   int64_t global_step = optim->steps();
 
   for (; s.epoch < opt.epochs; ++s.epoch) {
-    const double lr =
-        std::max(opt.min_lr, scheduled_lr(opt, model.config().name, s.epoch) * s.lr_scale);
+    const double lr = s.plateau.apply(schedule.lr(s.epoch));
     optim->set_lr(lr);
     train_data.begin_epoch(s.epoch);
     model.train();
@@ -479,15 +471,8 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
                           .string(),
                       model, info);
     }
-    // Reduce-on-plateau on validation loss (Keras: min_delta 1e-4, cooldown 0).
-    if (rec.val_loss < s.best_val_loss - 1e-4) {
-      s.best_val_loss = rec.val_loss;
-      s.plateau_wait = 0;
-    } else if (++s.plateau_wait >= opt.plateau_patience) {
-      s.lr_scale *= opt.plateau_factor;
-      s.plateau_wait = 0;
+    if (s.plateau.update(rec.val_loss))
       std::fprintf(stderr, "validation loss plateaued: learning rate x%.3f\n", opt.plateau_factor);
-    }
     s.next_batch = 0;
     s.loss_sum = 0;
     s.seen = s.correct = 0;

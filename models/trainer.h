@@ -112,9 +112,6 @@ EvalResult evaluate(Model& model, BatchSource& data, bool progress = false,
 TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
                   const TrainOptions& opt, bool resume);
 
-// Learning rate of the study's notebooks for epoch e (0-based), before plateau reductions.
-double study_lr(const std::string& model, int epoch, double base_lr);
-
 // Installs a SIGINT handler that asks the loop to stop after the current step.
 void install_interrupt_handler();
 bool interrupt_requested();

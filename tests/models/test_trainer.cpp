@@ -134,15 +134,5 @@ TEST_F(TrainerTest, DivergenceNamesTheStepAndLayer) {
   }
 }
 
-TEST(StudyRecipe, LearningRateSchedules) {
-  EXPECT_DOUBLE_EQ(study_lr("resnet11", 5, 1e-3), 1e-3);
-  EXPECT_DOUBLE_EQ(study_lr("resnet11", 6, 1e-3), 1e-4);
-  EXPECT_NEAR(study_lr("resnet11", 16, 1e-3), 1e-6, 1e-18);
-  EXPECT_DOUBLE_EQ(study_lr("resnet11", 30, 1e-3), 5e-7);
-  EXPECT_DOUBLE_EQ(study_lr("alexnet", 10, 1e-3), 1e-3);
-  EXPECT_NEAR(study_lr("alexnet", 12, 1e-3), 2.5e-4, 1e-15);
-  EXPECT_NEAR(study_lr("alexnet", 16, 1e-3), 1e-3 * std::pow(0.5, 5) * 0.1, 1e-15);
-}
-
 }  // namespace
 }  // namespace ecg

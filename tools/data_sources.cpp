@@ -1,0 +1,158 @@
+#include "data_sources.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+
+#include "core/runtime.h"
+#include "data/loader.h"
+#include "data/preprocess.h"
+
+namespace ecg::cli {
+
+namespace {
+
+// Adapts data::DataLoader (sequential next()) to the trainer's indexed
+// BatchSource; skipping ahead (a resumed epoch) assembles and drops batches,
+// which keeps the order and augmentation identical to an uninterrupted run.
+class LoaderSource final : public BatchSource {
+ public:
+  LoaderSource(std::shared_ptr<data::PreparedData> prepared, std::vector<int> indices,
+               const data::LoaderOptions& opts)
+      : prepared_(std::move(prepared)), loader_(prepared_->images, std::move(indices), opts) {}
+  int64_t num_samples() const override { return static_cast<int64_t>(loader_.size()); }
+  int64_t num_batches() const override { return loader_.num_batches(); }
+  void begin_epoch(int epoch) override {
+    loader_.start_epoch(epoch);
+    cursor_ = 0;
+  }
+  bool batch(int64_t index, Batch& out) override {
+    ECG_CHECK(index >= cursor_, "data: batch ", index, " requested after batch ", cursor_,
+              " of the same epoch");
+    data::Batch b;
+    while (cursor_ <= index) {
+      if (!loader_.next(&b)) return false;
+      ++cursor_;
+    }
+    out.images = b.images;
+    out.labels = b.labels;
+    return true;
+  }
+
+ private:
+  std::shared_ptr<data::PreparedData> prepared_;  // the ImageSet the loader reads
+  data::DataLoader loader_;
+  int64_t cursor_ = 0;
+};
+
+data::PreprocessOptions preprocess_of(const DataConfig& c) {
+  data::PreprocessOptions p = c.grayscale ? data::PreprocessOptions::study_alexnet(c.image_size)
+                                          : data::PreprocessOptions::study_resnet(c.image_size);
+  p.interp = c.resize == "bilinear" ? data::Interp::Linear : data::Interp::Area;
+  return p;
+}
+
+}  // namespace
+
+DataConfig DataConfig::for_model(const std::string& model) {
+  DataConfig c;
+  if (model == "alexnet") {
+    c.grayscale = true;
+    c.resize = "bilinear";
+  }
+  return c;
+}
+
+nlohmann::json DataConfig::json() const {
+  return {{"root", root},
+          {"image_size", image_size},
+          {"grayscale", grayscale},
+          {"resize", resize},
+          {"val_fraction", val_fraction},
+          {"test_fraction", test_fraction},
+          {"oversample", oversample},
+          {"augment", augment},
+          {"flip", flip},
+          {"val_from_test", val_from_test},
+          {"seed", seed}};
+}
+
+DataSplits open_splits(const DataConfig& cfg) {
+  namespace fs = std::filesystem;
+  ECG_CHECK(fs::is_directory(cfg.root), "dataset folder '", cfg.root,
+            "' does not exist or is not a folder");
+  data::DatasetOptions d;
+  d.seed = cfg.seed;
+  d.test_fraction = cfg.test_fraction;
+  d.val_fraction = cfg.val_from_test ? 0.0 : cfg.val_fraction;
+  d.oversample = cfg.oversample;
+  d.skip_bad = cfg.skip_bad;
+  data::PreprocessOptions pre = preprocess_of(cfg);
+  // The decoded-image cache goes to $ECG_CACHE_DIR, $XDG_CACHE_HOME/ecgcnn or
+  // ~/.cache/ecgcnn, never into the dataset folder (which may be shared or
+  // read-only); one file per dataset path and preprocessing.
+  std::string cache;
+  if (cfg.cache) {
+    const char* env = std::getenv("ECG_CACHE_DIR");
+    const char* xdg = std::getenv("XDG_CACHE_HOME");
+    const char* home = std::getenv("HOME");
+    fs::path dir = env    ? fs::path(env)
+                   : xdg  ? fs::path(xdg) / "ecgcnn"
+                   : home ? fs::path(home) / ".cache" / "ecgcnn"
+                          : fs::temp_directory_path() / "ecgcnn";
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (!ec) {
+      const std::string key = fs::absolute(cfg.root).lexically_normal().string();
+      char name[96];
+      std::snprintf(name, sizeof name, "images-%016llx-%d-%s.bin",
+                    static_cast<unsigned long long>(std::hash<std::string>{}(key)), cfg.image_size,
+                    cfg.grayscale ? "grey" : "rgb");
+      cache = (dir / name).string();
+    }
+  }
+  auto prepared = std::make_shared<data::PreparedData>(
+      data::prepare_data(cfg.root, d, pre, cache, num_threads()));
+  if (cfg.progress && !prepared->report.cache_note.empty())
+    std::fprintf(stderr, "data: %s\n", prepared->report.cache_note.c_str());
+  for (const auto& w : prepared->report.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  data::LoaderOptions train_opts;
+  train_opts.batch_size = cfg.batch;
+  train_opts.seed = cfg.seed;
+  train_opts.shuffle = true;
+  train_opts.preprocess = pre;
+  train_opts.augment.enabled = cfg.augment;
+  train_opts.augment.hflip = cfg.flip;
+  data::LoaderOptions eval_opts = train_opts;
+  eval_opts.shuffle = false;
+  eval_opts.augment = data::AugmentOptions{};
+  DataSplits s;
+  for (const auto& n : data::class_names()) s.classes.push_back(n);
+  s.train = std::make_unique<LoaderSource>(prepared, prepared->train, train_opts);
+  std::vector<int> val = cfg.val_from_test ? prepared->test : prepared->val;
+  s.val = std::make_unique<LoaderSource>(prepared, val, eval_opts);
+  s.test = std::make_unique<LoaderSource>(prepared, prepared->test, eval_opts);
+  auto counts = [&](const std::vector<int>& idx) {
+    std::vector<int64_t> c(s.classes.size(), 0);
+    for (int i : idx) ++c[prepared->images.samples[i].label];
+    return c;
+  };
+  s.summary = {
+      {"train_counts", counts(prepared->train)},
+      {"val_counts", counts(val)},
+      {"test_counts", counts(prepared->test)},
+      {"given_test", prepared->splits.given_test},
+      {"validation", cfg.val_from_test ? "test split (study recipe)" : "held out of train"},
+      {"skipped_files", prepared->splits.skipped}};
+  return s;
+}
+
+Tensor load_image(const std::string& path, const DataConfig& cfg) {
+  data::PreprocessOptions pre = preprocess_of(cfg);
+  data::Image img = data::load_preprocessed(path, pre);
+  Tensor x = Tensor::empty({1, 3, cfg.image_size, cfg.image_size});
+  data::image_to_chw(img, pre, x.data<float>());
+  return x;
+}
+
+}  // namespace ecg::cli

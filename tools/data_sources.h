@@ -1,0 +1,48 @@
+// The bridge between the CLI and data/: opens a dataset folder (real scans or
+// synthetic pages) as train / validation / test BatchSources with the
+// preprocessing a model expects (colour + area resize for the ResNets, grey
+// replicated to 3 channels + bilinear for AlexNet, as in the study).
+#pragma once
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "models/trainer.h"
+
+namespace ecg::cli {
+
+struct DataConfig {
+  std::string root;
+  int image_size = 224;
+  bool grayscale = false;       // AlexNet: read grey, replicate to 3 channels
+  std::string resize = "area";  // area (ResNets) or bilinear (AlexNet)
+  double val_fraction = 0.2;    // held out of train, stratified
+  double test_fraction = 0.2;   // only when the folder has no train/ and test/
+  bool oversample = true;       // minority classes duplicated in the train split
+  bool augment = true;          // shift, small rotation, brightness/contrast
+  bool flip = false;            // horizontal flip reverses time on an ECG: off by default
+  bool val_from_test = false;   // the study's ResNet notebooks validated on the test folder
+  int batch = 16;
+  uint64_t seed = 1;
+  bool skip_bad = false;
+  bool cache = true;
+  bool progress = true;
+
+  // The settings for `model`, as the study preprocessed its inputs.
+  static DataConfig for_model(const std::string& model);
+  nlohmann::json json() const;
+};
+
+struct DataSplits {
+  std::unique_ptr<BatchSource> train, val, test;
+  std::vector<std::string> classes;
+  nlohmann::json summary;  // counts per split and class, source folder
+};
+
+DataSplits open_splits(const DataConfig& cfg);
+
+// One preprocessed image [1, 3, S, S] (predict).
+Tensor load_image(const std::string& path, const DataConfig& cfg);
+
+}  // namespace ecg::cli
