@@ -21,6 +21,23 @@ QParams choose_qparams(float lo, float hi) {
   return QParams{scale, static_cast<int32_t>(std::min(127L, std::max(-128L, z)))};
 }
 
+void quantize_nchw_to_nhwc(const float* x, int N, int C, int H, int W, QParams p, int8_t* y) {
+  const int64_t hw = static_cast<int64_t>(H) * W;
+  for (int n = 0; n < N; ++n)
+    for (int64_t i = 0; i < hw; ++i)
+      for (int c = 0; c < C; ++c)
+        y[(n * hw + i) * C + c] = quantize_value(x[(static_cast<int64_t>(n) * C + c) * hw + i], p);
+}
+
+void dequantize_nhwc_to_nchw(const int8_t* x, int N, int C, int H, int W, QParams p, float* y) {
+  const int64_t hw = static_cast<int64_t>(H) * W;
+  for (int n = 0; n < N; ++n)
+    for (int64_t i = 0; i < hw; ++i)
+      for (int c = 0; c < C; ++c)
+        y[(static_cast<int64_t>(n) * C + c) * hw + i] =
+            dequantize_value(x[(n * hw + i) * C + c], p);
+}
+
 void fold_batch_norm(int K, int64_t per_channel, float* w, float* bias, const float* gamma,
                      const float* beta, const float* mean, const float* var, float eps) {
   for (int k = 0; k < K; ++k) {

@@ -36,6 +36,11 @@ inline float dequantize_value(int8_t q, QParams p) {
   return p.scale * static_cast<float>(static_cast<int32_t>(q) - p.zero_point);
 }
 
+// Float NCHW (the float model's layout) to int8 NHWC (the int8 graph's), and
+// back; used for the network input and for per-layer SQNR reports.
+void quantize_nchw_to_nhwc(const float* x, int N, int C, int H, int W, QParams p, int8_t* y);
+void dequantize_nhwc_to_nchw(const int8_t* x, int N, int C, int H, int W, QParams p, float* y);
+
 // Folds eval-mode BatchNorm (gamma, beta, running mean/var, eps) into the
 // preceding convolution or dense layer in place, in double:
 //   w'[k] = w[k] * gamma[k] / sqrt(var[k] + eps)

@@ -201,6 +201,19 @@ TEST(Calibrate, DegenerateTensorsGiveFiniteScales) {
   }
 }
 
+TEST(Quantize, LayoutRoundTrip) {
+  const int N = 2, C = 3, H = 4, W = 5;
+  std::vector<float> x(N * C * H * W), back(x.size());
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 17) * 0.1f - 0.5f;
+  const QParams p = choose_qparams(-0.5f, 1.1f);
+  std::vector<int8_t> q(x.size());
+  quantize_nchw_to_nhwc(x.data(), N, C, H, W, p, q.data());
+  // NHWC: channel fastest.
+  EXPECT_EQ(q[1], quantize_value(x[H * W], p));
+  dequantize_nhwc_to_nchw(q.data(), N, C, H, W, p, back.data());
+  for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(back[i], x[i], 0.5f * p.scale + 1e-6f);
+}
+
 TEST(Quantize, SqnrAndCosine) {
   const float a[3] = {1.f, 2.f, 3.f}, b[3] = {1.f, 2.f, 3.1f}, z[3] = {0.f, 0.f, 0.f};
   EXPECT_NEAR(sqnr_db(a, b, 3), 10.0 * std::log10(14.0 / 0.01), 1e-3);
