@@ -25,56 +25,101 @@
 
 namespace ecg::cpu::ECG_CPU_NS {
 
-// Valid j range [lo, hi) of iw = base + j * stride inside [0, W), clipped to [0, n).
+// Decoded kernel taps of GEMM rows/columns (c, r, t), computed once per pack
+// call so the inner loops do no integer division.
+struct Taps {
+  long chan_off[MicroKernel::KC > kNR ? MicroKernel::KC : kNR];
+  int r[MicroKernel::KC > kNR ? MicroKernel::KC : kNR];
+  int t[MicroKernel::KC > kNR ? MicroKernel::KC : kNR];
+  void decode(const Conv2dShape& sh, int first, int count) {
+    const int RS = sh.R * sh.S;
+    int c = first / RS, rem = first % RS, r = rem / sh.S, t = rem % sh.S;
+    for (int i = 0; i < count; ++i) {
+      chan_off[i] = static_cast<long>(c) * sh.H * sh.W, this->r[i] = r, this->t[i] = t;
+      if (++t == sh.S) {
+        t = 0;
+        if (++r == sh.R) r = 0, ++c;
+      }
+    }
+  }
+};
+
+// Runs of consecutive output positions (p, q..q+len) inside one output row:
+// within a run the source pixels of any tap form one strided line.
+constexpr int kMaxRuns = MicroKernel::NC > MicroKernel::KC ? MicroKernel::NC : MicroKernel::KC;
+struct Runs {
+  int start[kMaxRuns], len[kMaxRuns], ih0[kMaxRuns], iw0[kMaxRuns];
+  int count = 0;
+  void build(const Conv2dShape& sh, int first_pq, int n) {
+    count = 0;
+    int p = first_pq / sh.Q, q = first_pq % sh.Q, j = 0;
+    while (j < n) {
+      const int l = std::min(n - j, sh.Q - q);
+      start[count] = j, len[count] = l;
+      ih0[count] = p * sh.stride_h - sh.pad_top, iw0[count] = q * sh.stride_w - sh.pad_left;
+      ++count;
+      j += l, q = 0, ++p;
+    }
+  }
+};
+
+// [lo, hi) of u in [0, n) with 0 <= base + u * stride < W.
 inline void valid_span(int base, int stride, int W, int n, int& lo, int& hi) {
-  lo = base >= 0 ? 0 : (-base + stride - 1) / stride;
-  hi = base >= W ? 0 : (W - base + stride - 1) / stride;
+  if (stride == 1) {
+    lo = std::max(0, -base);
+    hi = std::min(n, W - base);
+  } else {
+    lo = base >= 0 ? 0 : (-base + stride - 1) / stride;
+    hi = base >= W ? 0 : (W - base + stride - 1) / stride;
+    hi = std::min(hi, n);
+  }
   lo = std::min(lo, n);
-  hi = std::max(lo, std::min(hi, n));
+  hi = std::max(lo, hi);
 }
 
 // B(row = (c, r, t), col = (p, q)) = x[c, p*sh - pt + r, q*sw - pl + t] or 0.
+// Packing walks each GEMM row across the whole block, one output row (run) at
+// a time, and cuts runs only at panel boundaries: per-panel bookkeeping made
+// packing cost as much as the FMAs for layers with few output channels.
 struct Im2colB {
   const float* x;  // image base
   const Conv2dShape* s;
   int col_base;  // first output position of this job
   void pack(int k0, int j0, int kc, int nc, float* dst) const {
     const Conv2dShape& sh = *s;
-    const int RS = sh.R * sh.S;
-    for (int jp = 0; jp < nc; jp += kNR) {
-      const int cols = std::min(kNR, nc - jp);
-      float* d = dst + static_cast<long>(jp) * kc;
-      for (int kk = 0; kk < kc; ++kk) {
-        const int row = k0 + kk, c = row / RS, r = (row % RS) / sh.S, t = row % sh.S;
-        const float* xc = x + static_cast<long>(c) * sh.H * sh.W;
-        float* dk = d + kk * kNR;
-        // Walk the panel's columns one output row p at a time: within a row
-        // the source is a strided run with clipped ends.
-        int j = 0, pq = col_base + j0 + jp;
-        while (j < cols) {
-          const int p = pq / sh.Q, q = pq % sh.Q;
-          const int seg = std::min(cols - j, sh.Q - q);
-          const int ih = p * sh.stride_h - sh.pad_top + r;
-          if (ih < 0 || ih >= sh.H) {
-            for (int u = 0; u < seg; ++u) dk[j + u] = 0.f;
-          } else {
-            const int iw0 = q * sh.stride_w - sh.pad_left + t;
-            int lo, hi;
-            valid_span(iw0, sh.stride_w, sh.W, seg, lo, hi);
-            const float* src = xc + static_cast<long>(ih) * sh.W + iw0;
-            float* dd = dk + j;
-            for (int u = 0; u < lo; ++u) dd[u] = 0.f;
-            if (sh.stride_w == 1)
-              for (int u = lo; u < hi; ++u) dd[u] = src[u];
-            else
-              for (int u = lo; u < hi; ++u) dd[u] = src[u * sh.stride_w];
-            for (int u = hi; u < seg; ++u) dd[u] = 0.f;
-          }
-          j += seg;
-          pq += seg;
+    Taps taps;
+    taps.decode(sh, k0, kc);
+    Runs runs;
+    runs.build(sh, col_base + j0, nc);
+    const long panel_stride = static_cast<long>(kc) * kNR;
+    for (int kk = 0; kk < kc; ++kk) {
+      const float* xc = x + taps.chan_off[kk];
+      const int r = taps.r[kk], t = taps.t[kk];
+      float* row = dst + kk * kNR;
+      for (int g = 0; g < runs.count; ++g) {
+        const int len = runs.len[g], ih = runs.ih0[g] + r, iw0 = runs.iw0[g] + t;
+        int lo = 0, hi = 0;
+        if (ih >= 0 && ih < sh.H) valid_span(iw0, sh.stride_w, sh.W, len, lo, hi);
+        const float* src = xc + static_cast<long>(ih) * sh.W + iw0;
+        // Split the run at panel boundaries.
+        int j = runs.start[g], u = 0;
+        while (u < len) {
+          const int off = j % kNR, chunk = std::min(len - u, kNR - off);
+          float* d = row + (j / kNR) * panel_stride + off - u;  // d[u'] for u' in [u, u+chunk)
+          const int end = u + chunk;
+          const int a = std::min(std::max(lo, u), end), b = std::max(std::min(hi, end), a);
+          for (int v = u; v < a; ++v) d[v] = 0.f;
+          if (sh.stride_w == 1)
+            for (int v = a; v < b; ++v) d[v] = src[v];
+          else
+            for (int v = a; v < b; ++v) d[v] = src[v * sh.stride_w];
+          for (int v = b; v < end; ++v) d[v] = 0.f;
+          u = end;
+          j += chunk;
         }
-        for (int u = cols; u < kNR; ++u) dk[u] = 0.f;
       }
+      if (nc % kNR)
+        for (int u = nc % kNR; u < kNR; ++u) row[(nc / kNR) * panel_stride + u] = 0.f;
     }
   }
 };
@@ -87,37 +132,36 @@ struct Im2colTB {
   int col_base;  // first (c, r, t) column of this job
   void pack(int k0, int j0, int kc, int nc, float* dst) const {
     const Conv2dShape& sh = *s;
-    const int RS = sh.R * sh.S, CRS = sh.C * RS;
+    const int CRS = sh.C * sh.R * sh.S;
+    Runs runs;
+    runs.build(sh, k0, kc);
+    Taps taps;
     for (int jp = 0; jp < nc; jp += kNR) {
-      const int cols = std::min(kNR, nc - jp);
+      const int first = col_base + j0 + jp;
+      const int cols = std::min(std::min(kNR, nc - jp), CRS - first);
+      taps.decode(sh, first, std::max(cols, 0));
       float* d = dst + static_cast<long>(jp) * kc;
       for (int jj = 0; jj < kNR; ++jj) {
-        const int col = col_base + j0 + jp + jj;
-        if (jj >= cols || col >= CRS) {
+        if (jj >= cols) {
           for (int kk = 0; kk < kc; ++kk) d[kk * kNR + jj] = 0.f;
           continue;
         }
-        const int c = col / RS, r = (col % RS) / sh.S, t = col % sh.S;
-        const float* xc = x + static_cast<long>(c) * sh.H * sh.W;
-        int kk = 0, pq = k0;
-        while (kk < kc) {
-          const int p = pq / sh.Q, q = pq % sh.Q;
-          const int seg = std::min(kc - kk, sh.Q - q);
-          const int ih = p * sh.stride_h - sh.pad_top + r;
-          float* dd = d + static_cast<long>(kk) * kNR + jj;
+        const float* xc = x + taps.chan_off[jj];
+        const int r = taps.r[jj], t = taps.t[jj];
+        for (int g = 0; g < runs.count; ++g) {
+          float* dd = d + static_cast<long>(runs.start[g]) * kNR + jj;
+          const int seg = runs.len[g], ih = runs.ih0[g] + r;
           if (ih < 0 || ih >= sh.H) {
             for (int u = 0; u < seg; ++u) dd[u * kNR] = 0.f;
-          } else {
-            const int iw0 = q * sh.stride_w - sh.pad_left + t;
-            int lo, hi;
-            valid_span(iw0, sh.stride_w, sh.W, seg, lo, hi);
-            const float* src = xc + static_cast<long>(ih) * sh.W + iw0;
-            for (int u = 0; u < lo; ++u) dd[u * kNR] = 0.f;
-            for (int u = lo; u < hi; ++u) dd[u * kNR] = src[u * sh.stride_w];
-            for (int u = hi; u < seg; ++u) dd[u * kNR] = 0.f;
+            continue;
           }
-          kk += seg;
-          pq += seg;
+          const int iw0 = runs.iw0[g] + t;
+          int lo, hi;
+          valid_span(iw0, sh.stride_w, sh.W, seg, lo, hi);
+          const float* src = xc + static_cast<long>(ih) * sh.W + iw0;
+          for (int u = 0; u < lo; ++u) dd[u * kNR] = 0.f;
+          for (int u = lo; u < hi; ++u) dd[u * kNR] = src[u * sh.stride_w];
+          for (int u = hi; u < seg; ++u) dd[u * kNR] = 0.f;
         }
       }
     }
@@ -148,14 +192,10 @@ inline void conv2d_forward(const Conv2dShape& s, const float* x, const float* w,
     if (hi <= lo) continue;
     float* yn = y + static_cast<long>(n) * s.K * PQ;
     const float* xn = x + static_cast<long>(n) * s.C * HW;
-    if (bias)
-      for (int k = 0; k < s.K; ++k)
-        std::fill(yn + static_cast<long>(k) * PQ + lo, yn + static_cast<long>(k) * PQ + hi,
-                  bias[k]);
     if (dense)
-      gemm_serial(s.K, hi - lo, CRS, pa, DenseB{xn + lo, HW, false}, yn + lo, PQ, bias != nullptr);
+      gemm_serial(s.K, hi - lo, CRS, pa, DenseB{xn + lo, HW, false}, yn + lo, PQ, false, bias);
     else
-      gemm_serial(s.K, hi - lo, CRS, pa, Im2colB{xn, &s, lo}, yn + lo, PQ, bias != nullptr);
+      gemm_serial(s.K, hi - lo, CRS, pa, Im2colB{xn, &s, lo}, yn + lo, PQ, false, bias);
   }
 }
 

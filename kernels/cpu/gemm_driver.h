@@ -91,15 +91,19 @@ struct DenseB {
   }
 };
 
-// C[0:M, 0:N] = (accumulate ? C : 0) + A * B on the calling thread.
-// K == 0 with !accumulate zeroes C.
+// C[0:M, 0:N] = (accumulate ? C : row_bias ? bias : 0) + A * B on the calling
+// thread. The bias is written into each C tile just before its first
+// micro-kernel call, while the tile is in L1 (a separate pass over C would
+// stream the whole output through memory once more). K == 0 gives the start value.
 template <class PackA, class PackB>
 void gemm_serial(int M, int N, int K, const PackA& pa, const PackB& pb, float* C, long ldc,
-                 bool accumulate) {
+                 bool accumulate, const float* row_bias = nullptr) {
+  if (accumulate) row_bias = nullptr;
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     if (!accumulate)
-      for (int i = 0; i < M; ++i) std::memset(C + i * ldc, 0, sizeof(float) * N);
+      for (int i = 0; i < M; ++i)
+        for (int j = 0; j < N; ++j) C[i * ldc + j] = row_bias ? row_bias[i] : 0.f;
     return;
   }
   const int KC = MicroKernel::KC, MC = MicroKernel::MC, NC = MicroKernel::NC;
@@ -123,8 +127,12 @@ void gemm_serial(int M, int N, int K, const PackA& pa, const PackB& pb, float* C
           const float* bp = bbuf + static_cast<long>(jr) * kc;
           for (int ir = 0; ir < mc; ir += kMR) {
             const int m = std::min(kMR, mc - ir);
-            MicroKernel::run(kc, abuf + static_cast<long>(ir) * kc, bp,
-                             C + (ic + ir) * ldc + jc + jr, ldc, acc, m, n);
+            float* ct = C + (ic + ir) * ldc + jc + jr;
+            if (row_bias && pc == 0)
+              for (int i = 0; i < m; ++i)
+                for (int j = 0; j < n; ++j) ct[i * ldc + j] = row_bias[ic + ir + i];
+            MicroKernel::run(kc, abuf + static_cast<long>(ir) * kc, bp, ct, ldc,
+                             acc || (row_bias != nullptr), m, n);
           }
         }
       }

@@ -12,7 +12,7 @@ namespace ecg::cpu::ECG_CPU_NS {
 // C tile in a local array: 64 floats that GCC keeps in vector registers.
 struct MicroKernel {
   static constexpr int MR = 4, NR = 16;
-  static constexpr int KC = 256, MC = 128, NC = 2048;
+  static constexpr int KC = 256, MC = 128, NC = 512;
   static void run(int kc, const float* a, const float* b, float* c, long ldc, bool accumulate,
                   int m, int n) {
     float acc[MR][NR] = {};

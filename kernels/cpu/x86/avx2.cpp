@@ -19,7 +19,7 @@ template <int MR_, int NV>
 struct Ymm {
   static constexpr int MR = MR_, NR = 8 * NV;
   // B panel KC x NR = 24 KiB in L1; A block MC x KC = 256 KiB in L2.
-  static constexpr int KC = 256, MC = 256, NC = 2040;
+  static constexpr int KC = 256, MC = 256, NC = 504;
   static void run(int kc, const float* a, const float* b, float* c, long ldc, bool accumulate,
                   int m, int n) {
     __m256 acc[MR][NV];

@@ -19,8 +19,10 @@ namespace ecg::cpu::ECG_CPU_NS {
 template <int MR_, int NV>
 struct Zmm {
   static constexpr int MR = MR_, NR = 16 * NV;
-  // B panel KC x NR = 32 KiB stays in L1 (48 KiB); A block MC x KC = 384 KiB in L2.
-  static constexpr int KC = 256, MC = 384, NC = 2048;
+  // B panel KC x NR = 32 KiB stays in L1 (48 KiB); A block MC x KC = 384 KiB and
+  // B block KC x NC = 512 KiB share L2 (2 MiB): a B block that spills out of L2
+  // between packing and use doubled the packing cost in the convolutions.
+  static constexpr int KC = 256, MC = 384, NC = 512;
   static void run(int kc, const float* a, const float* b, float* c, long ldc, bool accumulate,
                   int m, int n) {
     __m512 acc[MR][NV];
