@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "kernels/cuda/emu/cuda_compat.h"
@@ -25,13 +26,29 @@ struct ScheduleGuard {
   ~ScheduleGuard() { set_schedule(ScheduleSpec{}); }
 };
 
+// In a ThreadSanitizer build every race between emulated threads fails the
+// test, unless the test plants one on purpose inside an ExpectRaces scope.
+inline int& races_expected() {
+  static int depth = 0;
+  return depth;
+}
+struct ExpectRaces {
+  ExpectRaces() { ++races_expected(); }
+  ~ExpectRaces() { --races_expected(); }
+};
+
 template <class F>
 void for_each_schedule(F&& body) {
   ScheduleGuard guard;
   for (const ScheduleSpec& spec : schedules()) {
     set_schedule(spec);
     SCOPED_TRACE("schedule " + spec.name());
+    const std::uint64_t races_before = race_reports();
     body(spec);
+    if (races_expected() == 0) {
+      EXPECT_EQ(race_reports(), races_before)
+          << "ThreadSanitizer reported data races between emulated CUDA threads (reports above)";
+    }
   }
 }
 

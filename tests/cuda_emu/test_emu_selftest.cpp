@@ -14,6 +14,7 @@ namespace {
 using ecg::cuda_emu::KernelFault;
 using ecg::cuda_emu::ScheduleSpec;
 using ecg::cuda_emu::testing::DeviceBuffer;
+using ecg::cuda_emu::testing::ExpectRaces;
 using ecg::cuda_emu::testing::for_each_schedule;
 namespace k = ecg::emu_selftest;
 
@@ -49,6 +50,7 @@ TEST(CudaEmu, BlockReductionIsRightUnderEverySchedule) {
 // wrong sum or (when the last barrier is removed too) as a fault.
 TEST(CudaEmu, MissingBarrierInTreeIsExposedBySomeSchedule) {
   const std::vector<float> in = ramp(1000);
+  ExpectRaces planted;
   int exposed = 0;
   for_each_schedule([&](const ScheduleSpec& s) {
     float got = run_block_sum<1>(in, 128);
@@ -63,6 +65,7 @@ TEST(CudaEmu, MissingBarrierInTreeIsExposedBySomeSchedule) {
 // thread reads a neighbour's slot before it is written, i.e. the poison.
 TEST(CudaEmu, MissingBarrierAfterSharedFillReadsPoison) {
   const std::vector<float> in = ramp(1000);
+  ExpectRaces planted;
   int exposed = 0;
   for_each_schedule([&](const ScheduleSpec& s) {
     float got = run_block_sum<2>(in, 128);
@@ -70,6 +73,21 @@ TEST(CudaEmu, MissingBarrierAfterSharedFillReadsPoison) {
     std::printf("missing fill barrier, %s: %g\n", s.name().c_str(), got);
   });
   EXPECT_GE(exposed, 1);
+}
+
+// Under ThreadSanitizer the emulator sees the missing barrier even in the one
+// order that computes the right sum (reverse): a race does not need to be
+// lucky to be found. (Each ctest case is its own process, so TSan's
+// de-duplication of reports does not hide this one behind the tests above.)
+TEST(CudaEmu, RaceDetectorSeesMissingBarrierInTheOrderThatHidesIt) {
+  if (!ecg::cuda_emu::race_detection()) GTEST_SKIP() << "needs a -fsanitize=thread build";
+  const std::vector<float> in = ramp(1000);
+  ExpectRaces planted;
+  ecg::cuda_emu::testing::ScheduleGuard guard;
+  ecg::cuda_emu::set_schedule({ecg::cuda_emu::Schedule::kReverse, 0});
+  const std::uint64_t before = ecg::cuda_emu::race_reports();
+  EXPECT_EQ(run_block_sum<1>(in, 128), host_sum(in));  // the order hides it...
+  EXPECT_GT(ecg::cuda_emu::race_reports(), before);    // ...the race detector does not
 }
 
 TEST(CudaEmu, WarpButterflyAndAtomicAdd) {
@@ -267,6 +285,7 @@ TEST(CudaEmu, StaticPlusDynamicSharedOverLimitIsRefused) {
 }
 
 TEST(CudaEmuDeathTest, StackOverflowNamesTheThread) {
+  if (ecg::cuda_emu::race_detection()) GTEST_SKIP() << "TSan's signal handling differs";
   EXPECT_DEATH(
       {
         DeviceBuffer<int> d_out(32);

@@ -110,6 +110,12 @@ void set_throw_on_error(bool on);
 // The message of the last fault or invalid launch ("" when none).
 std::string last_fault_message();
 
+// Under ThreadSanitizer (-fsanitize=thread) the emulator reports data races
+// between emulated threads of a block, and between blocks, whatever the
+// schedule; race_reports() counts the reports printed so far.
+bool race_detection();
+std::uint64_t race_reports();
+
 struct Counters {
   std::uint64_t launches = 0, blocks = 0, threads = 0, switches = 0;
 };
@@ -125,9 +131,10 @@ struct BlockHeader {
   dim3 block_dim, grid_dim;
 };
 // Out of line on purpose: GCC's -fsanitize=null reports the address of an
-// `extern thread_local` as null when it is read from a fiber stack.
-const ThreadHeader& current_thread();
-const BlockHeader& current_block();
+// `extern thread_local` as null when it is read from a fiber stack. By value,
+// so that ThreadSanitizer sees no kernel access to the emulator's records.
+ThreadHeader current_thread();
+BlockHeader current_block();
 
 using Body = void (*)(void* closure);
 void launch(const char* kernel, dim3 grid, dim3 block, std::size_t smem, cudaStream_t stream,
@@ -312,12 +319,16 @@ inline void __trap(const char* file = __builtin_FILE(), int line = __builtin_LIN
 // ---- atomics: relaxed, each one a scheduling point ----------------------------
 // Fibers of one block share one OS thread, so the read-modify-write itself
 // cannot be torn; yielding first lets the schedule interleave other threads.
-#define ECG_EMU_ATOMIC(NAME, T, EXPR)       \
-  inline T NAME(T* address, T val) {        \
-    ::ecg::cuda_emu::detail::yield_point(); \
-    T old = *address;                       \
-    *address = (EXPR);                      \
-    return old;                             \
+// The load and store are relaxed atomics (plain moves on x86-64 and AArch64)
+// so that ThreadSanitizer treats them as atomics without ordering, as CUDA does.
+#define ECG_EMU_ATOMIC(NAME, T, EXPR)                    \
+  inline T NAME(T* address, T val) {                     \
+    ::ecg::cuda_emu::detail::yield_point();              \
+    T old;                                               \
+    __atomic_load(address, &old, __ATOMIC_RELAXED);      \
+    T desired = (EXPR);                                  \
+    __atomic_store(address, &desired, __ATOMIC_RELAXED); \
+    return old;                                          \
   }
 ECG_EMU_ATOMIC(atomicAdd, int, old + val)
 ECG_EMU_ATOMIC(atomicAdd, unsigned, old + val)
@@ -354,12 +365,13 @@ ECG_EMU_ATOMIC(atomicInc, unsigned, old >= val ? 0u : old + 1u)
 ECG_EMU_ATOMIC(atomicDec, unsigned, (old == 0u || old > val) ? val : old - 1u)
 #undef ECG_EMU_ATOMIC
 
-#define ECG_EMU_ATOMIC_CAS(T)                        \
-  inline T atomicCAS(T* address, T compare, T val) { \
-    ::ecg::cuda_emu::detail::yield_point();          \
-    T old = *address;                                \
-    if (old == compare) *address = val;              \
-    return old;                                      \
+#define ECG_EMU_ATOMIC_CAS(T)                                            \
+  inline T atomicCAS(T* address, T compare, T val) {                     \
+    ::ecg::cuda_emu::detail::yield_point();                              \
+    T old;                                                               \
+    __atomic_load(address, &old, __ATOMIC_RELAXED);                      \
+    if (old == compare) __atomic_store(address, &val, __ATOMIC_RELAXED); \
+    return old;                                                          \
   }
 ECG_EMU_ATOMIC_CAS(int)
 ECG_EMU_ATOMIC_CAS(unsigned)

@@ -23,9 +23,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <vector>
@@ -45,6 +47,29 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define ECG_EMU_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ECG_EMU_TSAN 1
+#endif
+#endif
+
+// ThreadSanitizer as a race detector for emulated CUDA threads: each fiber is
+// a TSan fiber switched to without synchronisation, and happens-before edges
+// are added only where CUDA has them (launch start, barriers, warp
+// collectives, launch end). Two threads of a block touching the same word
+// between barriers, one of them writing, is then a reported race, whatever
+// the schedule. Blocks get fresh fibers, so races between blocks show too.
+#if defined(ECG_EMU_TSAN)
+#include <sanitizer/tsan_interface.h>
+extern "C" {
+void __tsan_ignore_thread_begin();
+void __tsan_ignore_thread_end();
+void AnnotateNewMemory(const char* file, int line, const volatile void* mem, unsigned long size);
+}
+#endif
+
 namespace bctx = boost::context::detail;
 
 namespace ecg::cuda_emu {
@@ -62,6 +87,37 @@ constexpr std::size_t kSharedRedzone = 32;     // ASan-poisoned gap between shar
 
 enum class State { kRunnable, kAtBarrier, kAtWarp, kDone };
 
+// The emulator's own bookkeeping, touched by fibers and the scheduler alike,
+// is not part of a kernel's races: ThreadSanitizer ignores it.
+// TSan refuses to switch away from (or destroy) a fiber with ignores open,
+// so each fiber counts its open scopes and switch_to_scheduler closes and
+// reopens them around the switch.
+struct Bookkeeping {
+#if defined(ECG_EMU_TSAN)
+  Bookkeeping();
+  ~Bookkeeping();
+#else
+  Bookkeeping() {}
+#endif
+  Bookkeeping(const Bookkeeping&) = delete;
+  Bookkeeping& operator=(const Bookkeeping&) = delete;
+};
+
+inline void tsan_release(void* sync) {
+#if defined(ECG_EMU_TSAN)
+  __tsan_release(sync);
+#else
+  (void)sync;
+#endif
+}
+inline void tsan_acquire(void* sync) {
+#if defined(ECG_EMU_TSAN)
+  __tsan_acquire(sync);
+#else
+  (void)sync;
+#endif
+}
+
 struct Thread : ThreadHeader {
   bctx::fcontext_t ctx = nullptr;
   int linear = 0, warp = 0, lane = 0;
@@ -77,6 +133,15 @@ struct Thread : ThreadHeader {
   unsigned mask = 0;
   int arg = 0, width = 32;
   std::uint64_t value = 0, result = 0;
+  // Happens-before bookkeeping for ThreadSanitizer: barrier and collective
+  // counts pick the sync objects; peer_slot says which object each lane of
+  // the completed collective released into.
+  unsigned bar_gen = 0, warp_gen = 0;
+  std::uint64_t group = 0;
+  unsigned char slot = 0;
+  unsigned char peer_slot[32] = {};
+  void* tsan_fiber = nullptr;
+  int tsan_ignores = 0;  // open Bookkeeping scopes of this fiber
   // Stack of this fiber.
   char* stack_lo = nullptr;
   std::size_t stack_size = 0;
@@ -89,6 +154,8 @@ std::size_t stack_bytes() {
     std::size_t kb = env ? std::strtoul(env, nullptr, 10) : 0;
 #if defined(ECG_EMU_ASAN)
     if (kb == 0) kb = 256;  // ASan frames carry redzones
+#elif defined(ECG_EMU_TSAN)
+    if (kb == 0) kb = 32;  // TSan forgets each stack's history per block: keep them small
 #else
     if (kb == 0) kb = 64;
 #endif
@@ -138,6 +205,16 @@ struct Block : BlockHeader {
   std::vector<unsigned char> shared;
   std::size_t dynamic_bytes = 0, static_bytes = 0, shared_used = 0;
   std::vector<std::pair<const void*, std::size_t>> static_sites;  // site -> offset
+  // ThreadSanitizer sync objects: launch start and fiber-to-host are per
+  // launch; the barrier pair and 4 per thread for collectives are per block
+  // (freed with it, so one block's clocks never leak into the next).
+  char tsan_launch = 0, tsan_to_host = 0;
+  std::unique_ptr<char[]> tsan_block_sync;
+  void* tsan_host_fiber = nullptr;
+  char* barrier_sync(unsigned gen) { return &tsan_block_sync[gen & 1]; }
+  char* lane_sync(std::size_t thread, unsigned slot) {
+    return &tsan_block_sync[2 + 4 * thread + (slot & 3)];
+  }
 };
 
 struct Engine {
@@ -152,6 +229,17 @@ struct Engine {
 };
 
 thread_local Engine engine;
+
+#if defined(ECG_EMU_TSAN)
+Bookkeeping::Bookkeeping() {
+  __tsan_ignore_thread_begin();
+  if (engine.current) ++engine.current->tsan_ignores;
+}
+Bookkeeping::~Bookkeeping() {
+  if (engine.current) --engine.current->tsan_ignores;
+  __tsan_ignore_thread_end();
+}
+#endif
 
 std::string dim_str(unsigned x, unsigned y, unsigned z) {
   std::ostringstream os;
@@ -223,23 +311,41 @@ void run_thread_body(Block& b) {
   try {
     b.body(b.closure);
   } catch (const std::exception& e) {
+    Bookkeeping internal;
     if (b.fault.empty()) b.fault = "C++ exception in " + where(b, engine.current) + ": " + e.what();
   }
 }
 
 [[noreturn]] void fiber_main(bctx::transfer_t from) {
-  Block& b = *engine.block;
-  b.sched_ctx = from.fctx;
+  Block* bp = nullptr;
+  {
+    Bookkeeping internal;
+    bp = engine.block;
+    bp->sched_ctx = from.fctx;
 #if defined(ECG_EMU_ASAN)
-  __sanitizer_finish_switch_fiber(nullptr, &b.sched_stack_bottom, &b.sched_stack_size);
+    __sanitizer_finish_switch_fiber(nullptr, &bp->sched_stack_bottom, &bp->sched_stack_size);
 #endif
-  run_thread_body(b);
-  engine.current->state = State::kDone;
+    tsan_acquire(&bp->tsan_launch);  // what the host wrote before the launch
+  }
+  run_thread_body(*bp);
+  bctx::fcontext_t to;
+  [[maybe_unused]] void* host_fiber;
+  {
+    Bookkeeping internal;
+    Block& b = *bp;
+    engine.current->state = State::kDone;
+    tsan_release(&b.tsan_to_host);
+    to = b.sched_ctx;
+    host_fiber = b.tsan_host_fiber;
 #if defined(ECG_EMU_ASAN)
-  // nullptr: this fiber never runs again, so ASan may free its fake stack.
-  __sanitizer_start_switch_fiber(nullptr, b.sched_stack_bottom, b.sched_stack_size);
+    // nullptr: this fiber never runs again, so ASan may free its fake stack.
+    __sanitizer_start_switch_fiber(nullptr, b.sched_stack_bottom, b.sched_stack_size);
 #endif
-  bctx::jump_fcontext(b.sched_ctx, nullptr);
+  }
+#if defined(ECG_EMU_TSAN)
+  __tsan_switch_to_fiber(host_fiber, __tsan_switch_to_fiber_no_sync);
+#endif
+  bctx::jump_fcontext(to, nullptr);
   std::abort();  // a finished fiber is never resumed
 }
 
@@ -247,10 +353,21 @@ void run_thread_body(Block& b) {
 void switch_to_scheduler() {
   Block& b = *engine.block;
   [[maybe_unused]] Thread* t = engine.current;
+  tsan_release(&b.tsan_to_host);  // the host may read results after a fault, too
+  bctx::fcontext_t to = b.sched_ctx;
 #if defined(ECG_EMU_ASAN)
   __sanitizer_start_switch_fiber(&t->asan_fake_stack, b.sched_stack_bottom, b.sched_stack_size);
 #endif
-  bctx::transfer_t back = bctx::jump_fcontext(b.sched_ctx, nullptr);
+#if defined(ECG_EMU_TSAN)
+  void* host_fiber = b.tsan_host_fiber;
+  const int ignores = t->tsan_ignores;
+  for (int i = 0; i < ignores; ++i) __tsan_ignore_thread_end();
+  __tsan_switch_to_fiber(host_fiber, __tsan_switch_to_fiber_no_sync);
+#endif
+  bctx::transfer_t back = bctx::jump_fcontext(to, nullptr);
+#if defined(ECG_EMU_TSAN)
+  for (int i = 0; i < ignores; ++i) __tsan_ignore_thread_begin();
+#endif
   b.sched_ctx = back.fctx;
 #if defined(ECG_EMU_ASAN)
   __sanitizer_finish_switch_fiber(t->asan_fake_stack, nullptr, nullptr);
@@ -264,11 +381,18 @@ void switch_to_scheduler() {
 void resume(Block& b, Thread& t) {
   engine.current = &t;
   ++engine.counters.switches;
+  bctx::fcontext_t to = t.ctx;
 #if defined(ECG_EMU_ASAN)
   void* fake = nullptr;
   __sanitizer_start_switch_fiber(&fake, t.stack_lo, t.stack_size);
 #endif
-  bctx::transfer_t back = bctx::jump_fcontext(t.ctx, &t);
+#if defined(ECG_EMU_TSAN)
+  b.tsan_host_fiber = __tsan_get_current_fiber();
+  __tsan_switch_to_fiber(t.tsan_fiber, __tsan_switch_to_fiber_no_sync);
+#else
+  (void)b;
+#endif
+  bctx::transfer_t back = bctx::jump_fcontext(to, &t);
   t.ctx = back.fctx;
 #if defined(ECG_EMU_ASAN)
   __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
@@ -395,6 +519,9 @@ bool resolve_warps(Block& b) {
       for (int j = 0; j < 32; ++j) {
         if (!(group >> j & 1)) continue;
         Thread& o = lanes[j];
+        o.group = group;
+        for (int p = 0; p < 32; ++p)
+          if (group >> p & 1) o.peer_slot[p] = lanes[p].slot;
         switch (o.op) {
           case WarpOp::kAll:
             o.result = ballot == group;
@@ -502,7 +629,7 @@ std::string deadlock_report(const Block& b) {
 
 // ---- one block ------------------------------------------------------------------
 
-std::string run_block(Block& b, std::uint64_t block_seed) {
+std::string run_block_fibers(Block& b, std::uint64_t block_seed) {
   const std::size_t n = b.threads.size();
   std::vector<std::size_t> order(n);
   for (std::size_t i = 0; i < n; ++i) order[i] = i;
@@ -515,9 +642,17 @@ std::string run_block(Block& b, std::uint64_t block_seed) {
     t.stack_lo = engine.stacks.lo(i);
     t.stack_size = engine.stacks.size();
     t.asan_fake_stack = nullptr;
+    t.bar_gen = t.warp_gen = 0;
+    t.tsan_ignores = 0;
 #if defined(ECG_EMU_ASAN)
     // A stack abandoned after a fault may still carry poisoned frames.
     ASAN_UNPOISON_MEMORY_REGION(t.stack_lo, t.stack_size);
+#endif
+#if defined(ECG_EMU_TSAN)
+    // A new TSan fiber per thread per block, on a stack whose history is
+    // forgotten: the previous user of this stack was another CUDA thread.
+    t.tsan_fiber = __tsan_create_fiber(0);
+    AnnotateNewMemory(__FILE__, __LINE__, t.stack_lo, t.stack_size);
 #endif
     t.ctx = bctx::make_fcontext(t.stack_lo + t.stack_size, t.stack_size, fiber_main);
   }
@@ -542,6 +677,20 @@ std::string run_block(Block& b, std::uint64_t block_seed) {
     if (!b.fault.empty()) return b.fault;
     return deadlock_report(b);
   }
+}
+
+std::string run_block(Block& b, std::uint64_t block_seed) {
+  b.tsan_block_sync.reset(new char[2 + 4 * b.threads.size()]());
+  std::string fault = run_block_fibers(b, block_seed);
+  tsan_acquire(&b.tsan_to_host);  // every write of the block precedes what the host does next
+#if defined(ECG_EMU_TSAN)
+  for (Thread& t : b.threads) {
+    __tsan_destroy_fiber(t.tsan_fiber);
+    t.tsan_fiber = nullptr;
+  }
+#endif
+  b.tsan_block_sync.reset();
+  return fault;
 }
 
 std::string check_launch(const char* kernel, dim3 grid, dim3 block, std::size_t smem) {
@@ -609,6 +758,7 @@ void launch(const char* kernel, dim3 grid, dim3 block, std::size_t smem, cudaStr
     b.shared.resize(kMaxSharedPerBlock + 64 * kSharedRedzone);
     b.dynamic_bytes = smem;
     e.block = &b;
+    tsan_release(&b.tsan_launch);  // kernel arguments and host writes precede every thread
     std::uint64_t block_counter = 0;
     for (unsigned z = 0; z < grid.z && fault.empty(); ++z)
       for (unsigned y = 0; y < grid.y && fault.empty(); ++y)
@@ -622,7 +772,15 @@ void launch(const char* kernel, dim3 grid, dim3 block, std::size_t smem, cudaStr
 #if defined(ECG_EMU_ASAN)
           ASAN_UNPOISON_MEMORY_REGION(b.shared.data(), b.shared.size());
 #endif
+#if defined(ECG_EMU_TSAN)
+          // Fresh shared memory: no happens-before with the previous block's threads.
+          AnnotateNewMemory(__FILE__, __LINE__, b.shared.data(), b.shared.size());
+          __tsan_ignore_thread_begin();
+#endif
           std::memset(b.shared.data(), kSharedPoison, b.shared.size());
+#if defined(ECG_EMU_TSAN)
+          __tsan_ignore_thread_end();
+#endif
           b.shared_used = align_up(smem, 16) + kSharedRedzone;
 #if defined(ECG_EMU_ASAN)
           ASAN_POISON_MEMORY_REGION(b.shared.data(), b.shared.size());
@@ -646,17 +804,20 @@ void launch(const char* kernel, dim3 grid, dim3 block, std::size_t smem, cudaStr
   if (e.throw_on_error) throw KernelFault(e.last_fault);
 }
 
-const ThreadHeader& current_thread() {
+ThreadHeader current_thread() {
+  Bookkeeping internal;
   if (!engine.current) device_trap("threadIdx read outside a kernel", "", 0);
   return *engine.current;
 }
 
-const BlockHeader& current_block() {
+BlockHeader current_block() {
+  Bookkeeping internal;
   if (!engine.block) device_trap("blockIdx/blockDim/gridDim read outside a kernel", "", 0);
   return *engine.block;
 }
 
 void* dynamic_shared_memory() {
+  Bookkeeping internal;
   Block* b = engine.block;
   if (!b) device_trap("dynamic shared memory used outside a kernel", "", 0);
   return b->shared.data();
@@ -664,6 +825,7 @@ void* dynamic_shared_memory() {
 
 void* static_shared_memory(const void* site_key, std::size_t size, std::size_t align,
                            const char* name) {
+  Bookkeeping internal;
   Block& b = *engine.block;
   for (const auto& s : b.static_sites)
     if (s.first == site_key) return b.shared.data() + s.second;
@@ -685,6 +847,7 @@ void* static_shared_memory(const void* site_key, std::size_t size, std::size_t a
 }
 
 int barrier(BarrierKind kind, int predicate, const char* file, int line) {
+  Bookkeeping internal;
   Thread* t = engine.current;
   if (!t) device_trap("__syncthreads outside a kernel", file, line);
   t->state = State::kAtBarrier;
@@ -692,12 +855,17 @@ int barrier(BarrierKind kind, int predicate, const char* file, int line) {
   t->bar_pred = predicate != 0;
   t->file = file;
   t->line = line;
+  Block& b = *engine.block;
+  tsan_release(b.barrier_sync(t->bar_gen));
   switch_to_scheduler();
+  tsan_acquire(b.barrier_sync(t->bar_gen));
+  ++t->bar_gen;  // the next barrier uses the other object, which no late thread still reads
   return t->bar_result;
 }
 
 std::uint64_t warp_collective(WarpOp op, unsigned mask, std::uint64_t value, int arg, int width,
                               const char* file, int line) {
+  Bookkeeping internal;
   Thread* t = engine.current;
   if (!t) device_trap("warp collective outside a kernel", file, line);
   if (width < 1 || width > 32 || (width & (width - 1)) != 0) {
@@ -714,11 +882,19 @@ std::uint64_t warp_collective(WarpOp op, unsigned mask, std::uint64_t value, int
   t->width = width;
   t->file = file;
   t->line = line;
+  Block& b = *engine.block;
+  t->slot = static_cast<unsigned char>(t->warp_gen++ & 3);
+  tsan_release(b.lane_sync(static_cast<std::size_t>(t->linear), t->slot));
   switch_to_scheduler();
+  const std::size_t first = static_cast<std::size_t>(t->warp) * 32;
+  for (int j = 0; j < 32; ++j)
+    if (t->group >> j & 1)
+      tsan_acquire(b.lane_sync(first + static_cast<std::size_t>(j), t->peer_slot[j]));
   return t->result;
 }
 
 unsigned active_mask() {
+  Bookkeeping internal;
   // Without a model of divergence, every lane that has not exited counts.
   Block* b = engine.block;
   Thread* t = engine.current;
@@ -731,6 +907,7 @@ unsigned active_mask() {
 }
 
 void yield_point() {
+  Bookkeeping internal;
   Thread* t = engine.current;
   if (!t) return;  // atomics on host memory outside a kernel
   t->state = State::kRunnable;
@@ -738,6 +915,7 @@ void yield_point() {
 }
 
 void device_trap(const char* what, const char* file, int line) {
+  Bookkeeping internal;
   Engine& e = engine;
   if (e.block && e.current) {
     e.block->fault = std::string(what) + " at " + file + ":" + std::to_string(line) + " in " +
@@ -747,7 +925,34 @@ void device_trap(const char* what, const char* file, int line) {
   throw KernelFault(std::string("cuda-emu: ") + what);
 }
 
+#if defined(ECG_EMU_TSAN)
+std::atomic<std::uint64_t> race_report_count{0};
+#endif
+
 }  // namespace detail
+
+#if defined(ECG_EMU_TSAN)
+// Called by ThreadSanitizer for every report it prints; lets tests count them.
+extern "C" void __tsan_on_report(void*) {
+  ++detail::race_report_count;
+}
+#endif
+
+bool race_detection() {
+#if defined(ECG_EMU_TSAN)
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::uint64_t race_reports() {
+#if defined(ECG_EMU_TSAN)
+  return detail::race_report_count.load();
+#else
+  return 0;
+#endif
+}
 
 // ---- public control -------------------------------------------------------------------
 
