@@ -37,7 +37,7 @@ flags=(-std=c++14 -I.
   -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80
   -gencode arch=compute_86,code=sm_86 -gencode arch=compute_89,code=sm_89
   -gencode arch=compute_90,code=[sm_90,compute_90]
-  -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
+  -Werror all-warnings -Xcompiler -Wall,-Wextra,-Wno-unused-parameter,-Werror
   -Xptxas -v,-warn-spills,-warn-lmem-usage)
 status=0
 for f in "${files[@]}"; do
