@@ -49,11 +49,61 @@ std::vector<std::vector<Tap>> area_taps(int src_size, int dst_size) {
 
 }  // namespace
 
+namespace {
+// Area taps of one axis flattened: output d uses taps [first[d], first[d+1]).
+struct FlatTaps {
+  std::vector<int> first, src;
+  std::vector<float> weight;
+};
+
+FlatTaps flatten(const std::vector<std::vector<Tap>>& taps, int channels) {
+  FlatTaps f;
+  f.first.push_back(0);
+  for (const auto& t : taps) {
+    for (const Tap& tap : t) {
+      f.src.push_back(tap.src * channels);  // byte offset in a row
+      f.weight.push_back(tap.weight);
+    }
+    f.first.push_back(static_cast<int>(f.src.size()));
+  }
+  return f;
+}
+
+// Horizontal pass of one source row; the channel count is a template
+// parameter so the per-channel loop unrolls (the pass is most of the resize).
+template <int C>
+void area_row(const uint8_t* s, const FlatTaps& xt, int out_w, float* out) {
+  for (int dx = 0; dx < out_w; ++dx) {
+    float sum[C] = {};
+    for (int t = xt.first[static_cast<size_t>(dx)]; t < xt.first[static_cast<size_t>(dx) + 1];
+         ++t) {
+      const uint8_t* p = s + xt.src[static_cast<size_t>(t)];
+      const float w = xt.weight[static_cast<size_t>(t)];
+      for (int k = 0; k < C; ++k) sum[k] += w * p[k];
+    }
+    for (int k = 0; k < C; ++k) out[static_cast<size_t>(dx) * C + k] = sum[k];
+  }
+}
+
+void area_row_any(const uint8_t* s, const FlatTaps& xt, int out_w, int c, float* out) {
+  switch (c) {
+    case 1:
+      return area_row<1>(s, xt, out_w, out);
+    case 2:
+      return area_row<2>(s, xt, out_w, out);
+    case 3:
+      return area_row<3>(s, xt, out_w, out);
+    default:
+      return area_row<4>(s, xt, out_w, out);
+  }
+}
+}  // namespace
+
 Image resize_area(const Image& src, int out_w, int out_h) {
   check_sizes(src, out_w, out_h, "resize_area");
   if (out_w > src.width || out_h > src.height) return resize_bilinear(src, out_w, out_h);
   const int c = src.channels;
-  const auto xt = area_taps(src.width, out_w);
+  const FlatTaps xt = flatten(area_taps(src.width, out_w), c);
   const auto yt = area_taps(src.height, out_h);
   Image dst(out_w, out_h, c);
   // Separable: horizontal pass of each needed source row into a float row,
@@ -65,23 +115,12 @@ Image resize_area(const Image& src, int out_w, int out_h) {
   for (int dy = 0; dy < out_h; ++dy) {
     std::fill(acc.begin(), acc.end(), 0.f);
     for (const Tap& ty : yt[static_cast<size_t>(dy)]) {
-      const float* h;
-      if (ty.src == cached_row) {
-        h = cached.data();
-      } else {
-        const uint8_t* s = src.row(ty.src);
-        for (int dx = 0; dx < out_w; ++dx) {
-          float sum[4] = {0, 0, 0, 0};
-          for (const Tap& tx : xt[static_cast<size_t>(dx)]) {
-            const uint8_t* p = s + static_cast<size_t>(tx.src) * c;
-            for (int k = 0; k < c; ++k) sum[k] += tx.weight * p[k];
-          }
-          for (int k = 0; k < c; ++k) hrow[static_cast<size_t>(dx) * c + k] = sum[k];
-        }
+      if (ty.src != cached_row) {
+        area_row_any(src.row(ty.src), xt, out_w, c, hrow.data());
         cached.swap(hrow);
         cached_row = ty.src;
-        h = cached.data();
       }
+      const float* h = cached.data();
       for (size_t i = 0; i < acc.size(); ++i) acc[i] += ty.weight * h[i];
     }
     uint8_t* d = dst.row(dy);
