@@ -1,8 +1,11 @@
 // The block scheduler of the CUDA emulator: one fiber per CUDA thread.
 //
 // A grid runs block by block on the calling OS thread. Each block gets one
-// fiber per thread (Boost.Context's fcontext, about 10 ns a switch against
-// about 1 us for swapcontext) on pooled stacks with a guard page below each.
+// fiber per thread on pooled stacks with a guard page below each. Fibers are
+// Boost.Context's fcontext (a register swap, no system call; swapcontext
+// makes one per switch, about 1 us). The low-level detail:: API, stable since
+// Boost 1.61 (the Nano's Ubuntu 18.04 has 1.65), is used because the
+// high-level boost::context::fiber owns its stack and we recycle ours.
 // A fiber runs until it reaches a rendezvous (__syncthreads, a warp
 // collective), an atomic or fence (a yield point), or the end of the kernel;
 // the scheduler then picks the next runnable fiber in the order of the
@@ -16,6 +19,8 @@
 // (__sanitizer_start/finish_switch_fiber), or it reports false stack
 // overflows and loses fake frames; the annotations below are compiled in
 // when the file is built with -fsanitize=address.
+// Under -fsanitize=thread each CUDA thread is also a TSan fiber, which turns
+// ThreadSanitizer into a race detector for kernels (see ECG_EMU_TSAN below).
 #include <boost/context/detail/fcontext.hpp>
 
 #include <signal.h>
