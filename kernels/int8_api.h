@@ -138,7 +138,8 @@ enum class Int8Kernel { Ref, Avx2, AvxVnni, Avx512Vnni };
 const char* int8_kernel_name(Int8Kernel k);
 // Best kernel for this CPU (avx512_vnni -> avx_vnni -> avx2 -> ref), capped by
 // the active ecg ISA level (ECG_ISA=ref forces the reference, =avx2 rules out
-// AVX-512 VNNI but keeps AVX-VNNI and AVX2).
+// AVX-512 VNNI but keeps AVX-VNNI and AVX2). ECG_INT8_KERNEL=<name> forces one
+// kernel by int8_kernel_name (throws when unknown or unsupported).
 Int8Kernel best_int8_kernel();
 bool int8_kernel_supported(Int8Kernel k);
 

@@ -3,6 +3,7 @@
 // per ecg::num_threads(). One vpdpbusd = 64 multiply-adds = 128 int8 ops.
 #include <cstdint>
 
+#include "core/cpu_features.h"
 #include "core/runtime.h"
 #if defined(ECG_BENCH_AVX512VNNI)
 #include <immintrin.h>
@@ -22,7 +23,7 @@ namespace bench_int8 {
 // measure the neighbours); 0 when not built or the CPU lacks AVX-512 VNNI.
 double vnni_peak_ops(int threads) {
 #if defined(ECG_BENCH_AVX512VNNI)
-  if (!__builtin_cpu_supports("avx512vnni")) return 0.0;
+  if (!ecg::cpu_features().avx512_vnni) return 0.0;
   const int64_t iters = 50000000;
   int64_t sink = 0;
   double rate = 0.0;

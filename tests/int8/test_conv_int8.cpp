@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -207,6 +208,17 @@ TEST(ConvInt8, DenseMatchesReference) {
       check_all(p, N, w, x, res, "dense N=" + std::to_string(N));
     }
   }
+}
+
+TEST(ConvInt8, KernelChoiceFollowsEnvironment) {
+  for (Int8Kernel k : all_kernels()) {
+    setenv("ECG_INT8_KERNEL", int8::int8_kernel_name(k), 1);
+    EXPECT_EQ(int8::best_int8_kernel(), k);
+  }
+  setenv("ECG_INT8_KERNEL", "sse9", 1);
+  EXPECT_THROW(int8::best_int8_kernel(), Error);
+  unsetenv("ECG_INT8_KERNEL");
+  EXPECT_TRUE(int8::int8_kernel_supported(int8::best_int8_kernel()));
 }
 
 TEST(ConvInt8, RejectsBadInput) {

@@ -3,6 +3,7 @@
 // (memory-bound, one OpenMP implementation each over the reference's rows).
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/cpu_features.h"
@@ -94,6 +95,18 @@ bool int8_kernel_supported(Int8Kernel k) {
 }
 
 Int8Kernel best_int8_kernel() {
+  // ECG_INT8_KERNEL=ref|avx2|avx-vnni|avx512-vnni forces one kernel (whole-
+  // network bit-exactness runs, benchmarks); unknown or unsupported throws.
+  if (const char* env = std::getenv("ECG_INT8_KERNEL")) {
+    for (Int8Kernel k :
+         {Int8Kernel::Ref, Int8Kernel::Avx2, Int8Kernel::AvxVnni, Int8Kernel::Avx512Vnni})
+      if (std::strcmp(env, int8_kernel_name(k)) == 0) {
+        ECG_CHECK(int8_kernel_supported(k), "ECG_INT8_KERNEL=", env,
+                  ": not available on this CPU/build");
+        return k;
+      }
+    fail("ECG_INT8_KERNEL=", env, ": expected ref, avx2, avx-vnni or avx512-vnni");
+  }
   const Isa level = active_isa();
   if (level >= Isa::Avx512 && level != Isa::Neon && int8_kernel_supported(Int8Kernel::Avx512Vnni))
     return Int8Kernel::Avx512Vnni;
