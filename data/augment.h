@@ -23,6 +23,16 @@ struct AugmentOptions {
   float brightness = 0.05f;       // offset uniform in [-b, b]
   float contrast = 0.10f;         // factor uniform in [1 - c, 1 + c]
   bool hflip = false;             // with probability 1/2 when on
+  // The study's ResNet recipe: shifts up to 10 % and horizontal flips only.
+  static AugmentOptions study_resnet() {
+    AugmentOptions o;
+    o.enabled = true;
+    o.max_rotation_deg = 0;
+    o.brightness = 0;
+    o.contrast = 0;
+    o.hflip = true;
+    return o;
+  }
 };
 
 struct AugmentParams {

@@ -8,9 +8,11 @@
 // stratified, seeded fraction of train. Class folder names are matched
 // case-insensitively against the aliases below; labels are indices into the
 // canonical order 0 Normal, 1 Abnormal heartbeat, 2 MI, 3 History of MI.
-// Files and folders whose names start with '.' are ignored; anything else
-// that is not a known class folder or an image file is an error (or, with
-// skip_bad, a warning and a count).
+// Names starting with '.' and plain files beside the class folders (a
+// README) are ignored. An unknown folder or a class folder without images is
+// an error; a non-image file inside a class folder is an error too, or with
+// skip_bad a warning and a count (as are undecodable images, found when the
+// ImageSet is built).
 #pragma once
 #include <array>
 #include <cstdint>

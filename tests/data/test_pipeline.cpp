@@ -362,5 +362,38 @@ TEST(Loader, PrepareDataFromAFolder) {
   EXPECT_EQ(again.train, p.train);
 }
 
+TEST(Loader, RealSampleEndToEnd) {
+  if (!testing::have_samples()) GTEST_SKIP() << "no sample scans at " << testing::sample_dir();
+  TempDir dir("real");
+  PreprocessOptions pre = small(64);
+  DatasetOptions d;
+  d.oversample = true;
+  PreparedData p = prepare_data(testing::sample_dir(), d, pre, dir.file("cache.bin"), 2);
+  EXPECT_EQ(p.images.count(), 40u);
+  EXPECT_EQ(p.train.size(), 24u);
+  EXPECT_EQ(p.val.size(), 8u);
+  EXPECT_EQ(p.test.size(), 8u);
+  EXPECT_FALSE(p.report.from_cache);
+  PreparedData again = prepare_data(testing::sample_dir(), d, pre, dir.file("cache.bin"), 2);
+  EXPECT_TRUE(again.report.from_cache) << again.report.cache_note;
+  EXPECT_EQ(again.images.pixels, p.images.pixels);
+  LoaderOptions lo;
+  lo.preprocess = pre;
+  lo.augment = AugmentOptions::study_resnet();
+  LoaderBatchSource src(again.images, again.train, lo);
+  src.begin_epoch(3);
+  ecg::Batch b;
+  int64_t seen = 0;
+  for (int64_t i = 0; src.batch(i, b); ++i) {
+    seen += b.images.size(0);
+    const float* x = b.images.data<float>();
+    double mean = 0;
+    for (int64_t k = 0; k < b.images.numel(); ++k) mean += x[k];
+    mean /= static_cast<double>(b.images.numel());
+    EXPECT_GT(mean, 0.5) << "scans are mostly light paper";
+  }
+  EXPECT_EQ(seen, 24);
+}
+
 }  // namespace
 }  // namespace ecg::data
