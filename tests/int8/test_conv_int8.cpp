@@ -43,6 +43,7 @@ const Case kCases[] = {
     {"one_pixel_3x3", 1, 4, 1, 1, 16, 3, 3, 1, -1},
     {"wide_row_c16_k16", 1, 16, 3, 45, 16, 3, 3, 1, 1},
     {"c128_k96_s1", 1, 128, 5, 7, 96, 3, 3, 1, -1},
+    {"one_pixel_1x1_s2_batch3", 3, 8, 1, 1, 20, 1, 1, 2, 0},
 };
 
 Conv2dShape make_shape(const Case& c) {

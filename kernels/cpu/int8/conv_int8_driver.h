@@ -123,6 +123,7 @@ class PackedConvSimd final : public PackedConvInt8 {
     if (g.H == 1 && g.W == 1 && g.R == 1 && g.S == 1 && g.P == 1 && g.Q == 1) {
       g.W = g.Q = N;
       g.N = 1;
+      g.stride_h = g.stride_w = 1;  // the stride of a 1x1 image is moot; pixels are adjacent
     }
     run_geometry(g, x, y, residual);
   }
