@@ -175,6 +175,42 @@ TEST(ConvInt8, Int32OutputMatchesReference) {
   for (const Case& c : kCases) run_case(c, false, OutputMode::Int32, seed++);
 }
 
+TEST(ConvInt8, RandomShapesMatchReference) {
+  // Shapes the table does not think of: every kernel, random geometry with
+  // independent asymmetric pads, strides up to 3, kernels up to 5x5 (wider
+  // than the input too), channel counts around the vector widths.
+  std::mt19937_64 g(4242);
+  int tested = 0;
+  while (tested < 30) {
+    Conv2dShape s;
+    s.N = 1 + static_cast<int>(g() % 3);
+    s.C = 1 + static_cast<int>(g() % 40);
+    s.K = 1 + static_cast<int>(g() % 70);
+    s.H = 1 + static_cast<int>(g() % 12);
+    s.W = 1 + static_cast<int>(g() % 20);
+    s.R = 1 + static_cast<int>(g() % 5);
+    s.S = 1 + static_cast<int>(g() % 5);
+    s.stride_h = 1 + static_cast<int>(g() % 3);
+    s.stride_w = 1 + static_cast<int>(g() % 3);
+    s.pad_top = static_cast<int>(g() % 3);
+    s.pad_bottom = static_cast<int>(g() % 3);
+    s.pad_left = static_cast<int>(g() % 3);
+    s.pad_right = static_cast<int>(g() % 3);
+    if (!conv2d_finalize(s)) continue;
+    const bool residual = g() % 3 == 0;
+    const OutputMode mode = (!residual && g() % 4 == 0) ? OutputMode::Int32 : OutputMode::Int8;
+    const ConvInt8Params p = random_params(s, g, residual, mode, g() % 2 == 0);
+    std::vector<int8_t> w(static_cast<size_t>(s.K) * s.C * s.R * s.S);
+    for (auto& v : w) v = static_cast<int8_t>(static_cast<int>(g() % 255) - 127);
+    std::vector<int8_t> x(static_cast<size_t>(s.N) * s.H * s.W * s.C);
+    for (auto& v : x) v = static_cast<int8_t>(g());
+    std::vector<int8_t> res(static_cast<size_t>(s.N) * s.P * s.Q * s.K);
+    for (auto& v : res) v = static_cast<int8_t>(g());
+    check_all(p, s.N, w, x, res, "random#" + std::to_string(tested));
+    ++tested;
+  }
+}
+
 TEST(ConvInt8, ExtremeValuesMatchReference) {
   // Saturated inputs and weights (+-127, -128 activations) with the largest
   // products the accumulator sees.
