@@ -173,6 +173,16 @@ __global__ void dot4(const int* a, const int* b, const int* c, int* out, int n) 
   if (i < n) out[i] = dot4_s8(a[i], b[i], c[i]);
 }
 
+// Half2 multiply-add and a warp shuffle of __half2: the building blocks of
+// the sm_53 FP16 path (the Nano has half2 arithmetic from sm_53 on).
+__global__ void half2_dot(const __half2* a, const __half2* b, float* out) {
+  const __half2 x = a[threadIdx.x], y = b[threadIdx.x];
+  __half2 acc = __hmul2(x, y);
+  acc = __hfma2(x, y, acc);  // 2xy
+  for (int m = 16; m > 0; m >>= 1) acc = __hadd2(acc, __shfl_xor_sync(0xffffffffu, acc, m));
+  if ((threadIdx.x & 31u) == 0) out[threadIdx.x >> 5] = __low2float(acc) + __high2float(acc);
+}
+
 // Saturating float -> int8 quantization as the int8 epilogue does it:
 // round to nearest even, NaN -> 0, clamp.
 __global__ void quantize_s8(const float* in, float inv_scale, signed char* out, int n) {

@@ -328,6 +328,26 @@ TEST(CudaEmu, Dot4MatchesScalarOnThisArchPath) {
   std::printf("ECG_CUDA_ARCH %d, dp4a %s\n", ECG_CUDA_ARCH, ECG_CUDA_HAS_DP4A ? "on" : "off");
 }
 
+TEST(CudaEmu, Half2FmaAndShuffle) {
+  // Values chosen so that every product and sum is exact in half precision.
+  std::vector<__half2> a(64), b(64);
+  float want[2] = {0.f, 0.f};
+  for (int i = 0; i < 64; ++i) {
+    const float a0 = 0.5f * (i % 4), a1 = 0.25f * (i % 3), b0 = 1.f + (i % 2), b1 = 2.f;
+    a[static_cast<std::size_t>(i)] = __floats2half2_rn(a0, a1);
+    b[static_cast<std::size_t>(i)] = __floats2half2_rn(b0, b1);
+    want[i / 32] += 2.f * (a0 * b0 + a1 * b1);
+  }
+  for_each_schedule([&](const ScheduleSpec&) {
+    DeviceBuffer<__half2> da(a), db(b);
+    DeviceBuffer<float> dout(2);
+    ECG_LAUNCH(dim3(1), dim3(64), 0, 0, k::half2_dot)(da.get(), db.get(), dout.get());
+    const std::vector<float> out = dout.to_host();
+    EXPECT_EQ(out[0], want[0]);
+    EXPECT_EQ(out[1], want[1]);
+  });
+}
+
 TEST(CudaEmu, SaturatingQuantizationMapsNanToZero) {
   const std::vector<float> in = {0.5f,  1.5f, 2.5f,     -0.5f,     -1.5f,  1e9f,
                                  -1e9f, NAN,  INFINITY, -INFINITY, 126.6f, -128.4f};

@@ -159,18 +159,21 @@ void yield_point();
 // Sets the error cudaGetLastError/cudaDeviceSynchronize report (emu/runtime.cpp).
 void record_launch_error(cudaError_t error);
 
+// __half and __half2 declare their own copy assignment, so they are not
+// trivially copyable in C++ terms, yet CUDA shuffles them as raw bits; so
+// does the emulator, for any standard-layout type of at most 8 bytes.
 template <class T>
 std::uint64_t to_bits(const T& v) {
-  static_assert(std::is_trivially_copyable<T>::value && sizeof(T) <= 8,
-                "warp shuffles move at most 8 bytes of a trivially copyable type");
+  static_assert(std::is_standard_layout<T>::value && sizeof(T) <= 8,
+                "warp shuffles move at most 8 bytes of a plain type");
   std::uint64_t bits = 0;
-  std::memcpy(&bits, &v, sizeof(T));
+  std::memcpy(&bits, static_cast<const void*>(&v), sizeof(T));
   return bits;
 }
 template <class T>
 T from_bits(std::uint64_t bits) {
   T v;
-  std::memcpy(&v, &bits, sizeof(T));
+  std::memcpy(static_cast<void*>(&v), &bits, sizeof(T));
   return v;
 }
 
