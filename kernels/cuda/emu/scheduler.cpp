@@ -765,6 +765,7 @@ void launch(const char* kernel, dim3 grid, dim3 block, std::size_t smem, cudaStr
     e.block = &b;
     tsan_release(&b.tsan_launch);  // kernel arguments and host writes precede every thread
     std::uint64_t block_counter = 0;
+    std::size_t dirty = b.shared.size();
     for (unsigned z = 0; z < grid.z && fault.empty(); ++z)
       for (unsigned y = 0; y < grid.y && fault.empty(); ++y)
         for (unsigned x = 0; x < grid.x && fault.empty(); ++x) {
@@ -782,7 +783,9 @@ void launch(const char* kernel, dim3 grid, dim3 block, std::size_t smem, cudaStr
           AnnotateNewMemory(__FILE__, __LINE__, b.shared.data(), b.shared.size());
           __tsan_ignore_thread_begin();
 #endif
-          std::memset(b.shared.data(), kSharedPoison, b.shared.size());
+          // Only what the previous block could have touched needs fresh poison
+          // (the first block poisons all of it).
+          std::memset(b.shared.data(), kSharedPoison, std::min(dirty, b.shared.size()));
 #if defined(ECG_EMU_TSAN)
           __tsan_ignore_thread_end();
 #endif
@@ -796,6 +799,7 @@ void launch(const char* kernel, dim3 grid, dim3 block, std::size_t smem, cudaStr
           std::uint64_t seed = e.spec.seed * 0x9e3779b97f4a7c15ull +
                                e.launches_in_schedule * 1000003ull + block_counter++;
           fault = run_block(b, seed);
+          dirty = b.shared_used;
         }
 #if defined(ECG_EMU_ASAN)
     ASAN_UNPOISON_MEMORY_REGION(b.shared.data(), b.shared.size());
