@@ -171,11 +171,32 @@ inline void batch_norm_backward(const BatchNormShape& s, const float* x, const f
 inline void max_pool_forward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) {
   const long planes = static_cast<long>(s.N) * s.C;
   const long HW = static_cast<long>(s.H) * s.W, PQ = static_cast<long>(s.P) * s.Q;
+  const bool fast2x2 = s.R == 2 && s.S == 2 && s.stride_h == 2 && s.stride_w == 2 &&
+                       s.pad_top == 0 && s.pad_left == 0 && 2 * s.P <= s.H && 2 * s.Q <= s.W;
 #pragma omp parallel for num_threads(threads_for(planes* HW)) schedule(static)
   for (long plane = 0; plane < planes; ++plane) {
     const float* xp = x + plane * HW;
     float* yp = y + plane * PQ;
     int32_t* ap = argmax + plane * PQ;
+    if (fast2x2) {
+      // 2x2 stride 2 without padding (AlexNet): no bounds checks; the same
+      // comparison order as the general loop, so ties pick the same index.
+      for (int p = 0; p < s.P; ++p) {
+        const float* r0 = xp + 2L * p * s.W;
+        const float* r1 = r0 + s.W;
+        for (int q = 0; q < s.Q; ++q) {
+          const int i0 = 2 * p * s.W + 2 * q;
+          float best = r0[2 * q];
+          int bi = i0;
+          if (r0[2 * q + 1] > best) best = r0[2 * q + 1], bi = i0 + 1;
+          if (r1[2 * q] > best) best = r1[2 * q], bi = i0 + s.W;
+          if (r1[2 * q + 1] > best) best = r1[2 * q + 1], bi = i0 + s.W + 1;
+          yp[p * s.Q + q] = best;
+          ap[p * s.Q + q] = bi;
+        }
+      }
+      continue;
+    }
     for (int p = 0; p < s.P; ++p) {
       const int h0 = p * s.stride_h - s.pad_top;
       const int r0 = std::max(0, -h0), r1 = std::min(s.R, s.H - h0);

@@ -108,7 +108,9 @@ double fma_probe_avx512(long iters) {
   __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r0, r1), _mm512_add_ps(r2, r3)),
                            _mm512_add_ps(_mm512_add_ps(r4, r5), _mm512_add_ps(r6, r7)));
   s = _mm512_add_ps(s, _mm512_add_ps(r8, r9));
-  volatile float sink = _mm512_reduce_add_ps(s);
+  alignas(64) float out[16];
+  _mm512_store_ps(out, s);
+  volatile float sink = out[0];  // keeps the chains alive
   (void)sink;
   return 10.0 * 32.0 * static_cast<double>(iters);
 }
