@@ -3,15 +3,17 @@
 # GPU) with -std=c++14, as the Nano's CUDA 10.2 would. CUDA 13 cannot target
 # sm_53; Debian 12's non-free nvidia-cuda-toolkit 11.8 still can. This catches
 # what the Nano rejects: __dp4a (sm_61+), atomicAdd(double*) (sm_60+),
-# C++17 in kernels, and more than 48 KiB of static shared memory.
+# C++17 features nvcc flags in C++14 mode (if constexpr, ...), and more than
+# 48 KiB of static shared memory.
 #
 # The toolkit is fetched with `apt-get download` through a private apt
 # configuration (sources list, lists and cache under the toolkit folder; the
 # system's apt sources are not touched) and unpacked with dpkg -x into
 # ${ECG_CUDA118_DIR:-.cache/cuda-11.8} (git-ignored). Only nvcc's own package
-# and the headers of nvidia-cuda-dev are kept (~0.5 GB), then reused: set
+# and the headers of nvidia-cuda-dev are kept (~200 MB), then reused: set
 # ECG_CUDA118_DIR to a folder outside the clone to keep it across CI runs.
-# First run: ~1.5 min (774 MB download, mostly unpacking); cached: seconds.
+# First run: ~2 min on 2 busy cores (858 MB download, mostly xz unpacking);
+# cached: a few seconds per .cu file.
 #
 # Usage: tools/ci/cuda_sm53.sh [files.cu...]   (default: every tracked .cu)
 set -euo pipefail
