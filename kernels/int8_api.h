@@ -134,11 +134,12 @@ struct ConvInt8Params {
 };
 
 // Which implementation a packed convolution runs.
-enum class Int8Kernel { Ref, Avx2, AvxVnni, Avx512Vnni };
+enum class Int8Kernel { Ref, Generic, Avx2, AvxVnni, Avx512Vnni };
 const char* int8_kernel_name(Int8Kernel k);
-// Best kernel for this CPU (avx512_vnni -> avx_vnni -> avx2 -> ref), capped by
-// the active ecg ISA level (ECG_ISA=ref forces the reference, =avx2 rules out
-// AVX-512 VNNI but keeps AVX-VNNI and AVX2). ECG_INT8_KERNEL=<name> forces one
+// Best kernel for this CPU (avx512_vnni -> avx_vnni -> avx2 -> generic), capped
+// by the active ecg ISA level (ECG_ISA=ref forces the reference, =generic the
+// portable blocked kernel, =avx2 rules out AVX-512 VNNI but keeps AVX-VNNI and
+// AVX2). ECG_INT8_KERNEL=<name> forces one
 // kernel by int8_kernel_name (throws when unknown or unsupported).
 Int8Kernel best_int8_kernel();
 bool int8_kernel_supported(Int8Kernel k);

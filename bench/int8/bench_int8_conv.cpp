@@ -182,7 +182,8 @@ int main(int argc, char** argv) {
   std::printf("threads %d, int8 vpdpbusd zmm peak %.1f GOP/s (0 = not measurable here)\n", threads,
               g_peak * 1e-9);
   std::vector<int8::Int8Kernel> kernels;
-  for (auto k : {int8::Int8Kernel::Avx512Vnni, int8::Int8Kernel::AvxVnni, int8::Int8Kernel::Avx2})
+  for (auto k : {int8::Int8Kernel::Avx512Vnni, int8::Int8Kernel::AvxVnni, int8::Int8Kernel::Avx2,
+                 int8::Int8Kernel::Generic})
     if (int8::int8_kernel_supported(k)) kernels.push_back(k);
   const Isa float_isa = ops().conv2d_forward.resolved_isa();
   std::printf("float conv2d_forward resolves to isa %s\n", isa_name(float_isa));

@@ -61,6 +61,8 @@ const char* int8_kernel_name(Int8Kernel k) {
   switch (k) {
     case Int8Kernel::Ref:
       return "ref";
+    case Int8Kernel::Generic:
+      return "generic";
     case Int8Kernel::Avx2:
       return "avx2";
     case Int8Kernel::AvxVnni:
@@ -75,6 +77,7 @@ bool int8_kernel_supported(Int8Kernel k) {
   const CpuFeatures& f = cpu_features();
   switch (k) {
     case Int8Kernel::Ref:
+    case Int8Kernel::Generic:
       return true;
 #if defined(ECG_INT8_X86)
     case Int8Kernel::Avx2:
@@ -95,17 +98,17 @@ bool int8_kernel_supported(Int8Kernel k) {
 }
 
 Int8Kernel best_int8_kernel() {
-  // ECG_INT8_KERNEL=ref|avx2|avx-vnni|avx512-vnni forces one kernel (whole-
+  // ECG_INT8_KERNEL=ref|generic|avx2|avx-vnni|avx512-vnni forces one kernel (whole-
   // network bit-exactness runs, benchmarks); unknown or unsupported throws.
   if (const char* env = std::getenv("ECG_INT8_KERNEL")) {
-    for (Int8Kernel k :
-         {Int8Kernel::Ref, Int8Kernel::Avx2, Int8Kernel::AvxVnni, Int8Kernel::Avx512Vnni})
+    for (Int8Kernel k : {Int8Kernel::Ref, Int8Kernel::Generic, Int8Kernel::Avx2,
+                         Int8Kernel::AvxVnni, Int8Kernel::Avx512Vnni})
       if (std::strcmp(env, int8_kernel_name(k)) == 0) {
         ECG_CHECK(int8_kernel_supported(k), "ECG_INT8_KERNEL=", env,
                   ": not available on this CPU/build");
         return k;
       }
-    fail("ECG_INT8_KERNEL=", env, ": expected ref, avx2, avx-vnni or avx512-vnni");
+    fail("ECG_INT8_KERNEL=", env, ": expected ref, generic, avx2, avx-vnni or avx512-vnni");
   }
   const Isa level = active_isa();
   if (level >= Isa::Avx512 && level != Isa::Neon && int8_kernel_supported(Int8Kernel::Avx512Vnni))
@@ -114,6 +117,7 @@ Int8Kernel best_int8_kernel() {
     if (int8_kernel_supported(Int8Kernel::AvxVnni)) return Int8Kernel::AvxVnni;
     if (int8_kernel_supported(Int8Kernel::Avx2)) return Int8Kernel::Avx2;
   }
+  if (level >= Isa::Generic) return Int8Kernel::Generic;
   return Int8Kernel::Ref;
 }
 
@@ -194,6 +198,8 @@ std::unique_ptr<PackedConvInt8> pack_conv_int8(const ConvInt8Params& p, const in
   switch (kernel) {
     case Int8Kernel::Ref:
       return std::make_unique<PackedConvRef>(p, weights);
+    case Int8Kernel::Generic:
+      return detail::pack_conv_int8_generic(p, weights);
 #if defined(ECG_INT8_X86)
     case Int8Kernel::Avx2:
       return detail::pack_conv_int8_avx2(p, weights);

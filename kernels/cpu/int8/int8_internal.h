@@ -37,6 +37,7 @@ using EpilogueHookFn = void (*)(int n, const int32_t* acc, const Requant* rq, in
                                 int32_t qmin, int32_t qmax, const int8_t* res,
                                 const AddRequant& add, int8_t* out);
 
+std::unique_ptr<PackedConvInt8> pack_conv_int8_generic(const ConvInt8Params& p, const int8_t* w);
 #if defined(ECG_INT8_X86)
 std::unique_ptr<PackedConvInt8> pack_conv_int8_avx2(const ConvInt8Params& p, const int8_t* w);
 std::unique_ptr<PackedConvInt8> pack_conv_int8_avxvnni(const ConvInt8Params& p, const int8_t* w);
