@@ -1,6 +1,8 @@
 // `ecgcnn eval --checkpoint F --data DIR`: accuracy, per-class precision,
 // recall, F1, macro and weighted F1, confusion matrix; --json for machines.
 // The test split is evaluated unless --split says otherwise.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +13,7 @@
 #include "models/metrics.h"
 #include "models/report.h"
 #include "models/safetensors.h"
+#include "quant/int8_model.h"
 
 namespace {
 
@@ -19,36 +22,93 @@ struct EvalCli {
   bool json = false;
 };
 
+// Int8 model evaluation: the same splits and metrics as the float path.
+ecg::EvalResult evaluate_int8(ecg::quant::Int8Runner& runner, ecg::BatchSource& data,
+                              bool progress) {
+  using namespace ecg;
+  EvalResult r;
+  data.begin_epoch(0);
+  Batch b;
+  double loss_sum = 0;
+  int64_t n = 0, correct = 0;
+  for (int64_t i = 0; data.batch(i, b); ++i) {
+    for (int64_t k = 0; k < b.images.size(0); ++k) {
+      Tensor x = b.images.slice(0, k, k + 1).contiguous();
+      Tensor logits = runner.run(x);
+      const int C = static_cast<int>(logits.size(1));
+      Tensor p = softmax(logits);
+      int best = 0;
+      for (int c = 1; c < C; ++c)
+        if (p.at({0, c}) > p.at({0, best})) best = c;
+      r.truth.push_back(b.labels[k]);
+      r.predicted.push_back(best);
+      loss_sum -= std::log(std::max(1e-12, p.at({0, b.labels[k]})));
+      correct += best == b.labels[k];
+      ++n;
+    }
+    if (progress)
+      std::fprintf(stderr, "\reval int8 %lld/%lld", static_cast<long long>(i + 1),
+                   static_cast<long long>(data.num_batches()));
+  }
+  if (progress) std::fprintf(stderr, "\n");
+  r.loss = n ? loss_sum / n : 0;
+  r.accuracy = n ? static_cast<double>(correct) / n : 0;
+  return r;
+}
+
 void run_eval(const EvalCli& o) {
   using namespace ecg;
-  ECG_CHECK(!o.checkpoint.empty(), "eval: --checkpoint FILE is required");
+  ECG_CHECK(!o.checkpoint.empty() || !o.model_file.empty(),
+            "eval: --checkpoint FILE or --model FILE is required");
   ECG_CHECK(!o.data.empty(), "eval: --data DIR is required");
-  LoadedCheckpoint ck = load_checkpoint(o.checkpoint);
-  cli::DataConfig cfg = cli::DataConfig::for_model(ck.model->config().name);
+  std::unique_ptr<quant::Int8Model> qmodel;
+  LoadedCheckpoint ck;
+  std::string model_name;
+  int image_size;
+  std::vector<std::string> classes;
+  nlohmann::json data_info;
+  if (!o.model_file.empty()) {
+    qmodel = std::make_unique<quant::Int8Model>(quant::load_int8_model(o.model_file));
+    model_name = qmodel->model_name;
+    image_size = qmodel->image_size;
+    classes = qmodel->classes;
+    data_info = qmodel->preprocessing;
+  } else {
+    ck = load_checkpoint(o.checkpoint);
+    model_name = ck.model->config().name;
+    image_size = ck.model->config().image_size;
+    classes = ck.info["classes"].get<std::vector<std::string>>();
+    if (ck.info.contains("data")) data_info = ck.info["data"];
+  }
+  cli::DataConfig cfg = cli::DataConfig::for_model(model_name);
   cfg.root = o.data;
-  cfg.image_size = ck.model->config().image_size;
+  cfg.image_size = image_size;
   cfg.augment = false;
   cfg.progress = !o.json;
-  if (ck.info.contains("data") && ck.info["data"].contains("seed"))
-    cfg.seed = ck.info["data"]["seed"].get<uint64_t>();
-  if (ck.info.contains("data") && ck.info["data"].contains("val_fraction"))
-    cfg.val_fraction = ck.info["data"]["val_fraction"].get<double>();
+  if (data_info.contains("seed")) cfg.seed = data_info["seed"].get<uint64_t>();
+  if (data_info.contains("val_fraction"))
+    cfg.val_fraction = data_info["val_fraction"].get<double>();
   cli::DataSplits splits = cli::open_splits(cfg);
-  BatchSource* src = o.split == "test"    ? splits.test.get()
-                     : o.split == "val"   ? splits.val.get()
-                     : o.split == "train" ? splits.train.get()
-                                          : nullptr;
   ECG_CHECK(o.split == "test" || o.split == "val" || o.split == "train",
             "--split: expected test, val or train, got '", o.split, "'");
+  BatchSource* src = o.split == "test"  ? splits.test.get()
+                     : o.split == "val" ? splits.val.get()
+                                        : splits.train.get();
   ECG_CHECK(src && src->num_samples() > 0, "eval: the ", o.split, " split of '", o.data,
             "' is empty");
-  std::vector<std::string> classes = ck.info["classes"].get<std::vector<std::string>>();
-  EvalResult r = evaluate(*ck.model, *src, !o.json, "eval " + o.split);
+  EvalResult r;
+  if (qmodel) {
+    quant::Int8Runner runner(*qmodel);
+    r = evaluate_int8(runner, *src, !o.json);
+  } else {
+    r = evaluate(*ck.model, *src, !o.json, "eval " + o.split);
+  }
   ClassificationReport rep = classification_report(r.truth, r.predicted, classes);
   nlohmann::json j = rep.json();
   j["loss"] = r.loss;
   j["split"] = o.split;
-  j["checkpoint"] = o.checkpoint;
+  j["checkpoint"] = qmodel ? o.model_file : o.checkpoint;
+  j["int8"] = static_cast<bool>(qmodel);
   if (o.json) {
     std::printf("%s\n", j.dump(2).c_str());
   } else {
@@ -59,7 +119,7 @@ void run_eval(const EvalCli& o) {
   // Add the result to the run's report when the checkpoint sits in a run folder.
   namespace fs = std::filesystem;
   fs::path hist = fs::path(o.checkpoint).parent_path() / "history.json";
-  if (fs::exists(hist)) {
+  if (!qmodel && fs::exists(hist)) {
     try {
       std::ifstream in(hist);
       nlohmann::json run = nlohmann::json::parse(in);
@@ -84,6 +144,7 @@ void ecg_cli_eval(CLI::App& app) {
   auto* sub = app.add_subcommand("eval", "evaluate a checkpoint on a dataset split");
   ecg::cli::add_runtime_flags(sub);
   sub->add_option("--checkpoint", o.checkpoint, "float checkpoint (.safetensors)");
+  sub->add_option("--model", o.model_file, "or: an int8 model file from ecgcnn quantize");
   sub->add_option("--data", o.data, "dataset folder");
   sub->add_option("--split", o.split, "test (default), val or train");
   sub->add_flag(

@@ -1,0 +1,39 @@
+// The post-training quantizer: float model + calibration images -> Int8Model.
+// BatchNorm is folded into the preceding convolution in float; weights become
+// symmetric per-output-channel int8 in [-127, 127]; every activation tensor
+// gets asymmetric per-tensor parameters from an observer over the calibration
+// set and the chosen calibrator (int8.md). ReLU becomes the clamp bounds; the
+// residual add is fused into the second convolution of each block.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "models/models.h"
+#include "quant/calibration.h"
+#include "quant/int8_model.h"
+
+namespace ecg::quant {
+
+struct QuantizeOptions {
+  CalibOptions calib;
+  std::vector<std::string> classes;
+  nlohmann::json preprocessing;
+};
+
+// One row of the per-layer report: the int8 tensor against the float model's.
+struct LayerReport {
+  std::string tensor;
+  double sqnr_db = 0, cosine = 0;
+  std::string method;  // calibrator chosen for this tensor
+};
+
+// calib_images: float [N, 3, S, S] batches (already preprocessed).
+// ResNet-(9n+2) models only; AlexNet gives an error naming what is missing.
+Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib_images,
+                         const QuantizeOptions& opt);
+
+// Per-tensor SQNR and cosine similarity of the int8 graph against the float
+// model (with BN folded) on `images`.
+std::vector<LayerReport> layer_report(Model& model, const Int8Model& q, const Tensor& images);
+
+}  // namespace ecg::quant
