@@ -42,16 +42,37 @@ inline __m256i requant8(__m256i acc, const Epilogue& e, int h, __m256i zp, __m25
   return _mm256_min_epi32(_mm256_max_epi32(r, lo), hi);
 }
 
-inline __m256i add8(__m256i a, __m256i b, const AddRequant& p) {
-  __m256i s = _mm256_mullo_epi32(_mm256_sub_epi32(a, _mm256_set1_epi32(p.zp_a)),
-                                 _mm256_set1_epi32(p.mul_a));
-  s = _mm256_add_epi32(s, _mm256_mullo_epi32(_mm256_sub_epi32(b, _mm256_set1_epi32(p.zp_b)),
-                                             _mm256_set1_epi32(p.mul_b)));
-  s = _mm256_add_epi32(s, _mm256_set1_epi32(1 << (p.shift - 1)));
-  s = _mm256_sra_epi32(s, _mm_cvtsi32_si128(p.shift));
-  s = _mm256_add_epi32(s, _mm256_set1_epi32(p.zp_out));
-  return _mm256_min_epi32(_mm256_max_epi32(s, _mm256_set1_epi32(p.qmin)),
-                          _mm256_set1_epi32(p.qmax));
+// Epilogue constants broadcast once per tile: stores through the output may
+// alias ConvInt8Params as far as the compiler knows, so reading p per vector
+// would reload and re-broadcast them each time. The residual's zero points
+// fold into one constant: A*(a - zp_a) + B*(b - zp_b) + 2^(t-1)
+// = A*a + B*b + (2^(t-1) - A*zp_a - B*zp_b), every partial sum inside int32.
+struct Ctx8 {
+  __m256i zp, lo, hi;
+  __m256i ma, mb, rnd, zpo, alo, ahi;
+  __m128i sh;
+  bool out32;
+  explicit Ctx8(const ConvInt8Params& p)
+      : zp(_mm256_set1_epi32(p.zp_out)),
+        lo(_mm256_set1_epi32(p.qmin)),
+        hi(_mm256_set1_epi32(p.qmax)),
+        ma(_mm256_set1_epi32(p.add.mul_a)),
+        mb(_mm256_set1_epi32(p.add.mul_b)),
+        rnd(_mm256_set1_epi32((1 << (p.add.shift - 1)) - p.add.mul_a * p.add.zp_a -
+                              p.add.mul_b * p.add.zp_b)),
+        zpo(_mm256_set1_epi32(p.add.zp_out)),
+        alo(_mm256_set1_epi32(p.add.qmin)),
+        ahi(_mm256_set1_epi32(p.add.qmax)),
+        sh(_mm_cvtsi32_si128(p.add.shift)),
+        out32(p.output == OutputMode::Int32) {}
+};
+
+inline __m256i add8(__m256i a, __m256i b, const Ctx8& c) {
+  __m256i s = _mm256_mullo_epi32(a, c.ma);
+  s = _mm256_add_epi32(s, _mm256_mullo_epi32(b, c.mb));
+  s = _mm256_sra_epi32(_mm256_add_epi32(s, c.rnd), c.sh);
+  s = _mm256_add_epi32(s, c.zpo);
+  return _mm256_min_epi32(_mm256_max_epi32(s, c.alo), c.ahi);
 }
 
 // Eight int32 lanes already inside [-128, 127] to eight bytes.
@@ -70,8 +91,8 @@ inline __m256i load8_i8(const int8_t* p, int valid) {
 
 // Epilogue of 8 accumulators (channels 8h.. of block e): int32 or int8 out.
 inline void store8(__m256i acc, const Epilogue& e, int h, int valid, void* out, int64_t off,
-                   const int8_t* res, const ConvInt8Params& p) {
-  if (p.output == OutputMode::Int32) {
+                   const int8_t* res, const Ctx8& c) {
+  if (c.out32) {
     const __m256i v =
         _mm256_add_epi32(acc, _mm256_load_si256(reinterpret_cast<const __m256i*>(e.bias + 8 * h)));
     int32_t* dst = static_cast<int32_t*>(out) + off;
@@ -84,9 +105,8 @@ inline void store8(__m256i acc, const Epilogue& e, int h, int valid, void* out, 
     }
     return;
   }
-  __m256i r = requant8(acc, e, h, _mm256_set1_epi32(p.zp_out), _mm256_set1_epi32(p.qmin),
-                       _mm256_set1_epi32(p.qmax));
-  if (res) r = add8(r, load8_i8(res + off, valid), p.add);
+  __m256i r = requant8(acc, e, h, c.zp, c.lo, c.hi);
+  if (res) r = add8(r, load8_i8(res + off, valid), c);
   const __m128i bytes = narrow8(r);
   int8_t* dst = static_cast<int8_t*>(out) + off;
   if (valid >= 8) {
@@ -120,7 +140,7 @@ inline void epilogue_hook(int n, const int32_t* acc, const Requant* rq, int32_t 
       int32_t a8[8] = {};
       std::memcpy(a8, acc + i + 8 * h, (valid < 8 ? valid : 8) * sizeof(int32_t));
       const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a8));
-      store8(a, e, h, valid, out + i + 8 * h, 0, res ? res + i + 8 * h : nullptr, p);
+      store8(a, e, h, valid, out + i + 8 * h, 0, res ? res + i + 8 * h : nullptr, Ctx8(p));
     }
   }
 }
