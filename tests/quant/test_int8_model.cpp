@@ -1,0 +1,176 @@
+// The INT8 graph: quantizer, model file round trip and bad files, arena plan,
+// bit-exactness of every int8 kernel on the whole network, and agreement
+// with the float model after a short training run.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "core/autograd.h"
+#include "models/trainer.h"
+#include "quant/quantizer.h"
+
+namespace ecg {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string tmp(const std::string& name) {
+  return (fs::temp_directory_path() / (std::to_string(::getpid()) + "_" + name)).string();
+}
+
+std::shared_ptr<Model> random_resnet(int size = 32) {
+  ModelConfig c;
+  c.image_size = size;
+  auto m = build_model(c);
+  // Non-trivial BN statistics so folding matters.
+  int i = 0;
+  for (auto& [name, t] : m->named_buffers()) {
+    Tensor r = Tensor::uniform(t->shape(), 100 + i++, 0.5, 1.5);
+    if (name.find("running_mean") != std::string::npos)
+      r = Tensor::uniform(t->shape(), 200 + i, -0.2, 0.2);
+    t->copy_(r);
+  }
+  m->eval();
+  return m;
+}
+
+quant::Int8Model quantize(Model& m, int size = 32) {
+  std::vector<Tensor> calib = {Tensor::uniform({8, 3, size, size}, 7, 0.0, 1.0),
+                               Tensor::uniform({8, 3, size, size}, 8, 0.0, 1.0)};
+  quant::QuantizeOptions o;
+  o.classes = {"a", "b", "c", "d"};
+  return quant::quantize_model(m, calib, o);
+}
+
+TEST(Int8Model, FileRoundTripRunsIdentically) {
+  auto m = random_resnet();
+  quant::Int8Model q = quantize(*m);
+  quant::save_int8_model(tmp("m.int8"), q);
+  quant::Int8Model l = quant::load_int8_model(tmp("m.int8"));
+  EXPECT_EQ(l.model_name, "resnet11");
+  EXPECT_EQ(l.classes, q.classes);
+  ASSERT_EQ(l.nodes.size(), q.nodes.size());
+  for (size_t i = 0; i < q.nodes.size(); ++i) EXPECT_EQ(l.nodes[i].weights, q.nodes[i].weights);
+  Tensor x = Tensor::uniform({2, 3, 32, 32}, 9, 0.0, 1.0);
+  quant::Int8Runner a(q, int8::Int8Kernel::Ref, 2), b(l, int8::Int8Kernel::Ref, 2);
+  EXPECT_EQ(a.run(x).to_vector_f32(), b.run(x).to_vector_f32());
+  std::remove(tmp("m.int8").c_str());
+}
+
+TEST(Int8Model, BadFilesAreClearErrors) {
+  auto m = random_resnet();
+  quant::save_int8_model(tmp("g.int8"), quantize(*m));
+  std::ifstream in(tmp("g.int8"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto expect = [&](const std::string& content, const std::string& needle) {
+    std::ofstream(tmp("b.int8"), std::ios::binary) << content;
+    try {
+      quant::load_int8_model(tmp("b.int8"));
+      ADD_FAILURE() << "no error for " << needle;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("b.int8"), std::string::npos) << e.what();
+    }
+  };
+  expect(bytes.substr(0, bytes.size() - 1000), "truncated");
+  expect(bytes.substr(0, 100), "truncated");
+  expect("not a model at all", "not an ecgcnn int8 model");
+  std::string v = bytes;
+  v[8] = 9;
+  expect(v, "version");
+  EXPECT_THROW(quant::load_int8_model(tmp("missing.int8")), Error);
+  std::remove(tmp("g.int8").c_str());
+  std::remove(tmp("b.int8").c_str());
+}
+
+TEST(Int8Model, ArenaPlanNeverOverlapsLiveTensors) {
+  auto m = random_resnet();
+  quant::Int8Model q = quantize(*m);
+  quant::ArenaPlan p = quant::plan_arena(q, 1);
+  EXPECT_LT(p.bytes, p.naive_bytes);
+  const int nt = static_cast<int>(q.tensors.size());
+  std::vector<int> first(nt, -1), last(nt, -1);
+  for (int i = 0; i < static_cast<int>(q.nodes.size()); ++i) {
+    if (q.nodes[i].output >= 0) first[q.nodes[i].output] = i;
+    for (int t : q.nodes[i].inputs) last[t] = std::max(last[t], i);
+  }
+  for (int a = 0; a < nt; ++a)
+    for (int b = a + 1; b < nt; ++b) {
+      bool live_together =
+          first[a] <= std::max(last[b], first[b]) && first[b] <= std::max(last[a], first[a]);
+      bool overlap = p.offset[a] < p.offset[b] + q.tensors[b].bytes() &&
+                     p.offset[b] < p.offset[a] + q.tensors[a].bytes();
+      EXPECT_FALSE(live_together && overlap) << q.tensors[a].name << " / " << q.tensors[b].name;
+    }
+}
+
+TEST(Int8Model, EveryKernelIsBitExactWithTheReferenceOnTheWholeNetwork) {
+  auto m = random_resnet(40);  // 40 px: odd spatial sizes after the stride-2 stages (20, 10)
+  quant::Int8Model q = quantize(*m, 40);
+  Tensor x = Tensor::uniform({2, 3, 40, 40}, 11, 0.0, 1.0);
+  quant::Int8Runner ref(q, int8::Int8Kernel::Ref, 2, false);
+  Tensor lr = ref.run(x);
+  int tested = 0;
+  for (auto k : {int8::Int8Kernel::Avx2, int8::Int8Kernel::AvxVnni, int8::Int8Kernel::Avx512Vnni}) {
+    if (!int8::int8_kernel_supported(k)) continue;
+    ++tested;
+    quant::Int8Runner r(q, k, 2, false);
+    Tensor l = r.run(x);
+    for (size_t t = 0; t < q.tensors.size(); ++t)
+      EXPECT_EQ(r.tensor_bytes(static_cast<int>(t), 2), ref.tensor_bytes(static_cast<int>(t), 2))
+          << int8::int8_kernel_name(k) << " differs at tensor " << q.tensors[t].name;
+    EXPECT_EQ(l.to_vector_f32(), lr.to_vector_f32()) << int8::int8_kernel_name(k);
+  }
+  std::printf("bit-exact against the reference: %d kernels on this CPU\n", tested);
+}
+
+TEST(Int8Model, AgreesWithTheFloatModelAfterTraining) {
+  // The quadrant task of the trainer tests, at 32 px.
+  const int n = 64, S = 32;
+  Tensor x = Tensor::uniform({n, 3, S, S}, 21, 0.0, 0.2);
+  std::vector<int> labels(n);
+  float* p = x.data<float>();
+  for (int i = 0; i < n; ++i) {
+    labels[i] = i % 4;
+    int qy = labels[i] / 2, qx = labels[i] % 2;
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < S / 2; ++y)
+        for (int v = 0; v < S / 2; ++v)
+          p[((i * 3 + c) * S + qy * S / 2 + y) * S + qx * S / 2 + v] += 0.8f;
+  }
+  TensorBatchSource data(x, labels, 8, true, 3);
+  ModelConfig c;
+  c.image_size = S;
+  auto m = build_model(c);
+  TrainOptions o;
+  o.out_dir = tmp("agree");
+  o.epochs = 3;
+  o.progress = false;
+  o.schedule = "constant";
+  train(*m, data, nullptr, o, false);
+  m->eval();
+  quant::Int8Model q = quantize(*m, S);
+  quant::Int8Runner r(q, int8::best_int8_kernel(), n);
+  Tensor lq = r.run(x), lf;
+  {
+    NoGradGuard g;
+    lf = (*m)(x);
+  }
+  int agree = 0;
+  for (int i = 0; i < n; ++i) {
+    int a = 0, b = 0;
+    for (int k = 1; k < 4; ++k) {
+      if (lq.at({i, k}) > lq.at({i, a})) a = k;
+      if (lf.at({i, k}) > lf.at({i, b})) b = k;
+    }
+    agree += a == b;
+  }
+  EXPECT_GE(agree, n * 99 / 100) << agree << " of " << n << " top-1 agree";
+  fs::remove_all(tmp("agree"));
+}
+
+}  // namespace
+}  // namespace ecg
