@@ -22,10 +22,18 @@ class LoaderBatchSource : public ecg::BatchSource {
       : loader_(images, std::move(indices), opts) {}
   int64_t num_samples() const override { return static_cast<int64_t>(loader_.size()); }
   int64_t num_batches() const override { return loader_.num_batches(); }
-  void begin_epoch(int epoch) override { loader_.start_epoch(epoch); }
+  void begin_epoch(int epoch) override {
+    epoch_ = epoch;
+    cursor_ = -1;
+  }
+  // Sequential requests take the prefetched path (next()); a jump (a resumed
+  // epoch) restarts the epoch at that batch. Either way batch i of epoch e is
+  // the same bytes, since it depends only on (seed, e, i).
   bool batch(int64_t index, ecg::Batch& out) override {
+    if (index != cursor_) loader_.start_epoch(epoch_, index);
     Batch b;
-    if (!loader_.batch(index, &b)) return false;
+    if (!loader_.next(&b)) return false;
+    cursor_ = index + 1;
     out.images = std::move(b.images);
     out.labels = std::move(b.labels);
     return true;
@@ -34,6 +42,8 @@ class LoaderBatchSource : public ecg::BatchSource {
 
  private:
   DataLoader loader_;
+  int epoch_ = 0;
+  int64_t cursor_ = -1;
 };
 
 // Loader settings for evaluation: same preprocessing, no shuffle, no augmentation.

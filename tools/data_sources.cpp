@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "core/runtime.h"
+#include "data/batch_source.h"
 #include "data/loader.h"
 #include "data/preprocess.h"
 
@@ -12,37 +13,15 @@ namespace ecg::cli {
 
 namespace {
 
-// Adapts data::DataLoader (sequential next()) to the trainer's indexed
-// BatchSource; skipping ahead (a resumed epoch) assembles and drops batches,
-// which keeps the order and augmentation identical to an uninterrupted run.
-class LoaderSource final : public BatchSource {
+// data::LoaderBatchSource that also keeps the decoded images alive.
+class SharedLoaderSource final : public data::LoaderBatchSource {
  public:
-  LoaderSource(std::shared_ptr<data::PreparedData> prepared, std::vector<int> indices,
-               const data::LoaderOptions& opts)
-      : prepared_(std::move(prepared)), loader_(prepared_->images, std::move(indices), opts) {}
-  int64_t num_samples() const override { return static_cast<int64_t>(loader_.size()); }
-  int64_t num_batches() const override { return loader_.num_batches(); }
-  void begin_epoch(int epoch) override {
-    loader_.start_epoch(epoch);
-    cursor_ = 0;
-  }
-  bool batch(int64_t index, Batch& out) override {
-    ECG_CHECK(index >= cursor_, "data: batch ", index, " requested after batch ", cursor_,
-              " of the same epoch");
-    data::Batch b;
-    while (cursor_ <= index) {
-      if (!loader_.next(&b)) return false;
-      ++cursor_;
-    }
-    out.images = b.images;
-    out.labels = b.labels;
-    return true;
-  }
+  SharedLoaderSource(std::shared_ptr<data::PreparedData> p, const std::vector<int>& indices,
+                     const data::LoaderOptions& opts)
+      : data::LoaderBatchSource(p->images, indices, opts), prepared_(std::move(p)) {}
 
  private:
-  std::shared_ptr<data::PreparedData> prepared_;  // the ImageSet the loader reads
-  data::DataLoader loader_;
-  int64_t cursor_ = 0;
+  std::shared_ptr<data::PreparedData> prepared_;
 };
 
 data::PreprocessOptions preprocess_of(const DataConfig& c) {
@@ -123,15 +102,13 @@ DataSplits open_splits(const DataConfig& cfg) {
   train_opts.preprocess = pre;
   train_opts.augment.enabled = cfg.augment;
   train_opts.augment.hflip = cfg.flip;
-  data::LoaderOptions eval_opts = train_opts;
-  eval_opts.shuffle = false;
-  eval_opts.augment = data::AugmentOptions{};
+  data::LoaderOptions eval_opts = data::eval_options(train_opts);
   DataSplits s;
   for (const auto& n : data::class_names()) s.classes.push_back(n);
-  s.train = std::make_unique<LoaderSource>(prepared, prepared->train, train_opts);
+  s.train = std::make_unique<SharedLoaderSource>(prepared, prepared->train, train_opts);
   std::vector<int> val = cfg.val_from_test ? prepared->test : prepared->val;
-  s.val = std::make_unique<LoaderSource>(prepared, val, eval_opts);
-  s.test = std::make_unique<LoaderSource>(prepared, prepared->test, eval_opts);
+  s.val = std::make_unique<SharedLoaderSource>(prepared, val, eval_opts);
+  s.test = std::make_unique<SharedLoaderSource>(prepared, prepared->test, eval_opts);
   auto counts = [&](const std::vector<int>& idx) {
     std::vector<int64_t> c(s.classes.size(), 0);
     for (int i : idx) ++c[prepared->images.samples[i].label];
