@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/profiler.h"
 #include "data/file_util.h"
 #include "quant/quantize.h"
 
@@ -380,6 +381,14 @@ Tensor Int8Runner::run(const Tensor& images_in) {
   Tensor logits = Tensor::empty({N, model_.num_classes()});
   for (size_t i = 0; i < model_.nodes.size(); ++i) {
     const NodeQ& n = model_.nodes[i];
+    LayerScope layer(n.name);
+    const bool mac = n.kind == NodeKind::Conv || n.kind == NodeKind::Dense;
+    Conv2dShape cs = n.conv.shape;
+    cs.N = N;
+    OpTimer timer(
+        mac ? "int8_conv" : node_kind_name(n.kind), mac ? cs.flops() : 0,
+        mac ? 0 : 2.0 * model_.tensors[n.inputs[0]].bytes() / model_.tensors[n.inputs[0]].N * N,
+        active_isa());
     switch (n.kind) {
       case NodeKind::Conv:
         packed_[i]->run(N, ptr(n.inputs[0]), ptr(n.output),

@@ -14,11 +14,13 @@
 #include "core/runtime.h"
 #include "models/models.h"
 #include "optim/optimizer.h"
+#include "quant/int8_model.h"
+#include "quant/quantizer.h"
 
 namespace {
 
 struct BenchOptions {
-  std::string model = "resnet11", mode = "infer", trace = "";
+  std::string model = "resnet11", mode = "infer", trace = "", int8_model = "";
   int batch = 1, image_size = 224, steps = 10, warmup = 2;
   bool json = false, profile = false;
 };
@@ -39,8 +41,8 @@ double percentile(std::vector<double> v, double q) {
 
 void run_bench(const BenchOptions& o) {
   using namespace ecg;
-  ECG_CHECK(o.mode == "train" || o.mode == "infer", "--mode: expected train or infer, got '",
-            o.mode, "'");
+  ECG_CHECK(o.mode == "train" || o.mode == "infer" || o.mode == "int8",
+            "--mode: expected train, infer or int8, got '", o.mode, "'");
   ModelConfig cfg;
   cfg.name = o.model;
   cfg.image_size = o.image_size;
@@ -50,7 +52,25 @@ void run_bench(const BenchOptions& o) {
   for (int i = 0; i < o.batch; ++i) labels[i] = i % cfg.classes;
   Tensor target = one_hot(labels, cfg.classes);
   std::unique_ptr<Optimizer> opt;
-  if (o.mode == "train") {
+  std::unique_ptr<quant::Int8Model> qmodel;
+  std::unique_ptr<quant::Int8Runner> runner;
+  if (o.mode == "int8") {
+    // A given int8 model, or this float model quantized on random images:
+    // the speed does not depend on the weights' values.
+    if (!o.int8_model.empty()) {
+      qmodel = std::make_unique<quant::Int8Model>(quant::load_int8_model(o.int8_model));
+    } else {
+      model->eval();
+      quant::QuantizeOptions qo;
+      qo.classes = {"Normal", "Abnormal heartbeat", "MI", "History of MI"};
+      qo.calib.method = quant::CalibMethod::MinMax;
+      qmodel = std::make_unique<quant::Int8Model>(quant::quantize_model(
+          *model, {Tensor::uniform({2, 3, o.image_size, o.image_size}, 9, 0.0, 1.0)}, qo));
+    }
+    ECG_CHECK(qmodel->image_size == o.image_size, "--image-size ", o.image_size,
+              " does not match the int8 model's ", qmodel->image_size);
+    runner = std::make_unique<quant::Int8Runner>(*qmodel, int8::best_int8_kernel(), o.batch);
+  } else if (o.mode == "train") {
     model->train();
     opt = make_optimizer("adam", model->parameters(), 1e-4);
   } else {
@@ -70,6 +90,8 @@ void run_bench(const BenchOptions& o) {
       loss.backward();
       opt->step();
       model->zero_grad();
+    } else if (runner) {
+      runner->run(x);
     } else {
       NoGradGuard g;
       (*model)(x);
@@ -93,6 +115,10 @@ void run_bench(const BenchOptions& o) {
                       {"images_per_s", o.batch / (med / 1000.0)},
                       {"peak_rss_mb", peak_rss_mb()},
                       {"allocator_peak_mb", cpu_allocator().stats().peak_bytes_in_use / 1048576.0}};
+  if (runner) {
+    j["int8_kernel"] = int8::int8_kernel_name(runner->kernel());
+    j["planned_arena_mb"] = runner->plan().bytes / 1e6;
+  }
   if (o.json) {
     std::printf("%s\n", j.dump().c_str());
   } else {
@@ -119,7 +145,9 @@ void ecg_cli_bench(CLI::App& app) {
   auto* sub = app.add_subcommand("bench", "benchmark a model: images/s, ms/step, peak memory");
   ecg::cli::add_runtime_flags(sub);
   sub->add_option("--model", o.model, "alexnet, resnet11, resnet20, resnet29");
-  sub->add_option("--mode", o.mode, "train or infer");
+  sub->add_option("--mode", o.mode, "train, infer (float) or int8");
+  sub->add_option("--int8-model", o.int8_model,
+                  "with --mode int8: a model file (default: quantize this one)");
   sub->add_option("--batch", o.batch, "batch size")->check(CLI::Range(1, 1024));
   sub->add_option("--image-size", o.image_size, "square input size")->check(CLI::Range(8, 4096));
   sub->add_option("--steps", o.steps, "timed steps")->check(CLI::Range(1, 100000));

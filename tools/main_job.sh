@@ -1,23 +1,37 @@
 #!/usr/bin/env bash
 # The main job on the built-in synthetic ECG data:
-# synthesise -> train ResNet-11 -> evaluate -> quantize -> benchmark -> report.
+# synthesise -> train ResNet-11 -> evaluate -> quantize -> int8 evaluate -> benchmark -> report.
 # Usage: tools/main_job.sh <path to ecgcnn> <run directory>
+# Knobs (environment): ECG_PER_CLASS (pages per class), ECG_IMAGE_SIZE, ECG_EPOCHS.
 set -euo pipefail
 ECG=${1:?path to the ecgcnn binary}
 RUN=${2:?run directory}
+PER_CLASS=${ECG_PER_CLASS:-150}
+SIZE=${ECG_IMAGE_SIZE:-128}
+EPOCHS=${ECG_EPOCHS:-10}
 mkdir -p "$RUN"
-has() { "$ECG" --help 2>/dev/null | grep -qE "^  $1( |$)"; }
+start=$(date +%s)
+step() { echo; echo "== $1 ($(( $(date +%s) - start )) s)"; }
 
-"$ECG" info | head -8
-if has synth; then
-  "$ECG" synth --out "$RUN/data" --per-class "${ECG_PER_CLASS:-150}" --seed 7 \
-    --width 1106 --height 786
-fi
-if has train; then
-  "$ECG" train --data "$RUN/data" --model resnet11 --image-size "${ECG_IMAGE_SIZE:-96}" \
-    --epochs "${ECG_EPOCHS:-8}" --batch 16 --seed 1 --out "$RUN/train"
-fi
-if has eval; then
-  "$ECG" eval --checkpoint "$RUN/train/best.safetensors" --data "$RUN/data"
-fi
-echo "main job finished: results in $RUN"
+step "ecgcnn info"
+"$ECG" info | head -9
+step "synthesise $PER_CLASS pages per class (train/ and test/)"
+"$ECG" synth --out "$RUN/data" --per-class "$PER_CLASS" --seed 7 --width 1106
+step "train resnet11 at ${SIZE}px for $EPOCHS epochs (validation held out of train)"
+"$ECG" train --data "$RUN/data" --model resnet11 --image-size "$SIZE" --epochs "$EPOCHS" \
+  --batch 16 --seed 1 --schedule cosine --warmup-epochs 1 --out "$RUN/train"
+step "evaluate the best checkpoint on the test split"
+"$ECG" eval --checkpoint "$RUN/train/best.safetensors" --data "$RUN/data" | tee "$RUN/eval_float.txt"
+"$ECG" eval --checkpoint "$RUN/train/best.safetensors" --data "$RUN/data" --json > "$RUN/eval_float.json"
+step "quantize to INT8 (calibration on the training split)"
+"$ECG" quantize --checkpoint "$RUN/train/best.safetensors" --calib "$RUN/data" --out "$RUN/resnet11.int8"
+step "evaluate the INT8 model on the same test split"
+"$ECG" eval --model "$RUN/resnet11.int8" --data "$RUN/data" | tee "$RUN/eval_int8.txt"
+"$ECG" eval --model "$RUN/resnet11.int8" --data "$RUN/data" --json > "$RUN/eval_int8.json"
+step "INT8 inference on one test image"
+"$ECG" infer --model "$RUN/resnet11.int8" "$(ls "$RUN"/data/test/MI/*.jpg | head -1)"
+step "benchmarks at ${SIZE}px, batch 1"
+"$ECG" bench --model resnet11 --mode infer --batch 1 --image-size "$SIZE" --steps 20
+"$ECG" bench --model resnet11 --mode int8 --int8-model "$RUN/resnet11.int8" --batch 1 --image-size "$SIZE" --steps 20
+step "done"
+echo "report: $RUN/train/report.html (training curves, confusion matrix, F1 per class)"
