@@ -22,6 +22,11 @@ struct Ymm {
   static constexpr int KC = 256, MC = 256, NC = 504;
   static void run(int kc, const float* a, const float* b, float* c, long ldc, bool accumulate,
                   int m, int n) {
+    // Prefetch the C tile so its cache misses overlap the k loop (see avx512.cpp).
+    if (accumulate)
+      for (int i = 0; i < m; ++i)
+        for (int v = 0; v < NV; v += 2)
+          _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 8 * v), _MM_HINT_T0);
     __m256 acc[MR][NV];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i)
