@@ -41,6 +41,8 @@ class BatchNorm : public Module {
   Tensor forward(const Tensor& x) override;
   Shape infer(const Shape& in, std::vector<LayerInfo>* rows, const std::string& prefix) override;
   bool fuses_relu() const { return opt_.fuse_relu; }
+  double momentum() const { return opt_.momentum; }
+  void set_momentum(double m) { opt_.momentum = m; }
   double eps() const { return opt_.eps; }
   Tensor& gamma() { return *gamma_; }
   Tensor& beta() { return *beta_; }

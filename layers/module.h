@@ -49,6 +49,9 @@ class Module {
   std::vector<std::pair<std::string, Tensor*>> named_parameters(const std::string& prefix = "");
   std::vector<std::pair<std::string, Tensor*>> named_buffers(const std::string& prefix = "");
   std::vector<Tensor*> parameters();
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const {
+    return children_;
+  }
   int64_t num_parameters();
   void zero_grad();
 

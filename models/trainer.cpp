@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "core/autograd.h"
 #include "core/rng.h"
@@ -190,6 +191,34 @@ EvalResult evaluate(Model& model, BatchSource& data, bool progress, const std::s
   r.accuracy = n ? static_cast<double>(correct) / n : 0;
   model.train(was_training);
   return r;
+}
+
+void recompute_bn_statistics(Model& model, BatchSource& data, int epoch, int batches) {
+  std::vector<BatchNorm*> bns;
+  std::function<void(Module&)> collect = [&](Module& m) {
+    if (auto* bn = dynamic_cast<BatchNorm*>(&m)) bns.push_back(bn);
+    for (auto& [name, p] : m.named_children()) collect(*p);
+  };
+  collect(model);
+  if (bns.empty() || batches <= 0) return;
+  std::vector<double> saved;
+  for (BatchNorm* bn : bns) {
+    saved.push_back(bn->momentum());
+    bn->running_mean().zero_();
+    bn->running_var().zero_();
+  }
+  NoGradGuard guard;
+  const bool was_training = model.is_training();
+  model.train();
+  data.begin_epoch(epoch);
+  Batch b;
+  for (int k = 0; k < batches && data.batch(k, b); ++k) {
+    // running = m * running + (1 - m) * batch with m = k / (k + 1) is the running mean of batches.
+    for (BatchNorm* bn : bns) bn->set_momentum(static_cast<double>(k) / (k + 1));
+    model(b.images);
+  }
+  for (size_t i = 0; i < bns.size(); ++i) bns[i]->set_momentum(saved[i]);
+  model.train(was_training);
 }
 
 namespace {
@@ -430,6 +459,8 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
     rec.lr = lr;
     rec.seconds = s.epoch_seconds;
     rec.images_per_s = s.epoch_seconds > 0 ? s.seen / s.epoch_seconds : 0;
+    if (opt.precise_bn_batches > 0)
+      recompute_bn_statistics(model, train_data, s.epoch, opt.precise_bn_batches);
     if (val_data && val_data->num_samples() > 0) {
       EvalResult v = evaluate(model, *val_data);
       rec.val_loss = v.loss;

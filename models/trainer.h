@@ -72,6 +72,12 @@ struct TrainOptions {
   int early_stop_patience = 0;       // 0 = off
   std::vector<float> class_weights;  // empty = none
   double clip_norm = 0;              // 0 = off
+  // Before each validation, recompute BatchNorm running statistics as the
+  // plain average over this many training batches ("precise BN"). With the
+  // study's momentum of 0.99 the running statistics need hundreds of steps to
+  // forget their initial values, so short runs on small data validate on
+  // stale statistics; 0 keeps the study's behaviour.
+  int precise_bn_batches = 0;
   bool progress = true;
   // Extra best-on-validation checkpoints restricted to the first h epochs
   // (best_e<h>.safetensors). Because the schedule and plateau rule depend only
@@ -105,6 +111,10 @@ struct EvalResult {
 };
 EvalResult evaluate(Model& model, BatchSource& data, bool progress = false,
                     const std::string& label = "eval");
+
+// Recomputes every BatchNorm's running mean and variance as the average of
+// the batch statistics over the first `batches` batches of `data` (no grad).
+void recompute_bn_statistics(Model& model, BatchSource& data, int epoch, int batches);
 
 // Trains `model`; resumes from out_dir/state when `resume` is true and the
 // state exists. Writes out_dir/best.safetensors, out_dir/state.safetensors,

@@ -58,6 +58,7 @@ void run_study(const StudyCli& o) {
     } else {
       t.schedule = "cosine";
       t.warmup_epochs = 1;
+      t.precise_bn_batches = 20;
     }
     cli::DataSplits splits = cli::open_splits(data);
     classes = splits.classes;

@@ -40,7 +40,8 @@ nlohmann::json to_json(const TrainCli& c) {
           {"flip", c.flip},
           {"no_oversample", c.no_oversample},
           {"class_weighted", c.class_weighted},
-          {"val_fraction", c.data.val_fraction}};
+          {"val_fraction", c.data.val_fraction},
+          {"precise_bn", c.train.precise_bn_batches}};
 }
 
 void from_json(const nlohmann::json& j, TrainCli& c) {
@@ -61,6 +62,7 @@ void from_json(const nlohmann::json& j, TrainCli& c) {
   c.no_oversample = j.at("no_oversample");
   c.class_weighted = j.at("class_weighted");
   c.data.val_fraction = j.at("val_fraction");
+  c.train.precise_bn_batches = j.value("precise_bn", 0);
 }
 
 void run_train(TrainCli c, int epochs_override) {
@@ -100,6 +102,7 @@ void run_train(TrainCli c, int epochs_override) {
     c.train.lr = 1e-3;
     c.train.schedule = "study";
     c.train.warmup_epochs = 0;
+    c.train.precise_bn_batches = 0;
     data.flip = c.model != "alexnet";
     data.augment = c.model != "alexnet";
     data.val_from_test = c.model != "alexnet";
@@ -169,6 +172,9 @@ void ecg_cli_train(CLI::App& app) {
   sub->add_option("--lr", c.train.lr, "base learning rate")->check(CLI::PositiveNumber);
   sub->add_option("--schedule", c.train.schedule, "study, cosine or constant");
   sub->add_option("--warmup-epochs", c.train.warmup_epochs, "linear warm-up epochs");
+  c.train.precise_bn_batches = 20;
+  sub->add_option("--precise-bn", c.train.precise_bn_batches,
+                  "recompute BN statistics over N training batches before validating (0 = off)");
   sub->add_option("--early-stop", c.train.early_stop_patience,
                   "stop after N epochs without validation improvement (0 = off)");
   sub->add_option("--val-fraction", c.data.val_fraction, "share of train held out for validation")
