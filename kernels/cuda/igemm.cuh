@@ -1,0 +1,123 @@
+// Tiled implicit GEMM in float: C[M, Ncol] = sum over k < Kdim of A(m, k) * B(k, n),
+// where a "problem" type maps (m, k) and (k, n) to reads of its tensors and
+// (m, n) to a store. The convolution forward, backward-data and
+// backward-weights passes (conv2d.cuh) are three such maps over one body, so
+// no operand is ever unfolded into memory (no im2col buffer).
+//
+// Tiling (sm_53 first: one Maxwell SM, 64 K registers, 64 KiB shared memory):
+//   block 256 threads (16 x 16), tile 64 x 64 of C, K step 8;
+//   thread (tx, ty) owns rows ty*4..ty*4+3 and columns tx*4..tx*4+3 of the tile,
+//   so each step reads one float4 of A and one of B from shared memory per
+//   16 FMAs (8 FMA per 128-bit shared load: the FMA pipe, not the LDS pipe,
+//   is the limit);
+//   the next K step is fetched from global memory into registers while the
+//   current one is multiplied (one shared buffer, register prefetch).
+//   A is stored transposed (k-major) with 4 floats of padding per row, which
+//   keeps both the transposing stores and the float4 reads free of bank
+//   conflicts; rows stay 16-byte aligned (68 floats = 272 bytes).
+// Split-K: blockIdx.z selects the K range [z * k_chunk, (z + 1) * k_chunk); the
+// problem's store receives z (backward-weights writes partial sums there).
+//
+// A problem type P provides (all __device__, const):
+//   typename P::Col;  Col column(int n);      per-thread column context for B
+//   float a(int m, int k);  float b(int k, const Col&);  void store(int m, int n, float v, int z);
+// The kernel only calls them with m < M, n < Ncol, k < Kdim.
+#pragma once
+
+#include "kernels/cuda/emu/cuda_compat.h"
+
+namespace ecg {
+namespace cuda {  // nested form: the Nano's nvcc 10.2 is C++14
+
+constexpr int kIgemmTile = 64;      // C tile edge (both dimensions)
+constexpr int kIgemmTileK = 8;      // K step per shared tile
+constexpr int kIgemmThreads = 256;  // 16 x 16, 4 x 4 outputs each
+constexpr int kIgemmPad = 4;        // floats of padding per shared row
+
+template <class Prob>
+__global__ void __launch_bounds__(kIgemmThreads)
+    igemm_kernel(Prob prob, int M, int Ncol, int Kdim, int k_chunk) {
+  ECG_SHARED(float[kIgemmTileK][kIgemmTile + kIgemmPad], a_s);
+  ECG_SHARED(float[kIgemmTileK][kIgemmTile + kIgemmPad], b_s);
+
+  const int tid = static_cast<int>(threadIdx.x);
+  const int tx = tid % 16, ty = tid / 16;
+  const int m0 = static_cast<int>(blockIdx.y) * kIgemmTile;
+  const int n0 = static_cast<int>(blockIdx.x) * kIgemmTile;
+  const int z = static_cast<int>(blockIdx.z);
+  const int kbeg = z * k_chunk;
+  const int kend = min(Kdim, kbeg + k_chunk);
+
+  // Loader coordinates. A: elements (a_m + 32 i, a_k), i = 0, 1; consecutive
+  // threads walk k (contiguous in the weights). B: elements (b_k + 4 i, b_n);
+  // consecutive threads walk n (contiguous output pixels), one column each.
+  const int a_k = tid % kIgemmTileK, a_m = tid / kIgemmTileK;
+  const int b_n = tid % kIgemmTile, b_k = tid / kIgemmTile;
+  const bool b_col_ok = n0 + b_n < Ncol;
+  const typename Prob::Col col = prob.column(b_col_ok ? n0 + b_n : 0);
+
+  float ra[2], rb[2];
+  auto fetch = [&](int k0) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int m = m0 + a_m + 32 * i, ka = k0 + a_k, kb = k0 + b_k + 4 * i;
+      ra[i] = (m < M && ka < kend) ? prob.a(m, ka) : 0.f;
+      rb[i] = (b_col_ok && kb < kend) ? prob.b(kb, col) : 0.f;
+    }
+  };
+
+  float acc[4][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
+
+  if (kbeg < kend) fetch(kbeg);
+  for (int k0 = kbeg; k0 < kend; k0 += kIgemmTileK) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      a_s[a_k][a_m + 32 * i] = ra[i];
+      b_s[b_k + 4 * i][b_n] = rb[i];
+    }
+    __syncthreads();
+    if (k0 + kIgemmTileK < kend) fetch(k0 + kIgemmTileK);  // in flight during the FMAs
+#pragma unroll
+    for (int kk = 0; kk < kIgemmTileK; ++kk) {
+      const float4 a4 = *reinterpret_cast<const float4*>(&a_s[kk][ty * 4]);
+      const float4 b4 = *reinterpret_cast<const float4*>(&b_s[kk][tx * 4]);
+      const float av[4] = {a4.x, a4.y, a4.z, a4.w};
+      const float bv[4] = {b4.x, b4.y, b4.z, b4.w};
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[i][j] += av[i] * bv[j];
+    }
+    __syncthreads();  // the next iteration overwrites the tiles
+  }
+
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int m = m0 + ty * 4 + i, n = n0 + tx * 4 + j;
+      if (m < M && n < Ncol) prob.store(m, n, acc[i][j], z);
+    }
+}
+
+// Launches the implicit GEMM with `splits` K ranges (blockIdx.z).
+template <class Prob>
+inline cudaError_t igemm_launch(const Prob& prob, int M, int Ncol, int Kdim, int splits,
+                                cudaStream_t stream) {
+  if (M <= 0 || Ncol <= 0) return cudaSuccess;
+  if (splits < 1) splits = 1;
+  // Each split's range is a whole number of K steps.
+  int steps = (Kdim + kIgemmTileK - 1) / kIgemmTileK;
+  const int k_chunk = ((steps + splits - 1) / splits) * kIgemmTileK;
+  dim3 grid((Ncol + kIgemmTile - 1) / kIgemmTile, (M + kIgemmTile - 1) / kIgemmTile, splits);
+  ECG_LAUNCH(grid, dim3(kIgemmThreads), 0, stream, igemm_kernel<Prob>)
+  (prob, M, Ncol, Kdim, k_chunk);
+  return cudaGetLastError();
+}
+
+}  // namespace cuda
+}  // namespace ecg

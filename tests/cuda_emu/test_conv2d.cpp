@@ -1,0 +1,140 @@
+// Float convolution kernels of kernels/cuda/conv2d.cuh (forward,
+// backward-data, backward-weights with split-K, bias gradient) on the
+// emulator under three schedules, against kernels/ref in double.
+//
+// Tolerance (named, per op): a float sum of n products, in any order, is
+// within (n + 1) * u * sum |products| of the exact sum (u = 2^-24, the unit
+// roundoff; one rounding per product and per addition). The reference run on
+// |x| and |w| gives sum |products| per output exactly, so the bound is tight
+// per element rather than one global threshold. Split-K adds one addition per
+// split; the bias one more.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/conv2d.cuh"
+#include "kernels/ref/conv2d_ref.h"
+#include "tests/cuda_emu/emu_testing.h"
+#include "tests/cuda_emu/kernel_check.h"
+
+namespace {
+
+using ecg::Conv2dShape;
+using ecg::cuda_emu::ScheduleSpec;
+using namespace ecg::cuda_emu::testing;
+
+Conv2dShape make_shape(int N, int C, int H, int W, int K, int R, int S, int sh, int sw, int pt,
+                       int pl, int pb, int pr) {
+  Conv2dShape s;
+  s.N = N, s.C = C, s.H = H, s.W = W, s.K = K, s.R = R, s.S = S;
+  s.stride_h = sh, s.stride_w = sw;
+  s.pad_top = pt, s.pad_left = pl, s.pad_bottom = pb, s.pad_right = pr;
+  EXPECT_TRUE(ecg::conv2d_finalize(s));
+  return s;
+}
+
+// Odd sizes, stride 2 with TensorFlow's asymmetric "same" padding, a 1x1
+// stride-2 shortcut with K over one 64-row tile, a non-square kernel with
+// unequal strides, batch 1 and batch > 1, and one shape whose backward-weights
+// reduction is split four ways.
+std::vector<Conv2dShape> shapes() {
+  return {make_shape(2, 3, 11, 13, 5, 3, 3, 1, 1, 1, 1, 1, 1),
+          make_shape(1, 6, 12, 10, 9, 3, 3, 2, 2, 0, 0, 1, 1),
+          make_shape(3, 4, 10, 9, 70, 1, 1, 2, 2, 0, 0, 0, 0),
+          make_shape(2, 2, 24, 23, 3, 3, 3, 1, 1, 1, 1, 1, 1),
+          make_shape(1, 3, 7, 8, 4, 2, 3, 1, 2, 1, 0, 0, 2)};
+}
+
+std::string describe(const Conv2dShape& s) {
+  return "N" + std::to_string(s.N) + " C" + std::to_string(s.C) + " H" + std::to_string(s.H) +
+         " W" + std::to_string(s.W) + " K" + std::to_string(s.K) + " R" + std::to_string(s.R) +
+         " S" + std::to_string(s.S) + " stride " + std::to_string(s.stride_h) + "," +
+         std::to_string(s.stride_w);
+}
+
+std::size_t x_size(const Conv2dShape& s) {
+  return static_cast<std::size_t>(s.N) * s.C * s.H * s.W;
+}
+std::size_t w_size(const Conv2dShape& s) {
+  return static_cast<std::size_t>(s.K) * s.C * s.R * s.S;
+}
+std::size_t y_size(const Conv2dShape& s) {
+  return static_cast<std::size_t>(s.N) * s.K * s.P * s.Q;
+}
+
+// Per-element bound from sum |products| (abs_sum) and the number of roundings.
+std::vector<double> accumulation_bound(const std::vector<double>& abs_sum, double roundings) {
+  std::vector<double> b(abs_sum.size());
+  for (std::size_t i = 0; i < b.size(); ++i)
+    b[i] = (roundings + 1) * kFloatUnitRoundoff * abs_sum[i];
+  return b;
+}
+
+TEST(CudaEmuConv2d, ForwardMatchesDoubleReference) {
+  for (const Conv2dShape& s : shapes()) {
+    SCOPED_TRACE(describe(s));
+    const auto x = fill_uniform(x_size(s), 11), w = fill_uniform(w_size(s), 12);
+    const auto bias = fill_uniform(s.K, 13);
+    std::vector<double> want(y_size(s)), abs_sum(y_size(s));
+    ecg::ref::conv2d_forward(s, to_double(x).data(), to_double(w).data(), to_double(bias).data(),
+                             want.data());
+    ecg::ref::conv2d_forward(s, abs_of(x).data(), abs_of(w).data(), abs_of(bias).data(),
+                             abs_sum.data());
+    const auto bound = accumulation_bound(abs_sum, s.C * s.R * s.S + 1);
+    for_each_schedule([&](const ScheduleSpec&) {
+      DeviceBuffer<float> dx(x), dw(w), db(bias), dy(y_size(s));
+      ASSERT_EQ(ecg::cuda::conv2d_forward(s, dx.get(), dw.get(), db.get(), dy.get(), nullptr),
+                cudaSuccess);
+      expect_close(dy.to_host(), want, bound, "conv2d forward");
+    });
+  }
+}
+
+TEST(CudaEmuConv2d, BackwardDataMatchesDoubleReference) {
+  for (const Conv2dShape& s : shapes()) {
+    SCOPED_TRACE(describe(s));
+    const auto dyv = fill_uniform(y_size(s), 21), w = fill_uniform(w_size(s), 22);
+    std::vector<double> want(x_size(s)), abs_sum(x_size(s));
+    ecg::ref::conv2d_backward_data(s, to_double(dyv).data(), to_double(w).data(), want.data());
+    ecg::ref::conv2d_backward_data(s, abs_of(dyv).data(), abs_of(w).data(), abs_sum.data());
+    const auto bound = accumulation_bound(abs_sum, s.K * s.R * s.S);
+    for_each_schedule([&](const ScheduleSpec&) {
+      DeviceBuffer<float> ddy(dyv), dw(w), ddx(x_size(s), 0xff);  // NaN-filled: all written?
+      ASSERT_EQ(ecg::cuda::conv2d_backward_data(s, ddy.get(), dw.get(), ddx.get(), nullptr),
+                cudaSuccess);
+      expect_close(ddx.to_host(), want, bound, "conv2d backward-data");
+    });
+  }
+}
+
+TEST(CudaEmuConv2d, BackwardWeightsMatchesDoubleReference) {
+  bool split_seen = false;
+  for (const Conv2dShape& s : shapes()) {
+    SCOPED_TRACE(describe(s));
+    const int splits = ecg::cuda::conv2d_backward_weights_splits(s);
+    split_seen |= splits > 1;
+    const auto x = fill_uniform(x_size(s), 31), dyv = fill_uniform(y_size(s), 32);
+    std::vector<double> want_w(w_size(s)), want_b(s.K), abs_w(w_size(s)), abs_b(s.K);
+    ecg::ref::conv2d_backward_weights(s, to_double(x).data(), to_double(dyv).data(), want_w.data(),
+                                      want_b.data());
+    ecg::ref::conv2d_backward_weights(s, abs_of(x).data(), abs_of(dyv).data(), abs_w.data(),
+                                      abs_b.data());
+    const double npq = static_cast<double>(s.N) * s.P * s.Q;
+    const auto bound_w = accumulation_bound(abs_w, npq + splits);
+    const auto bound_b = accumulation_bound(abs_b, npq);
+    for_each_schedule([&](const ScheduleSpec&) {
+      DeviceBuffer<float> dxv(x), ddy(dyv), ddw(w_size(s), 0xff), ddb(s.K, 0xff);
+      const long long ws_floats = ecg::cuda::conv2d_backward_weights_workspace(s);
+      DeviceBuffer<float> ws(static_cast<std::size_t>(ws_floats > 0 ? ws_floats : 1), 0xff);
+      ASSERT_EQ(ecg::cuda::conv2d_backward_weights(s, dxv.get(), ddy.get(), ddw.get(), ddb.get(),
+                                                   ws.get(), nullptr),
+                cudaSuccess);
+      expect_close(ddw.to_host(), want_w, bound_w,
+                   "conv2d backward-weights (" + std::to_string(splits) + " splits)");
+      expect_close(ddb.to_host(), want_b, bound_b, "conv2d bias gradient");
+    });
+  }
+  EXPECT_TRUE(split_seen) << "no shape exercises the split-K path";
+}
+
+}  // namespace
