@@ -1,0 +1,4 @@
+// nvcc translation unit of kernels/cuda/batch_norm.cuh (kernel text shared with the
+// CPU emulator). Its kernels are not templates, so including the header
+// compiles every one of them and the compile matrix reports their resources.
+#include "kernels/cuda/batch_norm.cuh"

@@ -1,0 +1,214 @@
+// Pooling on the GPU, NCHW float (the contracts of kernels/ref/pool_ref.h):
+// max pool forward (value and flat in-plane index of the first maximum,
+// padding never wins) and backward; average pool forward and backward
+// (divisor = in-bounds elements of the window, TensorFlow's rule); global
+// average pool forward and backward.
+//
+// Backward passes are gathers: each input element sums the outputs whose
+// window covers it (at most ceil(R/stride) * ceil(S/stride) of them), so no
+// atomics and a fixed summation order. Global average pool forward reduces
+// one plane per warp with shuffles (8 planes per block of 256).
+#pragma once
+
+#include "kernels/cuda/emu/cuda_compat.h"
+#include "kernels/cuda/grid.cuh"
+#include "kernels/cuda/reduce.cuh"
+#include "kernels/kernel_api.h"
+
+namespace ecg {
+namespace cuda {
+
+// Output rows p whose window covers input row h: [lo, hi] (empty when lo > hi).
+__device__ __forceinline__ void pool_cover(int h, int pad, int kernel, int stride, int out, int& lo,
+                                           int& hi) {
+  const int first = h + pad - kernel + 1;  // smallest p*stride that still covers h
+  lo = first <= 0 ? 0 : (first + stride - 1) / stride;
+  hi = (h + pad) / stride;
+  if (hi > out - 1) hi = out - 1;
+}
+
+__device__ __forceinline__ int pool_count(const Pool2dShape& s, int p, int q) {
+  const int h0 = p * s.stride_h - s.pad_top, v0 = q * s.stride_w - s.pad_left;
+  const int hc = min(h0 + s.R, s.H) - max(h0, 0), vc = min(v0 + s.S, s.W) - max(v0, 0);
+  return hc > 0 && vc > 0 ? hc * vc : 0;
+}
+
+__global__ void __launch_bounds__(kElementwiseThreads)
+    max_pool_forward_kernel(Pool2dShape s, const float* __restrict__ x, float* __restrict__ y,
+                            int* __restrict__ argmax) {
+  const long long total = static_cast<long long>(s.N) * s.C * s.P * s.Q;
+  for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
+       o += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const long long plane = o / (s.P * s.Q);
+    const int pq = static_cast<int>(o % (s.P * s.Q)), p = pq / s.Q, q = pq % s.Q;
+    const float* xp = x + plane * s.H * s.W;
+    float best = -INFINITY;
+    int best_i = -1;
+    for (int r = 0; r < s.R; ++r) {
+      const int h = p * s.stride_h - s.pad_top + r;
+      if (h < 0 || h >= s.H) continue;
+      for (int t = 0; t < s.S; ++t) {
+        const int v = q * s.stride_w - s.pad_left + t;
+        if (v < 0 || v >= s.W) continue;
+        const float val = xp[h * s.W + v];
+        if (best_i < 0 || val > best) {
+          best = val;
+          best_i = h * s.W + v;
+        }
+      }
+    }
+    y[o] = best;
+    argmax[o] = best_i;
+  }
+}
+
+__global__ void __launch_bounds__(kElementwiseThreads)
+    max_pool_backward_kernel(Pool2dShape s, const float* __restrict__ dy,
+                             const int* __restrict__ argmax, float* __restrict__ dx) {
+  const long long total = static_cast<long long>(s.N) * s.C * s.H * s.W;
+  for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const long long plane = i / (s.H * s.W);
+    const int hv = static_cast<int>(i % (s.H * s.W)), h = hv / s.W, v = hv % s.W;
+    int p0, p1, q0, q1;
+    pool_cover(h, s.pad_top, s.R, s.stride_h, s.P, p0, p1);
+    pool_cover(v, s.pad_left, s.S, s.stride_w, s.Q, q0, q1);
+    const long long base = plane * s.P * s.Q;
+    float acc = 0.f;
+    for (int p = p0; p <= p1; ++p)
+      for (int q = q0; q <= q1; ++q)
+        if (argmax[base + p * s.Q + q] == hv) acc += dy[base + p * s.Q + q];
+    dx[i] = acc;
+  }
+}
+
+__global__ void __launch_bounds__(kElementwiseThreads)
+    avg_pool_forward_kernel(Pool2dShape s, const float* __restrict__ x, float* __restrict__ y) {
+  const long long total = static_cast<long long>(s.N) * s.C * s.P * s.Q;
+  for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
+       o += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const long long plane = o / (s.P * s.Q);
+    const int pq = static_cast<int>(o % (s.P * s.Q)), p = pq / s.Q, q = pq % s.Q;
+    const float* xp = x + plane * s.H * s.W;
+    float acc = 0.f;
+    for (int r = 0; r < s.R; ++r) {
+      const int h = p * s.stride_h - s.pad_top + r;
+      if (h < 0 || h >= s.H) continue;
+      for (int t = 0; t < s.S; ++t) {
+        const int v = q * s.stride_w - s.pad_left + t;
+        if (v >= 0 && v < s.W) acc += xp[h * s.W + v];
+      }
+    }
+    const int cnt = pool_count(s, p, q);
+    y[o] = cnt ? acc / static_cast<float>(cnt) : 0.f;
+  }
+}
+
+__global__ void __launch_bounds__(kElementwiseThreads)
+    avg_pool_backward_kernel(Pool2dShape s, const float* __restrict__ dy, float* __restrict__ dx) {
+  const long long total = static_cast<long long>(s.N) * s.C * s.H * s.W;
+  for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const long long plane = i / (s.H * s.W);
+    const int hv = static_cast<int>(i % (s.H * s.W)), h = hv / s.W, v = hv % s.W;
+    int p0, p1, q0, q1;
+    pool_cover(h, s.pad_top, s.R, s.stride_h, s.P, p0, p1);
+    pool_cover(v, s.pad_left, s.S, s.stride_w, s.Q, q0, q1);
+    const long long base = plane * s.P * s.Q;
+    float acc = 0.f;
+    for (int p = p0; p <= p1; ++p)
+      for (int q = q0; q <= q1; ++q) {
+        const int cnt = pool_count(s, p, q);
+        if (cnt) acc += dy[base + p * s.Q + q] / static_cast<float>(cnt);
+      }
+    dx[i] = acc;
+  }
+}
+
+// One warp per plane: y[plane] = mean of its HW values.
+__global__ void __launch_bounds__(256)
+    global_avg_pool_forward_kernel(long long planes, int HW, const float* __restrict__ x,
+                                   float* __restrict__ y) {
+  const long long plane = static_cast<long long>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
+  const int lane = static_cast<int>(threadIdx.x & 31u);
+  if (plane >= planes) return;  // whole warps leave together: the shuffles stay full-mask
+  const float* xp = x + plane * HW;
+  float acc = 0.f;
+  for (int i = lane; i < HW; i += 32) acc += xp[i];
+  acc = warp_sum(acc);
+  if (lane == 0) y[plane] = acc / static_cast<float>(HW);
+}
+
+__global__ void __launch_bounds__(kElementwiseThreads)
+    global_avg_pool_backward_kernel(long long planes, int HW, const float* __restrict__ dy,
+                                    float* __restrict__ dx) {
+  const long long total = planes * HW;
+  for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += static_cast<long long>(gridDim.x) * blockDim.x)
+    dx[i] = dy[i / HW] / static_cast<float>(HW);
+}
+
+// ---- host entry points ------------------------------------------------------
+
+inline cudaError_t max_pool_forward(const Pool2dShape& s, const float* x, float* y, int* argmax,
+                                    cudaStream_t stream) {
+  const long long n = static_cast<long long>(s.N) * s.C * s.P * s.Q;
+  if (n <= 0) return cudaSuccess;
+  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
+             max_pool_forward_kernel)
+  (s, x, y, argmax);
+  return cudaGetLastError();
+}
+
+inline cudaError_t max_pool_backward(const Pool2dShape& s, const float* dy, const int* argmax,
+                                     float* dx, cudaStream_t stream) {
+  const long long n = static_cast<long long>(s.N) * s.C * s.H * s.W;
+  if (n <= 0) return cudaSuccess;
+  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
+             max_pool_backward_kernel)
+  (s, dy, argmax, dx);
+  return cudaGetLastError();
+}
+
+inline cudaError_t avg_pool_forward(const Pool2dShape& s, const float* x, float* y,
+                                    cudaStream_t stream) {
+  const long long n = static_cast<long long>(s.N) * s.C * s.P * s.Q;
+  if (n <= 0) return cudaSuccess;
+  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
+             avg_pool_forward_kernel)
+  (s, x, y);
+  return cudaGetLastError();
+}
+
+inline cudaError_t avg_pool_backward(const Pool2dShape& s, const float* dy, float* dx,
+                                     cudaStream_t stream) {
+  const long long n = static_cast<long long>(s.N) * s.C * s.H * s.W;
+  if (n <= 0) return cudaSuccess;
+  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
+             avg_pool_backward_kernel)
+  (s, dy, dx);
+  return cudaGetLastError();
+}
+
+inline cudaError_t global_avg_pool_forward(int N, int C, int HW, const float* x, float* y,
+                                           cudaStream_t stream) {
+  const long long planes = static_cast<long long>(N) * C;
+  if (planes <= 0) return cudaSuccess;
+  ECG_LAUNCH(dim3(static_cast<unsigned>((planes + 7) / 8)), dim3(256), 0, stream,
+             global_avg_pool_forward_kernel)
+  (planes, HW, x, y);
+  return cudaGetLastError();
+}
+
+inline cudaError_t global_avg_pool_backward(int N, int C, int HW, const float* dy, float* dx,
+                                            cudaStream_t stream) {
+  const long long planes = static_cast<long long>(N) * C;
+  if (planes <= 0) return cudaSuccess;
+  ECG_LAUNCH(dim3(elementwise_blocks(planes * HW)), dim3(kElementwiseThreads), 0, stream,
+             global_avg_pool_backward_kernel)
+  (planes, HW, dy, dx);
+  return cudaGetLastError();
+}
+
+}  // namespace cuda
+}  // namespace ecg
