@@ -1,0 +1,312 @@
+// INT8 convolution on the GPU with the integer epilogue of int8.md, bit-exact
+// with the CPU reference (kernels/ref/int8_ref.h, contract kernels/int8_api.h).
+//
+// Layouts: x int8 NHWC; weights packed once on the host (conv_int8_pack.h) as
+// [K][R][S][Cp] int8 with Cp = C rounded up to 4 (zero weights in the extra
+// channels), i.e. each output channel is one row of Kdim = R*S*Cp bytes whose
+// 4-byte words hold 4 consecutive input channels of one tap; bias int32 with
+// the zero-point term folded in (bias[k] - zp_in * sum w[k]); y NPQK, int8
+// (requantized) or int32 (the accumulator). The reduction runs over every
+// tap, in bounds or not: a tap in the padding reads x = zp_in, so its term
+// (x - zp_in) w is 0 as the reference says, and the folded bias stays exact.
+// All integer sums wrap modulo 2^32 like the reference's.
+//
+// Implicit GEMM: rows = output pixels (N*P*Q), columns = output channels,
+// tile 64 x 64, 256 threads with 4 x 4 outputs each (threads along a row of
+// the tile hold consecutive channels, so the NPQK stores are contiguous).
+// Two arithmetic paths, chosen by the caller from the device's compute
+// capability (conv_int8 below):
+//  - sm_53 (the Jetson Nano; no int8 dot product): the bytes are converted to
+//    float when a tile is staged in shared memory and multiplied with FP32
+//    FMA. Every product |x w| <= 128 * 128 = 2^14 is an integer, and the
+//    float accumulators are flushed into uint32 every 1,024 products, so no
+//    partial sum exceeds 2^24: every float operation is exact and the result
+//    is bit-exact, at the FP32 FMA rate (2 ops per MAC) instead of the int32
+//    multiply rate (Maxwell has no 32-bit IMAD: several XMADs per multiply).
+//  - sm_61+: __dp4a on 4 channels per word, int32 accumulators; the kernel
+//    is compiled with a trap body for older targets, so no __dp4a is ever
+//    emitted below sm_61.
+#pragma once
+
+#include "kernels/cuda/emu/cuda_compat.h"
+
+namespace ecg {
+namespace cuda {
+
+constexpr int kConvInt8Tile = 64;
+constexpr int kConvInt8Threads = 256;
+constexpr int kConvInt8StepF32 = 8;       // K step (bytes) of the float path
+constexpr int kConvInt8StepWords = 8;     // K step (4-byte words) of the dp4a path
+constexpr int kConvInt8FlushSteps = 128;  // 128 * 8 = 1,024 products per float flush
+
+// Everything the kernels read besides x, y and the residual (device pointers).
+struct ConvInt8Args {
+  int N, C, H, W, K, R, S, stride_h, stride_w, pad_top, pad_left, P, Q;
+  int Cp;                // C rounded up to a multiple of 4
+  int zp_in;             // value of a padding tap
+  const signed char* w;  // [K][R][S][Cp]
+  const int* bias;       // [K], zero-point term folded in
+  const int* m0;         // [K] requantization multipliers (int8_api.h Requant)
+  const int* shift;      // [K]
+  int zp_out, qmin, qmax;
+  int out_int32;  // write the accumulator (int32) instead of int8
+  int residual;   // fused residual add (int8_api.h AddRequant)
+  int add_zp_a, add_zp_b, add_mul_a, add_mul_b, add_shift, add_zp_out, add_qmin, add_qmax;
+};
+
+// One output of the epilogue, the int8_api.h rule: requantize with a single
+// rounding in int64, clamp, then the optional common-scale residual add.
+__device__ __forceinline__ void conv_int8_store(const ConvInt8Args& a, long long o, int k,
+                                                unsigned acc, void* y, const signed char* res) {
+  const int total = static_cast<int>(acc + static_cast<unsigned>(a.bias[k]));
+  if (a.out_int32) {
+    static_cast<int*>(y)[o] = total;
+    return;
+  }
+  const int sh = a.shift[k];
+  long long v = (static_cast<long long>(total) * a.m0[k] + (1LL << (sh - 1))) >> sh;
+  v += a.zp_out;
+  v = v < a.qmin ? a.qmin : (v > a.qmax ? a.qmax : v);
+  int out = static_cast<int>(v);
+  if (a.residual) {
+    const int sum = a.add_mul_a * (out - a.add_zp_a) + a.add_mul_b * (res[o] - a.add_zp_b) +
+                    (1 << (a.add_shift - 1));
+    out = a.add_zp_out + (sum >> a.add_shift);
+    out = out < a.add_qmin ? a.add_qmin : (out > a.add_qmax ? a.add_qmax : out);
+  }
+  static_cast<signed char*>(y)[o] = static_cast<signed char>(out);
+}
+
+// Where output pixel m reads its window: image offset and top-left corner.
+struct ConvInt8Pixel {
+  long long base;  // offset of the image in x
+  int h0, v0;
+  bool valid;
+};
+__device__ __forceinline__ ConvInt8Pixel conv_int8_pixel(const ConvInt8Args& a, int m) {
+  ConvInt8Pixel px;
+  px.valid = m < a.N * a.P * a.Q;
+  if (!px.valid) m = 0;
+  const int pq = m % (a.P * a.Q), img = m / (a.P * a.Q);
+  px.base = static_cast<long long>(img) * a.H * a.W * a.C;
+  px.h0 = (pq / a.Q) * a.stride_h - a.pad_top;
+  px.v0 = (pq % a.Q) * a.stride_w - a.pad_left;
+  return px;
+}
+
+// Input byte of reduction index k = (r, s, c) for a pixel: zp_in in the
+// spatial padding, 0 in the channel padding (whose weights are 0).
+__device__ __forceinline__ int conv_int8_x(const ConvInt8Args& a, const signed char* x,
+                                           const ConvInt8Pixel& px, int k) {
+  const int rs = k / a.Cp, c = k - rs * a.Cp;
+  const int h = px.h0 + rs / a.S, v = px.v0 + rs % a.S;
+  if (h < 0 || h >= a.H || v < 0 || v >= a.W) return a.zp_in;
+  return c < a.C ? x[px.base + (static_cast<long long>(h) * a.W + v) * a.C + c] : 0;
+}
+
+// ---- sm_53 path: int8 staged as float, exact FP32 FMA ------------------------
+__global__ void __launch_bounds__(kConvInt8Threads)
+    conv_int8_f32_kernel(ConvInt8Args a, const signed char* __restrict__ x, void* __restrict__ y,
+                         const signed char* __restrict__ residual) {
+  ECG_SHARED(float[kConvInt8StepF32][kConvInt8Tile + 4], x_s);
+  ECG_SHARED(float[kConvInt8StepF32][kConvInt8Tile + 4], w_s);
+  const int tid = static_cast<int>(threadIdx.x), tx = tid % 16, ty = tid / 16;
+  const int m0 = static_cast<int>(blockIdx.x) * kConvInt8Tile;
+  const int n0 = static_cast<int>(blockIdx.y) * kConvInt8Tile;
+  const int Kdim = a.R * a.S * a.Cp;
+  // Loaders: element (row = tid / 8 + 32 i, k = tid % 8) of both tiles, so
+  // consecutive threads read consecutive bytes of x (NHWC) and of a weight row.
+  const int lk = tid % kConvInt8StepF32, lr = tid / kConvInt8StepF32;
+  ConvInt8Pixel px[2];
+  bool w_ok[2];
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    px[i] = conv_int8_pixel(a, m0 + lr + 32 * i);
+    w_ok[i] = n0 + lr + 32 * i < a.K;
+  }
+  float rx[2], rw[2];
+  auto fetch = [&](int k0) {
+    const int k = k0 + lk;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      rx[i] = (px[i].valid && k < Kdim) ? static_cast<float>(conv_int8_x(a, x, px[i], k)) : 0.f;
+      rw[i] = (w_ok[i] && k < Kdim)
+                  ? static_cast<float>(a.w[static_cast<long long>(n0 + lr + 32 * i) * Kdim + k])
+                  : 0.f;
+    }
+  };
+  float acc[4][4];
+  unsigned iacc[4][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      acc[i][j] = 0.f;
+      iacc[i][j] = 0u;
+    }
+  fetch(0);
+  int step = 0;
+  for (int k0 = 0; k0 < Kdim; k0 += kConvInt8StepF32, ++step) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      x_s[lk][lr + 32 * i] = rx[i];
+      w_s[lk][lr + 32 * i] = rw[i];
+    }
+    __syncthreads();
+    if (k0 + kConvInt8StepF32 < Kdim) fetch(k0 + kConvInt8StepF32);
+#pragma unroll
+    for (int kk = 0; kk < kConvInt8StepF32; ++kk) {
+      const float4 x4 = *reinterpret_cast<const float4*>(&x_s[kk][ty * 4]);
+      const float4 w4 = *reinterpret_cast<const float4*>(&w_s[kk][tx * 4]);
+      const float xv[4] = {x4.x, x4.y, x4.z, x4.w};
+      const float wv[4] = {w4.x, w4.y, w4.z, w4.w};
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(xv[i], wv[j], acc[i][j]);
+    }
+    __syncthreads();
+    // Flush after 1,024 products (and at the end): |partial sum| <= 2^24 stays exact.
+    if (step % kConvInt8FlushSteps == kConvInt8FlushSteps - 1 || k0 + kConvInt8StepF32 >= Kdim) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          iacc[i][j] += static_cast<unsigned>(__float2int_rn(acc[i][j]));
+          acc[i][j] = 0.f;
+        }
+    }
+  }
+  const int rows = a.N * a.P * a.Q;
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int m = m0 + ty * 4 + i, n = n0 + tx * 4 + j;
+      if (m < rows && n < a.K)
+        conv_int8_store(a, static_cast<long long>(m) * a.K + n, n, iacc[i][j], y, residual);
+    }
+}
+
+// ---- sm_61+ path: __dp4a on words of 4 channels -------------------------------
+__global__ void __launch_bounds__(kConvInt8Threads)
+    conv_int8_dp4a_kernel(ConvInt8Args a, const signed char* __restrict__ x, void* __restrict__ y,
+                          const signed char* __restrict__ residual) {
+#if ECG_CUDA_HAS_DP4A
+  ECG_SHARED(int[kConvInt8StepWords][kConvInt8Tile + 4], x_s);
+  ECG_SHARED(int[kConvInt8StepWords][kConvInt8Tile + 4], w_s);
+  const int tid = static_cast<int>(threadIdx.x), tx = tid % 16, ty = tid / 16;
+  const int m0 = static_cast<int>(blockIdx.x) * kConvInt8Tile;
+  const int n0 = static_cast<int>(blockIdx.y) * kConvInt8Tile;
+  const int words = a.R * a.S * a.Cp / 4;  // reduction length in words
+  const int* w_words = reinterpret_cast<const int*>(a.w);
+  const int lk = tid % kConvInt8StepWords, lr = tid / kConvInt8StepWords;
+  ConvInt8Pixel px[2];
+  bool w_ok[2];
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    px[i] = conv_int8_pixel(a, m0 + lr + 32 * i);
+    w_ok[i] = n0 + lr + 32 * i < a.K;
+  }
+  // Word kw = 4 channels of one tap: one aligned 32-bit load when C is a
+  // multiple of 4, else assembled from bytes (the 3-channel first layer).
+  auto x_word = [&](const ConvInt8Pixel& p, int kw) -> int {
+    const int k = kw * 4, rs = k / a.Cp, c = k - rs * a.Cp;
+    const int h = p.h0 + rs / a.S, v = p.v0 + rs % a.S;
+    if (h < 0 || h >= a.H || v < 0 || v >= a.W) {
+      const unsigned z = static_cast<unsigned>(a.zp_in) & 0xffu;
+      return static_cast<int>(z * 0x01010101u);
+    }
+    const signed char* src = x + p.base + (static_cast<long long>(h) * a.W + v) * a.C + c;
+    if (a.C % 4 == 0) return *reinterpret_cast<const int*>(src);
+    unsigned word = 0;
+    for (int b = 0; b < 4 && c + b < a.C; ++b)
+      word |= (static_cast<unsigned>(src[b]) & 0xffu) << (8 * b);
+    return static_cast<int>(word);
+  };
+  int rx[2], rw[2];
+  auto fetch = [&](int kw0) {
+    const int kw = kw0 + lk;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      rx[i] = (px[i].valid && kw < words) ? x_word(px[i], kw) : 0;
+      rw[i] = (w_ok[i] && kw < words)
+                  ? w_words[static_cast<long long>(n0 + lr + 32 * i) * words + kw]
+                  : 0;
+    }
+  };
+  int acc[4][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) acc[i][j] = 0;
+  fetch(0);
+  for (int kw0 = 0; kw0 < words; kw0 += kConvInt8StepWords) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      x_s[lk][lr + 32 * i] = rx[i];
+      w_s[lk][lr + 32 * i] = rw[i];
+    }
+    __syncthreads();
+    if (kw0 + kConvInt8StepWords < words) fetch(kw0 + kConvInt8StepWords);
+#pragma unroll
+    for (int kk = 0; kk < kConvInt8StepWords; ++kk) {
+      const int4 x4 = *reinterpret_cast<const int4*>(&x_s[kk][ty * 4]);
+      const int4 w4 = *reinterpret_cast<const int4*>(&w_s[kk][tx * 4]);
+      const int xv[4] = {x4.x, x4.y, x4.z, x4.w};
+      const int wv[4] = {w4.x, w4.y, w4.z, w4.w};
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[i][j] = __dp4a(xv[i], wv[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+  const int rows = a.N * a.P * a.Q;
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int m = m0 + ty * 4 + i, n = n0 + tx * 4 + j;
+      if (m < rows && n < a.K)
+        conv_int8_store(a, static_cast<long long>(m) * a.K + n, n, static_cast<unsigned>(acc[i][j]),
+                        y, residual);
+    }
+#else
+  __trap();  // never launched below sm_61 (conv_int8 checks the device)
+#endif
+}
+
+// ---- host entry point ---------------------------------------------------------
+
+enum class ConvInt8Path { kF32, kDp4a };
+
+// The dp4a path needs compute capability 6.1 or newer.
+inline bool conv_int8_path_supported(ConvInt8Path path, int compute_capability) {
+  return path == ConvInt8Path::kF32 || compute_capability >= 61;
+}
+
+// x: N*H*W*C int8; y: N*P*Q*K int8 or int32 (args.out_int32); residual:
+// N*P*Q*K int8 when args.residual. compute_capability: 10 * major + minor of
+// the device (cudaGetDeviceProperties), so that the dp4a kernel is never
+// launched where its body is the trap.
+inline cudaError_t conv_int8(const ConvInt8Args& args, ConvInt8Path path, int compute_capability,
+                             const signed char* x, void* y, const signed char* residual,
+                             cudaStream_t stream) {
+  if (!conv_int8_path_supported(path, compute_capability) || args.Cp % 4 != 0 || args.Cp < args.C)
+    return cudaErrorInvalidValue;
+  const long long rows = static_cast<long long>(args.N) * args.P * args.Q;
+  if (rows <= 0 || args.K <= 0) return cudaSuccess;
+  dim3 grid(static_cast<unsigned>((rows + kConvInt8Tile - 1) / kConvInt8Tile),
+            static_cast<unsigned>((args.K + kConvInt8Tile - 1) / kConvInt8Tile));
+  if (path == ConvInt8Path::kDp4a) {
+    ECG_LAUNCH(grid, dim3(kConvInt8Threads), 0, stream, conv_int8_dp4a_kernel)
+    (args, x, y, residual);
+  } else {
+    ECG_LAUNCH(grid, dim3(kConvInt8Threads), 0, stream, conv_int8_f32_kernel)(args, x, y, residual);
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace cuda
+}  // namespace ecg

@@ -1,0 +1,158 @@
+// CUDA int8 convolution (kernels/cuda/conv_int8.cuh) on the emulator: byte
+// for byte against the scalar integer reference (kernels/ref/int8_ref.h),
+// under three schedules. Built twice: as sm_53 (ECG_EMU_ARCH 530: the exact
+// FP32 path; the dp4a path must be refused) and as sm_61 (610: both paths).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/conv_int8_pack.h"
+#include "kernels/ref/int8_ref.h"
+#include "tests/cuda_emu/emu_testing.h"
+
+namespace {
+
+using ecg::Conv2dShape;
+using ecg::cuda::ConvInt8Path;
+using ecg::cuda_emu::ScheduleSpec;
+using namespace ecg::cuda_emu::testing;
+namespace int8 = ecg::int8;
+
+constexpr int kComputeCapability = ECG_EMU_ARCH / 10;
+
+struct Lcg {
+  uint32_t s;
+  int next(int lo, int hi) {  // uniform-ish in [lo, hi]
+    s = s * 1664525u + 1013904223u;
+    return lo + static_cast<int>((s >> 8) % static_cast<uint32_t>(hi - lo + 1));
+  }
+};
+
+// M = m * 2^-n encoded as int8_api.h says (without the library's make_requant,
+// which these library-free tests do not link): M0 = round(m * 2^31), t = 31 + n.
+int8::Requant requant_of(double M) {
+  int e = 0;
+  const double m = std::frexp(M, &e);
+  int8::Requant r;
+  long long m0 = std::llround(m * 2147483648.0);
+  int t = 31 - e;
+  if (m0 == (1LL << 31)) m0 = 1LL << 30, --t;
+  r.m0 = static_cast<int32_t>(m0);
+  r.shift = t;
+  return r;
+}
+
+struct Case {
+  std::string name;
+  Conv2dShape s;
+  int zp_in;
+  bool relu, residual, out_int32;
+  bool extreme = false;  // x and w mostly -127: sums past 2^24
+};
+
+Conv2dShape shape(int N, int C, int H, int W, int K, int R, int S, int st, int pt, int pl, int pb,
+                  int pr) {
+  Conv2dShape s;
+  s.N = N, s.C = C, s.H = H, s.W = W, s.K = K, s.R = R, s.S = S, s.stride_h = st, s.stride_w = st;
+  s.pad_top = pt, s.pad_left = pl, s.pad_bottom = pb, s.pad_right = pr;
+  EXPECT_TRUE(ecg::conv2d_finalize(s));
+  return s;
+}
+
+// The stem's 3 channels (bytes assembled per word), C a multiple of 4 (one
+// load per word), an odd C over 4, stride 2 with TensorFlow's asymmetric
+// padding, a 1x1 stride-2 shortcut, batch > 1, K over one 64-channel tile,
+// a reduction of 1,152 products (over the float path's 1,024-product flush),
+// residual add, ReLU clamp and int32 output.
+std::vector<Case> cases() {
+  return {
+      {"stem-like C3 relu", shape(2, 3, 9, 10, 16, 3, 3, 1, 1, 1, 1, 1), -128, true, false, false},
+      {"C8 stride 2 same", shape(1, 8, 11, 9, 24, 3, 3, 2, 0, 0, 1, 1), 5, false, false, false},
+      {"C5 residual", shape(2, 5, 7, 6, 70, 3, 3, 1, 1, 1, 1, 1), -3, true, true, false},
+      {"1x1 stride 2 int32", shape(3, 12, 9, 9, 20, 1, 1, 2, 0, 0, 0, 0), 17, false, false, true},
+      {"C128 flush int32", shape(1, 128, 5, 5, 16, 3, 3, 1, 1, 1, 1, 1), -7, false, false, true,
+       true}};
+}
+
+TEST(CudaEmuConvInt8, BitExactWithTheIntegerReference) {
+  Lcg rng{12345u};
+  for (const Case& c : cases()) {
+    SCOPED_TRACE(c.name);
+    const Conv2dShape& s = c.s;
+    int8::ConvInt8Params p;
+    p.shape = s;
+    p.zp_in = c.zp_in;
+    std::vector<int8_t> w(static_cast<std::size_t>(s.K) * s.C * s.R * s.S);
+    for (auto& v : w) v = static_cast<int8_t>(rng.next(-127, 127));
+    std::vector<int8_t> x(static_cast<std::size_t>(s.N) * s.H * s.W * s.C);
+    for (auto& v : x) v = static_cast<int8_t>(rng.next(-128, 127));
+    if (c.extreme) {
+      // Odd products 127 * 127 = 16,129, 1,152 of them: 18.6 M > 2^24, where
+      // float spacing is 2. The float path is exact only because it flushes
+      // every 1,024 products (checked: without the flush this case fails).
+      for (auto& v : w) v = rng.next(0, 49) ? -127 : v;
+      for (auto& v : x) v = rng.next(0, 49) ? -127 : v;
+    }
+    p.bias.resize(s.K);
+    for (auto& b : p.bias) b = rng.next(-20000, 20000);
+    const std::size_t ny = static_cast<std::size_t>(s.N) * s.P * s.Q * s.K;
+    std::vector<int8_t> res(ny);
+    for (auto& v : res) v = static_cast<int8_t>(rng.next(-128, 127));
+
+    // Scale each channel so its outputs span int8 and some saturate.
+    p.output = int8::OutputMode::Int32;
+    std::vector<int32_t> acc(ny);
+    ecg::ref::conv_int8(p, s.N, w.data(), x.data(), acc.data(), nullptr);
+    double max_abs = 1;
+    for (int32_t v : acc) max_abs = std::max(max_abs, std::fabs(static_cast<double>(v)));
+    p.output = c.out_int32 ? int8::OutputMode::Int32 : int8::OutputMode::Int8;
+    p.zp_out = -5;
+    p.qmin = c.relu ? p.zp_out : -128;
+    p.qmax = 127;
+    for (int k = 0; k < s.K; ++k) p.requant.push_back(requant_of((60.0 + 7 * k) / max_abs));
+    if (c.residual) {
+      p.residual = true;
+      p.add.zp_a = p.zp_out, p.add.zp_b = 3, p.add.mul_a = 1 << 19, p.add.mul_b = 3 << 18;
+      p.add.shift = 20, p.add.zp_out = 2, p.add.qmin = -128, p.add.qmax = 127;
+    }
+
+    const std::size_t out_bytes = ny * (c.out_int32 ? 4 : 1);
+    std::vector<uint8_t> want(out_bytes);
+    ecg::ref::conv_int8(p, s.N, w.data(), x.data(), want.data(), res.data());
+
+    ecg::cuda::ConvInt8Packed packed = ecg::cuda::pack_conv_int8(p, w.data());
+    for (ConvInt8Path path : {ConvInt8Path::kF32, ConvInt8Path::kDp4a}) {
+      const bool supported = ecg::cuda::conv_int8_path_supported(path, kComputeCapability);
+      SCOPED_TRACE(path == ConvInt8Path::kF32 ? "f32 path" : "dp4a path");
+      for_each_schedule([&](const ScheduleSpec&) {
+        DeviceBuffer<int8_t> dw(packed.weights), dx(x), dres(res);
+        DeviceBuffer<int32_t> dbias(packed.bias), dm0(packed.m0), dshift(packed.shift);
+        DeviceBuffer<uint8_t> dy(out_bytes, 0xa5);
+        ecg::cuda::ConvInt8Args a = packed.args;
+        a.w = reinterpret_cast<const signed char*>(dw.get());
+        a.bias = dbias.get(), a.m0 = dm0.get(), a.shift = dshift.get();
+        const cudaError_t e = ecg::cuda::conv_int8(
+            a, path, kComputeCapability, reinterpret_cast<const signed char*>(dx.get()), dy.get(),
+            reinterpret_cast<const signed char*>(dres.get()), nullptr);
+        if (!supported) {
+          EXPECT_EQ(e, cudaErrorInvalidValue) << "dp4a launched below sm_61";
+          return;
+        }
+        ASSERT_EQ(e, cudaSuccess);
+        const std::vector<uint8_t> got = dy.to_host();
+        std::size_t bad = 0, first = got.size();
+        for (std::size_t i = 0; i < got.size(); ++i)
+          if (got[i] != want[i]) {
+            ++bad;
+            first = std::min(first, i);
+          }
+        EXPECT_EQ(bad, 0u) << bad << " of " << got.size() << " bytes differ; first at byte "
+                           << first;
+      });
+    }
+  }
+}
+
+}  // namespace
