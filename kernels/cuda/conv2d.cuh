@@ -17,9 +17,13 @@
 //   backward-weights M = K, columns = C*R*S, reduction = N*P*Q, split over
 //                    blockIdx.z into partial sums in a workspace, then summed
 //                    in split order by a second kernel; db by a channel sum.
+// Index decoding divides by run-time extents through FastDivmod (multiply-high
+// and shift, prepared per call on the host), not by the hardware-less 32-bit
+// division that otherwise dominates the loops on Maxwell.
 #pragma once
 
 #include "kernels/cuda/emu/cuda_compat.h"
+#include "kernels/cuda/fast_divmod.cuh"
 #include "kernels/cuda/igemm.cuh"
 #include "kernels/cuda/reduce.cuh"
 #include "kernels/kernel_api.h"
@@ -33,95 +37,171 @@ struct ConvForwardProblem {
   const float* w;
   const float* bias;  // may be null
   float* y;
+  FastDivmod pq_div, q_div, rs_div, s_div;  // by P*Q, Q, R*S, S
+  // One K step (kIgemmTileK taps) as whole (r, t) steps and the x offset they
+  // add: the iterators carry a tap column into the next row, a row into the
+  // next channel, with compares instead of divisions.
+  int step_r, step_t, step_off;
 
-  struct Col {
-    long long xbase;  // start of the image in x
-    int h0, v0;       // top-left input coordinate of the window
+  struct AIt {  // weights: row m of [K][C*R*S], contiguous in k
+    long long idx;
   };
-  __device__ Col column(int n) const {
-    const int pq = n % (s.P * s.Q), img = n / (s.P * s.Q);
-    Col c;
-    c.xbase = static_cast<long long>(img) * s.C * s.H * s.W;
-    c.h0 = (pq / s.Q) * s.stride_h - s.pad_top;
-    c.v0 = (pq % s.Q) * s.stride_w - s.pad_left;
-    return c;
+  __device__ AIt a_begin(int m, int k) const {
+    return AIt{static_cast<long long>(m) * s.C * s.R * s.S + k};
   }
-  __device__ float a(int m, int k) const {
-    return w[static_cast<long long>(m) * s.C * s.R * s.S + k];
+  __device__ float a_load(const AIt& it) const { return w[it.idx]; }
+  __device__ void a_next(AIt& it) const { it.idx += kIgemmTileK; }
+
+  struct BIt {              // input patch of output pixel n at tap k = (c, r, t)
+    long long origin;       // index of x[img, 0, h0, v0] (may lie outside the image)
+    int h0, v0, off, r, t;  // off = c*H*W + r*W + t from the origin
+  };
+  __device__ BIt b_begin(int n, int k) const {
+    int img, pq, p, q, c, rs;
+    pq_div.divmod(n, img, pq);
+    q_div.divmod(pq, p, q);
+    BIt it;
+    it.h0 = p * s.stride_h - s.pad_top;
+    it.v0 = q * s.stride_w - s.pad_left;
+    it.origin =
+        static_cast<long long>(img) * s.C * s.H * s.W + static_cast<long long>(it.h0) * s.W + it.v0;
+    rs_div.divmod(k, c, rs);
+    s_div.divmod(rs, it.r, it.t);
+    it.off = (c * s.H + it.r) * s.W + it.t;
+    return it;
   }
-  __device__ float b(int k, const Col& col) const {
-    const int rs = k % (s.R * s.S), c = k / (s.R * s.S);
-    const int h = col.h0 + rs / s.S, v = col.v0 + rs % s.S;
+  __device__ float b_load(const BIt& it) const {
+    const int h = it.h0 + it.r, v = it.v0 + it.t;
     if (h < 0 || h >= s.H || v < 0 || v >= s.W) return 0.f;
-    return x[col.xbase + (static_cast<long long>(c) * s.H + h) * s.W + v];
+    return x[it.origin + it.off];
+  }
+  __device__ void b_next(BIt& it) const {
+    it.t += step_t;
+    it.r += step_r;
+    it.off += step_off;
+    if (it.t >= s.S) {
+      it.t -= s.S;
+      it.r += 1;
+      it.off += s.W - s.S;
+    }
+    if (it.r >= s.R) {
+      it.r -= s.R;
+      it.off += (s.H - s.R) * s.W;
+    }
   }
   __device__ void store(int m, int n, float v, int) const {
-    const int pq = n % (s.P * s.Q), img = n / (s.P * s.Q);
+    int img, pq;
+    pq_div.divmod(n, img, pq);
     y[(static_cast<long long>(img) * s.K + m) * s.P * s.Q + pq] = bias ? v + bias[m] : v;
   }
 };
+
+// The backward problems decode every index afresh through FastDivmod: their
+// iterators hold (m, k) or (column, k) and step k.
+#define ECG_CONV_DECODING_ITERATORS              \
+  struct AIt {                                   \
+    int m, k;                                    \
+  };                                             \
+  __device__ AIt a_begin(int m, int k) const {   \
+    return AIt{m, k};                            \
+  }                                              \
+  __device__ float a_load(const AIt& it) const { \
+    return a(it.m, it.k);                        \
+  }                                              \
+  __device__ void a_next(AIt& it) const {        \
+    it.k += kIgemmTileK;                         \
+  }                                              \
+  struct BIt {                                   \
+    Col col;                                     \
+    int k;                                       \
+  };                                             \
+  __device__ BIt b_begin(int n, int k) const {   \
+    return BIt{column(n), k};                    \
+  }                                              \
+  __device__ float b_load(const BIt& it) const { \
+    return b(it.k, it.col);                      \
+  }                                              \
+  __device__ void b_next(BIt& it) const {        \
+    it.k += kIgemmTileK;                         \
+  }
 
 struct ConvBackwardDataProblem {
   Conv2dShape s;
   const float* dy;
   const float* w;
   float* dx;
+  FastDivmod hw_div, w_div, rs_div, s_div, sh_div, sw_div;  // by H*W, W, R*S, S, strides
 
   struct Col {
     long long dybase;  // start of the image in dy
     int h, v;          // input pixel, shifted by the top/left padding
   };
   __device__ Col column(int n) const {
-    const int hw = n % (s.H * s.W), img = n / (s.H * s.W);
+    int img, hw, h, v;
+    hw_div.divmod(n, img, hw);
+    w_div.divmod(hw, h, v);
     Col c;
     c.dybase = static_cast<long long>(img) * s.K * s.P * s.Q;
-    c.h = hw / s.W + s.pad_top;
-    c.v = hw % s.W + s.pad_left;
+    c.h = h + s.pad_top;
+    c.v = v + s.pad_left;
     return c;
   }
   __device__ float a(int m, int k) const {  // m = input channel, k = (out channel, r, s)
-    const int rs = k % (s.R * s.S), ko = k / (s.R * s.S);
+    int ko, rs;
+    rs_div.divmod(k, ko, rs);
     return w[(static_cast<long long>(ko) * s.C + m) * s.R * s.S + rs];
   }
   __device__ float b(int k, const Col& col) const {
-    const int rs = k % (s.R * s.S), ko = k / (s.R * s.S);
-    const int ph = col.h - rs / s.S, pv = col.v - rs % s.S;
-    if (ph < 0 || pv < 0 || ph % s.stride_h != 0 || pv % s.stride_w != 0) return 0.f;
-    const int p = ph / s.stride_h, q = pv / s.stride_w;
-    if (p >= s.P || q >= s.Q) return 0.f;
+    int ko, rs, r, t;
+    rs_div.divmod(k, ko, rs);
+    s_div.divmod(rs, r, t);
+    const int ph = col.h - r, pv = col.v - t;
+    if (ph < 0 || pv < 0) return 0.f;
+    int p, q, ph_rem, pv_rem;
+    sh_div.divmod(ph, p, ph_rem);
+    sw_div.divmod(pv, q, pv_rem);
+    if (ph_rem != 0 || pv_rem != 0 || p >= s.P || q >= s.Q) return 0.f;
     return dy[col.dybase + (static_cast<long long>(ko) * s.P + p) * s.Q + q];
   }
   __device__ void store(int m, int n, float v, int) const {
-    const int hw = n % (s.H * s.W), img = n / (s.H * s.W);
+    int img, hw;
+    hw_div.divmod(n, img, hw);
     dx[(static_cast<long long>(img) * s.C + m) * s.H * s.W + hw] = v;
   }
+  ECG_CONV_DECODING_ITERATORS
 };
 
 struct ConvBackwardWeightsProblem {
   Conv2dShape s;
   const float* x;
   const float* dy;
-  float* out;  // dw, or the split-K workspace [splits][K][C*R*S]
+  float* out;                               // dw, or the split-K workspace [splits][K][C*R*S]
+  FastDivmod rs_div, s_div, pq_div, q_div;  // by R*S, S, P*Q, Q
 
   struct Col {
     long long cbase;  // channel plane offset within an image
     int r, t;         // kernel tap
   };
   __device__ Col column(int n) const {
-    const int rs = n % (s.R * s.S);
-    Col c;
-    c.cbase = static_cast<long long>(n / (s.R * s.S)) * s.H * s.W;
-    c.r = rs / s.S - s.pad_top;
-    c.t = rs % s.S - s.pad_left;
-    return c;
+    int c, rs, r, t;
+    rs_div.divmod(n, c, rs);
+    s_div.divmod(rs, r, t);
+    Col col;
+    col.cbase = static_cast<long long>(c) * s.H * s.W;
+    col.r = r - s.pad_top;
+    col.t = t - s.pad_left;
+    return col;
   }
   __device__ float a(int m, int k) const {  // m = out channel, k = (image, p, q)
-    const int pq = k % (s.P * s.Q), img = k / (s.P * s.Q);
+    int img, pq;
+    pq_div.divmod(k, img, pq);
     return dy[(static_cast<long long>(img) * s.K + m) * s.P * s.Q + pq];
   }
   __device__ float b(int k, const Col& col) const {
-    const int pq = k % (s.P * s.Q), img = k / (s.P * s.Q);
-    const int h = (pq / s.Q) * s.stride_h + col.r, v = (pq % s.Q) * s.stride_w + col.t;
+    int img, pq, p, q;
+    pq_div.divmod(k, img, pq);
+    q_div.divmod(pq, p, q);
+    const int h = p * s.stride_h + col.r, v = q * s.stride_w + col.t;
     if (h < 0 || h >= s.H || v < 0 || v >= s.W) return 0.f;
     return x[static_cast<long long>(img) * s.C * s.H * s.W + col.cbase +
              static_cast<long long>(h) * s.W + v];
@@ -130,7 +210,10 @@ struct ConvBackwardWeightsProblem {
     const long long crs = static_cast<long long>(s.C) * s.R * s.S;
     out[(static_cast<long long>(z) * s.K + m) * crs + n] = v;
   }
+  ECG_CONV_DECODING_ITERATORS
 };
+
+#undef ECG_CONV_DECODING_ITERATORS
 
 // dst[i] = sum over z < splits of src[z * n + i], in split order.
 __global__ void __launch_bounds__(256) sum_splits_kernel(const float* __restrict__ src, int splits,
@@ -161,13 +244,35 @@ __global__ void __launch_bounds__(256)
 
 inline cudaError_t conv2d_forward(const Conv2dShape& s, const float* x, const float* w,
                                   const float* bias, float* y, cudaStream_t stream) {
-  ConvForwardProblem prob{s, x, w, bias, y};
+  const int rs = s.R * s.S, step_c = kIgemmTileK / rs, step_rs = kIgemmTileK % rs;
+  const int step_r = step_rs / s.S, step_t = step_rs % s.S;
+  ConvForwardProblem prob{s,
+                          x,
+                          w,
+                          bias,
+                          y,
+                          FastDivmod::make(s.P * s.Q),
+                          FastDivmod::make(s.Q),
+                          FastDivmod::make(rs),
+                          FastDivmod::make(s.S),
+                          step_r,
+                          step_t,
+                          (step_c * s.H + step_r) * s.W + step_t};
   return igemm_launch(prob, s.K, s.N * s.P * s.Q, s.C * s.R * s.S, 1, stream);
 }
 
 inline cudaError_t conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
                                         float* dx, cudaStream_t stream) {
-  ConvBackwardDataProblem prob{s, dy, w, dx};
+  ConvBackwardDataProblem prob{s,
+                               dy,
+                               w,
+                               dx,
+                               FastDivmod::make(s.H * s.W),
+                               FastDivmod::make(s.W),
+                               FastDivmod::make(s.R * s.S),
+                               FastDivmod::make(s.S),
+                               FastDivmod::make(s.stride_h),
+                               FastDivmod::make(s.stride_w)};
   return igemm_launch(prob, s.C, s.N * s.H * s.W, s.K * s.R * s.S, 1, stream);
 }
 
@@ -197,7 +302,14 @@ inline cudaError_t conv2d_backward_weights(const Conv2dShape& s, const float* x,
   const int splits = conv2d_backward_weights_splits(s);
   const long long n = static_cast<long long>(s.K) * s.C * s.R * s.S;
   if (splits > 1 && workspace == nullptr) return cudaErrorInvalidValue;
-  ConvBackwardWeightsProblem prob{s, x, dy, splits > 1 ? workspace : dw};
+  ConvBackwardWeightsProblem prob{s,
+                                  x,
+                                  dy,
+                                  splits > 1 ? workspace : dw,
+                                  FastDivmod::make(s.R * s.S),
+                                  FastDivmod::make(s.S),
+                                  FastDivmod::make(s.P * s.Q),
+                                  FastDivmod::make(s.Q)};
   cudaError_t e = igemm_launch(prob, s.K, s.C * s.R * s.S, s.N * s.P * s.Q, splits, stream);
   if (e != cudaSuccess) return e;
   if (splits > 1) {

@@ -18,10 +18,16 @@
 // Split-K: blockIdx.z selects the K range [z * k_chunk, (z + 1) * k_chunk); the
 // problem's store receives z (backward-weights writes partial sums there).
 //
-// A problem type P provides (all __device__, const):
-//   typename P::Col;  Col column(int n);      per-thread column context for B
-//   float a(int m, int k);  float b(int k, const Col&);  void store(int m, int n, float v, int z);
-// The kernel only calls them with m < M, n < Ncol, k < Kdim.
+// A problem type P walks its operands with iterators, so that a loader
+// decodes its reduction index once and then only steps it by kIgemmTileK
+// (a few adds and compares per element instead of divisions and 64-bit
+// multiplies, which the sm_53 compile report showed dominating the loop):
+//   typename P::AIt;  AIt a_begin(int m, int k);  float a_load(const AIt&);  void a_next(AIt&);
+//   typename P::BIt;  BIt b_begin(int n, int k);  float b_load(const BIt&);  void b_next(BIt&);
+//   void store(int m, int n, float v, int z);
+// (all __device__, const; *_next advances k by kIgemmTileK). The kernel only
+// loads with m < M, n < Ncol, k < Kdim, and begins iterators at valid
+// coordinates (row or column 0 in place of one past the edge).
 #pragma once
 
 #include "kernels/cuda/emu/cuda_compat.h"
@@ -53,16 +59,25 @@ __global__ void __launch_bounds__(kIgemmThreads)
   // consecutive threads walk n (contiguous output pixels), one column each.
   const int a_k = tid % kIgemmTileK, a_m = tid / kIgemmTileK;
   const int b_n = tid % kIgemmTile, b_k = tid / kIgemmTile;
-  const bool b_col_ok = n0 + b_n < Ncol;
-  const typename Prob::Col col = prob.column(b_col_ok ? n0 + b_n : 0);
+  const bool b_ok = n0 + b_n < Ncol;
+  bool a_ok[2];
+  typename Prob::AIt ait[2];
+  typename Prob::BIt bit[2];
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    a_ok[i] = m0 + a_m + 32 * i < M;
+    ait[i] = prob.a_begin(a_ok[i] ? m0 + a_m + 32 * i : 0, kbeg + a_k);
+    bit[i] = prob.b_begin(b_ok ? n0 + b_n : 0, kbeg + b_k + 4 * i);
+  }
 
   float ra[2], rb[2];
-  auto fetch = [&](int k0) {
+  auto fetch = [&](int k0) {  // loads step k0 and advances the iterators past it
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-      const int m = m0 + a_m + 32 * i, ka = k0 + a_k, kb = k0 + b_k + 4 * i;
-      ra[i] = (m < M && ka < kend) ? prob.a(m, ka) : 0.f;
-      rb[i] = (b_col_ok && kb < kend) ? prob.b(kb, col) : 0.f;
+      ra[i] = (a_ok[i] && k0 + a_k < kend) ? prob.a_load(ait[i]) : 0.f;
+      rb[i] = (b_ok && k0 + b_k + 4 * i < kend) ? prob.b_load(bit[i]) : 0.f;
+      prob.a_next(ait[i]);
+      prob.b_next(bit[i]);
     }
   };
 
