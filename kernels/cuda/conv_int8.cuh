@@ -29,6 +29,7 @@
 #pragma once
 
 #include "kernels/cuda/emu/cuda_compat.h"
+#include "kernels/cuda/fast_divmod.cuh"
 
 namespace ecg {
 namespace cuda {
@@ -52,6 +53,9 @@ struct ConvInt8Args {
   int out_int32;  // write the accumulator (int32) instead of int8
   int residual;   // fused residual add (int8_api.h AddRequant)
   int add_zp_a, add_zp_b, add_mul_a, add_mul_b, add_shift, add_zp_out, add_qmin, add_qmax;
+  // Derived by conv_int8() before the launch (callers leave them alone):
+  FastDivmod pq_div, q_div, cp_div, s_div;  // by P*Q, Q, Cp, S
+  int step_c, step_t, step_r, step_off;     // one float-path K step as (c, t, r) and x offset
 };
 
 // One output of the epilogue, the int8_api.h rule: requantize with a single
@@ -87,21 +91,56 @@ __device__ __forceinline__ ConvInt8Pixel conv_int8_pixel(const ConvInt8Args& a, 
   ConvInt8Pixel px;
   px.valid = m < a.N * a.P * a.Q;
   if (!px.valid) m = 0;
-  const int pq = m % (a.P * a.Q), img = m / (a.P * a.Q);
+  int img, pq, p, q;
+  a.pq_div.divmod(m, img, pq);
+  a.q_div.divmod(pq, p, q);
   px.base = static_cast<long long>(img) * a.H * a.W * a.C;
-  px.h0 = (pq / a.Q) * a.stride_h - a.pad_top;
-  px.v0 = (pq % a.Q) * a.stride_w - a.pad_left;
+  px.h0 = p * a.stride_h - a.pad_top;
+  px.v0 = q * a.stride_w - a.pad_left;
   return px;
 }
 
-// Input byte of reduction index k = (r, s, c) for a pixel: zp_in in the
-// spatial padding, 0 in the channel padding (whose weights are 0).
-__device__ __forceinline__ int conv_int8_x(const ConvInt8Args& a, const signed char* x,
-                                           const ConvInt8Pixel& px, int k) {
-  const int rs = k / a.Cp, c = k - rs * a.Cp;
-  const int h = px.h0 + rs / a.S, v = px.v0 + rs % a.S;
+// The float path's walk over one pixel's taps k = (r, t, c), c fastest:
+// decoded once, then stepped by kConvInt8StepF32 with adds and compares.
+struct ConvInt8Tap {
+  long long origin;          // index of x[img, h0, v0, 0] (may lie outside the image)
+  int h0, v0, off, r, t, c;  // off = (r*W + t)*C + c from the origin
+};
+__device__ __forceinline__ ConvInt8Tap conv_int8_tap(const ConvInt8Args& a, const ConvInt8Pixel& px,
+                                                     int k) {
+  ConvInt8Tap it;
+  int rs;
+  a.cp_div.divmod(k, rs, it.c);
+  a.s_div.divmod(rs, it.r, it.t);
+  it.h0 = px.h0;
+  it.v0 = px.v0;
+  it.origin = px.base + (static_cast<long long>(px.h0) * a.W + px.v0) * a.C;
+  it.off = (it.r * a.W + it.t) * a.C + it.c;
+  return it;
+}
+// Input byte of the tap: zp_in in the spatial padding, 0 in the channel
+// padding (whose weights are 0).
+__device__ __forceinline__ int conv_int8_tap_load(const ConvInt8Args& a, const signed char* x,
+                                                  const ConvInt8Tap& it) {
+  const int h = it.h0 + it.r, v = it.v0 + it.t;
   if (h < 0 || h >= a.H || v < 0 || v >= a.W) return a.zp_in;
-  return c < a.C ? x[px.base + (static_cast<long long>(h) * a.W + v) * a.C + c] : 0;
+  return it.c < a.C ? x[it.origin + it.off] : 0;
+}
+__device__ __forceinline__ void conv_int8_tap_next(const ConvInt8Args& a, ConvInt8Tap& it) {
+  it.c += a.step_c;
+  it.t += a.step_t;
+  it.r += a.step_r;
+  it.off += a.step_off;
+  if (it.c >= a.Cp) {
+    it.c -= a.Cp;
+    it.t += 1;
+    it.off += a.C - a.Cp;
+  }
+  if (it.t >= a.S) {
+    it.t -= a.S;
+    it.r += 1;
+    it.off += (a.W - a.S) * a.C;
+  }
 }
 
 // ---- sm_53 path: int8 staged as float, exact FP32 FMA ------------------------
@@ -117,22 +156,26 @@ __global__ void __launch_bounds__(kConvInt8Threads)
   // Loaders: element (row = tid / 8 + 32 i, k = tid % 8) of both tiles, so
   // consecutive threads read consecutive bytes of x (NHWC) and of a weight row.
   const int lk = tid % kConvInt8StepF32, lr = tid / kConvInt8StepF32;
-  ConvInt8Pixel px[2];
-  bool w_ok[2];
+  bool x_ok[2], w_ok[2];
+  ConvInt8Tap tap[2];
+  long long w_idx[2];
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
-    px[i] = conv_int8_pixel(a, m0 + lr + 32 * i);
+    const ConvInt8Pixel px = conv_int8_pixel(a, m0 + lr + 32 * i);
+    x_ok[i] = px.valid;
+    tap[i] = conv_int8_tap(a, px, lk);
     w_ok[i] = n0 + lr + 32 * i < a.K;
+    w_idx[i] = static_cast<long long>(w_ok[i] ? n0 + lr + 32 * i : 0) * Kdim + lk;
   }
   float rx[2], rw[2];
-  auto fetch = [&](int k0) {
-    const int k = k0 + lk;
+  auto fetch = [&](int k0) {  // loads step k0 and advances past it
+    const bool k_ok = k0 + lk < Kdim;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-      rx[i] = (px[i].valid && k < Kdim) ? static_cast<float>(conv_int8_x(a, x, px[i], k)) : 0.f;
-      rw[i] = (w_ok[i] && k < Kdim)
-                  ? static_cast<float>(a.w[static_cast<long long>(n0 + lr + 32 * i) * Kdim + k])
-                  : 0.f;
+      rx[i] = (x_ok[i] && k_ok) ? static_cast<float>(conv_int8_tap_load(a, x, tap[i])) : 0.f;
+      rw[i] = (w_ok[i] && k_ok) ? static_cast<float>(a.w[w_idx[i]]) : 0.f;
+      conv_int8_tap_next(a, tap[i]);
+      w_idx[i] += kConvInt8StepF32;
     }
   };
   float acc[4][4];
@@ -211,8 +254,10 @@ __global__ void __launch_bounds__(kConvInt8Threads)
   // Word kw = 4 channels of one tap: one aligned 32-bit load when C is a
   // multiple of 4, else assembled from bytes (the 3-channel first layer).
   auto x_word = [&](const ConvInt8Pixel& p, int kw) -> int {
-    const int k = kw * 4, rs = k / a.Cp, c = k - rs * a.Cp;
-    const int h = p.h0 + rs / a.S, v = p.v0 + rs % a.S;
+    int rs, c, r, t;
+    a.cp_div.divmod(kw * 4, rs, c);
+    a.s_div.divmod(rs, r, t);
+    const int h = p.h0 + r, v = p.v0 + t;
     if (h < 0 || h >= a.H || v < 0 || v >= a.W) {
       const unsigned z = static_cast<unsigned>(a.zp_in) & 0xffu;
       return static_cast<int>(z * 0x01010101u);
@@ -297,13 +342,23 @@ inline cudaError_t conv_int8(const ConvInt8Args& args, ConvInt8Path path, int co
     return cudaErrorInvalidValue;
   const long long rows = static_cast<long long>(args.N) * args.P * args.Q;
   if (rows <= 0 || args.K <= 0) return cudaSuccess;
+  ConvInt8Args a = args;
+  a.pq_div = FastDivmod::make(a.P * a.Q);
+  a.q_div = FastDivmod::make(a.Q);
+  a.cp_div = FastDivmod::make(a.Cp);
+  a.s_div = FastDivmod::make(a.S);
+  const int tap_bytes = a.S * a.Cp;  // one tap row
+  a.step_r = kConvInt8StepF32 / tap_bytes;
+  a.step_t = kConvInt8StepF32 % tap_bytes / a.Cp;
+  a.step_c = kConvInt8StepF32 % a.Cp;
+  a.step_off = (a.step_r * a.W + a.step_t) * a.C + a.step_c;
   dim3 grid(static_cast<unsigned>((rows + kConvInt8Tile - 1) / kConvInt8Tile),
             static_cast<unsigned>((args.K + kConvInt8Tile - 1) / kConvInt8Tile));
   if (path == ConvInt8Path::kDp4a) {
     ECG_LAUNCH(grid, dim3(kConvInt8Threads), 0, stream, conv_int8_dp4a_kernel)
-    (args, x, y, residual);
+    (a, x, y, residual);
   } else {
-    ECG_LAUNCH(grid, dim3(kConvInt8Threads), 0, stream, conv_int8_f32_kernel)(args, x, y, residual);
+    ECG_LAUNCH(grid, dim3(kConvInt8Threads), 0, stream, conv_int8_f32_kernel)(a, x, y, residual);
   }
   return cudaGetLastError();
 }
