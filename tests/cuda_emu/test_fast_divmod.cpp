@@ -18,13 +18,15 @@ TEST(CudaFastDivmod, MatchesIntegerDivision) {
   long long failures = 0;
   for (int d : divisors) {
     const ecg::cuda::FastDivmod f = ecg::cuda::FastDivmod::make(d);
-    std::vector<int> ns = {0, 1, d - 1, d, d + 1, 2147483647, 2147483646, 2147483647 - d};
+    std::vector<long long> ns = {0,       1,          d - 1LL,    d,
+                                 d + 1LL, 2147483647, 2147483646, 2147483647LL - d};
     for (long long q = 1; q < 2147483647LL / d && ns.size() < 200; q = q * 3 + 1) {
-      ns.push_back(static_cast<int>(q * d - 1));
-      ns.push_back(static_cast<int>(q * d));
+      ns.push_back(q * d - 1);
+      ns.push_back(q * d);
     }
-    for (int n : ns) {
-      if (n < 0) continue;
+    for (long long n_wide : ns) {
+      if (n_wide < 0 || n_wide > 2147483647LL) continue;
+      const int n = static_cast<int>(n_wide);
       int q = 0, r = 0;
       f.divmod(n, q, r);
       if (q != n / d || r != n % d) {
