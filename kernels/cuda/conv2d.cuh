@@ -89,10 +89,16 @@ struct ConvForwardProblem {
       it.off += (s.H - s.R) * s.W;
     }
   }
-  __device__ void store(int m, int n, float v, int) const {
+  struct OutCol {
+    long long base;  // y index of channel 0 of this output pixel
+  };
+  __device__ OutCol out_column(int n) const {
     int img, pq;
     pq_div.divmod(n, img, pq);
-    y[(static_cast<long long>(img) * s.K + m) * s.P * s.Q + pq] = bias ? v + bias[m] : v;
+    return OutCol{static_cast<long long>(img) * s.K * s.P * s.Q + pq};
+  }
+  __device__ void store(const OutCol& oc, int m, float v, int) const {
+    y[oc.base + static_cast<long long>(m) * s.P * s.Q] = bias ? v + bias[m] : v;
   }
 };
 
@@ -163,10 +169,16 @@ struct ConvBackwardDataProblem {
     if (ph_rem != 0 || pv_rem != 0 || p >= s.P || q >= s.Q) return 0.f;
     return dy[col.dybase + (static_cast<long long>(ko) * s.P + p) * s.Q + q];
   }
-  __device__ void store(int m, int n, float v, int) const {
+  struct OutCol {
+    long long base;  // dx index of channel 0 of this input pixel
+  };
+  __device__ OutCol out_column(int n) const {
     int img, hw;
     hw_div.divmod(n, img, hw);
-    dx[(static_cast<long long>(img) * s.C + m) * s.H * s.W + hw] = v;
+    return OutCol{static_cast<long long>(img) * s.C * s.H * s.W + hw};
+  }
+  __device__ void store(const OutCol& oc, int m, float v, int) const {
+    dx[oc.base + static_cast<long long>(m) * s.H * s.W] = v;
   }
   ECG_CONV_DECODING_ITERATORS
 };
@@ -206,9 +218,13 @@ struct ConvBackwardWeightsProblem {
     return x[static_cast<long long>(img) * s.C * s.H * s.W + col.cbase +
              static_cast<long long>(h) * s.W + v];
   }
-  __device__ void store(int m, int n, float v, int z) const {
+  struct OutCol {
+    int n;
+  };
+  __device__ OutCol out_column(int n) const { return OutCol{n}; }
+  __device__ void store(const OutCol& oc, int m, float v, int z) const {
     const long long crs = static_cast<long long>(s.C) * s.R * s.S;
-    out[(static_cast<long long>(z) * s.K + m) * crs + n] = v;
+    out[(static_cast<long long>(z) * s.K + m) * crs + oc.n] = v;
   }
   ECG_CONV_DECODING_ITERATORS
 };

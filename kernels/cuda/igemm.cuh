@@ -24,7 +24,8 @@
 // multiplies, which the sm_53 compile report showed dominating the loop):
 //   typename P::AIt;  AIt a_begin(int m, int k);  float a_load(const AIt&);  void a_next(AIt&);
 //   typename P::BIt;  BIt b_begin(int n, int k);  float b_load(const BIt&);  void b_next(BIt&);
-//   void store(int m, int n, float v, int z);
+//   typename P::OutCol;  OutCol out_column(int n);  void store(const OutCol&, int m, float v, int
+//   z);
 // (all __device__, const; *_next advances k by kIgemmTileK). The kernel only
 // loads with m < M, n < Ncol, k < Kdim, and begins iterators at valid
 // coordinates (row or column 0 in place of one past the edge).
@@ -110,13 +111,18 @@ __global__ void __launch_bounds__(kIgemmThreads)
     __syncthreads();  // the next iteration overwrites the tiles
   }
 
+  // Each output column is decoded once for its 4 rows.
 #pragma unroll
-  for (int i = 0; i < 4; ++i)
+  for (int j = 0; j < 4; ++j) {
+    const int n = n0 + tx * 4 + j;
+    if (n >= Ncol) continue;
+    const typename Prob::OutCol oc = prob.out_column(n);
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int m = m0 + ty * 4 + i, n = n0 + tx * 4 + j;
-      if (m < M && n < Ncol) prob.store(m, n, acc[i][j], z);
+    for (int i = 0; i < 4; ++i) {
+      const int m = m0 + ty * 4 + i;
+      if (m < M) prob.store(oc, m, acc[i][j], z);
     }
+  }
 }
 
 // Launches the implicit GEMM with `splits` K ranges (blockIdx.z).

@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Predicted Jetson Nano (sm_53) time of the CUDA kernels on ResNet-11, batch 1.
+
+Inputs are what the compiler says about the kernels as compiled for sm_53 by
+CUDA 11.8 (tools/ci/cuda_nano_estimate.sh makes them): registers and shared
+memory per kernel (ptxas -v), and the main loop of each implicit GEMM from the
+SASS (instructions and FFMA per K step, tools/ci/cuda_sass_loops.py).
+
+Model (one Maxwell SM, 128 FP32 lanes, 921.6 MHz, 25.6 GB/s LPDDR4):
+- occupancy: resident blocks = min(32, 2048 / threads, register file / (regs
+  per warp rounded to 256, times warps), 64 KiB / shared memory);
+- implicit GEMM time = issue time: every warp of every block executes the
+  loop (L instructions) once per K step, plus the code before the loop and one
+  epilogue version once (all from the SASS);
+  the SM issues 4 warp instructions per cycle at best, and we assume 80 % of
+  that with >= 16 resident warps (FMA and shared-memory latency hidden by the
+  other warps; 60 % below 16 warps); blocks come in waves of the resident
+  count, so a last partial wave costs a whole one;
+- memory: compulsory bytes (inputs, weights, outputs once) plus the weight
+  panel re-read per wave, at 75 % of 25.6 GB/s; a kernel takes the larger of
+  issue and memory time, plus 10 us of launch overhead;
+- elementwise / pooling / batch-norm kernels: bytes at 75 % of 25.6 GB/s.
+The floor of a layer is max(FLOPs / 236 GFLOP/s, compulsory bytes / 25.6 GB/s),
+as in ../shared/design/study.md.
+
+Usage: cuda_nano_estimate.py <ptxas.log> <conv2d.sass> <conv_int8.sass>
+"""
+import math
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cuda_sass_loops import parse  # noqa: E402
+
+CLOCK = 921.6e6
+PEAK_FP32 = 128 * 2 * CLOCK  # 236 GFLOP/s
+BW = 25.6e9
+BW_EFF = 0.75
+LAUNCH_S = 10e-6
+REGS_PER_SM = 65536
+SMEM_PER_SM = 65536
+MAX_THREADS_SM = 2048
+MAX_BLOCKS_SM = 32
+
+
+def resources(ptxas_log):
+    """kernel substring -> (regs, smem) for sm_53, from ptxas -v."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run(["bash", os.path.join(here, "cuda_resource_report.sh"), ptxas_log],
+                         capture_output=True, text=True, check=True).stdout
+    res = {}
+    for line in out.splitlines():
+        f = line.split(None, 5)
+        if len(f) == 6 and f[0] == "sm_53":
+            res[f[5]] = (int(f[1]), int(f[2]))
+    return res
+
+
+def find(res, key):
+    for name, v in res.items():
+        if key in name:
+            return v
+    raise KeyError(key)
+
+
+def loop_stats(sass_path):
+    """mangled name -> (loop instructions, FMA per loop, instructions run once)."""
+    stats = {}
+    for name, ins in parse(open(sass_path).read()):
+        best = None
+        for addr, body in ins:
+            if re.search(r'\bBRA\b', body):
+                t = re.search(r'0x([0-9a-f]+)', body)
+                if t and int(t.group(1), 16) < addr:
+                    a, b = int(t.group(1), 16), addr
+                    loop = [x for (ad, x) in ins if a <= ad <= b]
+                    fma = sum(1 for x in loop if re.search(r'\b(FFMA|HFMA2)\b', x))
+                    if best is None or fma > best[1]:
+                        best = (len(loop), fma, (a, b))
+        if best:
+            stats[name] = (best[0], best[1], executed_outside_loop(ins, best[2]))
+    return stats
+
+
+def executed_outside_loop(ins, loop_range):
+    """Instructions a thread runs once: everything before the main loop, and
+    one of the epilogue versions nvcc emits after it (the code after the loop
+    divided by its number of unconditional EXITs)."""
+    a, b = loop_range
+    before = sum(1 for ad, _ in ins if ad < a)
+    after = [x for ad, x in ins if ad > b]
+    exits = max(1, sum(1 for x in after if re.match(r'EXIT\b', x)))
+    return before + len(after) // exits
+
+
+def occupancy(threads, regs, smem):
+    warps = threads // 32
+    regs_per_warp = math.ceil(regs * 32 / 256) * 256
+    by_regs = REGS_PER_SM // (regs_per_warp * warps)
+    by_smem = SMEM_PER_SM // smem if smem else MAX_BLOCKS_SM
+    return max(1, min(MAX_BLOCKS_SM, MAX_THREADS_SM // threads, by_regs, by_smem))
+
+
+# ResNet-11 (study.md): stem, three stages of one block, head. (name, C, H, K, R, stride)
+RESNET11 = [
+    ("stem 3x3 3->16", 3, 224, 16, 3, 1),
+    ("s0 conv1 3x3 16->16", 16, 224, 16, 3, 1),
+    ("s0 conv2 3x3 16->64", 16, 224, 64, 3, 1),
+    ("s0 shortcut 1x1 16->64", 16, 224, 64, 1, 1),
+    ("s1 conv1 3x3/2 64->64", 64, 224, 64, 3, 2),
+    ("s1 conv2 3x3 64->128", 64, 112, 128, 3, 1),
+    ("s1 shortcut 1x1/2 64->128", 64, 224, 128, 1, 2),
+    ("s2 conv1 3x3/2 128->128", 128, 112, 128, 3, 2),
+    ("s2 conv2 3x3 128->256", 128, 56, 256, 3, 1),
+    ("s2 shortcut 1x1/2 128->256", 128, 112, 256, 1, 2),
+]
+
+
+def igemm_time(M, Ncol, Kdim, kstep, loop, once, regs, smem, threads, elt, w_bytes,
+               compulsory, tile_m, tile_n):
+    blocks = math.ceil(M / tile_m) * math.ceil(Ncol / tile_n)
+    steps = math.ceil(Kdim / kstep)
+    resident = occupancy(threads, regs, smem)
+    warps_res = resident * threads // 32
+    eff = 0.8 if warps_res >= 16 else 0.6
+    waves = math.ceil(blocks / resident)
+    # A partial last wave runs as long as a full one: charge whole waves.
+    warp_instr = waves * resident * (threads // 32) * (steps * loop + once)
+    t_issue = warp_instr / (4 * CLOCK * eff)
+    panel = min(M, tile_m) * Kdim * elt  # weight rows of one block
+    bytes_model = compulsory + max(0, waves - 1) * panel
+    t_mem = bytes_model / (BW * BW_EFF)
+    return max(t_issue, t_mem) + LAUNCH_S, dict(blocks=blocks, resident=resident, waves=waves,
+                                                 warps=warps_res, t_issue=t_issue, t_mem=t_mem)
+
+
+def main():
+    ptxas, sass_f32, sass_i8 = sys.argv[1:4]
+    res = resources(ptxas)
+    loops = {**loop_stats(sass_f32), **loop_stats(sass_i8)}
+
+    def loop_of(key):
+        for k, v in loops.items():
+            if key in k:
+                return v
+        raise KeyError(key)
+
+    fwd_loop = loop_of("ConvForwardProblem")
+    i8_loop = loop_of("conv_int8_f32_kernel")
+    fwd_res = find(res, "ConvForwardProblem")
+    i8_res = find(res, "conv_int8_f32_kernel")
+
+    print("Kernels as compiled for sm_53 (CUDA 11.8, ptxas -v; SASS main loop per K step):\n")
+    print("| kernel | regs | smem B | blocks/SM (threads) | loop instr | FFMA | FFMA share |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, r, lp, thr in (("conv forward (igemm, 64x64, K step 8)", fwd_res, fwd_loop, 256),
+                              ("int8 conv, sm_53 exact-FP32 path", i8_res, i8_loop, 256)):
+        occ = occupancy(thr, *r)
+        print(f"| {label} | {r[0]} | {r[1]} | {occ} ({occ * thr}) | {lp[0]} | {lp[1]} | "
+              f"{lp[1] / lp[0]:.2f} |")
+    for key, label in (("ConvBackwardDataProblem", "conv backward-data (igemm)"),
+                       ("ConvBackwardWeightsProblem", "conv backward-weights (igemm, split-K)")):
+        r, lp = find(res, key), loop_of(key)
+        occ = occupancy(256, *r)
+        print(f"| {label} | {r[0]} | {r[1]} | {occ} ({occ * 256}) | {lp[0]} | {lp[1]} | "
+              f"{lp[1] / lp[0]:.2f} |")
+    for key in ("batch_norm_forward_eval_kernel", "batch_norm_forward_train_kernel",
+                "batch_norm_backward_kernel", "relu_forward_kernel", "add_forward_kernel",
+                "max_pool_forward_kernel", "avg_pool_forward_kernel",
+                "global_avg_pool_forward_kernel", "adam_update_kernel",
+                "softmax_xent_forward_kernel"):
+        r = find(res, key)
+        occ = occupancy(256, *r)
+        print(f"| {key.replace('_kernel', '')} | {r[0]} | {r[1]} | {occ} ({occ * 256}) | | | |")
+
+    print("\nResNet-11 forward, batch 1, 224x224 (predicted Nano times; floor = "
+          "max(FLOPs/236 GFLOP/s, bytes/25.6 GB/s)):\n")
+    print("| layer | GFLOP | FP32 floor ms | FP32 igemm ms | ratio | blocks x waves | "
+          "int8 bytes MB | int8 (exact FP32) ms | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    tot = dict(flops=0, f_floor=0, f32=0, i8=0, i8_floor=0)
+    for name, C, H, K, R, st in RESNET11:
+        P = H // st
+        flops = 2.0 * K * P * P * C * R * R
+        # float: x, w, y, bias once
+        comp_f = 4 * (C * H * H + K * C * R * R + K * P * P + K)
+        floor_f = max(flops / PEAK_FP32, comp_f / BW)
+        t_f, info = igemm_time(K, P * P, C * R * R, 8, fwd_loop[0], fwd_loop[2], *fwd_res, 256, 4,
+                               4 * K * C * R * R, comp_f, 64, 64)
+        Cp = -(-C // 4) * 4
+        comp_i = C * H * H + K * Cp * R * R + K * P * P + 12 * K
+        if "conv2" in name:
+            comp_i += K * P * P  # fused residual input
+        floor_i = max(flops / PEAK_FP32, comp_i / BW)
+        t_i, info_i = igemm_time(P * P, K, R * R * Cp, 8, i8_loop[0], i8_loop[2], *i8_res, 256, 1,
+                                 K * Cp * R * R, comp_i, 64, 64)
+        print(f"| {name} | {flops / 1e9:.3f} | {floor_f * 1e3:.2f} | {t_f * 1e3:.2f} | "
+              f"{t_f / floor_f:.1f} | {info['blocks']} x {info['waves']} | {comp_i / 1e6:.2f} | "
+              f"{t_i * 1e3:.2f} | {t_i / floor_i:.1f} |")
+        tot["flops"] += flops
+        tot["f_floor"] += floor_f
+        tot["f32"] += t_f
+        tot["i8"] += t_i
+        tot["i8_floor"] += floor_i
+
+    # Float path, memory-bound kernels as the engine would run them (no fusion
+    # beyond BN+ReLU): BN eval (+ReLU) after each of the 7 conv units, the three
+    # residual adds and ReLUs, the head's 8x8/8 average pool.
+    mem_f = 0.0
+    n_kernels = 0
+    for name, C, H, K, R, st in RESNET11:
+        P = H // st
+        if "shortcut" not in name:
+            mem_f += 8 * K * P * P  # BN eval read + write
+            n_kernels += 1
+    for K, P in ((64, 224), (128, 112), (256, 56)):
+        mem_f += 12 * K * P * P + 8 * K * P * P  # add (2 reads, 1 write) + ReLU
+        n_kernels += 2
+    mem_f += 4 * 256 * 56 * 56 + 4 * 256 * 49  # average pool
+    n_kernels += 1
+    t_mem_f = mem_f / (BW * BW_EFF) + n_kernels * LAUNCH_S
+    floor_mem_f = mem_f / BW
+    # Dense 12544 -> 4 as a 1x1 convolution on one pixel: one block walks 12,544 taps.
+    t_dense_f, _ = igemm_time(4, 1, 12544, 8, fwd_loop[0], fwd_loop[2], *fwd_res, 256, 4,
+                              4 * 12544 * 4, 4 * 12544 * 5, 64, 64)
+    t_dense_i, _ = igemm_time(1, 4, 12544, 8, i8_loop[0], i8_loop[2], *i8_res, 256, 1,
+                              12544 * 4, 12544 * 5, 64, 64)
+    # int8 path: BN folded, ReLU and residual add fused; only the average pool
+    # (int8, memory-bound; no CUDA kernel yet, estimated from its bytes).
+    mem_i = 256 * 56 * 56 + 256 * 49
+    t_mem_i = mem_i / (BW * BW_EFF) + LAUNCH_S
+    print(f"| batch norm + ReLU, adds, pool (float; {n_kernels} memory-bound kernels) | | "
+          f"{floor_mem_f * 1e3:.2f} | {t_mem_f * 1e3:.2f} | | | {mem_i / 1e6:.2f} | "
+          f"{t_mem_i * 1e3:.2f} | |")
+    print(f"| dense 12544->4 as a 1x1 conv (one block) | 0.0001 | 0.00 | {t_dense_f * 1e3:.2f} | | "
+          f"1 x 1 | 0.05 | {t_dense_i * 1e3:.2f} | |")
+    f32_total = tot["f32"] + t_mem_f + t_dense_f
+    i8_total = tot["i8"] + t_mem_i + t_dense_i
+    floor_f_total = tot["f_floor"] + floor_mem_f
+    print(f"| **total** | {tot['flops'] / 1e9:.2f} | {floor_f_total * 1e3:.1f} | "
+          f"**{f32_total * 1e3:.1f}** | {f32_total / floor_f_total:.1f} | | | "
+          f"**{i8_total * 1e3:.1f}** | {i8_total / (tot['i8_floor'] + mem_i / BW):.1f} |")
+    print(f"\nConvolutions alone: FP32 {tot['f32'] * 1e3:.1f} ms against a floor of "
+          f"{tot['f_floor'] * 1e3:.1f} ms ({tot['f32'] / tot['f_floor']:.2f}x); int8 exact-FP32 "
+          f"path {tot['i8'] * 1e3:.1f} ms ({tot['i8'] / tot['i8_floor']:.2f}x its floor).")
+
+
+if __name__ == "__main__":
+    main()
