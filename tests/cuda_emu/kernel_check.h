@@ -8,14 +8,49 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
+
+#include "tests/cuda_emu/emu_testing.h"
 
 namespace ecg::cuda_emu::testing {
 
 // Unit roundoff of float (round to nearest): every float operation's error
 // is at most this fraction of its exact result.
 constexpr double kFloatUnitRoundoff = 1.0 / (1 << 24);
+
+// The kernel tests' schedule loop: forward, reverse and random, as
+// for_each_schedule, except under ThreadSanitizer, where one order suffices
+// (every unsynchronised pair of accesses is reported whatever the order) and
+// the build runs about 1,000 times slower.
+template <class F>
+void for_each_kernel_schedule(F&& body) {
+  if (!race_detection()) {
+    for_each_schedule(body);
+    return;
+  }
+  ScheduleGuard guard;
+  const ScheduleSpec spec = schedules().front();
+  set_schedule(spec);
+  SCOPED_TRACE("schedule " + spec.name() + " (ThreadSanitizer)");
+  const std::uint64_t races_before = race_reports();
+  body(spec);
+  if (races_expected() == 0) {
+    EXPECT_EQ(race_reports(), races_before)
+        << "ThreadSanitizer reported data races between emulated CUDA threads (reports above)";
+  }
+}
+
+// Under ThreadSanitizer, only the shapes at `keep` (the smallest that still
+// cover every code path); elsewhere all of them.
+template <class T>
+std::vector<T> tsan_subset(const std::vector<T>& all, std::initializer_list<std::size_t> keep) {
+  if (!race_detection()) return all;
+  std::vector<T> some;
+  for (std::size_t i : keep) some.push_back(all.at(i));
+  return some;
+}
 
 // Values in [lo, hi] on a grid of 2001 points, from a 32-bit LCG.
 inline std::vector<float> fill_uniform(std::size_t n, unsigned seed, float lo = -1.f,

@@ -38,7 +38,7 @@ double block_sum_roundings(const BatchNormShape& s) {
 }
 
 TEST(CudaEmuBatchNorm, ForwardTrainMatchesDoubleReference) {
-  for (const BatchNormShape& s : shapes()) {
+  for (const BatchNormShape& s : tsan_subset(shapes(), {0, 2})) {
     for (bool relu : {false, true}) {
       SCOPED_TRACE(describe(s) + (relu ? " relu" : ""));
       const std::size_t n = static_cast<std::size_t>(s.N) * s.C * s.HW;
@@ -77,7 +77,7 @@ TEST(CudaEmuBatchNorm, ForwardTrainMatchesDoubleReference) {
                       2 * u * (z + std::fabs(beta[c]));
           }
       }
-      for_each_schedule([&](const ScheduleSpec&) {
+      for_each_kernel_schedule([&](const ScheduleSpec&) {
         DeviceBuffer<float> dx(x), dg(gamma), db(beta), dy(n, 0xff), dm(s.C, 0xff), di(s.C, 0xff),
             dv(s.C, 0xff);
         ASSERT_EQ(
@@ -112,7 +112,7 @@ TEST(CudaEmuBatchNorm, ForwardEvalMatchesDoubleReference) {
       const double z = std::fabs(gamma[c] * (x[i] - rm[c]) / std::sqrt(rv[c] + 1e-3));
       bound[i] = 7 * u * z + u * std::fabs(beta[c]);
     }
-    for_each_schedule([&](const ScheduleSpec&) {
+    for_each_kernel_schedule([&](const ScheduleSpec&) {
       DeviceBuffer<float> dx(x), dg(gamma), db(beta), drm(rm), drv(rv), dy(n, 0xff);
       ASSERT_EQ(ecg::cuda::batch_norm_forward_eval(s, dx.get(), dg.get(), db.get(), drm.get(),
                                                    drv.get(), 1e-3f, relu, dy.get(), nullptr),
@@ -123,7 +123,7 @@ TEST(CudaEmuBatchNorm, ForwardEvalMatchesDoubleReference) {
 }
 
 TEST(CudaEmuBatchNorm, BackwardMatchesDoubleReference) {
-  for (const BatchNormShape& s : shapes()) {
+  for (const BatchNormShape& s : tsan_subset(shapes(), {0, 2})) {
     for (bool relu : {false, true}) {
       SCOPED_TRACE(describe(s) + (relu ? " relu" : ""));
       const std::size_t n = static_cast<std::size_t>(s.N) * s.C * s.HW;
@@ -162,7 +162,7 @@ TEST(CudaEmuBatchNorm, BackwardMatchesDoubleReference) {
             bdx[idx] = k * ((bdb[c] + xhat * bdg[c]) / M + 6 * u * e);
           }
       }
-      for_each_schedule([&](const ScheduleSpec&) {
+      for_each_kernel_schedule([&](const ScheduleSpec&) {
         DeviceBuffer<float> ddx(n, 0xff), ddg(s.C, 0xff), ddb(s.C, 0xff);
         DeviceBuffer<float> dxv(x), dyy(yv), ddy(dyv), dgam(gamma), dmean(mean), dinv(invstd);
         ASSERT_EQ(ecg::cuda::batch_norm_backward(s, dxv.get(), dyy.get(), ddy.get(), dgam.get(),

@@ -35,14 +35,21 @@ Conv2dShape make_shape(int N, int C, int H, int W, int K, int R, int S, int sh, 
 
 // Odd sizes, stride 2 with TensorFlow's asymmetric "same" padding, a 1x1
 // stride-2 shortcut with K over one 64-row tile, a non-square kernel with
-// unequal strides, batch 1 and batch > 1, and one shape whose backward-weights
-// reduction is split four ways.
+// unequal strides, batch 1 and batch > 1, and two shapes whose backward-weights
+// reduction is split (four and two ways).
 std::vector<Conv2dShape> shapes() {
   return {make_shape(2, 3, 11, 13, 5, 3, 3, 1, 1, 1, 1, 1, 1),
           make_shape(1, 6, 12, 10, 9, 3, 3, 2, 2, 0, 0, 1, 1),
           make_shape(3, 4, 10, 9, 70, 1, 1, 2, 2, 0, 0, 0, 0),
           make_shape(2, 2, 24, 23, 3, 3, 3, 1, 1, 1, 1, 1, 1),
-          make_shape(1, 3, 7, 8, 4, 2, 3, 1, 2, 1, 0, 0, 2)};
+          make_shape(1, 3, 7, 8, 4, 2, 3, 1, 2, 1, 0, 0, 2),
+          make_shape(1, 1, 23, 23, 2, 3, 3, 1, 1, 1, 1, 1, 1)};
+}
+
+// The ThreadSanitizer build keeps the small odd shape, the non-square one and
+// the smallest two-way split.
+std::vector<Conv2dShape> test_shapes() {
+  return tsan_subset(shapes(), {0, 4, 5});
 }
 
 std::string describe(const Conv2dShape& s) {
@@ -71,7 +78,7 @@ std::vector<double> accumulation_bound(const std::vector<double>& abs_sum, doubl
 }
 
 TEST(CudaEmuConv2d, ForwardMatchesDoubleReference) {
-  for (const Conv2dShape& s : shapes()) {
+  for (const Conv2dShape& s : test_shapes()) {
     SCOPED_TRACE(describe(s));
     const auto x = fill_uniform(x_size(s), 11), w = fill_uniform(w_size(s), 12);
     const auto bias = fill_uniform(s.K, 13);
@@ -81,7 +88,7 @@ TEST(CudaEmuConv2d, ForwardMatchesDoubleReference) {
     ecg::ref::conv2d_forward(s, abs_of(x).data(), abs_of(w).data(), abs_of(bias).data(),
                              abs_sum.data());
     const auto bound = accumulation_bound(abs_sum, s.C * s.R * s.S + 1);
-    for_each_schedule([&](const ScheduleSpec&) {
+    for_each_kernel_schedule([&](const ScheduleSpec&) {
       DeviceBuffer<float> dx(x), dw(w), db(bias), dy(y_size(s));
       ASSERT_EQ(ecg::cuda::conv2d_forward(s, dx.get(), dw.get(), db.get(), dy.get(), nullptr),
                 cudaSuccess);
@@ -91,14 +98,14 @@ TEST(CudaEmuConv2d, ForwardMatchesDoubleReference) {
 }
 
 TEST(CudaEmuConv2d, BackwardDataMatchesDoubleReference) {
-  for (const Conv2dShape& s : shapes()) {
+  for (const Conv2dShape& s : test_shapes()) {
     SCOPED_TRACE(describe(s));
     const auto dyv = fill_uniform(y_size(s), 21), w = fill_uniform(w_size(s), 22);
     std::vector<double> want(x_size(s)), abs_sum(x_size(s));
     ecg::ref::conv2d_backward_data(s, to_double(dyv).data(), to_double(w).data(), want.data());
     ecg::ref::conv2d_backward_data(s, abs_of(dyv).data(), abs_of(w).data(), abs_sum.data());
     const auto bound = accumulation_bound(abs_sum, s.K * s.R * s.S);
-    for_each_schedule([&](const ScheduleSpec&) {
+    for_each_kernel_schedule([&](const ScheduleSpec&) {
       DeviceBuffer<float> ddy(dyv), dw(w), ddx(x_size(s), 0xff);  // NaN-filled: all written?
       ASSERT_EQ(ecg::cuda::conv2d_backward_data(s, ddy.get(), dw.get(), ddx.get(), nullptr),
                 cudaSuccess);
@@ -109,7 +116,7 @@ TEST(CudaEmuConv2d, BackwardDataMatchesDoubleReference) {
 
 TEST(CudaEmuConv2d, BackwardWeightsMatchesDoubleReference) {
   bool split_seen = false;
-  for (const Conv2dShape& s : shapes()) {
+  for (const Conv2dShape& s : test_shapes()) {
     SCOPED_TRACE(describe(s));
     const int splits = ecg::cuda::conv2d_backward_weights_splits(s);
     split_seen |= splits > 1;
@@ -122,7 +129,7 @@ TEST(CudaEmuConv2d, BackwardWeightsMatchesDoubleReference) {
     const double npq = static_cast<double>(s.N) * s.P * s.Q;
     const auto bound_w = accumulation_bound(abs_w, npq + splits);
     const auto bound_b = accumulation_bound(abs_b, npq);
-    for_each_schedule([&](const ScheduleSpec&) {
+    for_each_kernel_schedule([&](const ScheduleSpec&) {
       DeviceBuffer<float> dxv(x), ddy(dyv), ddw(w_size(s), 0xff), ddb(s.K, 0xff);
       const long long ws_floats = ecg::cuda::conv2d_backward_weights_workspace(s);
       DeviceBuffer<float> ws(static_cast<std::size_t>(ws_floats > 0 ? ws_floats : 1), 0xff);

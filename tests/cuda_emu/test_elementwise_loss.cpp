@@ -34,7 +34,7 @@ TEST(CudaEmuElementwise, ReluAndAdd) {
     sum[i] = static_cast<double>(x[i]) + b[i];
     sum_bound[i] = u * std::fabs(sum[i]);  // one rounding
   }
-  for_each_schedule([&](const ScheduleSpec&) {
+  for_each_kernel_schedule([&](const ScheduleSpec&) {
     DeviceBuffer<float> dx_(x), dy(kN, 0xff), ddy(dyv), ddx(kN, 0xff), db(b), ds(kN, 0xff);
     ASSERT_EQ(ecg::cuda::relu_forward(kN, dx_.get(), dy.get(), nullptr), cudaSuccess);
     EXPECT_EQ(dy.to_host(), y);
@@ -73,7 +73,7 @@ TEST(CudaEmuOptimizer, AdamMatchesDoubleReference) {
       bv[i] = 6 * u * (p.beta2 * std::fabs(v0[i]) + (1 - p.beta2) * gi * gi);
       bw[i] = 12 * u * std::fabs(w[i] - w0[i]) + 2 * u * std::fabs(w0[i]);
     }
-    for_each_schedule([&](const ScheduleSpec&) {
+    for_each_kernel_schedule([&](const ScheduleSpec&) {
       DeviceBuffer<float> dw(w0), dg(g), dm(m0), dv(v0);
       ASSERT_EQ(ecg::cuda::adam_update(kN, p, dw.get(), dg.get(), dm.get(), dv.get(), nullptr),
                 cudaSuccess);
@@ -106,7 +106,7 @@ TEST(CudaEmuOptimizer, SgdMatchesDoubleReference) {
       bb[i] = 5 * u * bi;
       bw[i] = 9 * u * p.lr * (gi + (p.momentum + 1) * bi) + u * std::fabs(w0[i]);
     }
-    for_each_schedule([&](const ScheduleSpec&) {
+    for_each_kernel_schedule([&](const ScheduleSpec&) {
       DeviceBuffer<float> dw(w0), dg(g), db(b0);
       ASSERT_EQ(ecg::cuda::sgd_update(kN, p, dw.get(), dg.get(), db.get(), nullptr), cudaSuccess);
       expect_close(dw.to_host(), w, bw, "sgd param");
@@ -155,7 +155,7 @@ TEST(CudaEmuSoftmaxXent, ForwardAndBackwardMatchDoubleReference) {
       }
     }
     const double bloss = (N / 256.0 + 18) * u * loss_abs / N;
-    for_each_schedule([&](const ScheduleSpec&) {
+    for_each_kernel_schedule([&](const ScheduleSpec&) {
       DeviceBuffer<float> dz_(z), dt(t), dcw(cw), dp(z.size(), 0xff), dl(1, 0xff),
           ddz(z.size(), 0xff);
       const float* cw_dev = weighted ? dcw.get() : nullptr;

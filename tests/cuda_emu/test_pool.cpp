@@ -45,7 +45,7 @@ std::string describe(const Pool2dShape& s) {
 }
 
 TEST(CudaEmuPool, MaxPoolForwardIsExactAndBackwardMatches) {
-  for (const Pool2dShape& s : shapes()) {
+  for (const Pool2dShape& s : tsan_subset(shapes(), {0, 1})) {
     SCOPED_TRACE(describe(s));
     const std::size_t nx = static_cast<std::size_t>(s.N) * s.C * s.H * s.W;
     const std::size_t ny = static_cast<std::size_t>(s.N) * s.C * s.P * s.Q;
@@ -63,7 +63,7 @@ TEST(CudaEmuPool, MaxPoolForwardIsExactAndBackwardMatches) {
         ((s.R + s.stride_h - 1) / s.stride_h) * ((s.S + s.stride_w - 1) / s.stride_w);
     std::vector<double> bound(nx);
     for (std::size_t i = 0; i < nx; ++i) bound[i] = covers * u * dx_abs[i];
-    for_each_schedule([&](const ScheduleSpec&) {
+    for_each_kernel_schedule([&](const ScheduleSpec&) {
       DeviceBuffer<float> dx(x), dy(ny, 0xff);
       DeviceBuffer<int> darg(ny, 0x7f);
       ASSERT_EQ(ecg::cuda::max_pool_forward(s, dx.get(), dy.get(), darg.get(), nullptr),
@@ -80,7 +80,7 @@ TEST(CudaEmuPool, MaxPoolForwardIsExactAndBackwardMatches) {
 }
 
 TEST(CudaEmuPool, AvgPoolForwardAndBackwardMatchDoubleReference) {
-  for (const Pool2dShape& s : shapes()) {
+  for (const Pool2dShape& s : tsan_subset(shapes(), {0, 1})) {
     SCOPED_TRACE(describe(s));
     const std::size_t nx = static_cast<std::size_t>(s.N) * s.C * s.H * s.W;
     const std::size_t ny = static_cast<std::size_t>(s.N) * s.C * s.P * s.Q;
@@ -97,7 +97,7 @@ TEST(CudaEmuPool, AvgPoolForwardAndBackwardMatchDoubleReference) {
     std::vector<double> by(ny), bdx(nx);
     for (std::size_t i = 0; i < ny; ++i) by[i] = (s.R * s.S + 1) * u * y_abs[i];
     for (std::size_t i = 0; i < nx; ++i) bdx[i] = (covers + 1) * u * dx_abs[i];
-    for_each_schedule([&](const ScheduleSpec&) {
+    for_each_kernel_schedule([&](const ScheduleSpec&) {
       DeviceBuffer<float> dxv(x), dy(ny, 0xff), ddy(dyv), ddx(nx, 0xff);
       ASSERT_EQ(ecg::cuda::avg_pool_forward(s, dxv.get(), dy.get(), nullptr), cudaSuccess);
       expect_close(dy.to_host(), y, by, "avg pool forward");
@@ -122,7 +122,7 @@ TEST(CudaEmuPool, GlobalAvgPoolMatchesDoubleReference) {
     for (int i = 0; i < N * C; ++i) by[i] = ((HW + 31) / 32 + 6) * u * y_abs[i];
     std::vector<double> bdx(nx);
     for (std::size_t i = 0; i < nx; ++i) bdx[i] = u * std::fabs(dx[i]);  // one division
-    for_each_schedule([&](const ScheduleSpec&) {
+    for_each_kernel_schedule([&](const ScheduleSpec&) {
       DeviceBuffer<float> dxv(x), dy(N * C, 0xff), ddy(dyv), ddx(nx, 0xff);
       ASSERT_EQ(ecg::cuda::global_avg_pool_forward(N, C, HW, dxv.get(), dy.get(), nullptr),
                 cudaSuccess);
