@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/autograd.h"
+#include "core/ops.h"
 #include "core/profiler.h"
 #include "data/file_util.h"
 #include "quant/quantize.h"
@@ -17,7 +19,8 @@ namespace ecg::quant {
 namespace {
 
 constexpr char kMagic[8] = {'E', 'C', 'G', 'I', 'N', 'T', '8', '\0'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;        // written; 2 adds float-fallback nodes
+constexpr uint32_t kOldestVersion = 1;  // oldest still read
 constexpr size_t kAlign = 16;
 
 nlohmann::json shape_json(const Conv2dShape& s) {
@@ -160,10 +163,20 @@ void save_int8_model(const std::string& path, const Int8Model& m) {
       j["int32_out"] = c.output == int8::OutputMode::Int32;
       j["residual"] = c.residual;
       if (c.residual) j["add"] = add_json(c.add);
-      j["weights"] = blobs.put(n.weights.data(), n.weights.size());
-      j["bias"] = blobs.put(c.bias.data(), c.bias.size() * 4);
-      j["requant"] = blobs.put(rq.data(), rq.size() * 4);
-      j["weight_scale"] = blobs.put(n.weight_scale.data(), n.weight_scale.size() * 4);
+      if (n.run_float) {
+        ECG_CHECK(n.weights_f32.size() ==
+                          static_cast<size_t>(c.shape.K) * c.shape.C * c.shape.R * c.shape.S &&
+                      n.bias_f32.size() == static_cast<size_t>(c.shape.K),
+                  "save_int8_model: float node ", n.name, " has no float weights");
+        j["float"] = true;
+        j["weights_f32"] = blobs.put(n.weights_f32.data(), n.weights_f32.size() * 4);
+        j["bias_f32"] = blobs.put(n.bias_f32.data(), n.bias_f32.size() * 4);
+      } else {
+        j["weights"] = blobs.put(n.weights.data(), n.weights.size());
+        j["bias"] = blobs.put(c.bias.data(), c.bias.size() * 4);
+        j["requant"] = blobs.put(rq.data(), rq.size() * 4);
+        j["weight_scale"] = blobs.put(n.weight_scale.data(), n.weight_scale.size() * 4);
+      }
     } else if (n.kind == NodeKind::MaxPool) {
       j["pool"] = pool_json(n.pool);
     } else if (n.kind == NodeKind::AvgPool) {
@@ -202,8 +215,10 @@ Int8Model load_int8_model(const std::string& path) {
   uint32_t version, hl;
   std::memcpy(&version, f.data + 8, 4);
   std::memcpy(&hl, f.data + 12, 4);
-  ECG_CHECK(version == kVersion, "'", path, "': int8 model format version ", version,
-            " is not supported (this build reads version ", kVersion, ")");
+  ECG_CHECK(version >= kOldestVersion && version <= kVersion, "'", path,
+            "': int8 model format version ", version,
+            " is not supported (this build reads versions ", kOldestVersion, " to ", kVersion,
+            "; re-run ecgcnn quantize with this build)");
   ECG_CHECK(16 + static_cast<uint64_t>(hl) <= f.size, "'", path, "' is truncated: header of ", hl,
             " bytes in a file of ", f.size);
   const uint8_t* blob_base = f.data + 16 + hl;
@@ -263,6 +278,23 @@ Int8Model load_int8_model(const std::string& path) {
         c.residual = j.at("residual");
         if (c.residual) c.add = add_from(j.at("add"));
         const size_t K = c.shape.K, wn = K * c.shape.C * c.shape.R * c.shape.S;
+        n.run_float = j.value("float", false);
+        if (n.run_float) {
+          ECG_CHECK(version >= 2, "'", path, "': float node ", n.name, " in a version ", version,
+                    " file");
+          auto wf = blob(j.at("weights_f32"), 4, wn);
+          n.weights_f32.resize(wn);
+          std::memcpy(n.weights_f32.data(), wf.first, wf.second);
+          auto bf = blob(j.at("bias_f32"), 4, K);
+          n.bias_f32.resize(K);
+          std::memcpy(n.bias_f32.data(), bf.first, bf.second);
+          for (float v : n.weights_f32)
+            ECG_CHECK(std::isfinite(v), "'", path, "': node ", n.name, " has a non-finite weight");
+          for (float v : n.bias_f32)
+            ECG_CHECK(std::isfinite(v), "'", path, "': node ", n.name, " has a non-finite bias");
+          m.nodes.push_back(std::move(n));
+          continue;
+        }
         auto w = blob(j.at("weights"), 1, wn);
         n.weights.assign(reinterpret_cast<const int8_t*>(w.first),
                          reinterpret_cast<const int8_t*>(w.first) + wn);
@@ -362,7 +394,7 @@ Int8Runner::Int8Runner(const Int8Model& m, int8::Int8Kernel kernel, int max_batc
   packed_.resize(m.nodes.size());
   for (size_t i = 0; i < m.nodes.size(); ++i) {
     const NodeQ& n = m.nodes[i];
-    if (n.kind == NodeKind::Conv || n.kind == NodeKind::Dense)
+    if ((n.kind == NodeKind::Conv || n.kind == NodeKind::Dense) && !n.run_float)
       packed_[i] = int8::pack_conv_int8(n.conv, n.weights.data(), kernel);
   }
   logits_acc_.resize(static_cast<size_t>(max_batch) * m.num_classes());
@@ -385,6 +417,11 @@ Tensor Int8Runner::run(const Tensor& images_in) {
     const bool mac = n.kind == NodeKind::Conv || n.kind == NodeKind::Dense;
     Conv2dShape cs = n.conv.shape;
     cs.N = N;
+    if (mac && n.run_float) {
+      OpTimer timer("float_conv", cs.flops(), 0, active_isa());
+      run_float_node(n, N, &logits);
+      continue;
+    }
     OpTimer timer(
         mac ? "int8_conv" : node_kind_name(n.kind), mac ? cs.flops() : 0,
         mac ? 0 : 2.0 * model_.tensors[n.inputs[0]].bytes() / model_.tensors[n.inputs[0]].N * N,
@@ -425,6 +462,81 @@ Tensor Int8Runner::run(const Tensor& images_in) {
     }
   }
   return logits;
+}
+
+void Int8Runner::run_float_node(const NodeQ& n, int N, Tensor* logits) {
+  NoGradGuard no_grad;
+  auto ptr = [&](int t) { return arena_.data() + plan_.offset[t]; };
+  const TensorQ& tin = model_.tensors[n.inputs[0]];
+  const Conv2dShape& s = n.conv.shape;
+  const QParams pin{tin.scale, tin.zero_point};
+  if (n.kind == NodeKind::Dense) {
+    // The flattened NHWC input against the reordered float weights, in double.
+    const int64_t in = tin.bytes() / tin.N;
+    ECG_CHECK(in == static_cast<int64_t>(s.C), "float dense ", n.name, ": input of ", in,
+              " values, weights for ", s.C);
+    const int8_t* x = ptr(n.inputs[0]);
+    float* out = logits->data<float>();
+    for (int b = 0; b < N; ++b)
+      for (int k = 0; k < s.K; ++k) {
+        double acc = n.bias_f32[k];
+        const float* w = n.weights_f32.data() + static_cast<size_t>(k) * in;
+        for (int64_t i = 0; i < in; ++i)
+          acc += static_cast<double>(w[i]) * dequantize_value(x[b * in + i], pin);
+        out[b * s.K + k] = static_cast<float>(acc);
+      }
+    return;
+  }
+  // Conv: dequantize -> float conv (the float path's kernels) -> (+ residual)
+  // -> quantize to the output tensor's parameters, clamped like the int8 node.
+  Tensor x = Tensor::empty({N, s.C, s.H, s.W});
+  dequantize_nhwc_to_nchw(ptr(n.inputs[0]), N, s.C, s.H, s.W, pin, x.data<float>());
+  Tensor w = Tensor::from_vector(n.weights_f32, {s.K, s.C, s.R, s.S});
+  Tensor bias = Tensor::from_vector(n.bias_f32, {s.K});
+  Conv2dOptions o =
+      Conv2dOptions::explicit_pad(s.stride_h, s.pad_top, s.pad_left, s.pad_bottom, s.pad_right);
+  o.stride_w = s.stride_w;
+  Tensor y = conv2d(x, w, bias, o);
+  int32_t lo = n.conv.qmin, hi = n.conv.qmax;
+  if (n.conv.residual) {
+    const TensorQ& tr = model_.tensors[n.inputs[1]];
+    Tensor r = Tensor::empty({N, s.K, s.P, s.Q});
+    dequantize_nhwc_to_nchw(ptr(n.inputs[1]), N, s.K, s.P, s.Q, {tr.scale, tr.zero_point},
+                            r.data<float>());
+    y = add(y, r);
+    lo = n.conv.add.qmin, hi = n.conv.add.qmax;
+  }
+  y = y.contiguous();
+  const TensorQ& tout = model_.tensors[n.output];
+  int8_t* out = ptr(n.output);
+  quantize_nchw_to_nhwc(y.data<float>(), N, s.K, s.P, s.Q, {tout.scale, tout.zero_point}, out);
+  const int64_t count = static_cast<int64_t>(N) * s.K * s.P * s.Q;
+  for (int64_t i = 0; i < count; ++i)
+    out[i] = static_cast<int8_t>(std::min<int32_t>(hi, std::max<int32_t>(lo, out[i])));
+}
+
+std::vector<std::string> Int8Model::float_nodes() const {
+  std::vector<std::string> r;
+  for (const NodeQ& n : nodes)
+    if (n.run_float) r.push_back(n.name);
+  return r;
+}
+
+Int8Model with_float_nodes(const Int8Model& m, const std::vector<std::string>& names) {
+  Int8Model r = m;
+  for (const std::string& name : names) {
+    auto it = std::find_if(r.nodes.begin(), r.nodes.end(),
+                           [&](const NodeQ& n) { return n.name == name; });
+    ECG_CHECK(it != r.nodes.end(), "no node named '", name, "' in the int8 graph");
+    ECG_CHECK(it->kind == NodeKind::Conv || it->kind == NodeKind::Dense, "node '", name, "' is a ",
+              node_kind_name(it->kind), ", only conv and dense layers can run in float");
+    const Conv2dShape& s = it->conv.shape;
+    ECG_CHECK(it->weights_f32.size() == static_cast<size_t>(s.K) * s.C * s.R * s.S &&
+                  it->bias_f32.size() == static_cast<size_t>(s.K),
+              "node '", name, "' has no float weights (quantize from the checkpoint again)");
+    it->run_float = true;
+  }
+  return r;
 }
 
 std::vector<int8_t> Int8Runner::tensor_bytes(int t, int batch) const {

@@ -7,13 +7,20 @@
 // is quantized from the float NCHW image, the logits come out as float.
 //
 // File format (little-endian), loaded by memory map:
-//   char[8] "ECGINT8\0" | u32 version (1) | u32 header_bytes
+//   char[8] "ECGINT8\0" | u32 version (2) | u32 header_bytes
 //   header: JSON (graph, shapes, scales, zero-points, requant multipliers,
 //           class names, preprocessing), padded to 64 bytes
 //   blobs:  int8 weights and int32 biases, each 64-byte aligned, at the
 //           offsets the header names
 // Every offset and size is validated against the file size on load, so a
 // truncated or malformed file is an ecg::Error naming the file.
+//
+// Version 2 adds float-fallback layers: a conv or dense node marked "float"
+// stores its BN-folded float32 weights and bias instead of int8 ones; the
+// runner dequantizes its int8 input(s), runs the float layer and requantizes
+// the output to the node's int8 output tensor (or returns float logits).
+// Version 1 files (no float nodes) still load; newer versions are refused
+// with an error naming both versions.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -44,8 +51,14 @@ struct NodeQ {
   int output = -1;          // tensor id (Dense: -1, writes the float logits)
   // Conv and Dense (dense = 1x1 conv over one pixel per image)
   int8::ConvInt8Params conv;
-  std::vector<int8_t> weights;  // OIHW, [-127, 127]
+  std::vector<int8_t> weights;  // OIHW, [-127, 127] (empty for a float node read from a file)
   std::vector<float> weight_scale;
+  // Float fallback: BN-folded float weights (OIHW; a dense layer's columns in
+  // the int8 graph's NHWC flatten order) and bias. The quantizer fills them
+  // for every conv/dense node so reports can flip any layer to float; the
+  // file stores them only for nodes with run_float set.
+  bool run_float = false;
+  std::vector<float> weights_f32, bias_f32;
   // Pools and Add
   Pool2dShape pool;
   int8::AvgPoolInt8Params avg;
@@ -62,7 +75,13 @@ struct Int8Model {
   std::vector<NodeQ> nodes;      // in execution order
 
   int num_classes() const { return static_cast<int>(classes.size()); }
+  // Names of the nodes that run in float (empty for a pure int8 model).
+  std::vector<std::string> float_nodes() const;
 };
+
+// A copy of `m` with the named conv/dense nodes run in float (they must have
+// float weights); an unknown name is an error.
+Int8Model with_float_nodes(const Int8Model& m, const std::vector<std::string>& names);
 
 void save_int8_model(const std::string& path, const Int8Model& m);
 Int8Model load_int8_model(const std::string& path);
@@ -99,7 +118,9 @@ class Int8Runner {
   ArenaPlan plan_;
   std::vector<int8_t> arena_;
   std::vector<int32_t> logits_acc_;
-  std::vector<std::unique_ptr<int8::PackedConvInt8>> packed_;  // per node (conv/dense)
+  std::vector<std::unique_ptr<int8::PackedConvInt8>> packed_;  // per node (int8 conv/dense)
+
+  void run_float_node(const NodeQ& n, int N, Tensor* logits);
 };
 
 }  // namespace ecg::quant

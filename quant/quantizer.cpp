@@ -208,6 +208,8 @@ Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib,
         quantize_weights_per_channel(c.w.data<float>(), c.cfg.out, c.w.numel() / c.cfg.out);
     n.weights = w.q;
     n.weight_scale = w.scale;
+    n.weights_f32 = c.w.to_vector_f32();
+    n.bias_f32 = c.b.to_vector_f32();
     n.conv.zp_in = pin.zero_point;
     n.conv.bias = quantize_bias(c.b.data<float>(), c.cfg.out, pin.scale, w.scale.data());
     n.conv.requant = requant_multipliers(c.cfg.out, pin.scale, w.scale.data(), pout.scale);
@@ -284,6 +286,8 @@ Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib,
     QuantizedWeights qw = quantize_weights_per_channel(wp.data(), out, in);
     n.weights = qw.q;
     n.weight_scale = qw.scale;
+    n.weights_f32 = wp;
+    n.bias_f32 = f.fc_b.to_vector_f32();
     const QParams pin = qp.at("head_pool");
     n.conv.zp_in = pin.zero_point;
     n.conv.bias = quantize_bias(f.fc_b.data<float>(), out, pin.scale, qw.scale.data());

@@ -1,22 +1,56 @@
 // `ecgcnn quantize --checkpoint F --calib DIR --method M --out FILE`: the
 // post-training INT8 quantizer. Calibration images come from the training
 // split (class-balanced by the shuffled order, no augmentation); a test split
-// is refused. Prints the per-layer SQNR / cosine report and the file size.
+// is refused. Prints the per-layer SQNR / cosine report, the accuracy change
+// when each layer alone stays float (on the validation split the checkpoint
+// held out, or on the calibration images when there is none), the stability
+// of three disjoint calibration subsets, and, with --accuracy-budget, the
+// layers kept in float so that the accuracy drop against float fits the
+// budget. --report FILE writes all of it as JSON.
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "cli_common.h"
 #include "data_sources.h"
 #include "models/checkpoint.h"
+#include "models/safetensors.h"
 #include "quant/quantizer.h"
+#include "quant/reports.h"
 
 namespace {
 
 struct QuantizeCli {
   std::string checkpoint, calib, method = "auto", out = "model.int8";
-  int images = 200;
+  std::string report;
+  int images = 200, eval_images = 300;
   double percentile = 99.99;
+  double budget = -1;  // points; < 0: no fallback
+  bool sensitivity = true, stability = true;
 };
+
+// Up to `limit` images of a split, with labels.
+ecg::quant::LabeledImages take_images(ecg::BatchSource& src, int64_t limit) {
+  using namespace ecg;
+  std::vector<Tensor> images;
+  std::vector<std::vector<int>> labels;
+  int64_t n = 0;
+  src.begin_epoch(0);
+  Batch b;
+  for (int64_t i = 0; n < limit && src.batch(i, b); ++i) {
+    const int64_t k = std::min<int64_t>(b.images.size(0), limit - n);
+    images.push_back(b.images.slice(0, 0, k).contiguous());
+    labels.emplace_back(b.labels.begin(), b.labels.begin() + k);
+    n += k;
+  }
+  if (images.empty()) return {};
+  return quant::concat_images(images, labels);
+}
+
+void print_eval(const char* what, const ecg::quant::Int8Eval& e) {
+  std::printf("%-34s accuracy %6.2f %%  agreement with float %6.2f %%  logits SQNR %6.2f dB\n",
+              what, 100 * e.accuracy, 100 * e.agreement, e.logits_sqnr_db);
+}
 
 void run_quantize(const QuantizeCli& o) {
   namespace fs = std::filesystem;
@@ -37,31 +71,127 @@ void run_quantize(const QuantizeCli& o) {
   cfg.augment = false;
   cfg.oversample = false;
   cfg.batch = 25;
-  cli::DataSplits splits = cli::open_splits(cfg);
-  std::vector<Tensor> calib;
-  int64_t n = 0;
-  splits.train->begin_epoch(0);
-  Batch b;
-  for (int64_t i = 0; n < o.images && splits.train->batch(i, b); ++i) {
-    calib.push_back(b.images);
-    n += b.images.size(0);
+  // The checkpoint's own split, so that its validation images stay out of calibration.
+  if (ck.info.contains("data")) {
+    const nlohmann::json& d = ck.info["data"];
+    if (d.contains("seed")) cfg.seed = d["seed"].get<uint64_t>();
+    if (d.contains("val_fraction")) cfg.val_fraction = d["val_fraction"].get<double>();
   }
-  ECG_CHECK(n > 0, "quantize: no calibration images in '", o.calib, "'");
+  cli::DataSplits splits = cli::open_splits(cfg);
+  quant::LabeledImages calib_set = take_images(*splits.train, o.images);
+  ECG_CHECK(calib_set.size() > 0, "quantize: no calibration images in '", o.calib, "'");
+  std::vector<Tensor> calib;
+  for (int64_t i = 0; i < calib_set.size(); i += cfg.batch)
+    calib.push_back(
+        calib_set.images.slice(0, i, std::min(calib_set.size(), i + cfg.batch)).contiguous());
   std::fprintf(stderr, "calibrating %s on %lld images from %s (method %s)\n",
-               ck.model->config().name.c_str(), static_cast<long long>(n), o.calib.c_str(),
-               o.method.c_str());
+               ck.model->config().name.c_str(), static_cast<long long>(calib_set.size()),
+               o.calib.c_str(), o.method.c_str());
   qo.classes = ck.info["classes"].get<std::vector<std::string>>();
   qo.preprocessing = cfg.json();
   quant::Int8Model q = quant::quantize_model(*ck.model, calib, qo);
+  nlohmann::json report = {{"checkpoint", o.checkpoint},
+                           {"calibration_folder", o.calib},
+                           {"calibration_images", calib_set.size()},
+                           {"method", o.method}};
+
+  // Accuracy reports on labelled images the calibration did not see when possible.
+  const bool need_eval = o.sensitivity || o.stability || o.budget >= 0;
+  quant::LabeledImages eval_set;
+  std::string eval_name;
+  if (need_eval) {
+    eval_set = take_images(*splits.val, o.eval_images);
+    eval_name = "validation split";
+    if (eval_set.size() == 0) {
+      eval_set = calib_set;
+      eval_name = "calibration images (no validation split)";
+    }
+    std::printf("accuracy reports on %lld images: %s\n", static_cast<long long>(eval_set.size()),
+                eval_name.c_str());
+    report["eval_images"] = eval_set.size();
+    report["eval_set"] = eval_name;
+  }
+  quant::FloatReference ref;
+  quant::SensitivityReport sens;
+  if (need_eval) {
+    ref = quant::float_reference(*ck.model, eval_set);
+    std::printf("%-34s accuracy %6.2f %%\n", "float", 100 * ref.accuracy);
+  }
+  if (o.sensitivity || o.budget >= 0) {
+    sens = quant::layer_sensitivity(q, eval_set, ref);
+    print_eval("int8", sens.int8);
+    std::printf("\nsensitivity: each layer alone in float, most sensitive first\n");
+    std::printf("%-28s %13s %11s %11s %10s\n", "layer", "accuracy %", "change pts", "agree %",
+                "logits dB");
+    for (const auto& r : sens.rows)
+      std::printf("%-28s %13.2f %+11.2f %11.2f %10.2f\n", r.layer.c_str(),
+                  100 * r.with_float.accuracy, r.delta_points, 100 * r.with_float.agreement,
+                  r.with_float.logits_sqnr_db);
+    report["sensitivity"] = sens.json();
+  }
+  if (o.budget >= 0) {
+    quant::FallbackResult fb = quant::fallback_to_budget(q, sens, eval_set, ref, o.budget);
+    std::printf("\nfallback to float, accuracy budget %.2f points below float (%.2f %%):\n",
+                o.budget, 100 * ref.accuracy);
+    print_eval("  all int8", fb.path[0]);
+    for (size_t i = 0; i < fb.layers.size(); ++i)
+      print_eval(("  + " + fb.layers[i] + " in float").c_str(), fb.path[i + 1]);
+    std::printf("  %s with %zu float layer(s)\n", fb.budget_met ? "budget met" : "budget NOT met",
+                fb.layers.size());
+    report["fallback"] = fb.json(ref.accuracy);
+    q = fb.model;
+    q.calibration["float_fallback"] = {{"budget_points", o.budget},
+                                       {"layers", fb.layers},
+                                       {"budget_met", fb.budget_met},
+                                       {"eval_set", eval_name}};
+  }
+  if (o.stability) {
+    if (calib_set.size() < 3) {
+      std::printf("\nstability: skipped (%lld calibration images, need 3)\n",
+                  static_cast<long long>(calib_set.size()));
+    } else {
+      quant::StabilityReport st =
+          quant::stability_report(*ck.model, calib_set, qo, eval_set, ref, 3);
+      std::printf("\nstability: calibrated on 3 disjoint subsets of %lld, %lld, %lld images\n",
+                  static_cast<long long>(st.subset_images[0]),
+                  static_cast<long long>(st.subset_images[1]),
+                  static_cast<long long>(st.subset_images[2]));
+      for (size_t i = 0; i < st.evals.size(); ++i)
+        print_eval(("  subset " + std::to_string(i + 1)).c_str(), st.evals[i]);
+      std::printf(
+          "  spread: accuracy %.2f points, agreement %.2f points; activation scales max/min - 1 "
+          "up to %.1f %% (%s)\n",
+          st.accuracy_spread_points, st.agreement_spread_points, 100 * st.max_scale_spread,
+          st.widest_tensor.c_str());
+      report["stability"] = st.json();
+      q.calibration["stability"] = {{"accuracy_spread_points", st.accuracy_spread_points},
+                                    {"max_scale_spread", st.max_scale_spread}};
+    }
+  }
   quant::save_int8_model(o.out, q);
+  std::printf("\n");
   Tensor sample = calib[0].slice(0, 0, std::min<int64_t>(8, calib[0].size(0))).contiguous();
   std::vector<quant::LayerReport> rows = quant::layer_report(*ck.model, q, sample);
   std::printf("%-28s %-11s %9s %9s\n", "tensor", "calibrator", "SQNR dB", "cosine");
-  for (const auto& r : rows)
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& r : rows) {
     std::printf("%-28s %-11s %9.2f %9.5f\n", r.tensor.c_str(), r.method.c_str(), r.sqnr_db,
                 r.cosine);
+    layers.push_back({{"tensor", r.tensor},
+                      {"calibrator", r.method},
+                      {"sqnr_db", r.sqnr_db},
+                      {"cosine", r.cosine}});
+  }
+  report["layers"] = layers;
   const double bytes = static_cast<double>(fs::file_size(o.out));
   quant::ArenaPlan plan = quant::plan_arena(q, 1);
+  report["file_bytes"] = bytes;
+  report["arena_bytes"] = plan.bytes;
+  report["float_layers"] = q.float_nodes();
+  if (!o.report.empty()) {
+    write_file_atomic(o.report, report.dump(2));
+    std::printf("report: %s\n", o.report.c_str());
+  }
   std::printf(
       "wrote %s: %.0f bytes (%.3f MB, %.3f MiB); planned arena at batch 1: %.2f MB (%.2f MB "
       "without reuse)\n",
@@ -82,5 +212,16 @@ void ecg_cli_quantize(CLI::App& app) {
   sub->add_option("--images", o.images, "calibration images (100-500 recommended)")
       ->check(CLI::Range(1, 100000));
   sub->add_option("--out", o.out, "output int8 model file");
+  sub->add_option("--eval-images", o.eval_images,
+                  "validation images for the accuracy reports (default 300)")
+      ->check(CLI::Range(1, 100000));
+  sub->add_option("--accuracy-budget", o.budget,
+                  "keep the most sensitive layers in float until the accuracy is at most this "
+                  "many points below float (e.g. 0.5)")
+      ->check(CLI::Range(0.0, 100.0));
+  sub->add_flag("!--no-sensitivity", o.sensitivity, "skip the per-layer float sensitivity report");
+  sub->add_flag("!--no-stability", o.stability,
+                "skip the three-subset calibration stability report");
+  sub->add_option("--report", o.report, "write the reports as JSON to this file");
   sub->callback([] { run_quantize(o); });
 }
