@@ -1,5 +1,8 @@
 #include "cli_common.h"
 
+#include <fstream>
+#include <string>
+
 #include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/runtime.h"
@@ -16,6 +19,14 @@ void add_runtime_flags(CLI::App* sub) {
   sub->add_option("--threads", g.threads, "worker threads (default: all cores)")
       ->check(CLI::Range(0, 1024));
   sub->add_option("--isa", g.isa, "force a kernel level: ref, generic, avx2, avx512, neon");
+}
+
+double peak_rss_mb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
 }
 
 void apply_global_options() {

@@ -18,6 +18,9 @@ GlobalOptions& global_options();
 // Applies --threads / --isa to the runtime; called before every subcommand runs.
 void apply_global_options();
 
+// Peak resident memory of this process (VmHWM), in MB.
+double peak_rss_mb();
+
 // Adds --threads and --isa to a subcommand (they are accepted before or after it).
 void add_runtime_flags(CLI::App* sub);
 

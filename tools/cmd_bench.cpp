@@ -25,14 +25,6 @@ struct BenchOptions {
   bool json = false, profile = false;
 };
 
-double peak_rss_mb() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
-}
-
 double percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   size_t i = static_cast<size_t>(q * (v.size() - 1) + 0.5);
@@ -113,7 +105,7 @@ void run_bench(const BenchOptions& o) {
                       {"ms_per_step", med},
                       {"p99_ms", percentile(ms, 0.99)},
                       {"images_per_s", o.batch / (med / 1000.0)},
-                      {"peak_rss_mb", peak_rss_mb()},
+                      {"peak_rss_mb", ecg::cli::peak_rss_mb()},
                       {"allocator_peak_mb", cpu_allocator().stats().peak_bytes_in_use / 1048576.0}};
   if (runner) {
     j["int8_kernel"] = int8::int8_kernel_name(runner->kernel());
@@ -127,7 +119,7 @@ void run_bench(const BenchOptions& o) {
         "%.2f images/s, peak RSS %.1f MB\n",
         o.model.c_str(), o.mode.c_str(), o.batch, o.image_size, o.image_size, num_threads(),
         isa_name(active_isa()), med, o.steps, percentile(ms, 0.99), o.batch / (med / 1000.0),
-        peak_rss_mb());
+        ecg::cli::peak_rss_mb());
   }
   if (o.profile) {
     std::fprintf(stderr, "%s", prof.report().c_str());

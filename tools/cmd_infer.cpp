@@ -24,14 +24,6 @@ double now_ms() {
       .count();
 }
 
-double peak_rss_mb() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
-}
-
 void run_infer(const InferCli& o) {
   using namespace ecg;
   ECG_CHECK(!o.model.empty(), "infer: --model FILE is required");
@@ -75,13 +67,14 @@ void run_infer(const InferCli& o) {
     std::printf("%s\n", nlohmann::json{{"results", all},
                                        {"kernel", int8::int8_kernel_name(runner.kernel())},
                                        {"planned_arena_mb", runner.plan().bytes / 1e6},
-                                       {"peak_rss_mb", peak_rss_mb()}}
+                                       {"peak_rss_mb", ecg::cli::peak_rss_mb()}}
                             .dump(2)
                             .c_str());
   } else {
     std::printf(
         "int8 kernel %s; planned arena %.2f MB; peak resident memory %.1f MB (study: 10.08 MB)\n",
-        int8::int8_kernel_name(runner.kernel()), runner.plan().bytes / 1e6, peak_rss_mb());
+        int8::int8_kernel_name(runner.kernel()), runner.plan().bytes / 1e6,
+        ecg::cli::peak_rss_mb());
   }
 }
 

@@ -11,6 +11,7 @@
 #include "core/autograd.h"
 #include "models/trainer.h"
 #include "quant/quantizer.h"
+#include "tests/models/quadrant_data.h"
 
 namespace ecg {
 namespace {
@@ -130,18 +131,11 @@ TEST(Int8Model, EveryKernelIsBitExactWithTheReferenceOnTheWholeNetwork) {
 TEST(Int8Model, AgreesWithTheFloatModelAfterTraining) {
   // The quadrant task of the trainer tests, at 32 px.
   const int n = 64, S = 32;
-  Tensor x = Tensor::uniform({n, 3, S, S}, 21, 0.0, 0.2);
-  std::vector<int> labels(n);
-  float* p = x.data<float>();
-  for (int i = 0; i < n; ++i) {
-    labels[i] = i % 4;
-    int qy = labels[i] / 2, qx = labels[i] % 2;
-    for (int c = 0; c < 3; ++c)
-      for (int y = 0; y < S / 2; ++y)
-        for (int v = 0; v < S / 2; ++v)
-          p[((i * 3 + c) * S + qy * S / 2 + y) * S + qx * S / 2 + v] += 0.8f;
-  }
-  TensorBatchSource data(x, labels, 8, true, 3);
+  TensorBatchSource data = testing::quadrant_data(n, 21, S);
+  // Every sample in one batch, for the float/int8 comparison.
+  Batch every;
+  testing::quadrant_data(n, 21, S, n).batch(0, every);
+  const Tensor x = every.images;
   ModelConfig c;
   c.image_size = S;
   auto m = build_model(c);
