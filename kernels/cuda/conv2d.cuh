@@ -38,9 +38,9 @@ struct ConvForwardProblem {
   const float* bias;  // may be null
   float* y;
   FastDivmod pq_div, q_div, rs_div, s_div;  // by P*Q, Q, R*S, S
-  // One K step (kIgemmTileK taps) as whole (r, t) steps and the x offset they
-  // add: the iterators carry a tap column into the next row, a row into the
-  // next channel, with compares instead of divisions.
+  // One b_next (igemm_b_substep taps of the launch's tile) as whole (r, t)
+  // steps and the x offset they add: the iterators carry a tap column into the next row, a row into
+  // the next channel, with compares instead of divisions.
   int step_r, step_t, step_off;
 
   struct AIt {  // weights: row m of [K][C*R*S], contiguous in k
@@ -128,7 +128,7 @@ struct ConvForwardProblem {
     return b(it.k, it.col);                      \
   }                                              \
   __device__ void b_next(BIt& it) const {        \
-    it.k += kIgemmTileK;                         \
+    it.k += b_sub;                               \
   }
 
 struct ConvBackwardDataProblem {
@@ -137,6 +137,7 @@ struct ConvBackwardDataProblem {
   const float* w;
   float* dx;
   FastDivmod hw_div, w_div, rs_div, s_div, sh_div, sw_div;  // by H*W, W, R*S, S, strides
+  int b_sub;  // taps per b_next: igemm_b_substep of the launch's tile
 
   struct Col {
     long long dybase;  // start of the image in dy
@@ -189,6 +190,7 @@ struct ConvBackwardWeightsProblem {
   const float* dy;
   float* out;                               // dw, or the split-K workspace [splits][K][C*R*S]
   FastDivmod rs_div, s_div, pq_div, q_div;  // by R*S, S, P*Q, Q
+  int b_sub;                                // taps per b_next: igemm_b_substep of the launch's tile
 
   struct Col {
     long long cbase;  // channel plane offset within an image
@@ -260,7 +262,8 @@ __global__ void __launch_bounds__(256)
 
 inline cudaError_t conv2d_forward(const Conv2dShape& s, const float* x, const float* w,
                                   const float* bias, float* y, cudaStream_t stream) {
-  const int rs = s.R * s.S, step_c = kIgemmTileK / rs, step_rs = kIgemmTileK % rs;
+  const int sub = igemm_b_substep(igemm_tile_m(s.K));
+  const int rs = s.R * s.S, step_c = sub / rs, step_rs = sub % rs;
   const int step_r = step_rs / s.S, step_t = step_rs % s.S;
   ConvForwardProblem prob{s,
                           x,
@@ -288,7 +291,8 @@ inline cudaError_t conv2d_backward_data(const Conv2dShape& s, const float* dy, c
                                FastDivmod::make(s.R * s.S),
                                FastDivmod::make(s.S),
                                FastDivmod::make(s.stride_h),
-                               FastDivmod::make(s.stride_w)};
+                               FastDivmod::make(s.stride_w),
+                               igemm_b_substep(igemm_tile_m(s.C))};
   return igemm_launch(prob, s.C, s.N * s.H * s.W, s.K * s.R * s.S, 1, stream);
 }
 
@@ -296,8 +300,8 @@ inline cudaError_t conv2d_backward_data(const Conv2dShape& s, const float* dy, c
 // (about 64) when the dw tiles alone are few, each split at least 32 K steps
 // (256 products per output) so the partial sums stay worth their traffic.
 inline int conv2d_backward_weights_splits(const Conv2dShape& s) {
-  const int tiles =
-      ((s.K + kIgemmTile - 1) / kIgemmTile) * ((s.C * s.R * s.S + kIgemmTile - 1) / kIgemmTile);
+  const int tile_m = igemm_tile_m(s.K), tile_n = igemm_tile_n(tile_m);
+  const int tiles = ((s.K + tile_m - 1) / tile_m) * ((s.C * s.R * s.S + tile_n - 1) / tile_n);
   const int steps = (s.N * s.P * s.Q + kIgemmTileK - 1) / kIgemmTileK;
   int splits = 64 / tiles;
   if (splits > steps / 32) splits = steps / 32;
@@ -325,7 +329,8 @@ inline cudaError_t conv2d_backward_weights(const Conv2dShape& s, const float* x,
                                   FastDivmod::make(s.R * s.S),
                                   FastDivmod::make(s.S),
                                   FastDivmod::make(s.P * s.Q),
-                                  FastDivmod::make(s.Q)};
+                                  FastDivmod::make(s.Q),
+                                  igemm_b_substep(igemm_tile_m(s.K))};
   cudaError_t e = igemm_launch(prob, s.K, s.C * s.R * s.S, s.N * s.P * s.Q, splits, stream);
   if (e != cudaSuccess) return e;
   if (splits > 1) {

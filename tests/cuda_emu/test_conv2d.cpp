@@ -35,15 +35,18 @@ Conv2dShape make_shape(int N, int C, int H, int W, int K, int R, int S, int sh, 
 
 // Odd sizes, stride 2 with TensorFlow's asymmetric "same" padding, a 1x1
 // stride-2 shortcut with K over one 64-row tile, a non-square kernel with
-// unequal strides, batch 1 and batch > 1, and two shapes whose backward-weights
-// reduction is split (four and two ways).
+// unequal strides, batch 1 and batch > 1, two shapes whose backward-weights
+// reduction is split (four and two ways), and both row tiles of the implicit
+// GEMM in every direction (16 rows for M = K or C <= 16, else 64: K = 33, 70
+// and C = 20 take the 64-row tile).
 std::vector<Conv2dShape> shapes() {
   return {make_shape(2, 3, 11, 13, 5, 3, 3, 1, 1, 1, 1, 1, 1),
           make_shape(1, 6, 12, 10, 9, 3, 3, 2, 2, 0, 0, 1, 1),
           make_shape(3, 4, 10, 9, 70, 1, 1, 2, 2, 0, 0, 0, 0),
           make_shape(2, 2, 24, 23, 3, 3, 3, 1, 1, 1, 1, 1, 1),
           make_shape(1, 3, 7, 8, 4, 2, 3, 1, 2, 1, 0, 0, 2),
-          make_shape(1, 1, 23, 23, 2, 3, 3, 1, 1, 1, 1, 1, 1)};
+          make_shape(1, 1, 23, 23, 2, 3, 3, 1, 1, 1, 1, 1, 1),
+          make_shape(1, 20, 9, 7, 33, 3, 3, 2, 2, 0, 0, 1, 1)};
 }
 
 // The ThreadSanitizer build keeps the small odd shape, the non-square one and

@@ -147,22 +147,28 @@ def main():
                 return v
         raise KeyError(key)
 
-    fwd_loop = loop_of("ConvForwardProblem")
+    fwd_loop = loop_of("ConvForwardProblemELi64")
+    fwd16_loop = loop_of("ConvForwardProblemELi16")
     i8_loop = loop_of("conv_int8_f32_kernel")
-    fwd_res = find(res, "ConvForwardProblem")
+    fwd_res = find(res, "ConvForwardProblem, 64>")
+    fwd16_res = find(res, "ConvForwardProblem, 16>")
     i8_res = find(res, "conv_int8_f32_kernel")
 
     print("Kernels as compiled for sm_53 (CUDA 11.8, ptxas -v; SASS main loop per K step):\n")
     print("| kernel | regs | smem B | blocks/SM (threads) | loop instr | FFMA | FFMA share |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for label, r, lp, thr in (("conv forward (igemm, 64x64, K step 8)", fwd_res, fwd_loop, 256),
+                              ("conv forward (igemm, 16x256 for K <= 16)", fwd16_res, fwd16_loop,
+                               256),
                               ("int8 conv, sm_53 exact-FP32 path", i8_res, i8_loop, 256)):
         occ = occupancy(thr, *r)
         print(f"| {label} | {r[0]} | {r[1]} | {occ} ({occ * thr}) | {lp[0]} | {lp[1]} | "
               f"{lp[1] / lp[0]:.2f} |")
-    for key, label in (("ConvBackwardDataProblem", "conv backward-data (igemm)"),
-                       ("ConvBackwardWeightsProblem", "conv backward-weights (igemm, split-K)")):
-        r, lp = find(res, key), loop_of(key)
+    for key, label in (("ConvBackwardDataProblemELi64", "conv backward-data (igemm 64x64)"),
+                       ("ConvBackwardWeightsProblemELi64",
+                        "conv backward-weights (igemm 64x64, split-K)")):
+        demangled = key.replace("ProblemELi64", "Problem, 64>")
+        r, lp = find(res, demangled), loop_of(key)
         occ = occupancy(256, *r)
         print(f"| {label} | {r[0]} | {r[1]} | {occ} ({occ * 256}) | {lp[0]} | {lp[1]} | "
               f"{lp[1] / lp[0]:.2f} |")
@@ -187,8 +193,12 @@ def main():
         # float: x, w, y, bias once
         comp_f = 4 * (C * H * H + K * C * R * R + K * P * P + K)
         floor_f = max(flops / PEAK_FP32, comp_f / BW)
-        t_f, info = igemm_time(K, P * P, C * R * R, 8, fwd_loop[0], fwd_loop[2], *fwd_res, 256, 4,
-                               4 * K * C * R * R, comp_f, 64, 64)
+        if K <= 16:
+            t_f, info = igemm_time(K, P * P, C * R * R, 8, fwd16_loop[0], fwd16_loop[2],
+                                   *fwd16_res, 256, 4, 4 * K * C * R * R, comp_f, 16, 256)
+        else:
+            t_f, info = igemm_time(K, P * P, C * R * R, 8, fwd_loop[0], fwd_loop[2], *fwd_res,
+                                   256, 4, 4 * K * C * R * R, comp_f, 64, 64)
         Cp = -(-C // 4) * 4
         comp_i = C * H * H + K * Cp * R * R + K * P * P + 12 * K
         if "conv2" in name:
@@ -222,9 +232,10 @@ def main():
     n_kernels += 1
     t_mem_f = mem_f / (BW * BW_EFF) + n_kernels * LAUNCH_S
     floor_mem_f = mem_f / BW
-    # Dense 12544 -> 4 as a 1x1 convolution on one pixel: one block walks 12,544 taps.
-    t_dense_f, _ = igemm_time(4, 1, 12544, 8, fwd_loop[0], fwd_loop[2], *fwd_res, 256, 4,
-                              4 * 12544 * 4, 4 * 12544 * 5, 64, 64)
+    # Dense 12544 -> 4, float: linear.cuh, one warp per output, memory-bound
+    # (weights and input once). int8: a 1x1 convolution on one pixel, where one
+    # block walks all 12,544 taps (no int8 dense kernel yet).
+    t_dense_f = 4 * 12544 * 5 / (BW * BW_EFF) + LAUNCH_S
     t_dense_i, _ = igemm_time(1, 4, 12544, 8, i8_loop[0], i8_loop[2], *i8_res, 256, 1,
                               12544 * 4, 12544 * 5, 64, 64)
     # int8 path: BN folded, ReLU and residual add fused; only the average pool
@@ -234,8 +245,8 @@ def main():
     print(f"| batch norm + ReLU, adds, pool (float; {n_kernels} memory-bound kernels) | | "
           f"{floor_mem_f * 1e3:.2f} | {t_mem_f * 1e3:.2f} | | | {mem_i / 1e6:.2f} | "
           f"{t_mem_i * 1e3:.2f} | |")
-    print(f"| dense 12544->4 as a 1x1 conv (one block) | 0.0001 | 0.00 | {t_dense_f * 1e3:.2f} | | "
-          f"1 x 1 | 0.05 | {t_dense_i * 1e3:.2f} | |")
+    print(f"| dense 12544->4 (float: warp per output; int8: 1x1 conv, one block) | 0.0001 | "
+          f"0.01 | {t_dense_f * 1e3:.2f} | | 1 x 1 | 0.05 | {t_dense_i * 1e3:.2f} | |")
     f32_total = tot["f32"] + t_mem_f + t_dense_f
     i8_total = tot["i8"] + t_mem_i + t_dense_i
     floor_f_total = tot["f_floor"] + floor_mem_f

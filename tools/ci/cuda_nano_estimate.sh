@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export ECG_CUDA118_DIR=${ECG_CUDA118_DIR:-$HOME/.cache/ecgcnn/cuda-11.8}
 bash tools/ci/cuda_sm53.sh kernels/cuda/conv2d.cu kernels/cuda/conv_int8.cu kernels/cuda/batch_norm.cu \
-  kernels/cuda/elementwise.cu kernels/cuda/pool.cu kernels/cuda/softmax_xent.cu >/dev/null
+  kernels/cuda/elementwise.cu kernels/cuda/pool.cu kernels/cuda/softmax_xent.cu kernels/cuda/linear.cu \
+  >/dev/null
 bin=$(realpath -m "$ECG_CUDA118_DIR")/root/usr/bin
 out=build-cuda-sm53
 "$bin/cuobjdump" -sass "$out/kernels_cuda_conv2d.cu.o" >"$out/conv2d.sass"
