@@ -21,8 +21,9 @@ using ecg::cuda_emu::ScheduleSpec;
 using namespace ecg::cuda_emu::testing;
 constexpr double u = kFloatUnitRoundoff;
 
-// 1000 elements: under one block of 256 threads several times over, not a multiple of it.
-constexpr std::size_t kN = 1000;
+// 1000 elements: several blocks of 256 threads, not a multiple of it (under
+// ThreadSanitizer 300, where each emulated thread costs milliseconds).
+const std::size_t kN = ecg::cuda_emu::race_detection() ? 300 : 1000;
 
 TEST(CudaEmuElementwise, ReluAndAdd) {
   const auto x = fill_uniform(kN, 101), dyv = fill_uniform(kN, 102), b = fill_uniform(kN, 103);

@@ -27,7 +27,7 @@ TEST(CudaEmuLinear, ForwardAndBackwardMatchDoubleReference) {
   };
   // The study's head at a reduced width (odd, over a warp), batch 1 and 3;
   // N*out not a multiple of the 8 warps of a block.
-  for (Shape sh : {Shape{1, 1000, 4}, Shape{3, 333, 5}, Shape{2, 7, 9}}) {
+  for (Shape sh : tsan_subset(std::vector<Shape>{{1, 1000, 4}, {3, 333, 5}, {2, 7, 9}}, {2})) {
     SCOPED_TRACE("N " + std::to_string(sh.N) + " in " + std::to_string(sh.in) + " out " +
                  std::to_string(sh.out));
     const auto x = fill_uniform(static_cast<std::size_t>(sh.N) * sh.in, 141);

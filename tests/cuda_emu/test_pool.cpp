@@ -109,7 +109,7 @@ TEST(CudaEmuPool, AvgPoolForwardAndBackwardMatchDoubleReference) {
 
 TEST(CudaEmuPool, GlobalAvgPoolMatchesDoubleReference) {
   // 9 planes: a second block with one warp busy; HW under and over a warp.
-  for (int HW : {1, 19, 97}) {
+  for (int HW : tsan_subset(std::vector<int>{1, 19, 97}, {1})) {
     const int N = 3, C = 3;
     const std::size_t nx = static_cast<std::size_t>(N) * C * HW;
     const auto x = fill_uniform(nx, 91), dyv = fill_uniform(N * C, 92);
