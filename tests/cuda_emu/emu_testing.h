@@ -12,6 +12,9 @@
 #include <vector>
 
 #include "kernels/cuda/emu/cuda_compat.h"
+#if defined(__CUDACC__)
+#include "tests/cuda_emu/native_shim.h"  // built by nvcc for a real GPU
+#endif
 
 namespace ecg::cuda_emu::testing {
 

@@ -21,7 +21,14 @@ using ecg::cuda_emu::ScheduleSpec;
 using namespace ecg::cuda_emu::testing;
 namespace int8 = ecg::int8;
 
+#if defined(__CUDACC__)  // a real GPU (tools/ci/cuda_gpu_check.sh): ask it
+const int kComputeCapability = [] {
+  cudaDeviceProp prop{};
+  return cudaGetDeviceProperties(&prop, 0) == cudaSuccess ? prop.major * 10 + prop.minor : 0;
+}();
+#else
 constexpr int kComputeCapability = ECG_EMU_ARCH / 10;
+#endif
 
 struct Lcg {
   uint32_t s;

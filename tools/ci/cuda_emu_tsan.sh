@@ -5,7 +5,8 @@
 # (barriers, warp collectives, launch boundaries), so a data race between
 # threads of a block, or between blocks, is reported whatever the thread
 # order; the tests fail on any race they did not plant.
-# Takes about 2 minutes on 2 cores (build ~1 min, tests ~20 s CPU).
+# Also builds and runs the backend's kernel tests (cuda_kernel_tests,
+# cuda_int8_tests*) the same way. Takes about 3 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 start=$(date +%s)
@@ -18,7 +19,11 @@ if ! grep -q "cuda_emu_tests" "$build/build.ninja"; then
   echo "cuda_emu_tsan: CUDA emulator not configured (no CUDA headers or Boost.Context); skipped"
   exit 0
 fi
-cmake --build "$build" -j "$(nproc)" --target cuda_emu_tests cuda_emu_tests_sm61
+kernel_tests=()
+for t in cuda_kernel_tests cuda_int8_tests cuda_int8_tests_sm61; do
+  grep -q "build tests/cuda_emu/$t:" "$build/build.ninja" && kernel_tests+=("$t")
+done
+cmake --build "$build" -j "$(nproc)" --target cuda_emu_tests cuda_emu_tests_sm61 "${kernel_tests[@]}"
 
 # exitcode=0: the planted races are expected reports; unplanted ones fail the
 # test through ecg::cuda_emu::race_reports(). The race-detector test runs in
@@ -37,6 +42,15 @@ for t in cuda_emu_tests cuda_emu_tests_sm61; do
     fi
     grep -E "^\[  (PASSED|FAILED)" "$log" | sed "s|^|  $t ($part): |"
   done
+done
+# The backend's kernels (kernels/cuda/*.cuh): any race report fails them.
+for t in "${kernel_tests[@]}"; do
+  log="$build/$t.log"
+  if ! "$build/tests/cuda_emu/$t" >"$log" 2>&1; then
+    cat "$log"
+    status=1
+  fi
+  grep -E "^\[  (PASSED|FAILED)" "$log" | sed "s|^|  $t: |"
 done
 echo "cuda_emu_tsan: $(cat "$build"/*.log | grep -c 'WARNING: ThreadSanitizer') race reports (planted ones expected), $(($(date +%s) - start)) s"
 exit $status
