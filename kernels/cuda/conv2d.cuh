@@ -38,7 +38,7 @@ struct ConvForwardProblem {
   const float* bias;  // may be null
   float* y;
   FastDivmod pq_div, q_div, rs_div, s_div;  // by P*Q, Q, R*S, S
-  // One b_next (igemm_b_substep taps of the launch's tile) as whole (r, t)
+  // One b_next (igemm_config(M).b_substep taps) as whole (r, t)
   // steps and the x offset they add: the iterators carry a tap column into the next row, a row into
   // the next channel, with compares instead of divisions.
   int step_r, step_t, step_off;
@@ -137,7 +137,7 @@ struct ConvBackwardDataProblem {
   const float* w;
   float* dx;
   FastDivmod hw_div, w_div, rs_div, s_div, sh_div, sw_div;  // by H*W, W, R*S, S, strides
-  int b_sub;  // taps per b_next: igemm_b_substep of the launch's tile
+  int b_sub;  // taps per b_next: igemm_config(M).b_substep
 
   struct Col {
     long long dybase;  // start of the image in dy
@@ -190,7 +190,7 @@ struct ConvBackwardWeightsProblem {
   const float* dy;
   float* out;                               // dw, or the split-K workspace [splits][K][C*R*S]
   FastDivmod rs_div, s_div, pq_div, q_div;  // by R*S, S, P*Q, Q
-  int b_sub;                                // taps per b_next: igemm_b_substep of the launch's tile
+  int b_sub;                                // taps per b_next: igemm_config(M).b_substep
 
   struct Col {
     long long cbase;  // channel plane offset within an image
@@ -262,7 +262,7 @@ __global__ void __launch_bounds__(256)
 
 inline cudaError_t conv2d_forward(const Conv2dShape& s, const float* x, const float* w,
                                   const float* bias, float* y, cudaStream_t stream) {
-  const int sub = igemm_b_substep(igemm_tile_m(s.K));
+  const int sub = igemm_config(s.K).b_substep;
   const int rs = s.R * s.S, step_c = sub / rs, step_rs = sub % rs;
   const int step_r = step_rs / s.S, step_t = step_rs % s.S;
   ConvForwardProblem prob{s,
@@ -292,7 +292,7 @@ inline cudaError_t conv2d_backward_data(const Conv2dShape& s, const float* dy, c
                                FastDivmod::make(s.S),
                                FastDivmod::make(s.stride_h),
                                FastDivmod::make(s.stride_w),
-                               igemm_b_substep(igemm_tile_m(s.C))};
+                               igemm_config(s.C).b_substep};
   return igemm_launch(prob, s.C, s.N * s.H * s.W, s.K * s.R * s.S, 1, stream);
 }
 
@@ -300,7 +300,7 @@ inline cudaError_t conv2d_backward_data(const Conv2dShape& s, const float* dy, c
 // (about 64) when the dw tiles alone are few, each split at least 32 K steps
 // (256 products per output) so the partial sums stay worth their traffic.
 inline int conv2d_backward_weights_splits(const Conv2dShape& s) {
-  const int tile_m = igemm_tile_m(s.K), tile_n = igemm_tile_n(tile_m);
+  const int tile_m = igemm_config(s.K).tile_m, tile_n = igemm_config(s.K).tile_n;
   const int tiles = ((s.K + tile_m - 1) / tile_m) * ((s.C * s.R * s.S + tile_n - 1) / tile_n);
   const int steps = (s.N * s.P * s.Q + kIgemmTileK - 1) / kIgemmTileK;
   int splits = 64 / tiles;
@@ -330,7 +330,7 @@ inline cudaError_t conv2d_backward_weights(const Conv2dShape& s, const float* x,
                                   FastDivmod::make(s.S),
                                   FastDivmod::make(s.P * s.Q),
                                   FastDivmod::make(s.Q),
-                                  igemm_b_substep(igemm_tile_m(s.K))};
+                                  igemm_config(s.K).b_substep};
   cudaError_t e = igemm_launch(prob, s.K, s.C * s.R * s.S, s.N * s.P * s.Q, splits, stream);
   if (e != cudaSuccess) return e;
   if (splits > 1) {

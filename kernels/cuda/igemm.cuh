@@ -5,32 +5,38 @@
 // no operand is ever unfolded into memory (no im2col buffer).
 //
 // Tiling (sm_53 first: one Maxwell SM, 64 K registers, 64 KiB shared memory):
-//   block 256 threads, tile 64 x 64 of C (16 x 256 when M <= 16), K step 8;
-//   thread (tx, ty) owns rows ty*4..ty*4+3 and columns tx*4..tx*4+3 of the tile,
-//   so each step reads one float4 of A and one of B from shared memory per
-//   16 FMAs (8 FMA per 128-bit shared load: the FMA pipe, not the LDS pipe,
-//   is the limit);
-//   the next K step is fetched from global memory into registers while the
+//   block 256 threads, K step 8, one of three tiles chosen by M (igemm_config):
+//     M <= 16   16 x 256, 4 x 4 outputs per thread (the 16-channel layers)
+//     M <= 64   64 x 256, 8 x 8 outputs per thread
+//     M  > 64  128 x 128, 8 x 8 outputs per thread
+//   A thread's outputs are groups of 4 x 4: rows ty*4 + {0..3} (+ tile/2 for
+//   the second group), columns likewise, so each k reads float4s of A and B
+//   that are contiguous across the threads of a warp (no bank conflicts) and
+//   an 8 x 8 thread does 64 FMAs per 4 shared loads: the FMA pipe, not the
+//   load pipe, is the limit. The larger tiles also amortise the gathered
+//   B loads (4 per 512 FMAs instead of 2 per 128 in a 64 x 64 tile), which
+//   the sm_53 SASS showed to be most of the loop.
+//   The next K step is fetched from global memory into registers while the
 //   current one is multiplied (one shared buffer, register prefetch).
 //   A is stored transposed (k-major) with 4 floats of padding per row, which
-//   keeps both the transposing stores and the float4 reads free of bank
-//   conflicts; rows stay 16-byte aligned (68 floats = 272 bytes).
+//   keeps the transposing stores free of bank conflicts; rows stay 16-byte
+//   aligned.
 // Split-K: blockIdx.z selects the K range [z * k_chunk, (z + 1) * k_chunk); the
 // problem's store receives z (backward-weights writes partial sums there).
 //
 // A problem type P walks its operands with iterators, so that a loader
-// decodes its reduction index once and then only steps it by kIgemmTileK
-// (a few adds and compares per element instead of divisions and 64-bit
-// multiplies, which the sm_53 compile report showed dominating the loop):
+// decodes its reduction index once and then only steps it (a few adds and
+// compares per element instead of divisions and 64-bit multiplies, which the
+// sm_53 compile report showed dominating the loop):
 //   typename P::AIt;  AIt a_begin(int m, int k);  float a_load(const AIt&);  void a_next(AIt&);
 //   typename P::BIt;  BIt b_begin(int n, int k);  float b_load(const BIt&);  void b_next(BIt&);
-//   typename P::OutCol;  OutCol out_column(int n);  void store(const OutCol&, int m, float v, int
-//   z);
+//   typename P::OutCol;  OutCol out_column(int n);
+//   void store(const OutCol&, int m, float v, int z);
 // (all __device__, const; a_next advances k by kIgemmTileK, b_next by
-// igemm_b_substep of the tile: a thread's B elements of one step share one
-// iterator). The kernel only
-// loads with m < M, n < Ncol, k < Kdim, and begins iterators at valid
-// coordinates (row or column 0 in place of one past the edge).
+// igemm_config(M).b_substep: a thread's B elements of one step share one
+// iterator). The kernel only loads with m < M, n < Ncol, k < Kdim, and begins
+// iterators at valid coordinates (row or column 0 in place of one past the
+// edge).
 #pragma once
 
 #include "kernels/cuda/emu/cuda_compat.h"
@@ -38,29 +44,19 @@
 namespace ecg {
 namespace cuda {  // nested form: the Nano's nvcc 10.2 is C++14
 
-constexpr int kIgemmTile = 64;      // C tile edge of the square tile
 constexpr int kIgemmTileK = 8;      // K step per shared tile
-constexpr int kIgemmThreads = 256;  // 4 x 4 outputs each
+constexpr int kIgemmThreads = 256;  // per block
 constexpr int kIgemmPad = 4;        // floats of padding per shared row
 
-// Rows of B one thread loads per K step are kIgemmBSubstep(kTileM) apart in k.
-__host__ __device__ constexpr int igemm_tile_n(int tile_m) {
-  return kIgemmThreads * 16 / tile_m;
-}
-__host__ __device__ constexpr int igemm_b_substep(int tile_m) {
-  return kIgemmThreads / igemm_tile_n(tile_m);
-}
-
-// kTileM = 64: 64 x 64 tiles (16 x 16 threads). kTileM = 16: 16 x 256 tiles
-// (64 x 4 threads) for M <= 16 (the 16-channel layers), which a 64-row tile
-// would compute four times over.
-template <class Prob, int kTileM>
+// kThreadsM x (256 / kThreadsM) threads, kTM x kTN outputs each (4 or 8).
+template <class Prob, int kThreadsM, int kTM, int kTN>
 __global__ void __launch_bounds__(kIgemmThreads)
     igemm_kernel(Prob prob, int M, int Ncol, int Kdim, int k_chunk) {
-  constexpr int kTileN = igemm_tile_n(kTileM);
-  constexpr int kThreadsN = kTileN / 4;                        // threads along a tile row
+  constexpr int kThreadsN = kIgemmThreads / kThreadsM;
+  constexpr int kTileM = kThreadsM * kTM, kTileN = kThreadsN * kTN;
+  constexpr int kGroupStrideM = kThreadsM * 4, kGroupStrideN = kThreadsN * 4;
   constexpr int kBPer = kTileN * kIgemmTileK / kIgemmThreads;  // B elements per thread
-  constexpr int kBSub = igemm_b_substep(kTileM);               // their k spacing
+  constexpr int kBSub = kIgemmThreads / kTileN;                // their k spacing
   constexpr int kAPer = (kTileM * kIgemmTileK + kIgemmThreads - 1) / kIgemmThreads;
   ECG_SHARED(float[kIgemmTileK][kTileM + kIgemmPad], a_s);
   ECG_SHARED(float[kIgemmTileK][kTileN + kIgemmPad], b_s);
@@ -104,11 +100,11 @@ __global__ void __launch_bounds__(kIgemmThreads)
     }
   };
 
-  float acc[4][4];
+  float acc[kTM][kTN];
 #pragma unroll
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < kTM; ++i)
 #pragma unroll
-    for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
+    for (int j = 0; j < kTN; ++j) acc[i][j] = 0.f;
 
   if (kbeg < kend) fetch(kbeg);
   for (int k0 = kbeg; k0 < kend; k0 += kIgemmTileK) {
@@ -121,40 +117,51 @@ __global__ void __launch_bounds__(kIgemmThreads)
     if (k0 + kIgemmTileK < kend) fetch(k0 + kIgemmTileK);  // in flight during the FMAs
 #pragma unroll
     for (int kk = 0; kk < kIgemmTileK; ++kk) {
-      const float4 a4 = *reinterpret_cast<const float4*>(&a_s[kk][ty * 4]);
-      const float4 b4 = *reinterpret_cast<const float4*>(&b_s[kk][tx * 4]);
-      const float av[4] = {a4.x, a4.y, a4.z, a4.w};
-      const float bv[4] = {b4.x, b4.y, b4.z, b4.w};
+      float av[kTM], bv[kTN];
 #pragma unroll
-      for (int i = 0; i < 4; ++i)
+      for (int g = 0; g < kTM / 4; ++g) {
+        const float4 a4 = *reinterpret_cast<const float4*>(&a_s[kk][ty * 4 + g * kGroupStrideM]);
+        av[4 * g] = a4.x, av[4 * g + 1] = a4.y, av[4 * g + 2] = a4.z, av[4 * g + 3] = a4.w;
+      }
 #pragma unroll
-        for (int j = 0; j < 4; ++j) acc[i][j] += av[i] * bv[j];
+      for (int g = 0; g < kTN / 4; ++g) {
+        const float4 b4 = *reinterpret_cast<const float4*>(&b_s[kk][tx * 4 + g * kGroupStrideN]);
+        bv[4 * g] = b4.x, bv[4 * g + 1] = b4.y, bv[4 * g + 2] = b4.z, bv[4 * g + 3] = b4.w;
+      }
+#pragma unroll
+      for (int i = 0; i < kTM; ++i)
+#pragma unroll
+        for (int j = 0; j < kTN; ++j) acc[i][j] += av[i] * bv[j];
     }
     __syncthreads();  // the next iteration overwrites the tiles
   }
 
-  // Each output column is decoded once for its 4 rows.
+  // Each output column is decoded once for its rows.
 #pragma unroll
-  for (int j = 0; j < 4; ++j) {
-    const int n = n0 + tx * 4 + j;
+  for (int j = 0; j < kTN; ++j) {
+    const int n = n0 + tx * 4 + (j / 4) * kGroupStrideN + j % 4;
     if (n >= Ncol) continue;
     const typename Prob::OutCol oc = prob.out_column(n);
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int m = m0 + ty * 4 + i;
+    for (int i = 0; i < kTM; ++i) {
+      const int m = m0 + ty * 4 + (i / 4) * kGroupStrideM + i % 4;
       if (m < M) prob.store(oc, m, acc[i][j], z);
     }
   }
 }
 
-// Row tile the launch uses for M rows: 16 when M <= 16, else 64.
-inline int igemm_tile_m(int M) {
-  return M <= 16 ? 16 : kIgemmTile;
+// The tile a launch with M rows uses, and the k spacing of a thread's B
+// elements (what the problem's b_next must step).
+struct IgemmConfig {
+  int tile_m, tile_n, b_substep;
+};
+inline IgemmConfig igemm_config(int M) {
+  if (M <= 16) return IgemmConfig{16, 256, 1};
+  if (M <= 64) return IgemmConfig{64, 256, 1};
+  return IgemmConfig{128, 128, 2};
 }
 
-// Launches the implicit GEMM with `splits` K ranges (blockIdx.z). The
-// problem's B iterator must step igemm_b_substep(igemm_tile_m(M)) taps per
-// b_next (the conv2d launchers set it).
+// Launches the implicit GEMM with `splits` K ranges (blockIdx.z).
 template <class Prob>
 inline cudaError_t igemm_launch(const Prob& prob, int M, int Ncol, int Kdim, int splits,
                                 cudaStream_t stream) {
@@ -163,13 +170,16 @@ inline cudaError_t igemm_launch(const Prob& prob, int M, int Ncol, int Kdim, int
   // Each split's range is a whole number of K steps.
   int steps = (Kdim + kIgemmTileK - 1) / kIgemmTileK;
   const int k_chunk = ((steps + splits - 1) / splits) * kIgemmTileK;
-  const int tile_m = igemm_tile_m(M), tile_n = igemm_tile_n(tile_m);
-  dim3 grid((Ncol + tile_n - 1) / tile_n, (M + tile_m - 1) / tile_m, splits);
-  if (tile_m == 16) {
-    ECG_LAUNCH(grid, dim3(kIgemmThreads), 0, stream, igemm_kernel<Prob, 16>)
+  const IgemmConfig c = igemm_config(M);
+  dim3 grid((Ncol + c.tile_n - 1) / c.tile_n, (M + c.tile_m - 1) / c.tile_m, splits);
+  if (c.tile_m == 16) {
+    ECG_LAUNCH(grid, dim3(kIgemmThreads), 0, stream, igemm_kernel<Prob, 4, 4, 4>)
+    (prob, M, Ncol, Kdim, k_chunk);
+  } else if (c.tile_m == 64) {
+    ECG_LAUNCH(grid, dim3(kIgemmThreads), 0, stream, igemm_kernel<Prob, 8, 8, 8>)
     (prob, M, Ncol, Kdim, k_chunk);
   } else {
-    ECG_LAUNCH(grid, dim3(kIgemmThreads), 0, stream, igemm_kernel<Prob, kIgemmTile>)
+    ECG_LAUNCH(grid, dim3(kIgemmThreads), 0, stream, igemm_kernel<Prob, 16, 8, 8>)
     (prob, M, Ncol, Kdim, k_chunk);
   }
   return cudaGetLastError();

@@ -37,8 +37,8 @@ Conv2dShape make_shape(int N, int C, int H, int W, int K, int R, int S, int sh, 
 // stride-2 shortcut with K over one 64-row tile, a non-square kernel with
 // unequal strides, batch 1 and batch > 1, two shapes whose backward-weights
 // reduction is split (four and two ways), and both row tiles of the implicit
-// GEMM in every direction (16 rows for M = K or C <= 16, else 64: K = 33, 70
-// and C = 20 take the 64-row tile).
+// GEMM in every direction (igemm_config: 16 rows for M = K or C <= 16, 64 up
+// to 64 (K = 33, C = 20), else 128 (K = 70, C = 65)).
 std::vector<Conv2dShape> shapes() {
   return {make_shape(2, 3, 11, 13, 5, 3, 3, 1, 1, 1, 1, 1, 1),
           make_shape(1, 6, 12, 10, 9, 3, 3, 2, 2, 0, 0, 1, 1),
@@ -46,7 +46,8 @@ std::vector<Conv2dShape> shapes() {
           make_shape(2, 2, 24, 23, 3, 3, 3, 1, 1, 1, 1, 1, 1),
           make_shape(1, 3, 7, 8, 4, 2, 3, 1, 2, 1, 0, 0, 2),
           make_shape(1, 1, 23, 23, 2, 3, 3, 1, 1, 1, 1, 1, 1),
-          make_shape(1, 20, 9, 7, 33, 3, 3, 2, 2, 0, 0, 1, 1)};
+          make_shape(1, 20, 9, 7, 33, 3, 3, 2, 2, 0, 0, 1, 1),
+          make_shape(1, 65, 5, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1)};
 }
 
 // The ThreadSanitizer build keeps the small odd shape, the non-square one and

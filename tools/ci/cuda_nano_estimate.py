@@ -147,27 +147,34 @@ def main():
                 return v
         raise KeyError(key)
 
-    fwd_loop = loop_of("ConvForwardProblemELi64")
-    fwd16_loop = loop_of("ConvForwardProblemELi16")
+    # igemm configurations (kernels/cuda/igemm.cuh igemm_config): template
+    # arguments (threads along M, outputs per thread) -> tile.
+    configs = {"small": ("ELi4ELi4ELi4E", "4, 4, 4>", 16, 256),
+               "medium": ("ELi8ELi8ELi8E", "8, 8, 8>", 64, 256),
+               "large": ("ELi16ELi8ELi8E", "16, 8, 8>", 128, 128)}
+    fwd = {name: (loop_of("ConvForwardProblem" + m), find(res, "ConvForwardProblem, " + d), tm, tn)
+           for name, (m, d, tm, tn) in configs.items()}
     i8_loop = loop_of("conv_int8_f32_kernel")
-    fwd_res = find(res, "ConvForwardProblem, 64>")
-    fwd16_res = find(res, "ConvForwardProblem, 16>")
     i8_res = find(res, "conv_int8_f32_kernel")
 
     print("Kernels as compiled for sm_53 (CUDA 11.8, ptxas -v; SASS main loop per K step):\n")
     print("| kernel | regs | smem B | blocks/SM (threads) | loop instr | FFMA | FFMA share |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for label, r, lp, thr in (("conv forward (igemm, 64x64, K step 8)", fwd_res, fwd_loop, 256),
-                              ("conv forward (igemm, 16x256 for K <= 16)", fwd16_res, fwd16_loop,
-                               256),
+    for label, r, lp, thr in (("conv forward, 16x256 tile (4x4 per thread; K <= 16)",
+                               fwd["small"][1], fwd["small"][0], 256),
+                              ("conv forward, 64x256 tile (8x8 per thread; K <= 64)",
+                               fwd["medium"][1], fwd["medium"][0], 256),
+                              ("conv forward, 128x128 tile (8x8 per thread; K > 64)",
+                               fwd["large"][1], fwd["large"][0], 256),
                               ("int8 conv, sm_53 exact-FP32 path", i8_res, i8_loop, 256)):
         occ = occupancy(thr, *r)
         print(f"| {label} | {r[0]} | {r[1]} | {occ} ({occ * thr}) | {lp[0]} | {lp[1]} | "
               f"{lp[1] / lp[0]:.2f} |")
-    for key, label in (("ConvBackwardDataProblemELi64", "conv backward-data (igemm 64x64)"),
-                       ("ConvBackwardWeightsProblemELi64",
-                        "conv backward-weights (igemm 64x64, split-K)")):
-        demangled = key.replace("ProblemELi64", "Problem, 64>")
+    for key, label in (("ConvBackwardDataProblemELi16ELi8ELi8E",
+                        "conv backward-data, 128x128 tile"),
+                       ("ConvBackwardWeightsProblemELi16ELi8ELi8E",
+                        "conv backward-weights, 128x128 tile, split-K")):
+        demangled = key.replace("ProblemELi16ELi8ELi8E", "Problem, 16, 8, 8>")
         r, lp = find(res, demangled), loop_of(key)
         occ = occupancy(256, *r)
         print(f"| {label} | {r[0]} | {r[1]} | {occ} ({occ * 256}) | {lp[0]} | {lp[1]} | "
@@ -193,12 +200,9 @@ def main():
         # float: x, w, y, bias once
         comp_f = 4 * (C * H * H + K * C * R * R + K * P * P + K)
         floor_f = max(flops / PEAK_FP32, comp_f / BW)
-        if K <= 16:
-            t_f, info = igemm_time(K, P * P, C * R * R, 8, fwd16_loop[0], fwd16_loop[2],
-                                   *fwd16_res, 256, 4, 4 * K * C * R * R, comp_f, 16, 256)
-        else:
-            t_f, info = igemm_time(K, P * P, C * R * R, 8, fwd_loop[0], fwd_loop[2], *fwd_res,
-                                   256, 4, 4 * K * C * R * R, comp_f, 64, 64)
+        lp, r, tm, tn = fwd["small" if K <= 16 else "medium" if K <= 64 else "large"]
+        t_f, info = igemm_time(K, P * P, C * R * R, 8, lp[0], lp[2], *r, 256, 4,
+                               4 * K * C * R * R, comp_f, tm, tn)
         Cp = -(-C // 4) * 4
         comp_i = C * H * H + K * Cp * R * R + K * P * P + 12 * K
         if "conv2" in name:
