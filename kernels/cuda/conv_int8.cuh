@@ -11,34 +11,35 @@
 // (x - zp_in) w is 0 as the reference says, and the folded bias stays exact.
 // All integer sums wrap modulo 2^32 like the reference's.
 //
-// Implicit GEMM: rows = output pixels (N*P*Q), columns = output channels,
-// tile 64 x 64, 256 threads with 4 x 4 outputs each (threads along a row of
-// the tile hold consecutive channels, so the NPQK stores are contiguous).
 // Two arithmetic paths, chosen by the caller from the device's compute
 // capability (conv_int8 below):
-//  - sm_53 (the Jetson Nano; no int8 dot product): the bytes are converted to
-//    float when a tile is staged in shared memory and multiplied with FP32
-//    FMA. Every product |x w| <= 128 * 128 = 2^14 is an integer, and the
-//    float accumulators are flushed into uint32 every 1,024 products, so no
-//    partial sum exceeds 2^24: every float operation is exact and the result
-//    is bit-exact, at the FP32 FMA rate (2 ops per MAC) instead of the int32
-//    multiply rate (Maxwell has no 32-bit IMAD: several XMADs per multiply).
-//  - sm_61+: __dp4a on 4 channels per word, int32 accumulators; the kernel
-//    is compiled with a trap body for older targets, so no __dp4a is ever
-//    emitted below sm_61.
+//  - sm_53 (the Jetson Nano; no int8 dot product, and no 32-bit integer
+//    multiply-add: one IMUL is several XMADs): the float implicit GEMM of
+//    igemm.cuh, its tiles chosen by K, with the bytes converted to float when
+//    a tile is staged in shared memory. Every product |x w| <= 128 * 128 =
+//    2^14 is an integer and each float sum covers at most 1,024 of them
+//    (longer reductions are split over blockIdx.z into uint32 partials that
+//    a second kernel adds), so no partial sum exceeds 2^24: every float
+//    operation is exact and the result is bit-exact, at the FP32 FMA rate.
+//  - sm_61+: __dp4a on 4 channels per word, int32 accumulators, rows = output
+//    pixels and columns = channels (64 x 64 tiles, 4 x 4 per thread); the
+//    kernel is compiled with a trap body for older targets, so no __dp4a is
+//    ever emitted below sm_61.
 #pragma once
 
 #include "kernels/cuda/emu/cuda_compat.h"
 #include "kernels/cuda/fast_divmod.cuh"
+#include "kernels/cuda/grid.cuh"
+#include "kernels/cuda/igemm.cuh"
 
 namespace ecg {
 namespace cuda {
 
 constexpr int kConvInt8Tile = 64;
 constexpr int kConvInt8Threads = 256;
-constexpr int kConvInt8StepF32 = 8;       // K step (bytes) of the float path
-constexpr int kConvInt8StepWords = 8;     // K step (4-byte words) of the dp4a path
-constexpr int kConvInt8FlushSteps = 128;  // 128 * 8 = 1,024 products per float flush
+constexpr int kConvInt8StepWords = 8;  // K step (4-byte words) of the dp4a path
+// Products per float sum on the sm_53 path: 1,024 * 2^14 = 2^24 keeps it exact.
+constexpr int kConvInt8ExactProducts = 1024;
 
 // Everything the kernels read besides x, y and the residual (device pointers).
 struct ConvInt8Args {
@@ -55,7 +56,7 @@ struct ConvInt8Args {
   int add_zp_a, add_zp_b, add_mul_a, add_mul_b, add_shift, add_zp_out, add_qmin, add_qmax;
   // Derived by conv_int8() before the launch (callers leave them alone):
   FastDivmod pq_div, q_div, cp_div, s_div;  // by P*Q, Q, Cp, S
-  int step_c, step_t, step_r, step_off;     // one float-path K step as (c, t, r) and x offset
+  int step_c, step_t, step_r, step_off;     // one float-path b_next as (c, t, r) and x offset
 };
 
 // One output of the epilogue, the int8_api.h rule: requantize with a single
@@ -101,7 +102,7 @@ __device__ __forceinline__ ConvInt8Pixel conv_int8_pixel(const ConvInt8Args& a, 
 }
 
 // The float path's walk over one pixel's taps k = (r, t, c), c fastest:
-// decoded once, then stepped by kConvInt8StepF32 with adds and compares.
+// decoded once, then stepped (a few taps per b_next) with adds and compares.
 struct ConvInt8Tap {
   long long origin;          // index of x[img, h0, v0, 0] (may lie outside the image)
   int h0, v0, off, r, t, c;  // off = (r*W + t)*C + c from the origin
@@ -143,92 +144,59 @@ __device__ __forceinline__ void conv_int8_tap_next(const ConvInt8Args& a, ConvIn
   }
 }
 
-// ---- sm_53 path: int8 staged as float, exact FP32 FMA ------------------------
-__global__ void __launch_bounds__(kConvInt8Threads)
-    conv_int8_f32_kernel(ConvInt8Args a, const signed char* __restrict__ x, void* __restrict__ y,
-                         const signed char* __restrict__ residual) {
-  ECG_SHARED(float[kConvInt8StepF32][kConvInt8Tile + 4], x_s);
-  ECG_SHARED(float[kConvInt8StepF32][kConvInt8Tile + 4], w_s);
-  const int tid = static_cast<int>(threadIdx.x), tx = tid % 16, ty = tid / 16;
-  const int m0 = static_cast<int>(blockIdx.x) * kConvInt8Tile;
-  const int n0 = static_cast<int>(blockIdx.y) * kConvInt8Tile;
-  const int Kdim = a.R * a.S * a.Cp;
-  // Loaders: element (row = tid / 8 + 32 i, k = tid % 8) of both tiles, so
-  // consecutive threads read consecutive bytes of x (NHWC) and of a weight row.
-  const int lk = tid % kConvInt8StepF32, lr = tid / kConvInt8StepF32;
-  bool x_ok[2], w_ok[2];
-  ConvInt8Tap tap[2];
-  long long w_idx[2];
-#pragma unroll
-  for (int i = 0; i < 2; ++i) {
-    const ConvInt8Pixel px = conv_int8_pixel(a, m0 + lr + 32 * i);
-    x_ok[i] = px.valid;
-    tap[i] = conv_int8_tap(a, px, lk);
-    w_ok[i] = n0 + lr + 32 * i < a.K;
-    w_idx[i] = static_cast<long long>(w_ok[i] ? n0 + lr + 32 * i : 0) * Kdim + lk;
-  }
-  float rx[2], rw[2];
-  auto fetch = [&](int k0) {  // loads step k0 and advances past it
-    const bool k_ok = k0 + lk < Kdim;
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      rx[i] = (x_ok[i] && k_ok) ? static_cast<float>(conv_int8_tap_load(a, x, tap[i])) : 0.f;
-      rw[i] = (w_ok[i] && k_ok) ? static_cast<float>(a.w[w_idx[i]]) : 0.f;
-      conv_int8_tap_next(a, tap[i]);
-      w_idx[i] += kConvInt8StepF32;
-    }
+// ---- sm_53 path: the float implicit GEMM (igemm.cuh) on exact integers ----
+// Rows = output channels (A = packed weights, contiguous in k), columns =
+// output pixels (B = the gathered input bytes); each byte becomes a float when
+// its tile is staged. The store converts the exact float sum back to an
+// integer and runs the integer epilogue, or writes a split-K partial.
+struct ConvInt8Problem {
+  ConvInt8Args a;
+  const signed char* x;
+  void* y;
+  const signed char* residual;
+  unsigned* partial;  // [splits][N*P*Q][K] when the reduction is split, else null
+
+  struct AIt {
+    long long idx;
   };
-  float acc[4][4];
-  unsigned iacc[4][4];
-#pragma unroll
-  for (int i = 0; i < 4; ++i)
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      acc[i][j] = 0.f;
-      iacc[i][j] = 0u;
-    }
-  fetch(0);
-  int step = 0;
-  for (int k0 = 0; k0 < Kdim; k0 += kConvInt8StepF32, ++step) {
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      x_s[lk][lr + 32 * i] = rx[i];
-      w_s[lk][lr + 32 * i] = rw[i];
-    }
-    __syncthreads();
-    if (k0 + kConvInt8StepF32 < Kdim) fetch(k0 + kConvInt8StepF32);
-#pragma unroll
-    for (int kk = 0; kk < kConvInt8StepF32; ++kk) {
-      const float4 x4 = *reinterpret_cast<const float4*>(&x_s[kk][ty * 4]);
-      const float4 w4 = *reinterpret_cast<const float4*>(&w_s[kk][tx * 4]);
-      const float xv[4] = {x4.x, x4.y, x4.z, x4.w};
-      const float wv[4] = {w4.x, w4.y, w4.z, w4.w};
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(xv[i], wv[j], acc[i][j]);
-    }
-    __syncthreads();
-    // Flush after 1,024 products (and at the end): |partial sum| <= 2^24 stays exact.
-    if (step % kConvInt8FlushSteps == kConvInt8FlushSteps - 1 || k0 + kConvInt8StepF32 >= Kdim) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          iacc[i][j] += static_cast<unsigned>(__float2int_rn(acc[i][j]));
-          acc[i][j] = 0.f;
-        }
-    }
+  __device__ AIt a_begin(int m, int k) const {
+    return AIt{static_cast<long long>(m) * a.R * a.S * a.Cp + k};
   }
-  const int rows = a.N * a.P * a.Q;
-#pragma unroll
-  for (int i = 0; i < 4; ++i)
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int m = m0 + ty * 4 + i, n = n0 + tx * 4 + j;
-      if (m < rows && n < a.K)
-        conv_int8_store(a, static_cast<long long>(m) * a.K + n, n, iacc[i][j], y, residual);
-    }
+  __device__ float a_load(const AIt& it) const { return static_cast<float>(a.w[it.idx]); }
+  __device__ void a_next(AIt& it) const { it.idx += kIgemmTileK; }
+
+  using BIt = ConvInt8Tap;
+  __device__ BIt b_begin(int n, int k) const { return conv_int8_tap(a, conv_int8_pixel(a, n), k); }
+  __device__ float b_load(const BIt& it) const {
+    return static_cast<float>(conv_int8_tap_load(a, x, it));
+  }
+  __device__ void b_next(BIt& it) const { conv_int8_tap_next(a, it); }
+
+  struct OutCol {
+    long long base;  // index of channel 0 of this output pixel (NPQK)
+  };
+  __device__ OutCol out_column(int n) const { return OutCol{static_cast<long long>(n) * a.K}; }
+  __device__ void store(const OutCol& oc, int m, float v, int z) const {
+    const unsigned acc = static_cast<unsigned>(__float2int_rn(v));  // exact: |v| <= 2^24
+    if (partial)
+      partial[static_cast<long long>(z) * a.N * a.P * a.Q * a.K + oc.base + m] = acc;
+    else
+      conv_int8_store(a, oc.base + m, m, acc, y, residual);
+  }
+};
+
+// Sums the split partials (uint32, wrapping like the reference) and runs the
+// epilogue: one thread per output.
+__global__ void __launch_bounds__(256)
+    conv_int8_finish_kernel(ConvInt8Args a, const unsigned* __restrict__ partial, int splits,
+                            void* __restrict__ y, const signed char* __restrict__ residual) {
+  const long long total = static_cast<long long>(a.N) * a.P * a.Q * a.K;
+  for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
+       o += static_cast<long long>(gridDim.x) * blockDim.x) {
+    unsigned acc = 0;
+    for (int z = 0; z < splits; ++z) acc += partial[z * total + o];
+    conv_int8_store(a, o, static_cast<int>(o % a.K), acc, y, residual);
+  }
 }
 
 // ---- sm_61+ path: __dp4a on words of 4 channels -------------------------------
@@ -331,35 +299,57 @@ inline bool conv_int8_path_supported(ConvInt8Path path, int compute_capability) 
   return path == ConvInt8Path::kF32 || compute_capability >= 61;
 }
 
+// Splits of the sm_53 path's reduction (each at most 1,024 products).
+inline int conv_int8_f32_splits(const ConvInt8Args& args) {
+  const int steps = (args.R * args.S * args.Cp + kIgemmTileK - 1) / kIgemmTileK;
+  const int per_split = kConvInt8ExactProducts / kIgemmTileK;
+  return (steps + per_split - 1) / per_split;
+}
+
+// Bytes of workspace conv_int8 needs on `path` (0: none).
+inline long long conv_int8_workspace_bytes(const ConvInt8Args& args, ConvInt8Path path) {
+  const int splits = path == ConvInt8Path::kF32 ? conv_int8_f32_splits(args) : 1;
+  return splits > 1 ? 4LL * splits * args.N * args.P * args.Q * args.K : 0;
+}
+
 // x: N*H*W*C int8; y: N*P*Q*K int8 or int32 (args.out_int32); residual:
-// N*P*Q*K int8 when args.residual. compute_capability: 10 * major + minor of
-// the device (cudaGetDeviceProperties), so that the dp4a kernel is never
-// launched where its body is the trap.
+// N*P*Q*K int8 when args.residual; workspace: conv_int8_workspace_bytes (may
+// be null when 0). compute_capability: 10 * major + minor of the device
+// (cudaGetDeviceProperties), so that the dp4a kernel is never launched where
+// its body is the trap.
 inline cudaError_t conv_int8(const ConvInt8Args& args, ConvInt8Path path, int compute_capability,
                              const signed char* x, void* y, const signed char* residual,
-                             cudaStream_t stream) {
+                             void* workspace, cudaStream_t stream) {
   if (!conv_int8_path_supported(path, compute_capability) || args.Cp % 4 != 0 || args.Cp < args.C)
     return cudaErrorInvalidValue;
   const long long rows = static_cast<long long>(args.N) * args.P * args.Q;
   if (rows <= 0 || args.K <= 0) return cudaSuccess;
+  if (conv_int8_workspace_bytes(args, path) > 0 && workspace == nullptr)
+    return cudaErrorInvalidValue;
   ConvInt8Args a = args;
   a.pq_div = FastDivmod::make(a.P * a.Q);
   a.q_div = FastDivmod::make(a.Q);
   a.cp_div = FastDivmod::make(a.Cp);
   a.s_div = FastDivmod::make(a.S);
-  const int tap_bytes = a.S * a.Cp;  // one tap row
-  a.step_r = kConvInt8StepF32 / tap_bytes;
-  a.step_t = kConvInt8StepF32 % tap_bytes / a.Cp;
-  a.step_c = kConvInt8StepF32 % a.Cp;
-  a.step_off = (a.step_r * a.W + a.step_t) * a.C + a.step_c;
-  dim3 grid(static_cast<unsigned>((rows + kConvInt8Tile - 1) / kConvInt8Tile),
-            static_cast<unsigned>((args.K + kConvInt8Tile - 1) / kConvInt8Tile));
   if (path == ConvInt8Path::kDp4a) {
-    ECG_LAUNCH(grid, dim3(kConvInt8Threads), 0, stream, conv_int8_dp4a_kernel)
-    (a, x, y, residual);
-  } else {
-    ECG_LAUNCH(grid, dim3(kConvInt8Threads), 0, stream, conv_int8_f32_kernel)(a, x, y, residual);
+    dim3 grid(static_cast<unsigned>((rows + kConvInt8Tile - 1) / kConvInt8Tile),
+              static_cast<unsigned>((args.K + kConvInt8Tile - 1) / kConvInt8Tile));
+    ECG_LAUNCH(grid, dim3(kConvInt8Threads), 0, stream, conv_int8_dp4a_kernel)(a, x, y, residual);
+    return cudaGetLastError();
   }
+  // One b_next of the float path: igemm_config(K).b_substep taps in (r, t, c) order.
+  const int sub = igemm_config(a.K).b_substep, tap_bytes = a.S * a.Cp;
+  a.step_r = sub / tap_bytes;
+  a.step_t = sub % tap_bytes / a.Cp;
+  a.step_c = sub % a.Cp;
+  a.step_off = (a.step_r * a.W + a.step_t) * a.C + a.step_c;
+  const int splits = conv_int8_f32_splits(a);
+  unsigned* partial = splits > 1 ? static_cast<unsigned*>(workspace) : nullptr;
+  ConvInt8Problem prob{a, x, y, residual, partial};
+  cudaError_t e = igemm_launch(prob, a.K, static_cast<int>(rows), a.R * a.S * a.Cp, splits, stream);
+  if (e != cudaSuccess || splits == 1) return e;
+  ECG_LAUNCH(dim3(elementwise_blocks(rows * a.K)), dim3(256), 0, stream, conv_int8_finish_kernel)
+  (a, partial, splits, y, residual);
   return cudaGetLastError();
 }
 

@@ -119,9 +119,9 @@ RESNET11 = [
 
 
 def igemm_time(M, Ncol, Kdim, kstep, loop, once, regs, smem, threads, elt, w_bytes,
-               compulsory, tile_m, tile_n):
-    blocks = math.ceil(M / tile_m) * math.ceil(Ncol / tile_n)
-    steps = math.ceil(Kdim / kstep)
+               compulsory, tile_m, tile_n, splits=1):
+    blocks = math.ceil(M / tile_m) * math.ceil(Ncol / tile_n) * splits
+    steps = math.ceil(math.ceil(Kdim / kstep) / splits)
     resident = occupancy(threads, regs, smem)
     warps_res = resident * threads // 32
     eff = 0.8 if warps_res >= 16 else 0.6
@@ -154,8 +154,8 @@ def main():
                "large": ("ELi16ELi8ELi8E", "16, 8, 8>", 128, 128)}
     fwd = {name: (loop_of("ConvForwardProblem" + m), find(res, "ConvForwardProblem, " + d), tm, tn)
            for name, (m, d, tm, tn) in configs.items()}
-    i8_loop = loop_of("conv_int8_f32_kernel")
-    i8_res = find(res, "conv_int8_f32_kernel")
+    i8 = {name: (loop_of("ConvInt8Problem" + m), find(res, "ConvInt8Problem, " + d), tm, tn)
+          for name, (m, d, tm, tn) in configs.items()}
 
     print("Kernels as compiled for sm_53 (CUDA 11.8, ptxas -v; SASS main loop per K step):\n")
     print("| kernel | regs | smem B | blocks/SM (threads) | loop instr | FFMA | FFMA share |")
@@ -166,7 +166,8 @@ def main():
                                fwd["medium"][1], fwd["medium"][0], 256),
                               ("conv forward, 128x128 tile (8x8 per thread; K > 64)",
                                fwd["large"][1], fwd["large"][0], 256),
-                              ("int8 conv, sm_53 exact-FP32 path", i8_res, i8_loop, 256)):
+                              ("int8 conv, sm_53 exact-FP32 path, 128x128 tile",
+                               i8["large"][1], i8["large"][0], 256)):
         occ = occupancy(thr, *r)
         print(f"| {label} | {r[0]} | {r[1]} | {occ} ({occ * thr}) | {lp[0]} | {lp[1]} | "
               f"{lp[1] / lp[0]:.2f} |")
@@ -208,8 +209,13 @@ def main():
         if "conv2" in name:
             comp_i += K * P * P  # fused residual input
         floor_i = max(flops / PEAK_FP32, comp_i / BW)
-        t_i, info_i = igemm_time(P * P, K, R * R * Cp, 8, i8_loop[0], i8_loop[2], *i8_res, 256, 1,
-                                 K * Cp * R * R, comp_i, 64, 64)
+        lp, r, tm, tn = i8["small" if K <= 16 else "medium" if K <= 64 else "large"]
+        splits = math.ceil(math.ceil(R * R * Cp / 8) / 128)  # 1,024 exact products per sum
+        t_i, info_i = igemm_time(K, P * P, R * R * Cp, 8, lp[0], lp[2], *r, 256, 1,
+                                 K * Cp * R * R, comp_i + 8 * splits * K * P * P * (splits > 1),
+                                 tm, tn, splits)
+        if splits > 1:  # the kernel that adds the partials and runs the epilogue
+            t_i += 4 * (splits + 1) * K * P * P / (BW * BW_EFF) + LAUNCH_S
         print(f"| {name} | {flops / 1e9:.3f} | {floor_f * 1e3:.2f} | {t_f * 1e3:.2f} | "
               f"{t_f / floor_f:.1f} | {info['blocks']} x {info['waves']} | {comp_i / 1e6:.2f} | "
               f"{t_i * 1e3:.2f} | {t_i / floor_i:.1f} |")
@@ -237,11 +243,13 @@ def main():
     t_mem_f = mem_f / (BW * BW_EFF) + n_kernels * LAUNCH_S
     floor_mem_f = mem_f / BW
     # Dense 12544 -> 4, float: linear.cuh, one warp per output, memory-bound
-    # (weights and input once). int8: a 1x1 convolution on one pixel, where one
-    # block walks all 12,544 taps (no int8 dense kernel yet).
+    # (weights and input once). int8: a 1x1 convolution on one pixel, its
+    # 12,544 taps split into 13 blocks of 1,024 (no int8 dense kernel yet).
     t_dense_f = 4 * 12544 * 5 / (BW * BW_EFF) + LAUNCH_S
-    t_dense_i, _ = igemm_time(1, 4, 12544, 8, i8_loop[0], i8_loop[2], *i8_res, 256, 1,
-                              12544 * 4, 12544 * 5, 64, 64)
+    lp, r, tm, tn = i8["small"]
+    t_dense_i, _ = igemm_time(4, 1, 12544, 8, lp[0], lp[2], *r, 256, 1, 12544 * 4, 12544 * 5,
+                              tm, tn, math.ceil(1568 / 128))
+    t_dense_i += 2 * LAUNCH_S
     # int8 path: BN folded, ReLU and residual add fused; only the average pool
     # (int8, memory-bound; no CUDA kernel yet, estimated from its bytes).
     mem_i = 256 * 56 * 56 + 256 * 49
@@ -249,7 +257,7 @@ def main():
     print(f"| batch norm + ReLU, adds, pool (float; {n_kernels} memory-bound kernels) | | "
           f"{floor_mem_f * 1e3:.2f} | {t_mem_f * 1e3:.2f} | | | {mem_i / 1e6:.2f} | "
           f"{t_mem_i * 1e3:.2f} | |")
-    print(f"| dense 12544->4 (float: warp per output; int8: 1x1 conv, one block) | 0.0001 | "
+    print(f"| dense 12544->4 (float: warp per output; int8: 1x1 conv, 13 splits) | 0.0001 | "
           f"0.01 | {t_dense_f * 1e3:.2f} | | 1 x 1 | 0.05 | {t_dense_i * 1e3:.2f} | |")
     f32_total = tot["f32"] + t_mem_f + t_dense_f
     i8_total = tot["i8"] + t_mem_i + t_dense_i

@@ -117,15 +117,21 @@ int main() {
     CHECK(cudaMemcpy(m0, m0h.data(), s.K * 4, cudaMemcpyHostToDevice));
     CHECK(cudaMemcpy(shift, shifth.data(), s.K * 4, cudaMemcpyHostToDevice));
     a.w = w8, a.bias = bias, a.m0 = m0, a.shift = shift;
+    void* ws = nullptr;
+    const long long ws_bytes =
+        ecg::cuda::conv_int8_workspace_bytes(a, ecg::cuda::ConvInt8Path::kF32);
+    if (ws_bytes > 0) CHECK(cudaMalloc(&ws, static_cast<size_t>(ws_bytes)));
     const float ti = median_ms([&] {
-      return ecg::cuda::conv_int8(a, ecg::cuda::ConvInt8Path::kF32, cc, x8, y8, nullptr, nullptr);
+      return ecg::cuda::conv_int8(a, ecg::cuda::ConvInt8Path::kF32, cc, x8, y8, nullptr, ws,
+                                  nullptr);
     });
     float td = 0;
     if (ecg::cuda::conv_int8_path_supported(ecg::cuda::ConvInt8Path::kDp4a, cc))
       td = median_ms([&] {
-        return ecg::cuda::conv_int8(a, ecg::cuda::ConvInt8Path::kDp4a, cc, x8, y8, nullptr,
+        return ecg::cuda::conv_int8(a, ecg::cuda::ConvInt8Path::kDp4a, cc, x8, y8, nullptr, nullptr,
                                     nullptr);
       });
+    if (ws) CHECK(cudaFree(ws));
     std::printf("| %s | %.3f | %.3f | %.0f | %.3f | %.3f |\n", l.name, s.flops() / 1e9, tf,
                 s.flops() / (tf * 1e6), ti, td);
     total_f += tf, total_i += ti, total_d += td;
