@@ -1,5 +1,5 @@
 // INT8 kernel contract: the integer arithmetic every int8 kernel (scalar
-// reference, AVX2, AVX-512 VNNI, AVX-VNNI, and later NEON/CUDA) implements to
+// reference, AVX2, AVX-512 VNNI, AVX-VNNI, NEON, NEON SDOT, CUDA) implements to
 // the byte. Design: ../shared/design/int8.md.
 //
 // Layouts at this API
@@ -134,13 +134,14 @@ struct ConvInt8Params {
 };
 
 // Which implementation a packed convolution runs.
-enum class Int8Kernel { Ref, Generic, Avx2, AvxVnni, Avx512Vnni };
+// Neon: ARMv8.0 SMULL/SMLAL2 + SADALP; NeonDot: ARMv8.2 SDOT (aarch64 builds only).
+enum class Int8Kernel { Ref, Generic, Avx2, AvxVnni, Avx512Vnni, Neon, NeonDot };
 const char* int8_kernel_name(Int8Kernel k);
-// Best kernel for this CPU (avx512_vnni -> avx_vnni -> avx2 -> generic), capped
-// by the active ecg ISA level (ECG_ISA=ref forces the reference, =generic the
-// portable blocked kernel, =avx2 rules out AVX-512 VNNI but keeps AVX-VNNI and
-// AVX2). ECG_INT8_KERNEL=<name> forces one
-// kernel by int8_kernel_name (throws when unknown or unsupported).
+// Best kernel for this CPU (avx512_vnni -> avx_vnni -> avx2 -> generic; on
+// aarch64 neon-dot -> neon -> generic), capped by the active ecg ISA level (ECG_ISA=ref forces the
+// reference, =generic the portable blocked kernel, =avx2 rules out AVX-512 VNNI but keeps AVX-VNNI
+// and AVX2). ECG_INT8_KERNEL=<name> forces one kernel by int8_kernel_name (throws when unknown or
+// unsupported).
 Int8Kernel best_int8_kernel();
 bool int8_kernel_supported(Int8Kernel k);
 

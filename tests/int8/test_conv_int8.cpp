@@ -107,7 +107,7 @@ ConvInt8Params random_params(const Conv2dShape& s, std::mt19937_64& g, bool resi
 std::vector<Int8Kernel> all_kernels() {
   std::vector<Int8Kernel> ks;
   for (Int8Kernel k : {Int8Kernel::Ref, Int8Kernel::Generic, Int8Kernel::Avx2, Int8Kernel::AvxVnni,
-                       Int8Kernel::Avx512Vnni})
+                       Int8Kernel::Avx512Vnni, Int8Kernel::Neon, Int8Kernel::NeonDot})
     if (int8::int8_kernel_supported(k)) ks.push_back(k);
   return ks;
 }

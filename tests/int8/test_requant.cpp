@@ -134,7 +134,8 @@ TEST(Requant, EncodingEdges) {
 
 std::vector<Int8Kernel> simd_kernels() {
   std::vector<Int8Kernel> ks;
-  for (Int8Kernel k : {Int8Kernel::Avx2, Int8Kernel::AvxVnni, Int8Kernel::Avx512Vnni})
+  for (Int8Kernel k : {Int8Kernel::Avx2, Int8Kernel::AvxVnni, Int8Kernel::Avx512Vnni,
+                       Int8Kernel::Neon, Int8Kernel::NeonDot})
     if (ecg::int8::int8_kernel_supported(k)) ks.push_back(k);
   return ks;
 }

@@ -19,7 +19,7 @@ namespace ecg::test {
 // The variants under test: each level the CPU can run.
 inline std::vector<Isa> fast_isas() {
   std::vector<Isa> out;
-  for (Isa i : {Isa::Generic, Isa::Avx2, Isa::Avx512})
+  for (Isa i : {Isa::Generic, Isa::Avx2, Isa::Avx512, Isa::Neon})
     if (isa_supported(i)) out.push_back(i);
   return out;
 }

@@ -69,6 +69,10 @@ const char* int8_kernel_name(Int8Kernel k) {
       return "avx-vnni";
     case Int8Kernel::Avx512Vnni:
       return "avx512-vnni";
+    case Int8Kernel::Neon:
+      return "neon";
+    case Int8Kernel::NeonDot:
+      return "neon-dot";
   }
   return "?";
 }
@@ -91,6 +95,14 @@ bool int8_kernel_supported(Int8Kernel k) {
       return f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512_vnni;
 #endif
 #endif
+#if defined(ECG_INT8_ARM)
+    case Int8Kernel::Neon:
+      return f.neon;
+#if defined(ECG_INT8_HAVE_NEON_DOT)
+    case Int8Kernel::NeonDot:
+      return f.neon && f.asimd_dotprod;
+#endif
+#endif
     default:
       return false;
   }
@@ -98,19 +110,25 @@ bool int8_kernel_supported(Int8Kernel k) {
 }
 
 Int8Kernel best_int8_kernel() {
-  // ECG_INT8_KERNEL=ref|generic|avx2|avx-vnni|avx512-vnni forces one kernel (whole-
-  // network bit-exactness runs, benchmarks); unknown or unsupported throws.
+  // ECG_INT8_KERNEL=ref|generic|avx2|avx-vnni|avx512-vnni|neon|neon-dot forces one
+  // kernel (whole-network bit-exactness runs, benchmarks); unknown or unsupported throws.
   if (const char* env = std::getenv("ECG_INT8_KERNEL")) {
-    for (Int8Kernel k : {Int8Kernel::Ref, Int8Kernel::Generic, Int8Kernel::Avx2,
-                         Int8Kernel::AvxVnni, Int8Kernel::Avx512Vnni})
+    for (Int8Kernel k :
+         {Int8Kernel::Ref, Int8Kernel::Generic, Int8Kernel::Avx2, Int8Kernel::AvxVnni,
+          Int8Kernel::Avx512Vnni, Int8Kernel::Neon, Int8Kernel::NeonDot})
       if (std::strcmp(env, int8_kernel_name(k)) == 0) {
         ECG_CHECK(int8_kernel_supported(k), "ECG_INT8_KERNEL=", env,
                   ": not available on this CPU/build");
         return k;
       }
-    fail("ECG_INT8_KERNEL=", env, ": expected ref, generic, avx2, avx-vnni or avx512-vnni");
+    fail("ECG_INT8_KERNEL=", env,
+         ": expected ref, generic, avx2, avx-vnni, avx512-vnni, neon or neon-dot");
   }
   const Isa level = active_isa();
+  if (level == Isa::Neon) {
+    if (int8_kernel_supported(Int8Kernel::NeonDot)) return Int8Kernel::NeonDot;
+    if (int8_kernel_supported(Int8Kernel::Neon)) return Int8Kernel::Neon;
+  }
   if (level >= Isa::Avx512 && level != Isa::Neon && int8_kernel_supported(Int8Kernel::Avx512Vnni))
     return Int8Kernel::Avx512Vnni;
   if (level >= Isa::Avx2 && level != Isa::Neon) {
@@ -212,6 +230,14 @@ std::unique_ptr<PackedConvInt8> pack_conv_int8(const ConvInt8Params& p, const in
       return detail::pack_conv_int8_avx512vnni(p, weights);
 #endif
 #endif
+#if defined(ECG_INT8_ARM)
+    case Int8Kernel::Neon:
+      return detail::pack_conv_int8_neon(p, weights);
+#if defined(ECG_INT8_HAVE_NEON_DOT)
+    case Int8Kernel::NeonDot:
+      return detail::pack_conv_int8_neon_dot(p, weights);
+#endif
+#endif
     default:
       break;
   }
@@ -296,6 +322,14 @@ EpilogueHookFn epilogue_hook(Int8Kernel k) {
 #if defined(ECG_INT8_HAVE_AVX512VNNI)
     case Int8Kernel::Avx512Vnni:
       return &epilogue_hook_avx512;
+#endif
+#endif
+#if defined(ECG_INT8_ARM)
+    case Int8Kernel::Neon:
+      return &epilogue_hook_neon;
+#if defined(ECG_INT8_HAVE_NEON_DOT)
+    case Int8Kernel::NeonDot:
+      return &epilogue_hook_neon_dot;
 #endif
 #endif
     default:

@@ -48,6 +48,17 @@ void epilogue_hook_avx512(int n, const int32_t* acc, const Requant* rq, int32_t 
                           int32_t qmin, int32_t qmax, const int8_t* res, const AddRequant& add,
                           int8_t* out);
 #endif
+#if defined(ECG_INT8_ARM)
+std::unique_ptr<PackedConvInt8> pack_conv_int8_neon(const ConvInt8Params& p, const int8_t* w);
+void epilogue_hook_neon(int n, const int32_t* acc, const Requant* rq, int32_t zp_out, int32_t qmin,
+                        int32_t qmax, const int8_t* res, const AddRequant& add, int8_t* out);
+#if defined(ECG_INT8_HAVE_NEON_DOT)
+std::unique_ptr<PackedConvInt8> pack_conv_int8_neon_dot(const ConvInt8Params& p, const int8_t* w);
+void epilogue_hook_neon_dot(int n, const int32_t* acc, const Requant* rq, int32_t zp_out,
+                            int32_t qmin, int32_t qmax, const int8_t* res, const AddRequant& add,
+                            int8_t* out);
+#endif
+#endif
 
 // The hook of a kernel's epilogue (null for the reference).
 EpilogueHookFn epilogue_hook(Int8Kernel k);
