@@ -199,6 +199,31 @@ __global__ void __launch_bounds__(256)
   }
 }
 
+// ---- dense layers (a 1x1 convolution on 1x1 images): one warp per output --
+// The study's head (12,544 -> 4) has 4 outputs per image: a tiled GEMM would
+// give each output to one block walking 12,544 taps; a warp per output
+// spreads them over 32 lanes (int32 products of bytes, uint32 sums as the
+// reference) and reads the weights once. Used by conv_int8 on both paths.
+__global__ void __launch_bounds__(256)
+    conv_int8_dense_kernel(ConvInt8Args a, const signed char* __restrict__ x, void* __restrict__ y,
+                           const signed char* __restrict__ residual) {
+  const long long o = static_cast<long long>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
+  const int lane = static_cast<int>(threadIdx.x & 31u);
+  if (o >= static_cast<long long>(a.N) * a.K) return;  // whole warps leave together
+  const int k = static_cast<int>(o % a.K);
+  const signed char* xr = x + (o / a.K) * a.C;
+  const signed char* wr = a.w + static_cast<long long>(k) * a.Cp;
+  unsigned acc = 0;
+  for (int c = lane; c < a.C; c += 32) acc += static_cast<unsigned>(xr[c] * wr[c]);
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, offset);
+  if (lane == 0) conv_int8_store(a, o, k, acc, y, residual);
+}
+
+inline bool conv_int8_is_dense(const ConvInt8Args& a) {
+  return a.H == 1 && a.W == 1 && a.R == 1 && a.S == 1 && a.P == 1 && a.Q == 1;
+}
+
 // ---- sm_61+ path: __dp4a on words of 4 channels -------------------------------
 __global__ void __launch_bounds__(kConvInt8Threads)
     conv_int8_dp4a_kernel(ConvInt8Args a, const signed char* __restrict__ x, void* __restrict__ y,
@@ -308,7 +333,8 @@ inline int conv_int8_f32_splits(const ConvInt8Args& args) {
 
 // Bytes of workspace conv_int8 needs on `path` (0: none).
 inline long long conv_int8_workspace_bytes(const ConvInt8Args& args, ConvInt8Path path) {
-  const int splits = path == ConvInt8Path::kF32 ? conv_int8_f32_splits(args) : 1;
+  const int splits =
+      path == ConvInt8Path::kF32 && !conv_int8_is_dense(args) ? conv_int8_f32_splits(args) : 1;
   return splits > 1 ? 4LL * splits * args.N * args.P * args.Q * args.K : 0;
 }
 
@@ -331,6 +357,12 @@ inline cudaError_t conv_int8(const ConvInt8Args& args, ConvInt8Path path, int co
   a.q_div = FastDivmod::make(a.Q);
   a.cp_div = FastDivmod::make(a.Cp);
   a.s_div = FastDivmod::make(a.S);
+  if (conv_int8_is_dense(a)) {
+    ECG_LAUNCH(dim3(static_cast<unsigned>((rows * a.K + 7) / 8)), dim3(256), 0, stream,
+               conv_int8_dense_kernel)
+    (a, x, y, residual);
+    return cudaGetLastError();
+  }
   if (path == ConvInt8Path::kDp4a) {
     dim3 grid(static_cast<unsigned>((rows + kConvInt8Tile - 1) / kConvInt8Tile),
               static_cast<unsigned>((args.K + kConvInt8Tile - 1) / kConvInt8Tile));

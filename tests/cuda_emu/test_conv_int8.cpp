@@ -74,7 +74,8 @@ Conv2dShape shape(int N, int C, int H, int W, int K, int R, int S, int st, int p
 // padding, a 1x1 stride-2 shortcut, batch > 1, K over one 64-channel tile,
 // a reduction of 1,152 products (over the float path's 1,024 per float sum,
 // so split in two),
-// residual add, ReLU clamp and int32 output.
+// residual add, ReLU clamp and int32 output, and two dense layers (1x1
+// convolutions of 1x1 images, run by the warp-per-output kernel).
 std::vector<Case> cases() {
   return {
       {"stem-like C3 relu", shape(2, 3, 9, 10, 16, 3, 3, 1, 1, 1, 1, 1), -128, true, false, false},
@@ -82,7 +83,9 @@ std::vector<Case> cases() {
       {"C5 residual", shape(2, 5, 7, 6, 70, 3, 3, 1, 1, 1, 1, 1), -3, true, true, false},
       {"1x1 stride 2 int32", shape(3, 12, 9, 9, 20, 1, 1, 2, 0, 0, 0, 0), 17, false, false, true},
       {"C128 split int32", shape(1, 128, 5, 5, 16, 3, 3, 1, 1, 1, 1, 1), -7, false, false, true,
-       true}};
+       true},
+      {"dense 70->4 int32", shape(3, 70, 1, 1, 4, 1, 1, 1, 0, 0, 0, 0), 9, false, false, true},
+      {"dense 37->5 relu", shape(2, 37, 1, 1, 5, 1, 1, 1, 0, 0, 0, 0), -2, true, false, false}};
 }
 
 TEST(CudaEmuConvInt8, BitExactWithTheIntegerReference) {
