@@ -28,6 +28,8 @@
 #include "kernels/cuda/reduce.cuh"
 #include "kernels/kernel_api.h"
 
+#include <cmath>
+
 namespace ecg {
 namespace cuda {
 
@@ -38,6 +40,11 @@ struct ConvForwardProblem {
   const float* bias;  // may be null
   float* y;
   FastDivmod pq_div, q_div, rs_div, s_div;  // by P*Q, Q, R*S, S
+  // Fused inference epilogue (conv2d_forward_fused): y = relu(acc * scale +
+  // bias + residual), each part optional (null / 0).
+  const float* scale;     // [K]
+  const float* residual;  // NKPQ like y
+  int relu;
   // One b_next (igemm_config(M).b_substep taps) as whole (r, t)
   // steps and the x offset they add: the iterators carry a tap column into the next row, a row into
   // the next channel, with compares instead of divisions.
@@ -98,7 +105,11 @@ struct ConvForwardProblem {
     return OutCol{static_cast<long long>(img) * s.K * s.P * s.Q + pq};
   }
   __device__ void store(const OutCol& oc, int m, float v, int) const {
-    y[oc.base + static_cast<long long>(m) * s.P * s.Q] = bias ? v + bias[m] : v;
+    const long long o = oc.base + static_cast<long long>(m) * s.P * s.Q;
+    if (scale) v *= scale[m];
+    if (bias) v += bias[m];
+    if (residual) v += residual[o];
+    y[o] = relu && v < 0.f ? 0.f : v;
   }
 };
 
@@ -260,8 +271,16 @@ __global__ void __launch_bounds__(256)
 
 // ---- host entry points (asynchronous on `stream` on a GPU) -------------------
 
-inline cudaError_t conv2d_forward(const Conv2dShape& s, const float* x, const float* w,
-                                  const float* bias, float* y, cudaStream_t stream) {
+// Inference form with a fused epilogue: y = relu?(conv(x, w) * scale + bias +
+// residual), scale / bias per output channel, residual NKPQ; any of them may
+// be null. A batch norm in evaluation mode after the convolution folds into
+// scale = gamma / sqrt(var + eps), bias = beta + (conv_bias - mean) * scale
+// (fold_batch_norm below), and a residual block's add and ReLU into its
+// second convolution, so no separate memory-bound pass remains.
+inline cudaError_t conv2d_forward_fused(const Conv2dShape& s, const float* x, const float* w,
+                                        const float* scale, const float* bias,
+                                        const float* residual, bool relu, float* y,
+                                        cudaStream_t stream) {
   const int sub = igemm_config(s.K).b_substep;
   const int rs = s.R * s.S, step_c = sub / rs, step_rs = sub % rs;
   const int step_r = step_rs / s.S, step_t = step_rs % s.S;
@@ -274,10 +293,30 @@ inline cudaError_t conv2d_forward(const Conv2dShape& s, const float* x, const fl
                           FastDivmod::make(s.Q),
                           FastDivmod::make(rs),
                           FastDivmod::make(s.S),
+                          scale,
+                          residual,
+                          relu ? 1 : 0,
                           step_r,
                           step_t,
                           (step_c * s.H + step_r) * s.W + step_t};
   return igemm_launch(prob, s.K, s.N * s.P * s.Q, s.C * s.R * s.S, 1, stream);
+}
+
+inline cudaError_t conv2d_forward(const Conv2dShape& s, const float* x, const float* w,
+                                  const float* bias, float* y, cudaStream_t stream) {
+  return conv2d_forward_fused(s, x, w, nullptr, bias, nullptr, false, y, stream);
+}
+
+// Host: folds an evaluation-mode batch norm into the preceding convolution's
+// epilogue (arrays of K; conv_bias may be null). Computed in double, rounded once.
+inline void fold_batch_norm(int K, const float* conv_bias, const float* gamma, const float* beta,
+                            const float* mean, const float* var, float eps, float* scale,
+                            float* bias) {
+  for (int k = 0; k < K; ++k) {
+    const double sc = static_cast<double>(gamma[k]) / std::sqrt(static_cast<double>(var[k]) + eps);
+    scale[k] = static_cast<float>(sc);
+    bias[k] = static_cast<float>(beta[k] + ((conv_bias ? conv_bias[k] : 0.0) - mean[k]) * sc);
+  }
 }
 
 inline cudaError_t conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,

@@ -38,7 +38,7 @@ double block_sum_roundings(const BatchNormShape& s) {
 }
 
 TEST(CudaEmuBatchNorm, ForwardTrainMatchesDoubleReference) {
-  for (const BatchNormShape& s : tsan_subset(shapes(), {0, 2})) {
+  for (const BatchNormShape& s : tsan_subset(shapes(), {2})) {
     for (bool relu : {false, true}) {
       SCOPED_TRACE(describe(s) + (relu ? " relu" : ""));
       const std::size_t n = static_cast<std::size_t>(s.N) * s.C * s.HW;
@@ -123,7 +123,7 @@ TEST(CudaEmuBatchNorm, ForwardEvalMatchesDoubleReference) {
 }
 
 TEST(CudaEmuBatchNorm, BackwardMatchesDoubleReference) {
-  for (const BatchNormShape& s : tsan_subset(shapes(), {0, 2})) {
+  for (const BatchNormShape& s : tsan_subset(shapes(), {2})) {
     for (bool relu : {false, true}) {
       SCOPED_TRACE(describe(s) + (relu ? " relu" : ""));
       const std::size_t n = static_cast<std::size_t>(s.N) * s.C * s.HW;

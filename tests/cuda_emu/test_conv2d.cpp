@@ -8,11 +8,14 @@
 // |x| and |w| gives sum |products| per output exactly, so the bound is tight
 // per element rather than one global threshold. Split-K adds one addition per
 // split; the bias one more.
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "kernels/cuda/conv2d.cuh"
+#include "kernels/ref/batch_norm_ref.h"
 #include "kernels/ref/conv2d_ref.h"
 #include "tests/cuda_emu/emu_testing.h"
 #include "tests/cuda_emu/kernel_check.h"
@@ -97,6 +100,52 @@ TEST(CudaEmuConv2d, ForwardMatchesDoubleReference) {
       ASSERT_EQ(ecg::cuda::conv2d_forward(s, dx.get(), dw.get(), db.get(), dy.get(), nullptr),
                 cudaSuccess);
       expect_close(dy.to_host(), want, bound, "conv2d forward");
+    });
+  }
+}
+
+TEST(CudaEmuConv2d, FusedInferenceEpilogueMatchesConvBatchNormAddRelu) {
+  // Every shape (under ThreadSanitizer one per row tile); the batch norm is
+  // folded on the host.
+  for (const Conv2dShape& s : tsan_subset(shapes(), {0, 6, 2})) {
+    SCOPED_TRACE(describe(s));
+    const auto x = fill_uniform(x_size(s), 201), w = fill_uniform(w_size(s), 202);
+    const auto cb = fill_uniform(s.K, 203), gamma = fill_uniform(s.K, 204, 0.5f, 1.5f);
+    const auto beta = fill_uniform(s.K, 205), mean = fill_uniform(s.K, 206);
+    const auto var = fill_uniform(s.K, 207, 0.2f, 2.f), res = fill_uniform(y_size(s), 208);
+    const float eps = 1e-3f;
+    // Reference: conv (double) -> batch norm eval -> + residual -> ReLU.
+    std::vector<double> conv(y_size(s)), abs_sum(y_size(s)), want(y_size(s));
+    ecg::ref::conv2d_forward(s, to_double(x).data(), to_double(w).data(), to_double(cb).data(),
+                             conv.data());
+    ecg::ref::conv2d_forward<double>(s, abs_of(x).data(), abs_of(w).data(), nullptr,
+                                     abs_sum.data());
+    ecg::BatchNormShape bs{s.N, s.K, s.P * s.Q};
+    ecg::ref::batch_norm_forward_eval<double>(bs, conv.data(), to_double(gamma).data(),
+                                              to_double(beta).data(), to_double(mean).data(),
+                                              to_double(var).data(), eps, false, want.data());
+    std::vector<float> scale(s.K), bias(s.K);
+    ecg::cuda::fold_batch_norm(s.K, cb.data(), gamma.data(), beta.data(), mean.data(), var.data(),
+                               eps, scale.data(), bias.data());
+    // Bound: the float accumulation ((CRS + 1) u sum|products|) scaled by
+    // |scale|, plus one rounding each of scale and bias at folding and of the
+    // multiply and two adds of the epilogue: 5u of the terms' magnitudes.
+    std::vector<double> bound(y_size(s));
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      const int k = static_cast<int>((i / (static_cast<std::size_t>(s.P) * s.Q)) % s.K);
+      want[i] += res[i];
+      const double acc_bound = (s.C * s.R * s.S + 1) * kFloatUnitRoundoff * abs_sum[i];
+      const double terms =
+          std::fabs(scale[k] * (conv[i] - cb[k])) + std::fabs(bias[k]) + std::fabs(res[i]);
+      bound[i] = std::fabs(scale[k]) * acc_bound + 5 * kFloatUnitRoundoff * terms;
+      if (want[i] < 0) want[i] = 0;  // ReLU; a clamp never increases the error
+    }
+    for_each_kernel_schedule([&](const ScheduleSpec&) {
+      DeviceBuffer<float> dx(x), dw(w), dsc(scale), db(bias), dres(res), dy(y_size(s), 0xff);
+      ASSERT_EQ(ecg::cuda::conv2d_forward_fused(s, dx.get(), dw.get(), dsc.get(), db.get(),
+                                                dres.get(), true, dy.get(), nullptr),
+                cudaSuccess);
+      expect_close(dy.to_host(), want, bound, "fused conv + batch norm + add + ReLU");
     });
   }
 }
