@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -167,6 +168,122 @@ TEST(CudaEmuConvInt8, BitExactWithTheIntegerReference) {
                            << first;
       });
     }
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// One layer of the int8 network test: parameters, weights, and the output the
+// integer reference computes from the reference chain's input.
+struct Int8Layer {
+  int8::ConvInt8Params p;
+  std::vector<int8_t> w;
+  int input = -1, residual = -1;  // indices of earlier activations (-1: the image / none)
+  int zp_next = 0;                // zero point of the output (after the add, if any)
+};
+
+// Parameters for a layer reading `x`: random weights and bias, multipliers set
+// from the layer's own accumulators so that outputs span int8.
+Int8Layer make_int8_layer(Lcg& rng, const Conv2dShape& s, int zp_in, bool relu, bool out_int32,
+                          const std::vector<int8_t>& x) {
+  Int8Layer l;
+  l.p.shape = s;
+  l.p.zp_in = zp_in;
+  l.w.resize(static_cast<std::size_t>(s.K) * s.C * s.R * s.S);
+  for (auto& v : l.w) v = static_cast<int8_t>(rng.next(-127, 127));
+  l.p.bias.resize(s.K);
+  for (auto& b : l.p.bias) b = rng.next(-5000, 5000);
+  l.p.output = int8::OutputMode::Int32;
+  std::vector<int32_t> acc(static_cast<std::size_t>(s.N) * s.P * s.Q * s.K);
+  ecg::ref::conv_int8(l.p, s.N, l.w.data(), x.data(), acc.data(), nullptr);
+  double max_abs = 1;
+  for (int32_t v : acc) max_abs = std::max(max_abs, std::fabs(static_cast<double>(v)));
+  l.p.output = out_int32 ? int8::OutputMode::Int32 : int8::OutputMode::Int8;
+  l.p.zp_out = rng.next(-10, 10);
+  l.p.qmin = relu ? l.p.zp_out : -128;
+  l.p.qmax = 127;
+  for (int k = 0; k < s.K; ++k) l.p.requant.push_back(requant_of((90.0 + k) / max_abs));
+  return l;
+}
+
+// A small ResNet in the study's shape, int8 NHWC, batch 2 on 19x19 images:
+// stem 3->8 (ReLU); block 8->16 (conv1 ReLU, 1x1 shortcut, conv2 with the
+// fused residual add and ReLU); block 16->24 with stride 2 (TensorFlow's
+// asymmetric padding) and a 1x1 stride-2 shortcut; dense 2400->4 to int32.
+// Every activation stays on the device from layer to layer, as in an
+// inference run; every one of them must equal the reference chain's bytes.
+TEST(CudaEmuConvInt8, SmallResNetChainBitExact) {
+  Lcg rng{777u};
+  const int N = 2;
+  std::vector<int8_t> image(static_cast<std::size_t>(N) * 19 * 19 * 3);
+  for (auto& v : image) v = static_cast<int8_t>(rng.next(-128, 127));
+  std::vector<Int8Layer> layers;
+  std::vector<std::vector<int8_t>> acts;  // reference activations, one per layer
+  auto add = [&](const Conv2dShape& s, int input, bool relu, bool out_int32, int residual) {
+    const std::vector<int8_t>& x = input < 0 ? image : acts[input];
+    const int zp_in = input < 0 ? 0 : layers[input].zp_next;
+    Int8Layer l = make_int8_layer(rng, s, zp_in, relu, out_int32, x);
+    l.input = input;
+    l.residual = residual;
+    if (residual >= 0) {
+      l.p.residual = true;
+      l.p.add.zp_a = l.p.zp_out, l.p.add.zp_b = layers[residual].zp_next;
+      l.p.add.mul_a = 1 << 19, l.p.add.mul_b = 5 << 17, l.p.add.shift = 20;
+      l.p.add.zp_out = rng.next(-4, 4), l.p.add.qmin = l.p.add.zp_out, l.p.add.qmax = 127;
+    }
+    const std::size_t ny = static_cast<std::size_t>(s.N) * s.P * s.Q * s.K;
+    std::vector<int8_t> y(ny * (out_int32 ? 4 : 1));
+    ecg::ref::conv_int8(l.p, s.N, l.w.data(), x.data(), y.data(),
+                        residual >= 0 ? acts[residual].data() : nullptr);
+    l.zp_next = residual >= 0 ? l.p.add.zp_out : l.p.zp_out;
+    layers.push_back(l);
+    acts.push_back(y);
+    return static_cast<int>(layers.size()) - 1;
+  };
+  const int stem = add(shape(N, 3, 19, 19, 8, 3, 3, 1, 1, 1, 1, 1), -1, true, false, -1);
+  const int b0c1 = add(shape(N, 8, 19, 19, 8, 3, 3, 1, 1, 1, 1, 1), stem, true, false, -1);
+  const int b0sc = add(shape(N, 8, 19, 19, 16, 1, 1, 1, 0, 0, 0, 0), stem, false, false, -1);
+  const int b0c2 = add(shape(N, 8, 19, 19, 16, 3, 3, 1, 1, 1, 1, 1), b0c1, false, false, b0sc);
+  const int b1c1 = add(shape(N, 16, 19, 19, 16, 3, 3, 2, 1, 1, 1, 1), b0c2, true, false, -1);
+  const int b1sc = add(shape(N, 16, 19, 19, 24, 1, 1, 2, 0, 0, 0, 0), b0c2, false, false, -1);
+  const int b1c2 = add(shape(N, 16, 10, 10, 24, 3, 3, 1, 1, 1, 1, 1), b1c1, false, false, b1sc);
+  add(shape(N, 2400, 1, 1, 4, 1, 1, 1, 0, 0, 0, 0), b1c2, false, true, -1);
+  // A chain that saturated or collapsed to a constant would pass trivially.
+  for (std::size_t i = 0; i + 1 < acts.size(); ++i) {
+    std::vector<bool> seen(256, false);
+    for (int8_t v : acts[i]) seen[static_cast<uint8_t>(v)] = true;
+    EXPECT_GE(std::count(seen.begin(), seen.end(), true), 40) << "layer " << i;
+  }
+
+  for (ConvInt8Path path : {ConvInt8Path::kF32, ConvInt8Path::kDp4a}) {
+    if (!ecg::cuda::conv_int8_path_supported(path, kComputeCapability)) continue;
+    SCOPED_TRACE(path == ConvInt8Path::kF32 ? "f32 path" : "dp4a path");
+    for_each_kernel_schedule([&](const ScheduleSpec&) {
+      DeviceBuffer<int8_t> dimage(image);
+      std::vector<std::unique_ptr<DeviceBuffer<int8_t>>> dacts;
+      for (std::size_t i = 0; i < layers.size(); ++i) {
+        const Int8Layer& l = layers[i];
+        const ecg::cuda::ConvInt8Packed packed = ecg::cuda::pack_conv_int8(l.p, l.w.data());
+        DeviceBuffer<int8_t> dw(packed.weights);
+        DeviceBuffer<int32_t> dbias(packed.bias), dm0(packed.m0), dshift(packed.shift);
+        dacts.push_back(std::make_unique<DeviceBuffer<int8_t>>(acts[i].size(), 0xa5));
+        ecg::cuda::ConvInt8Args a = packed.args;
+        a.w = reinterpret_cast<const signed char*>(dw.get());
+        a.bias = dbias.get(), a.m0 = dm0.get(), a.shift = dshift.get();
+        const long long ws = ecg::cuda::conv_int8_workspace_bytes(a, path);
+        DeviceBuffer<uint8_t> dws(static_cast<std::size_t>(ws > 0 ? ws : 1));
+        const int8_t* in = l.input < 0 ? dimage.get() : dacts[l.input]->get();
+        const int8_t* res = l.residual < 0 ? nullptr : dacts[l.residual]->get();
+        ASSERT_EQ(
+            ecg::cuda::conv_int8(a, path, kComputeCapability,
+                                 reinterpret_cast<const signed char*>(in), dacts[i]->get(),
+                                 reinterpret_cast<const signed char*>(res), dws.get(), nullptr),
+            cudaSuccess);
+        EXPECT_EQ(dacts[i]->to_host(), acts[i]) << "layer " << i << " differs from the reference";
+      }
+    });
   }
 }
 
