@@ -2,6 +2,7 @@
 
 #include "data/file_util.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -121,7 +122,11 @@ SafetensorsFile load_safetensors(const std::string& path) {
                   e.contains("data_offsets") && e["dtype"].is_string() && e["shape"].is_array() &&
                   e["data_offsets"].is_array() && e["data_offsets"].size() == 2,
               "checkpoint '", path, "': entry '", name, "' is malformed");
-    ECG_CHECK(parse_st_dtype(e["dtype"].get<std::string>(), dt), "checkpoint '", path,
+    // I64 has no ecg dtype; PyTorch writes it for BatchNorm's num_batches_tracked.
+    // Such tensors load as I32 when every value fits, else the load fails.
+    const bool is_i64 = e["dtype"] == "I64";
+    if (is_i64) dt = DType::I32;
+    ECG_CHECK(is_i64 || parse_st_dtype(e["dtype"].get<std::string>(), dt), "checkpoint '", path,
               "': tensor '", name, "' has unsupported dtype ", e["dtype"].dump());
     Shape shape;
     uint64_t numel = 1;
@@ -141,11 +146,24 @@ SafetensorsFile load_safetensors(const std::string& path) {
     ECG_CHECK(b <= en && en <= data_size, "checkpoint '", path,
               "' is truncated or malformed: tensor '", name, "' claims bytes [", b, ", ", en,
               ") but the file has ", data_size, " data bytes");
-    ECG_CHECK(en - b == numel * dtype_size(dt), "checkpoint '", path, "': tensor '", name, "' has ",
-              en - b, " bytes for shape ", shape_str(shape), " of ", dtype_name(dt));
+    const uint64_t elem = is_i64 ? 8 : dtype_size(dt);
+    ECG_CHECK(en - b == numel * elem, "checkpoint '", path, "': tensor '", name, "' has ", en - b,
+              " bytes for shape ", shape_str(shape), " of ", is_i64 ? "i64" : dtype_name(dt));
     Tensor t = Tensor::empty(shape, dt);
     f.seekg(static_cast<std::streamoff>(data_start + b));
-    if (en > b) f.read(static_cast<char*>(t.raw_data()), static_cast<std::streamsize>(en - b));
+    if (is_i64) {
+      std::vector<int64_t> wide(numel);
+      if (en > b)
+        f.read(reinterpret_cast<char*>(wide.data()), static_cast<std::streamsize>(en - b));
+      int32_t* narrow = t.data<int32_t>();
+      for (uint64_t i = 0; i < numel; ++i) {
+        ECG_CHECK(wide[i] >= INT32_MIN && wide[i] <= INT32_MAX, "checkpoint '", path, "': tensor '",
+                  name, "' (I64) holds ", wide[i], ", outside the int32 range ecg loads I64 into");
+        narrow[i] = static_cast<int32_t>(wide[i]);
+      }
+    } else if (en > b) {
+      f.read(static_cast<char*>(t.raw_data()), static_cast<std::streamsize>(en - b));
+    }
     ECG_CHECK(f, "checkpoint '", path, "': cannot read tensor '", name, "'");
     out.tensors[name] = t;
   }

@@ -15,7 +15,7 @@ JOBS=${ECG_JOBS:-$(nproc)}
 # Build and test needs; libdnnl/openblas are optional benchmark peers.
 REQUIRED_PACKAGES=(cmake ninja-build g++ pkg-config libgtest-dev libbenchmark-dev
   libjpeg62-turbo-dev libpng-dev libcli11-dev nlohmann-json3-dev clang-format
-  libboost-context-dev)
+  libboost-context-dev zlib1g-dev)
 OPTIONAL_PACKAGES=(libdnnl-dev libopenblas-dev)
 
 missing_packages() {

@@ -2,6 +2,7 @@
 // errors for truncated or malformed files.
 #include <gtest/gtest.h>
 
+#include <zlib.h>
 #include <filesystem>
 #include <fstream>
 
@@ -91,6 +92,44 @@ TEST_F(CheckpointTest, TruncatedAndMalformedFilesAreClearErrors) {
   EXPECT_NE(e.find("JSON"), std::string::npos) << e;
   e = expect_error(path("missing.safetensors"));
   EXPECT_NE(e.find("cannot open"), std::string::npos) << e;
+}
+
+// A ResNet-11 checkpoint written by the Python `safetensors` package (its
+// header order, padding and I64 num_batches_tracked tensors), made by
+// tests/models/make_python_safetensors.py from an `ecgcnn train` checkpoint
+// and committed gzip'd. Every element follows a pattern recomputed here.
+TEST_F(CheckpointTest, LoadsAFileWrittenByThePythonSafetensorsPackage) {
+  const std::string gz =
+      std::string(ECG_SOURCE_DIR) + "/tests/models/data/resnet11_python.safetensors.gz";
+  gzFile in = gzopen(gz.c_str(), "rb");
+  ASSERT_NE(in, nullptr) << gz;
+  std::string bytes;
+  char buf[1 << 16];
+  int n;
+  while ((n = gzread(in, buf, sizeof buf)) > 0) bytes.append(buf, n);
+  gzclose(in);
+  ASSERT_GT(bytes.size(), 2000000u);
+  const std::string file = path("python.safetensors");
+  std::ofstream(file, std::ios::binary).write(bytes.data(), bytes.size());
+
+  LoadedCheckpoint ck = load_checkpoint(file);
+  EXPECT_EQ(ck.info["model"], "resnet11");
+  EXPECT_EQ(ck.info["image_size"], 128);
+  EXPECT_EQ(ck.info["classes"][2], "MI");
+  int checked = 0;
+  auto state = ck.model->named_parameters();
+  for (auto& b : ck.model->named_buffers()) state.push_back(b);
+  for (auto& [name, t] : state) {
+    const bool var = name.size() > 11 && name.compare(name.size() - 11, 11, "running_var") == 0;
+    Tensor c = t->contiguous();
+    const float* p = c.data<float>();
+    for (int64_t k = 0; k < c.numel(); ++k) {
+      const float want = static_cast<float>(var ? (k % 13) + 1 : (k % 13) - 6) / 64.0f;
+      ASSERT_EQ(p[k], want) << name << " element " << k;
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 50);  // 57 in the file, less 7 num_batches_tracked
 }
 
 TEST_F(CheckpointTest, ShapeMismatchNamesTheTensor) {
