@@ -20,7 +20,7 @@ if ! grep -q "cuda_emu_tests" "$build/build.ninja"; then
   exit 0
 fi
 kernel_tests=()
-for t in cuda_kernel_tests cuda_int8_tests cuda_int8_tests_sm61; do
+for t in cuda_kernel_tests cuda_int8_tests cuda_int8_tests_sm61 cuda_chain_tests; do
   grep -q "build tests/cuda_emu/$t:" "$build/build.ninja" && kernel_tests+=("$t")
 done
 cmake --build "$build" -j "$(nproc)" --target cuda_emu_tests cuda_emu_tests_sm61 "${kernel_tests[@]}"
