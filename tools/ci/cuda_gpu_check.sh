@@ -26,6 +26,7 @@ echo "== build (nvcc, -arch=$arch)"
   -o "$out/cuda_kernel_tests" "${libs[@]}"
 "$nvcc" "${flags[@]}" tests/cuda_emu/test_conv_int8.cpp -o "$out/cuda_int8_tests" "${libs[@]}"
 "$nvcc" "${flags[@]}" tests/cuda_emu/test_sgemm_tiled.cpp -o "$out/cuda_sgemm_tests" "${libs[@]}"
+"$nvcc" "${flags[@]}" tests/cuda_emu/test_training_chain.cpp -o "$out/cuda_chain_tests" "${libs[@]}"
 "$nvcc" "${flags[@]}" kernels/cuda/bench/bench_resnet11.cpp -o "$out/bench_resnet11"
 
 status=0
@@ -37,7 +38,7 @@ report="$out/report.md"
   echo "Command: \`tools/ci/cuda_gpu_check.sh\` (nvcc $("$nvcc" --version | tail -1))."
   echo
 } >"$report"
-for t in cuda_kernel_tests cuda_int8_tests cuda_sgemm_tests; do
+for t in cuda_kernel_tests cuda_int8_tests cuda_sgemm_tests cuda_chain_tests; do
   echo "== $t"
   if "$out/$t" >"$out/$t.log" 2>&1; then r=passed; else r=FAILED; status=1; cat "$out/$t.log"; fi
   echo "- $t natively: $r ($(grep -E '^\[  PASSED|^\[  FAILED' "$out/$t.log" | head -1))" | tee -a "$report"
