@@ -113,8 +113,8 @@ void run_eval(const EvalCli& o) {
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     std::printf("%s on the %s split of %s (%lld images), loss %.4f\n\n%s",
-                ck.model->config().name.c_str(), o.split.c_str(), o.data.c_str(),
-                static_cast<long long>(rep.total), r.loss, rep.text().c_str());
+                (qmodel ? model_name + " int8" : model_name).c_str(), o.split.c_str(),
+                o.data.c_str(), static_cast<long long>(rep.total), r.loss, rep.text().c_str());
   }
   // Add the result to the run's report when the checkpoint sits in a run folder.
   namespace fs = std::filesystem;

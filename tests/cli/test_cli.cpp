@@ -87,4 +87,44 @@ TEST(Cli, SummaryPrintsTheStudyParameterCount) {
   EXPECT_NE(r.out.find("659540"), std::string::npos);
 }
 
+// The main job's chain on a tiny synthetic set: synth -> train -> eval ->
+// quantize -> eval --model -> infer -> predict, each in its text and JSON
+// forms, as a user runs them. Catches crashes in output paths that unit
+// tests of the libraries never reach.
+TEST(Cli, SynthTrainEvalQuantizeInferChain) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("ecg_cli_chain_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::string d = dir.string();
+  CliRun r = run("synth --out " + d + "/data --per-class 6 --width 320 --seed 3 --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run("train --data " + d + "/data --model resnet11 --image-size 32 --epochs 1 --batch 4 " +
+          "--precise-bn 2 --out " + d + "/run");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string ck = d + "/run/best.safetensors";
+  ASSERT_TRUE(fs::exists(ck));
+  r = run("eval --checkpoint " + ck + " --data " + d + "/data");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("macro avg"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(d + "/run/report.html"));
+  r = run("quantize --checkpoint " + ck + " --calib " + d + "/data --images 8 --eval-images 8 " +
+          "--no-stability --out " + d + "/m.int8");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* json : {"", " --json"}) {
+    r = run("eval --model " + d + "/m.int8 --data " + d + "/data" + json);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find(*json ? "\"macro_f1\"" : "macro avg"), std::string::npos) << r.out;
+  }
+  std::string image;
+  for (const auto& e : fs::recursive_directory_iterator(d + "/data/test"))
+    if (e.path().extension() == ".jpg") image = e.path().string();
+  ASSERT_FALSE(image.empty());
+  r = run("infer --model " + d + "/m.int8 " + image);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run("predict --checkpoint " + ck + " " + image + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("probabilities"), std::string::npos) << r.out;
+  fs::remove_all(dir);
+}
+
 }  // namespace
