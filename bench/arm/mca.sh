@@ -97,5 +97,5 @@ predict int8_tap_16ch_one_group "$OUT/int8_neon.s" 'smull\tv[0-9]+\.8h' 256 MAC 
 predict int8_4x4x16_default_sched "$OUT/int8_neon_sched.s" 'smull\tv[0-9]+\.8h' 256 MAC 8
 # The int8 epilogue per (pixel, 4 output channels).
 cycles int8_epilogue_plain "$OUT/epilogue.s" 'sshl\tv[0-9]+\.2d' "pixel x 4 channels, int8 out"
-cycles int8_epilogue_residual "$OUT/epilogue.s" 'ldrsb' "pixel x 4 channels, int8 out + residual add"
+cycles int8_epilogue_residual "$OUT/epilogue.s" 'sxtl\tv[0-9]+\.8h' "pixel x 4 channels, int8 out + residual add"
 echo "loops and assembly in $OUT"

@@ -7,9 +7,11 @@ cores at 1.43 GHz, from llvm-mca figures for the ARMv8.0 int8 kernel
   inner step   4 px x 4 ch x 16 input channels, 256 MAC      32 cycles (mca)
   tap step     the same when a tap has one 16-channel group   32 cycles (mca:
                the pointer work of the tap loop hides under the multiplies)
-  epilogue     per pixel x 4 channels, int8 out               18 cycles (mca)
-               with the fused residual add                    35.5 cycles (mca)
+  epilogue     per pixel x 4 channels, int8 out               10 cycles (mca)
+               with the fused residual add                    19.5 cycles (mca)
                + 3 ADDP and the bias add per pixel             2 cycles (count)
+               + the constants, loaded once per 4-pixel
+                 sub-tile: ~6 cycles (~11 with the add) / 4    1.5 / 3 cycles (count)
 
 What mca cannot see is listed as stated guesses, so a board measurement can
 correct them one by one: a mispredicted loop exit per tap and sub-tile when
@@ -21,8 +23,8 @@ import math
 
 GHZ, CORES = 1.43, 4
 INNER = 32.0          # cycles per inner iteration (mca)
-EPI_PLAIN = 18.0 + 2  # cycles per pixel x 4 channels (mca + ADDP/bias count)
-EPI_RES = 35.5 + 2    # the same with the fused residual add (mca + count)
+EPI_PLAIN = 10.0 + 2 + 1.5  # cycles per pixel x 4 channels (mca + ADDP/bias + constants)
+EPI_RES = 19.5 + 2 + 3.0    # the same with the fused residual add
 BRANCH_MISS = 15.0    # cycles per (sub-tile, tap) when groups > 1: the inner loop's exit (guess)
 FILL_BPC = 8.0        # bytes per cycle of the band copy (memcpy from L2, guess)
 PARALLEL_EFF = 0.9    # OpenMP split over 4-row tiles on 4 threads (guess)

@@ -63,36 +63,75 @@ ECG_NEON_KERNEL_TARGET inline int32x4_t mac16(int32x4_t acc, int8x16_t x, int8x1
 #endif
 }
 
-// Requantizes 4 channels [j, j+4) of one pixel (acc already holds the bias).
-inline int32x4_t requant4(int32x4_t acc, const Epilogue& e, int j, const ConvInt8Params& p) {
+// The requantization constants of 4 channels [j, j+4), read once per
+// sub-tile and kept in registers for its pixels: the int8 stores between
+// pixels may alias anything (char aliasing), so constants read through a
+// pointer inside the pixel loop would be reloaded for every pixel.
+struct Requant4 {
+  int64x2_t sh_lo, sh_hi;  // -t of channels (j, j+1) and (j+2, j+3)
+  int64x2_t rn_lo, rn_hi;  // 2^(t-1), same lanes
+  int32x4_t m0, zp_out, qmin, qmax;
+};
+
+inline Requant4 load_requant4(const Epilogue& e, int j, const ConvInt8Params& p) {
   const int h = j / 2;  // j is a multiple of 4: channels j, j+1 are half h
   const int64x2_t sh_e = vld1q_s64(e.sh_e + h), sh_o = vld1q_s64(e.sh_o + h);
   const int64x2_t rn_e = vld1q_s64(e.rnd_e + h), rn_o = vld1q_s64(e.rnd_o + h);
-  const int64x2_t sh_lo = vnegq_s64(vzip1q_s64(sh_e, sh_o));  // channels j, j+1
-  const int64x2_t sh_hi = vnegq_s64(vzip2q_s64(sh_e, sh_o));  // channels j+2, j+3
-  const int64x2_t rn_lo = vzip1q_s64(rn_e, rn_o), rn_hi = vzip2q_s64(rn_e, rn_o);
-  const int32x4_t m0 = vld1q_s32(e.m0 + j);
-  int64x2_t lo = vmull_s32(vget_low_s32(acc), vget_low_s32(m0));
-  int64x2_t hi = vmull_high_s32(acc, m0);
-  lo = vshlq_s64(vaddq_s64(lo, rn_lo), sh_lo);
-  hi = vshlq_s64(vaddq_s64(hi, rn_hi), sh_hi);
-  int32x4_t v = vcombine_s32(vqmovn_s64(lo), vqmovn_s64(hi));
-  v = vqaddq_s32(v, vdupq_n_s32(p.zp_out));
-  v = vmaxq_s32(v, vdupq_n_s32(p.qmin));
-  return vminq_s32(v, vdupq_n_s32(p.qmax));
+  Requant4 r;
+  r.sh_lo = vnegq_s64(vzip1q_s64(sh_e, sh_o));
+  r.sh_hi = vnegq_s64(vzip2q_s64(sh_e, sh_o));
+  r.rn_lo = vzip1q_s64(rn_e, rn_o);
+  r.rn_hi = vzip2q_s64(rn_e, rn_o);
+  r.m0 = vld1q_s32(e.m0 + j);
+  r.zp_out = vdupq_n_s32(p.zp_out);
+  r.qmin = vdupq_n_s32(p.qmin);
+  r.qmax = vdupq_n_s32(p.qmax);
+  return r;
 }
 
-// The fused residual add on 4 lanes (a = the conv's clamped int8 output).
-inline int32x4_t add4(int32x4_t a, const int8_t* res, const AddRequant& q) {
-  int32_t rb[4];
-  for (int i = 0; i < 4; ++i) rb[i] = res[i];
-  const int32x4_t b = vld1q_s32(rb);
-  int32x4_t s = vmulq_s32(vdupq_n_s32(q.mul_a), vsubq_s32(a, vdupq_n_s32(q.zp_a)));
-  s = vmlaq_s32(s, vdupq_n_s32(q.mul_b), vsubq_s32(b, vdupq_n_s32(q.zp_b)));
-  s = vaddq_s32(s, vdupq_n_s32(1 << (q.shift - 1)));
-  int32x4_t v = vaddq_s32(vdupq_n_s32(q.zp_out), vshlq_s32(s, vdupq_n_s32(-q.shift)));
-  v = vmaxq_s32(v, vdupq_n_s32(q.qmin));
-  return vminq_s32(v, vdupq_n_s32(q.qmax));
+// Requantizes 4 channels of one pixel (acc already holds the bias).
+inline int32x4_t requant4(int32x4_t acc, const Requant4& r) {
+  int64x2_t lo = vmull_s32(vget_low_s32(acc), vget_low_s32(r.m0));
+  int64x2_t hi = vmull_high_s32(acc, r.m0);
+  lo = vshlq_s64(vaddq_s64(lo, r.rn_lo), r.sh_lo);
+  hi = vshlq_s64(vaddq_s64(hi, r.rn_hi), r.sh_hi);
+  int32x4_t v = vcombine_s32(vqmovn_s64(lo), vqmovn_s64(hi));
+  v = vqaddq_s32(v, r.zp_out);
+  v = vmaxq_s32(v, r.qmin);
+  return vminq_s32(v, r.qmax);
+}
+
+// The residual add's constants, likewise hoisted out of the pixel loop.
+struct Add4 {
+  int32x4_t mul_a, zp_a, mul_b, zp_b, rnd, neg_shift, zp_out, qmin, qmax;
+};
+
+inline Add4 load_add4(const AddRequant& q) {
+  Add4 c;
+  c.mul_a = vdupq_n_s32(q.mul_a);
+  c.zp_a = vdupq_n_s32(q.zp_a);
+  c.mul_b = vdupq_n_s32(q.mul_b);
+  c.zp_b = vdupq_n_s32(q.zp_b);
+  c.rnd = vdupq_n_s32(1 << (q.shift - 1));
+  c.neg_shift = vdupq_n_s32(-q.shift);
+  c.zp_out = vdupq_n_s32(q.zp_out);
+  c.qmin = vdupq_n_s32(q.qmin);
+  c.qmax = vdupq_n_s32(q.qmax);
+  return c;
+}
+
+// The fused residual add on 4 lanes (a = the conv's clamped int8 output;
+// res holds n <= 4 real bytes and is never read beyond them).
+inline int32x4_t add4(int32x4_t a, const int8_t* res, int n, const Add4& c) {
+  int32_t raw = 0;
+  std::memcpy(&raw, res, n);
+  const int16x8_t r16 = vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(raw)));
+  const int32x4_t b = vmovl_s16(vget_low_s16(r16));
+  int32x4_t s = vmulq_s32(c.mul_a, vsubq_s32(a, c.zp_a));
+  s = vmlaq_s32(s, c.mul_b, vsubq_s32(b, c.zp_b));
+  s = vaddq_s32(s, c.rnd);
+  const int32x4_t v = vaddq_s32(c.zp_out, vshlq_s32(s, c.neg_shift));
+  return vminq_s32(vmaxq_s32(v, c.qmin), c.qmax);
 }
 
 // Stores the first n (<= 4) lanes as int8. The values are inside
@@ -104,22 +143,29 @@ inline void store_int8x4(int8_t* dst, int32x4_t v, int n) {
   std::memcpy(dst, t, n);
 }
 
-// Writes 4 channels of one pixel; only the first `n` (<= 4) are real.
-inline void store4(const Args& a, const ConvInt8Params& p, int64_t o, int32x4_t acc, int j, int n) {
+// Writes channels [j, j+n), n <= 4, of m pixels; r[i] holds pixel i's sums
+// with the bias included.
+inline void store_pixels(const Args& a, const ConvInt8Params& p, const int32x4_t* r, int m, int j,
+                         int n) {
   if (p.output == OutputMode::Int32) {
-    int32_t* dst = static_cast<int32_t*>(a.out) + o;
-    if (n == 4) {
-      vst1q_s32(dst, acc);
-    } else {
+    for (int i = 0; i < m; ++i) {
       int32_t t[4];
-      vst1q_s32(t, acc);
-      std::memcpy(dst, t, sizeof(int32_t) * n);
+      vst1q_s32(t, r[i]);
+      std::memcpy(static_cast<int32_t*>(a.out) + i * a.out_stride + j, t, sizeof(int32_t) * n);
     }
     return;
   }
-  int32x4_t v = requant4(acc, *a.ep, j, p);
-  if (a.res) v = add4(v, a.res + o, p.add);
-  store_int8x4(static_cast<int8_t*>(a.out) + o, v, n);
+  const Requant4 rq = load_requant4(*a.ep, j, p);
+  int8_t* out = static_cast<int8_t*>(a.out) + j;
+  if (a.res) {
+    const Add4 ad = load_add4(p.add);
+    const int8_t* res = a.res + j;
+    for (int i = 0; i < m; ++i)
+      store_int8x4(out + i * a.out_stride, add4(requant4(r[i], rq), res + i * a.out_stride, n, ad),
+                   n);
+  } else {
+    for (int i = 0; i < m; ++i) store_int8x4(out + i * a.out_stride, requant4(r[i], rq), n);
+  }
 }
 
 // One 4-pixel x 16-channel tile. Edge tiles (m < 4 pixels left in the row)
@@ -167,17 +213,18 @@ ECG_NEON_KERNEL_TARGET inline void tile(int m, const Args& a, const ConvInt8Para
     const int n = valid - jb < 4 ? valid - jb : 4;
     // ADDP twice turns four (pixel, channel) partial-sum vectors into the
     // pixel's 4 channel sums.
-    const int32x4_t r[4] = {vpaddq_s32(vpaddq_s32(c00, c01), vpaddq_s32(c02, c03)),
-                            vpaddq_s32(vpaddq_s32(c10, c11), vpaddq_s32(c12, c13)),
-                            vpaddq_s32(vpaddq_s32(c20, c21), vpaddq_s32(c22, c23)),
-                            vpaddq_s32(vpaddq_s32(c30, c31), vpaddq_s32(c32, c33))};
-    for (int i = 0; i < m; ++i) store4(a, p, i * a.out_stride + jb, vaddq_s32(r[i], bias), jb, n);
+    const int32x4_t r[4] = {
+        vaddq_s32(bias, vpaddq_s32(vpaddq_s32(c00, c01), vpaddq_s32(c02, c03))),
+        vaddq_s32(bias, vpaddq_s32(vpaddq_s32(c10, c11), vpaddq_s32(c12, c13))),
+        vaddq_s32(bias, vpaddq_s32(vpaddq_s32(c20, c21), vpaddq_s32(c22, c23))),
+        vaddq_s32(bias, vpaddq_s32(vpaddq_s32(c30, c31), vpaddq_s32(c32, c33)))};
+    store_pixels(a, p, r, m, jb, n);
   }
 }
 
 // Test hook (int8_internal.h): the epilogue above on flat arrays, in blocks
 // of 16 channels laid out as the convolution's Epilogue holds them, so the
-// requantization test drives the same requant4/add4/store4 the tiles run.
+// requantization test drives the same store_pixels the tiles run.
 inline void epilogue_hook(int n, const int32_t* acc, const Requant* rq, int32_t zp_out,
                           int32_t qmin, int32_t qmax, const int8_t* res, const AddRequant& add,
                           int8_t* out) {
@@ -202,7 +249,8 @@ inline void epilogue_hook(int n, const int32_t* acc, const Requant* rq, int32_t 
       const int valid = nb - j < 4 ? nb - j : 4;
       int32_t a4[4] = {};
       std::memcpy(a4, acc + i + j, sizeof(int32_t) * valid);
-      store4(a, p, j, vld1q_s32(a4), j, valid);
+      const int32x4_t v = vld1q_s32(a4);
+      store_pixels(a, p, &v, 1, j, valid);
     }
   }
 }
