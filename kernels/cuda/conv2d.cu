@@ -11,6 +11,12 @@ cudaError_t conv2d_forward_entry(const Conv2dShape& s, const float* x, const flo
   return conv2d_forward(s, x, w, bias, y, stream);
 }
 
+cudaError_t conv2d_forward_fused_entry(const Conv2dShape& s, const float* x, const float* w,
+                                       const float* scale, const float* bias, const float* residual,
+                                       bool relu, float* y, cudaStream_t stream) {
+  return conv2d_forward_fused(s, x, w, scale, bias, residual, relu, y, stream);
+}
+
 cudaError_t conv2d_backward_data_entry(const Conv2dShape& s, const float* dy, const float* w,
                                        float* dx, cudaStream_t stream) {
   return conv2d_backward_data(s, dy, w, dx, stream);

@@ -33,6 +33,9 @@
 namespace ecg {
 namespace cuda {
 
+// kFused: the inference epilogue (scale, residual, ReLU) is compiled in; the
+// plain forward (training, bias-only shortcuts) keeps the short epilogue.
+template <bool kFused>
 struct ConvForwardProblem {
   Conv2dShape s;
   const float* x;
@@ -106,10 +109,10 @@ struct ConvForwardProblem {
   }
   __device__ void store(const OutCol& oc, int m, float v, int) const {
     const long long o = oc.base + static_cast<long long>(m) * s.P * s.Q;
-    if (scale) v *= scale[m];
+    if (kFused && scale) v *= scale[m];
     if (bias) v += bias[m];
-    if (residual) v += residual[o];
-    y[o] = relu && v < 0.f ? 0.f : v;
+    if (kFused && residual) v += residual[o];
+    y[o] = kFused && relu && v < 0.f ? 0.f : v;
   }
 };
 
@@ -271,6 +274,33 @@ __global__ void __launch_bounds__(256)
 
 // ---- host entry points (asynchronous on `stream` on a GPU) -------------------
 
+// Both forward forms; kFused selects the epilogue.
+template <bool kFused>
+inline cudaError_t conv2d_forward_launch(const Conv2dShape& s, const float* x, const float* w,
+                                         const float* scale, const float* bias,
+                                         const float* residual, bool relu, float* y,
+                                         cudaStream_t stream) {
+  const int sub = igemm_config(s.K).b_substep;
+  const int rs = s.R * s.S, step_c = sub / rs, step_rs = sub % rs;
+  const int step_r = step_rs / s.S, step_t = step_rs % s.S;
+  ConvForwardProblem<kFused> prob{s,
+                                  x,
+                                  w,
+                                  bias,
+                                  y,
+                                  FastDivmod::make(s.P * s.Q),
+                                  FastDivmod::make(s.Q),
+                                  FastDivmod::make(rs),
+                                  FastDivmod::make(s.S),
+                                  scale,
+                                  residual,
+                                  relu ? 1 : 0,
+                                  step_r,
+                                  step_t,
+                                  (step_c * s.H + step_r) * s.W + step_t};
+  return igemm_launch(prob, s.K, s.N * s.P * s.Q, s.C * s.R * s.S, 1, stream);
+}
+
 // Inference form with a fused epilogue: y = relu?(conv(x, w) * scale + bias +
 // residual), scale / bias per output channel, residual NKPQ; any of them may
 // be null. A batch norm in evaluation mode after the convolution folds into
@@ -281,30 +311,12 @@ inline cudaError_t conv2d_forward_fused(const Conv2dShape& s, const float* x, co
                                         const float* scale, const float* bias,
                                         const float* residual, bool relu, float* y,
                                         cudaStream_t stream) {
-  const int sub = igemm_config(s.K).b_substep;
-  const int rs = s.R * s.S, step_c = sub / rs, step_rs = sub % rs;
-  const int step_r = step_rs / s.S, step_t = step_rs % s.S;
-  ConvForwardProblem prob{s,
-                          x,
-                          w,
-                          bias,
-                          y,
-                          FastDivmod::make(s.P * s.Q),
-                          FastDivmod::make(s.Q),
-                          FastDivmod::make(rs),
-                          FastDivmod::make(s.S),
-                          scale,
-                          residual,
-                          relu ? 1 : 0,
-                          step_r,
-                          step_t,
-                          (step_c * s.H + step_r) * s.W + step_t};
-  return igemm_launch(prob, s.K, s.N * s.P * s.Q, s.C * s.R * s.S, 1, stream);
+  return conv2d_forward_launch<true>(s, x, w, scale, bias, residual, relu, y, stream);
 }
 
 inline cudaError_t conv2d_forward(const Conv2dShape& s, const float* x, const float* w,
                                   const float* bias, float* y, cudaStream_t stream) {
-  return conv2d_forward_fused(s, x, w, nullptr, bias, nullptr, false, y, stream);
+  return conv2d_forward_launch<false>(s, x, w, nullptr, bias, nullptr, false, y, stream);
 }
 
 // Host: folds an evaluation-mode batch norm into the preceding convolution's

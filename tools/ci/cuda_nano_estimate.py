@@ -152,20 +152,28 @@ def main():
     configs = {"small": ("ELi4ELi4ELi4E", "4, 4, 4>", 16, 256),
                "medium": ("ELi8ELi8ELi8E", "8, 8, 8>", 64, 256),
                "large": ("ELi16ELi8ELi8E", "16, 8, 8>", 128, 128)}
-    fwd = {name: (loop_of("ConvForwardProblem" + m), find(res, "ConvForwardProblem, " + d), tm, tn)
+    # Forward: <true> has the fused inference epilogue (folded BN, residual,
+    # ReLU), <false> the plain one (the bias-only 1x1 shortcuts).
+    fwd = {name: (loop_of("ConvForwardProblemILb1EE" + m),
+                  find(res, "ConvForwardProblem<true>, " + d), tm, tn)
            for name, (m, d, tm, tn) in configs.items()}
+    fwd_plain = {name: (loop_of("ConvForwardProblemILb0EE" + m),
+                        find(res, "ConvForwardProblem<false>, " + d), tm, tn)
+                 for name, (m, d, tm, tn) in configs.items()}
     i8 = {name: (loop_of("ConvInt8Problem" + m), find(res, "ConvInt8Problem, " + d), tm, tn)
           for name, (m, d, tm, tn) in configs.items()}
 
     print("Kernels as compiled for sm_53 (CUDA 11.8, ptxas -v; SASS main loop per K step):\n")
     print("| kernel | regs | smem B | blocks/SM (threads) | loop instr | FFMA | FFMA share |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for label, r, lp, thr in (("conv forward, 16x256 tile (4x4 per thread; K <= 16)",
+    for label, r, lp, thr in (("conv forward fused, 16x256 tile (4x4 per thread; K <= 16)",
                                fwd["small"][1], fwd["small"][0], 256),
-                              ("conv forward, 64x256 tile (8x8 per thread; K <= 64)",
+                              ("conv forward fused, 64x256 tile (8x8 per thread; K <= 64)",
                                fwd["medium"][1], fwd["medium"][0], 256),
-                              ("conv forward, 128x128 tile (8x8 per thread; K > 64)",
+                              ("conv forward fused, 128x128 tile (8x8 per thread; K > 64)",
                                fwd["large"][1], fwd["large"][0], 256),
+                              ("conv forward plain, 128x128 tile (8x8 per thread; K > 64)",
+                               fwd_plain["large"][1], fwd_plain["large"][0], 256),
                               ("int8 conv, sm_53 exact-FP32 path, 128x128 tile",
                                i8["large"][1], i8["large"][0], 256)):
         occ = occupancy(thr, *r)
@@ -203,7 +211,8 @@ def main():
         if "conv2" in name:
             comp_f += 4 * K * P * P  # fused residual input
         floor_f = max(flops / PEAK_FP32, comp_f / BW)
-        lp, r, tm, tn = fwd["small" if K <= 16 else "medium" if K <= 64 else "large"]
+        table = fwd_plain if "shortcut" in name else fwd
+        lp, r, tm, tn = table["small" if K <= 16 else "medium" if K <= 64 else "large"]
         t_f, info = igemm_time(K, P * P, C * R * R, 8, lp[0], lp[2], *r, 256, 4,
                                4 * K * C * R * R, comp_f, tm, tn)
         Cp = -(-C // 4) * 4
