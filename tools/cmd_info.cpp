@@ -8,6 +8,7 @@
 #include "core/cpu_features.h"
 #include "core/op_table.h"
 #include "core/runtime.h"
+#include "kernels/int8_api.h"
 
 void ecg_cli_info(CLI::App& app) {
   auto* sub = app.add_subcommand("info", "show version, build options, CPU features and dispatch");
@@ -39,6 +40,8 @@ void ecg_cli_info(CLI::App& app) {
     std::printf("best isa:         %s\n", isa_name(best_supported_isa()));
     std::printf("active isa:       %s (set ECG_ISA or --isa to force)\n", isa_name(active_isa()));
     std::printf("threads:          %d (hardware %d)\n", num_threads(), hardware_threads());
+    std::printf("int8 conv kernel: %s (set ECG_INT8_KERNEL to force)\n",
+                int8::int8_kernel_name(int8::best_int8_kernel()));
     std::printf("kernels in use:\n");
     OpTable& t = ops();
 #define ECG_SHOW(op, Fn) \
