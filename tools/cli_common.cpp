@@ -3,6 +3,7 @@
 #include <fstream>
 #include <string>
 
+#include "core/allocator.h"
 #include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/runtime.h"
@@ -19,6 +20,8 @@ void add_runtime_flags(CLI::App* sub) {
   sub->add_option("--threads", g.threads, "worker threads (default: all cores)")
       ->check(CLI::Range(0, 1024));
   sub->add_option("--isa", g.isa, "force a kernel level: ref, generic, avx2, avx512, neon");
+  sub->add_option("--device", g.device, "where tensors and kernels live: cpu (default) or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
 }
 
 double peak_rss_mb() {
@@ -38,6 +41,11 @@ void apply_global_options() {
               "' (expected ref, generic, avx2, avx512 or neon)");
     set_active_isa(isa);
   }
+  // The CUDA kernels (kernels/cuda) are tested on the emulator; running a
+  // model on a GPU needs a CUDA allocator and kernels registered for
+  // DeviceType::CUDA, which this build may not have.
+  ECG_CHECK(g.device != "cuda" || device_available(DeviceType::CUDA),
+            "--device cuda: no CUDA device available (no GPU, or this build has no CUDA backend)");
 }
 
 }  // namespace ecg::cli

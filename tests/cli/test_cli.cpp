@@ -81,6 +81,24 @@ TEST(Cli, RuntimeErrorIsOneLineExit1) {
   EXPECT_NE(r.err.find("sse9"), std::string::npos);
 }
 
+// Without a CUDA backend and a GPU, --device cuda is one exact line and exit 1
+// on every subcommand that runs a model (the CUDA kernels themselves are
+// tested on the emulator, tests/cuda_emu).
+TEST(Cli, DeviceCudaWithoutAGpuIsOneExactLine) {
+  for (const char* cmd : {"train", "eval", "infer", "bench"}) {
+    CliRun r = run(std::string(cmd) + " --device cuda");
+    EXPECT_EQ(r.code, 1) << cmd;
+    EXPECT_EQ(
+        r.err,
+        "ecgcnn: error: --device cuda: no CUDA device available (no GPU, or this build has no "
+        "CUDA backend)\n")
+        << cmd;
+  }
+  CliRun r = run("info --device tpu");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+}
+
 TEST(Cli, SummaryPrintsTheStudyParameterCount) {
   CliRun r = run("summary --model resnet11");
   EXPECT_EQ(r.code, 0) << r.err;
