@@ -115,7 +115,8 @@ TEST(Int8Model, EveryKernelIsBitExactWithTheReferenceOnTheWholeNetwork) {
   quant::Int8Runner ref(q, int8::Int8Kernel::Ref, 2, false);
   Tensor lr = ref.run(x);
   int tested = 0;
-  for (auto k : {int8::Int8Kernel::Avx2, int8::Int8Kernel::AvxVnni, int8::Int8Kernel::Avx512Vnni}) {
+  for (auto k : {int8::Int8Kernel::Generic, int8::Int8Kernel::Avx2, int8::Int8Kernel::AvxVnni,
+                 int8::Int8Kernel::Avx512Vnni, int8::Int8Kernel::Neon, int8::Int8Kernel::NeonDot}) {
     if (!int8::int8_kernel_supported(k)) continue;
     ++tested;
     quant::Int8Runner r(q, k, 2, false);
