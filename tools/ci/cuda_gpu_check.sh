@@ -24,7 +24,8 @@ echo "== build (nvcc, -arch=$arch)"
   tests/cuda_emu/test_batch_norm.cpp tests/cuda_emu/test_pool.cpp \
   tests/cuda_emu/test_elementwise_loss.cpp tests/cuda_emu/test_linear.cpp \
   -o "$out/cuda_kernel_tests" "${libs[@]}"
-"$nvcc" "${flags[@]}" tests/cuda_emu/test_conv_int8.cpp -o "$out/cuda_int8_tests" "${libs[@]}"
+"$nvcc" "${flags[@]}" tests/cuda_emu/test_conv_int8.cpp tests/cuda_emu/test_pool_int8.cpp \
+  -o "$out/cuda_int8_tests" "${libs[@]}"
 "$nvcc" "${flags[@]}" tests/cuda_emu/test_sgemm_tiled.cpp -o "$out/cuda_sgemm_tests" "${libs[@]}"
 "$nvcc" "${flags[@]}" tests/cuda_emu/test_training_chain.cpp -o "$out/cuda_chain_tests" "${libs[@]}"
 "$nvcc" "${flags[@]}" kernels/cuda/bench/bench_resnet11.cpp -o "$out/bench_resnet11"

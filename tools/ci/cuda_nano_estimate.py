@@ -260,7 +260,7 @@ def main():
     t_dense_f = 4 * 12544 * 5 / (BW * BW_EFF) + LAUNCH_S
     t_dense_i = 12544 * 5 / (BW * BW_EFF) + LAUNCH_S
     # int8 path: BN folded, ReLU and residual add fused; only the average pool
-    # (int8, memory-bound; no CUDA kernel yet, estimated from its bytes).
+    # (pool_int8.cuh, memory-bound) is a separate kernel.
     mem_i = 256 * 56 * 56 + 256 * 49
     t_mem_i = mem_i / (BW * BW_EFF) + LAUNCH_S
     print(f"| average pool 8x8/8 (BN, ReLU, adds fused into the convolutions) | | "

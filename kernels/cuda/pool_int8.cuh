@@ -1,0 +1,123 @@
+// INT8 pooling and elementwise add on the GPU, byte-exact with the integer
+// reference (kernels/ref/int8_ref.h; contract kernels/int8_api.h): max pool
+// on int8 NHWC (padding never wins; the output keeps the input's scale),
+// average pool summing (x - zp_in) over the in-bounds window in int32 and
+// requantizing with the multiplier of that window's element count, and the
+// common-scale residual add. Memory-bound: one thread per output byte,
+// consecutive threads on consecutive channels (coalesced NHWC).
+#pragma once
+
+#include "kernels/cuda/emu/cuda_compat.h"
+#include "kernels/cuda/grid.cuh"
+
+namespace ecg {
+namespace cuda {
+
+struct PoolInt8Args {
+  int N, C, H, W, R, S, stride_h, stride_w, pad_top, pad_left, P, Q;
+  int zp_in, zp_out, qmin, qmax;  // average pool only
+  const int* m0;                  // [R*S + 1] by window count (average pool)
+  const int* shift;               // [R*S + 1]
+};
+
+struct AddInt8Args {
+  int zp_a, zp_b, mul_a, mul_b, shift, zp_out, qmin, qmax;  // int8_api.h AddRequant
+};
+
+__global__ void __launch_bounds__(kElementwiseThreads)
+    max_pool_int8_kernel(PoolInt8Args a, const signed char* __restrict__ x,
+                         signed char* __restrict__ y) {
+  const long long total = static_cast<long long>(a.N) * a.P * a.Q * a.C;
+  for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
+       o += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const int c = static_cast<int>(o % a.C);
+    const long long pix = o / a.C;
+    const int q = static_cast<int>(pix % a.Q), p = static_cast<int>(pix / a.Q % a.P);
+    const long long n = pix / (static_cast<long long>(a.P) * a.Q);
+    int best = -128;
+    for (int r = 0; r < a.R; ++r) {
+      const int h = p * a.stride_h - a.pad_top + r;
+      if (h < 0 || h >= a.H) continue;
+      for (int t = 0; t < a.S; ++t) {
+        const int v = q * a.stride_w - a.pad_left + t;
+        if (v < 0 || v >= a.W) continue;
+        const int xv = x[((n * a.H + h) * a.W + v) * a.C + c];
+        best = xv > best ? xv : best;
+      }
+    }
+    y[o] = static_cast<signed char>(best);
+  }
+}
+
+__global__ void __launch_bounds__(kElementwiseThreads)
+    avg_pool_int8_kernel(PoolInt8Args a, const signed char* __restrict__ x,
+                         signed char* __restrict__ y) {
+  const long long total = static_cast<long long>(a.N) * a.P * a.Q * a.C;
+  for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
+       o += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const int c = static_cast<int>(o % a.C);
+    const long long pix = o / a.C;
+    const int q = static_cast<int>(pix % a.Q), p = static_cast<int>(pix / a.Q % a.P);
+    const long long n = pix / (static_cast<long long>(a.P) * a.Q);
+    int sum = 0, count = 0;
+    for (int r = 0; r < a.R; ++r) {
+      const int h = p * a.stride_h - a.pad_top + r;
+      if (h < 0 || h >= a.H) continue;
+      for (int t = 0; t < a.S; ++t) {
+        const int v = q * a.stride_w - a.pad_left + t;
+        if (v < 0 || v >= a.W) continue;
+        sum += x[((n * a.H + h) * a.W + v) * a.C + c] - a.zp_in;
+        ++count;
+      }
+    }
+    const int sh = a.shift[count];
+    long long v = (static_cast<long long>(sum) * a.m0[count] + (1LL << (sh - 1))) >> sh;
+    v += a.zp_out;
+    v = v < a.qmin ? a.qmin : (v > a.qmax ? a.qmax : v);
+    y[o] = static_cast<signed char>(v);
+  }
+}
+
+__global__ void __launch_bounds__(kElementwiseThreads)
+    add_int8_kernel(long long n, AddInt8Args p, const signed char* __restrict__ a,
+                    const signed char* __restrict__ b, signed char* __restrict__ y) {
+  for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const int sum = p.mul_a * (a[i] - p.zp_a) + p.mul_b * (b[i] - p.zp_b) + (1 << (p.shift - 1));
+    int v = p.zp_out + (sum >> p.shift);
+    v = v < p.qmin ? p.qmin : (v > p.qmax ? p.qmax : v);
+    y[i] = static_cast<signed char>(v);
+  }
+}
+
+inline cudaError_t max_pool_int8(const PoolInt8Args& a, const signed char* x, signed char* y,
+                                 cudaStream_t stream) {
+  const long long n = static_cast<long long>(a.N) * a.P * a.Q * a.C;
+  if (n <= 0) return cudaSuccess;
+  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
+             max_pool_int8_kernel)
+  (a, x, y);
+  return cudaGetLastError();
+}
+
+// a.m0 / a.shift: device arrays of R*S + 1 multipliers indexed by window count.
+inline cudaError_t avg_pool_int8(const PoolInt8Args& a, const signed char* x, signed char* y,
+                                 cudaStream_t stream) {
+  const long long n = static_cast<long long>(a.N) * a.P * a.Q * a.C;
+  if (n <= 0) return cudaSuccess;
+  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
+             avg_pool_int8_kernel)
+  (a, x, y);
+  return cudaGetLastError();
+}
+
+inline cudaError_t add_int8(long long n, const AddInt8Args& p, const signed char* a,
+                            const signed char* b, signed char* y, cudaStream_t stream) {
+  if (n <= 0) return cudaSuccess;
+  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream, add_int8_kernel)
+  (n, p, a, b, y);
+  return cudaGetLastError();
+}
+
+}  // namespace cuda
+}  // namespace ecg
