@@ -148,6 +148,8 @@ Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib,
   // 1. Observe every quantized tensor over the calibration set.
   std::map<std::string, Observer> obs;
   std::map<std::string, Shape> shapes;
+  std::map<std::string, std::vector<double>> channel_sum;  // NCHW tensors, per channel
+  std::map<std::string, int64_t> channel_count;
   std::vector<std::string> order;
   for (const Tensor& x : calib) {
     f.forward(x, [&](const std::string& name, const Tensor& t) {
@@ -155,6 +157,19 @@ Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib,
       shapes[name] = t.shape();
       Tensor c = t.contiguous();
       obs[name].observe(c.data<float>(), c.numel());
+      if (c.dim() == 4) {
+        const int64_t N = c.size(0), C = c.size(1), HW = c.size(2) * c.size(3);
+        std::vector<double>& sum = channel_sum[name];
+        sum.resize(C, 0.0);
+        const float* p = c.data<float>();
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t ch = 0; ch < C; ++ch) {
+            double acc = 0;
+            for (int64_t i = 0; i < HW; ++i) acc += p[(n * C + ch) * HW + i];
+            sum[ch] += acc;
+          }
+        channel_count[name] += N * HW;
+      }
     });
   }
   // 2. Choose parameters per tensor.
@@ -177,8 +192,11 @@ Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib,
                     {"min", obs[name].min()},
                     {"max", obs[name].max()}};
   }
+  int64_t images = 0;
+  for (const Tensor& x : calib) images += x.size(0);
   q.calibration = {{"method", calib_method_name(opt.calib.method)},
-                   {"images", static_cast<int64_t>(calib.size()) * calib[0].size(0)},
+                   {"images", images},
+                   {"bias_correction", opt.bias_correction},
                    {"tensors", chosen}};
   // 3. Tensors that hold storage (the pre-add conv outputs are fused away).
   std::map<std::string, int> tid;
@@ -211,7 +229,26 @@ Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib,
     n.weights_f32 = c.w.to_vector_f32();
     n.bias_f32 = c.b.to_vector_f32();
     n.conv.zp_in = pin.zero_point;
-    n.conv.bias = quantize_bias(c.b.data<float>(), c.cfg.out, pin.scale, w.scale.data());
+    std::vector<float> bias = n.bias_f32;
+    if (opt.bias_correction && channel_sum.count(in)) {
+      const std::vector<double>& sum = channel_sum.at(in);
+      const double count = static_cast<double>(std::max<int64_t>(1, channel_count.at(in)));
+      const int C = c.cfg.in, RS = c.cfg.kernel * c.cfg.kernel;
+      const float* wf = c.w.data<float>();
+      for (int k = 0; k < c.cfg.out; ++k) {
+        double shift = 0;
+        for (int ch = 0; ch < C; ++ch) {
+          double dw = 0;
+          for (int i = 0; i < RS; ++i) {
+            const size_t j = (static_cast<size_t>(k) * C + ch) * RS + i;
+            dw += static_cast<double>(w.scale[k]) * w.q[j] - wf[j];
+          }
+          shift += dw * (sum[ch] / count);
+        }
+        bias[k] = static_cast<float>(bias[k] - shift);
+      }
+    }
+    n.conv.bias = quantize_bias(bias.data(), c.cfg.out, pin.scale, w.scale.data());
     n.conv.requant = requant_multipliers(c.cfg.out, pin.scale, w.scale.data(), pout.scale);
     n.conv.zp_out = pout.zero_point;
     n.conv.qmin = relu ? pout.zero_point : -128;

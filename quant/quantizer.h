@@ -18,6 +18,15 @@ struct QuantizeOptions {
   CalibOptions calib;
   std::vector<std::string> classes;
   nlohmann::json preprocessing;
+  // Bias correction (Nagel et al. 2019, "Data-free quantization"): the mean
+  // output shift that weight rounding causes, sum over c of
+  // (s_w[k] q[k,c,r,s] - w[k,c,r,s]) * mean(x_c), is subtracted from each
+  // conv's bias, with mean(x_c) the per-channel mean of its input over the
+  // calibration set. It matters where a layer's outputs are small differences
+  // of large weights on a nearly constant input: the stem on an ECG page's
+  // flat background, where rounding the weights leaks the background level
+  // into every output.
+  bool bias_correction = true;
 };
 
 // One row of the per-layer report: the int8 tensor against the float model's.

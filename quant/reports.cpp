@@ -151,9 +151,10 @@ nlohmann::json FallbackResult::json(double float_accuracy) const {
   for (const Int8Eval& e : path) p.push_back(e.json());
   return {{"budget_points", budget_points},
           {"float_accuracy", float_accuracy},
-          {"layers", layers},
+          {"tried", tried},
           {"path", p},
-          {"budget_met", budget_met}};
+          {"budget_met", budget_met},
+          {"layers", layers}};
 }
 
 FallbackResult fallback_to_budget(const Int8Model& q, const SensitivityReport& sens,
@@ -170,11 +171,18 @@ FallbackResult fallback_to_budget(const Int8Model& q, const SensitivityReport& s
   };
   size_t next = 0;
   while (!within(r.path.back()) && next < sens.rows.size()) {
-    r.layers.push_back(sens.rows[next++].layer);
-    r.model = with_float_nodes(q, r.layers);
-    r.path.push_back(evaluate_int8(r.model, set, ref, batch));
+    r.tried.push_back(sens.rows[next++].layer);
+    r.path.push_back(evaluate_int8(with_float_nodes(q, r.tried), set, ref, batch));
   }
   r.budget_met = within(r.path.back());
+  size_t keep = r.tried.size();
+  if (!r.budget_met) {
+    keep = 0;
+    for (size_t i = 1; i < r.path.size(); ++i)
+      if (r.path[i].accuracy > r.path[keep].accuracy) keep = i;
+  }
+  r.layers.assign(r.tried.begin(), r.tried.begin() + keep);
+  r.model = with_float_nodes(q, r.layers);
   return r;
 }
 

@@ -64,9 +64,13 @@ SensitivityReport layer_sensitivity(const Int8Model& q, const LabeledImages& set
 
 struct FallbackResult {
   double budget_points = 0;
-  std::vector<std::string> layers;  // in the order they went to float
-  std::vector<Int8Eval> path;       // path[0]: all int8; path[i]: first i layers in float
+  std::vector<std::string> tried;  // in the order they went to float
+  std::vector<Int8Eval> path;      // path[0]: all int8; path[i]: first i of `tried` in float
   bool budget_met = false;
+  // The float layers kept: the first prefix of `tried` that meets the budget,
+  // or, when none does, the shortest prefix with the best accuracy on the
+  // path (so an unreachable budget never turns the whole model to float).
+  std::vector<std::string> layers;
   Int8Model model;  // q with `layers` in float
   nlohmann::json json(double float_accuracy) const;
 };

@@ -278,6 +278,7 @@ TEST(Int8FloatFallback, FallbackPicksTheLayerThatBreaksAccuracy) {
   quant::FallbackResult f0 = quant::fallback_to_budget(q, s0, t.set, ref, 100.0, 64);
   EXPECT_TRUE(f0.budget_met);
   EXPECT_TRUE(f0.layers.empty());
+  EXPECT_TRUE(f0.tried.empty());
   EXPECT_TRUE(f0.model.float_nodes().empty());
   const double undamaged_drop = 100.0 * (ref.accuracy - s0.int8.accuracy);
 
@@ -299,9 +300,24 @@ TEST(Int8FloatFallback, FallbackPicksTheLayerThatBreaksAccuracy) {
   EXPECT_TRUE(f.budget_met);
   ASSERT_FALSE(f.layers.empty());
   EXPECT_EQ(f.layers[0], broken);
-  EXPECT_EQ(f.path.size(), f.layers.size() + 1);
+  EXPECT_EQ(f.path.size(), f.tried.size() + 1);
+  EXPECT_EQ(f.layers, f.tried);  // budget met: every layer tried is kept
   EXPECT_LE(100.0 * (ref.accuracy - f.path.back().accuracy), budget + 1e-9);
   EXPECT_EQ(f.model.float_nodes(), f.layers);
+  // An unreachable budget tries every layer but keeps only the shortest
+  // prefix with the best accuracy, never the whole model in float.
+  quant::FloatReference unreachable = ref;
+  unreachable.accuracy = 2.0;
+  quant::FallbackResult fu = quant::fallback_to_budget(q, s, t.set, unreachable, 0.5, 64);
+  EXPECT_FALSE(fu.budget_met);
+  EXPECT_EQ(fu.tried.size(), 11u);
+  ASSERT_FALSE(fu.layers.empty());
+  EXPECT_EQ(fu.layers[0], broken);
+  double best = 0;
+  for (const auto& e : fu.path) best = std::max(best, e.accuracy);
+  EXPECT_EQ(fu.path[fu.layers.size()].accuracy, best);
+  for (size_t i = 0; i < fu.layers.size(); ++i) EXPECT_LT(fu.path[i].accuracy, best);
+  EXPECT_EQ(fu.model.float_nodes(), fu.layers);
   // The fallback model runs from a file as it ran in memory.
   const std::string path = tmp("fb.int8");
   quant::save_int8_model(path, f.model);
@@ -309,6 +325,32 @@ TEST(Int8FloatFallback, FallbackPicksTheLayerThatBreaksAccuracy) {
   quant::Int8Eval le = quant::evaluate_int8(l, t.set, ref, 64);
   EXPECT_EQ(le.accuracy, f.path.back().accuracy);
   fs::remove(path);
+}
+
+TEST(Int8BiasCorrection, RemovesTheMeanShiftOfWeightRoundingOnAFlatPage) {
+  // A page that is mostly a flat light background: each stem output is a
+  // small difference of large weights times about the same level, so weight
+  // rounding shifts its mean. Bias correction must cut the stem's error, and
+  // change nothing else about the weights.
+  auto m = random_resnet();
+  Tensor page = Tensor::uniform({8, 3, 32, 32}, 41, 0.85, 0.9);
+  quant::QuantizeOptions on = options(quant::CalibMethod::MinMax), off = on;
+  off.bias_correction = false;
+  quant::Int8Model qa = quant::quantize_model(*m, {page}, on);
+  quant::Int8Model qb = quant::quantize_model(*m, {page}, off);
+  ASSERT_EQ(qa.nodes.size(), qb.nodes.size());
+  for (size_t i = 0; i < qa.nodes.size(); ++i) EXPECT_EQ(qa.nodes[i].weights, qb.nodes[i].weights);
+  EXPECT_NE(qa.nodes[0].conv.bias, qb.nodes[0].conv.bias);
+  auto stem_sqnr = [&](const quant::Int8Model& q) {
+    for (const auto& r : quant::layer_report(*m, q, page))
+      if (r.tensor == "stem") return r.sqnr_db;
+    return -1.0;
+  };
+  const double with = stem_sqnr(qa), without = stem_sqnr(qb);
+  std::printf("stem SQNR on a flat page: %.2f dB with bias correction, %.2f dB without\n", with,
+              without);
+  EXPECT_GT(with, without);
+  EXPECT_EQ(qa.calibration["bias_correction"], true);
 }
 
 TEST(Int8Stability, CalibratesOnThreeDisjointClassBalancedSubsets) {
