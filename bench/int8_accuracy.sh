@@ -23,8 +23,10 @@ import json, os, sys
 out, data = sys.argv[1], sys.argv[2]
 f = json.load(open(os.path.join(out, "float.json")))
 q = json.load(open(os.path.join(out, "int8.json")))
-pf = {r["input"]: r["class_index"] for r in json.load(open(os.path.join(out, "pred_float.json")))}
-pq = {r["input"]: r["class_index"] for r in json.load(open(os.path.join(out, "pred_int8.json")))["results"]}
+rf = {r["input"]: r for r in json.load(open(os.path.join(out, "pred_float.json")))}
+rq = {r["input"]: r for r in json.load(open(os.path.join(out, "pred_int8.json")))["results"]}
+pf = {k: r["class_index"] for k, r in rf.items()}
+pq = {k: r["class_index"] for k, r in rq.items()}
 agree = sum(pf[k] == pq[k] for k in pf)
 print("data %s, test split: %d images (eval), %d files compared" % (data, f["total"] if "total" in f else -1, len(pf)))
 print("| model | accuracy | macro-F1 |")
@@ -34,5 +36,17 @@ for name, r in (("float", f), ("int8", q)):
 print("accuracy change %+.2f points, macro-F1 change %+.2f points, top-1 agreement %d/%d = %.2f %%" %
       (100 * (q["accuracy"] - f["accuracy"]), 100 * (q["macro_f1"] - f["macro_f1"]), agree, len(pf),
        100.0 * agree / max(1, len(pf))))
+# Logits: SQNR over the split, and how close the float model's decisions were
+# where the two disagree (margin = top-1 minus top-2 float logit).
+sig = sum(v * v for r in rf.values() for v in r["logits"])
+err = sum((a - b) ** 2 for k in rf for a, b in zip(rf[k]["logits"], rq[k]["logits"]))
+print("logits SQNR int8 vs float: %.2f dB" % (10 * __import__("math").log10(sig / max(err, 1e-30))))
+def margin(l):
+    s = sorted(l, reverse=True)
+    return s[0] - s[1]
+dis = sorted((margin(rf[k]["logits"]), k) for k in pf if pf[k] != pq[k])
+mar = sorted(margin(r["logits"]) for r in rf.values())
+print("float top-1 margin: median %.4f over the split; at the disagreements: %s" %
+      (mar[len(mar) // 2], ", ".join("%.4f" % m for m, _ in dis[:10]) or "none"))
 EOF
 rm -rf "$OUT"

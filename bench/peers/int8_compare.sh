@@ -4,6 +4,10 @@
 # the rounds interleave the engines so that a change in the machine's load
 # hits all of them, and the table gives per-round ratios. Also prints the
 # machine's int8 (vpdpbusd) peak measured by bench_int8 when it is given.
+# ecgcnn runs twice per round, with OpenMP's default (active, spinning) wait
+# policy and with OMP_WAIT_POLICY=passive: on a machine shared with other
+# jobs, threads spinning at a barrier while a sibling is descheduled cost
+# ecgcnn 5-7x (ONNX Runtime is also timed with its spinning off).
 #
 # Usage:
 #   bench/peers/int8_compare.sh ECGCNN CHECKPOINT INT8_MODEL [BENCH_INT8]
@@ -35,12 +39,14 @@ if [ -n "$PEAK_BIN" ]; then
     tee "$OUT/peak.txt"
 fi
 for round in $(seq "$ROUNDS"); do
-  for mode in infer int8; do
-    extra=()
-    [ "$mode" = int8 ] && extra=(--int8-model "$Q")
-    "$ECG" bench --threads "$THREADS" --model resnet11 --mode "$mode" "${extra[@]}" --batch 1 \
-      --image-size "$SIZE" --steps "$RUNS" --warmup 10 --json |
-      sed "s/^{/{\"round\": $round, /" >>"$OUT/ecg.jsonl"
+  for policy in active passive; do
+    for mode in infer int8; do
+      extra=()
+      [ "$mode" = int8 ] && extra=(--int8-model "$Q")
+      OMP_WAIT_POLICY=$policy "$ECG" bench --threads "$THREADS" --model resnet11 --mode "$mode" \
+        "${extra[@]}" --batch 1 --image-size "$SIZE" --steps "$RUNS" --warmup 10 --json |
+        sed "s/^{/{\"round\": $round, \"wait\": \"$policy\", /" >>"$OUT/ecg.jsonl"
+    done
   done
   "$PY" "$HERE/int8_peers.py" --checkpoint "$CK" --threads "$THREADS" --runs "$RUNS" --json \
     --workdir "$OUT/models" 2>"$OUT/peers.err" | sed "s/^{/{\"round\": $round, /" >>"$OUT/peers.jsonl"
@@ -58,14 +64,15 @@ if os.path.exists(os.path.join(out, "peak.txt")):
 gop = peers[0]["gop"]
 rows = {}
 for e in ecg:
-    name = "ecgcnn int8 (%s)" % e["int8_kernel"] if e["mode"] == "int8" else "ecgcnn float (%s)" % e["isa"]
+    name = ("ecgcnn int8 (%s)" % e["int8_kernel"] if e["mode"] == "int8" else
+            "ecgcnn float (%s)" % e["isa"]) + ", OMP wait " + e["wait"]
     rows.setdefault(name, {})[e["round"]] = (e["ms_per_step"], e["p99_ms"])
 for p in peers:
     rows.setdefault("%s %s" % (p["peer"], p["version"]), {})[p["round"]] = (p["ms"], p["p99_ms"])
-int8_name = [n for n in rows if n.startswith("ecgcnn int8")][0]
+int8_name = [n for n in rows if n.startswith("ecgcnn int8") and n.endswith("passive")][0]
 rounds = sorted(rows[int8_name])
 print("| engine | " + " | ".join("round %d ms (p99)" % r for r in rounds) +
-      " | GOP/s (best round) | % of int8 peak | ecgcnn int8 speed-up, per round |")
+      " | GOP/s (best round) | % of int8 peak | ecgcnn int8 (passive) speed-up, per round |")
 print("|---|" + "---|" * (len(rounds) + 3))
 for name, by in rows.items():
     best = min(v[0] for v in by.values())

@@ -214,7 +214,7 @@ def main():
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--calib-npy", default="")
-    ap.add_argument("--peers", default="ort-int8,tflite-int8,ort-float,tflite-float")
+    ap.add_argument("--peers", default="ort-int8,ort-int8-nospin,tflite-int8,ort-float,tflite-float")
     ap.add_argument("--workdir", default="")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
@@ -281,6 +281,12 @@ def main():
         report("onnxruntime int8 QDQ (U8S8, per-channel)", ort.__version__, ms, p99,
                {"model_bytes": os.path.getsize(q8),
                 "logits_rel_err_vs_float": float(np.max(np.abs(out - ref)) / (np.max(np.abs(ref)) + 1e-12))})
+        if "ort-int8-nospin" in peers:
+            # Its thread pool without spinning: the better setting on a shared machine.
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            sn = ort.InferenceSession(q8, so, providers=["CPUExecutionProvider"])
+            ms, p99 = time_it(lambda: sn.run(None, {"x": x}), a.warmup, a.runs)
+            report("onnxruntime int8 QDQ (U8S8, per-channel), no spinning", ort.__version__, ms, p99)
 
     def litert(content):
         try:
