@@ -29,8 +29,8 @@ int main() {
     Tensor loss = softmax_cross_entropy(logits, target);
     // Backward: walks the tape in reverse and fills .grad() of the leaves.
     loss.backward();
-    std::printf("step %d  loss %.4f  |dL/dw2| row 0: %+.4f %+.4f %+.4f %+.4f\n", step,
-                loss.item(), w2.grad().at({0, 0}), w2.grad().at({0, 1}), w2.grad().at({0, 2}),
+    std::printf("step %d  loss %.4f  |dL/dw2| row 0: %+.4f %+.4f %+.4f %+.4f\n", step, loss.item(),
+                w2.grad().at({0, 0}), w2.grad().at({0, 1}), w2.grad().at({0, 2}),
                 w2.grad().at({0, 3}));
     // Plain gradient descent, outside the tape.
     NoGradGuard no_grad;
