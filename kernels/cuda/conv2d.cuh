@@ -242,7 +242,63 @@ struct ConvBackwardWeightsProblem {
     const long long crs = static_cast<long long>(s.C) * s.R * s.S;
     out[(static_cast<long long>(z) * s.K + m) * crs + oc.n] = v;
   }
-  ECG_CONV_DECODING_ITERATORS
+  // Iterators: the reduction index k = (image, p, q) steps by adds and
+  // compares (q carries into p, p into the next image), as in the forward.
+  struct AIt {
+    long long idx;  // dy index of (image, m, p, q)
+    int pq;
+  };
+  __device__ AIt a_begin(int m, int k) const {
+    int img, pq;
+    pq_div.divmod(k, img, pq);
+    return AIt{(static_cast<long long>(img) * s.K + m) * s.P * s.Q + pq, pq};
+  }
+  __device__ float a_load(const AIt& it) const { return dy[it.idx]; }
+  __device__ void a_next(AIt& it) const {
+    it.pq += kIgemmTileK;
+    it.idx += kIgemmTileK;
+    while (it.pq >= s.P * s.Q) {  // next image: skip the other K - 1 channels of dy
+      it.pq -= s.P * s.Q;
+      it.idx += static_cast<long long>(s.K - 1) * s.P * s.Q;
+    }
+  }
+  struct BIt {
+    long long off;  // x index of (image, c, h, v); h, v may lie in the padding
+    int p, q, h, v;
+  };
+  __device__ BIt b_begin(int n, int k) const {
+    const Col col = column(n);
+    int img, pq;
+    pq_div.divmod(k, img, pq);
+    BIt it;
+    q_div.divmod(pq, it.p, it.q);
+    it.h = it.p * s.stride_h + col.r;
+    it.v = it.q * s.stride_w + col.t;
+    it.off = static_cast<long long>(img) * s.C * s.H * s.W + col.cbase +
+             static_cast<long long>(it.h) * s.W + it.v;
+    return it;
+  }
+  __device__ float b_load(const BIt& it) const {
+    if (it.h < 0 || it.h >= s.H || it.v < 0 || it.v >= s.W) return 0.f;
+    return x[it.off];
+  }
+  __device__ void b_next(BIt& it) const {
+    it.q += b_sub;
+    it.v += b_sub * s.stride_w;
+    it.off += b_sub * s.stride_w;
+    while (it.q >= s.Q) {
+      it.q -= s.Q;
+      it.v -= s.Q * s.stride_w;
+      it.off += static_cast<long long>(s.stride_h) * s.W - s.Q * s.stride_w;
+      it.h += s.stride_h;
+      if (++it.p >= s.P) {  // next image
+        it.p = 0;
+        it.h -= s.P * s.stride_h;
+        it.off += static_cast<long long>(s.C) * s.H * s.W -
+                  static_cast<long long>(s.P) * s.stride_h * s.W;
+      }
+    }
+  }
 };
 
 #undef ECG_CONV_DECODING_ITERATORS

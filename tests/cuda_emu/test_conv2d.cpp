@@ -41,7 +41,9 @@ Conv2dShape make_shape(int N, int C, int H, int W, int K, int R, int S, int sh, 
 // unequal strides, batch 1 and batch > 1, two shapes whose backward-weights
 // reduction is split (four and two ways), and both row tiles of the implicit
 // GEMM in every direction (igemm_config: 16 rows for M = K or C <= 16, 64 up
-// to 64 (K = 33, C = 20), else 128 (K = 70, C = 65)).
+// to 64 (K = 33, C = 20), else 128 (K = 70, C = 65)), and 4x1 images with
+// 2x1 outputs, where the backward-weights iterators carry across images at
+// every step (twice per step in the 128-row tile).
 std::vector<Conv2dShape> shapes() {
   return {make_shape(2, 3, 11, 13, 5, 3, 3, 1, 1, 1, 1, 1, 1),
           make_shape(1, 6, 12, 10, 9, 3, 3, 2, 2, 0, 0, 1, 1),
@@ -50,7 +52,9 @@ std::vector<Conv2dShape> shapes() {
           make_shape(1, 3, 7, 8, 4, 2, 3, 1, 2, 1, 0, 0, 2),
           make_shape(1, 1, 23, 23, 2, 3, 3, 1, 1, 1, 1, 1, 1),
           make_shape(1, 20, 9, 7, 33, 3, 3, 2, 2, 0, 0, 1, 1),
-          make_shape(1, 65, 5, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1)};
+          make_shape(1, 65, 5, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1),
+          make_shape(3, 2, 4, 1, 5, 3, 1, 2, 1, 1, 0, 1, 0),
+          make_shape(3, 2, 4, 1, 70, 3, 1, 2, 1, 1, 0, 1, 0)};
 }
 
 // The ThreadSanitizer build keeps the small odd shape, the non-square one and
