@@ -2,7 +2,7 @@
 // (conv_int8_driver.h), included by two ISA units that differ only in the
 // 16-byte multiply-accumulate step:
 //   conv_int8_neon.cpp      ARMv8.0 (Cortex-A57): SMULL + SMLAL2 into int16,
-//                           then SADALP into int32 (ECG_NEON_MAC16_SMULL)
+//                           then SADALP into int32 (the default)
 //   conv_int8_neon_dot.cpp  ARMv8.2 dot product: SDOT (ECG_NEON_MAC16_SDOT)
 //
 // Both see int8 activations unshifted (kActShift 0; SMULL and SDOT are
