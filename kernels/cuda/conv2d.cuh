@@ -116,35 +116,6 @@ struct ConvForwardProblem {
   }
 };
 
-// The backward problems decode every index afresh through FastDivmod: their
-// iterators hold (m, k) or (column, k) and step k.
-#define ECG_CONV_DECODING_ITERATORS              \
-  struct AIt {                                   \
-    int m, k;                                    \
-  };                                             \
-  __device__ AIt a_begin(int m, int k) const {   \
-    return AIt{m, k};                            \
-  }                                              \
-  __device__ float a_load(const AIt& it) const { \
-    return a(it.m, it.k);                        \
-  }                                              \
-  __device__ void a_next(AIt& it) const {        \
-    it.k += kIgemmTileK;                         \
-  }                                              \
-  struct BIt {                                   \
-    Col col;                                     \
-    int k;                                       \
-  };                                             \
-  __device__ BIt b_begin(int n, int k) const {   \
-    return BIt{column(n), k};                    \
-  }                                              \
-  __device__ float b_load(const BIt& it) const { \
-    return b(it.k, it.col);                      \
-  }                                              \
-  __device__ void b_next(BIt& it) const {        \
-    it.k += b_sub;                               \
-  }
-
 struct ConvBackwardDataProblem {
   Conv2dShape s;
   const float* dy;
@@ -167,23 +138,6 @@ struct ConvBackwardDataProblem {
     c.v = v + s.pad_left;
     return c;
   }
-  __device__ float a(int m, int k) const {  // m = input channel, k = (out channel, r, s)
-    int ko, rs;
-    rs_div.divmod(k, ko, rs);
-    return w[(static_cast<long long>(ko) * s.C + m) * s.R * s.S + rs];
-  }
-  __device__ float b(int k, const Col& col) const {
-    int ko, rs, r, t;
-    rs_div.divmod(k, ko, rs);
-    s_div.divmod(rs, r, t);
-    const int ph = col.h - r, pv = col.v - t;
-    if (ph < 0 || pv < 0) return 0.f;
-    int p, q, ph_rem, pv_rem;
-    sh_div.divmod(ph, p, ph_rem);
-    sw_div.divmod(pv, q, pv_rem);
-    if (ph_rem != 0 || pv_rem != 0 || p >= s.P || q >= s.Q) return 0.f;
-    return dy[col.dybase + (static_cast<long long>(ko) * s.P + p) * s.Q + q];
-  }
   struct OutCol {
     long long base;  // dx index of channel 0 of this input pixel
   };
@@ -195,7 +149,64 @@ struct ConvBackwardDataProblem {
   __device__ void store(const OutCol& oc, int m, float v, int) const {
     dx[oc.base + static_cast<long long>(m) * s.H * s.W] = v;
   }
-  ECG_CONV_DECODING_ITERATORS
+  // Iterators: the reduction index k = (out channel, r, t) steps by adds and
+  // compares (t carries into r, r into the next output channel).
+  struct AIt {
+    long long idx;  // w index of (k_out, m, r, t)
+    int rs;
+  };
+  __device__ AIt a_begin(int m, int k) const {
+    int ko, rs;
+    rs_div.divmod(k, ko, rs);
+    return AIt{(static_cast<long long>(ko) * s.C + m) * s.R * s.S + rs, rs};
+  }
+  __device__ float a_load(const AIt& it) const { return w[it.idx]; }
+  __device__ void a_next(AIt& it) const {
+    it.rs += kIgemmTileK;
+    it.idx += kIgemmTileK;
+    while (it.rs >= s.R * s.S) {  // next output channel: skip the other C - 1 planes
+      it.rs -= s.R * s.S;
+      it.idx += static_cast<long long>(s.C - 1) * s.R * s.S;
+    }
+  }
+  struct BIt {
+    long long base;  // dy index of (image, k_out, 0, 0)
+    int ph, pv;      // (h + pad_top - r, v + pad_left - t): stride multiples of p, q
+    int r, t;
+  };
+  __device__ BIt b_begin(int n, int k) const {
+    const Col col = column(n);
+    int ko, rs;
+    rs_div.divmod(k, ko, rs);
+    BIt it;
+    s_div.divmod(rs, it.r, it.t);
+    it.base = col.dybase + static_cast<long long>(ko) * s.P * s.Q;
+    it.ph = col.h - it.r;
+    it.pv = col.v - it.t;
+    return it;
+  }
+  __device__ float b_load(const BIt& it) const {
+    if (it.ph < 0 || it.pv < 0) return 0.f;
+    int p, q, ph_rem, pv_rem;
+    sh_div.divmod(it.ph, p, ph_rem);
+    sw_div.divmod(it.pv, q, pv_rem);
+    if (ph_rem != 0 || pv_rem != 0 || p >= s.P || q >= s.Q) return 0.f;
+    return dy[it.base + p * s.Q + q];
+  }
+  __device__ void b_next(BIt& it) const {
+    it.t += b_sub;
+    it.pv -= b_sub;
+    while (it.t >= s.S) {
+      it.t -= s.S;
+      it.pv += s.S;
+      it.ph -= 1;
+      if (++it.r >= s.R) {  // next output channel
+        it.r = 0;
+        it.ph += s.R;
+        it.base += static_cast<long long>(s.P) * s.Q;
+      }
+    }
+  }
 };
 
 struct ConvBackwardWeightsProblem {
@@ -219,20 +230,6 @@ struct ConvBackwardWeightsProblem {
     col.r = r - s.pad_top;
     col.t = t - s.pad_left;
     return col;
-  }
-  __device__ float a(int m, int k) const {  // m = out channel, k = (image, p, q)
-    int img, pq;
-    pq_div.divmod(k, img, pq);
-    return dy[(static_cast<long long>(img) * s.K + m) * s.P * s.Q + pq];
-  }
-  __device__ float b(int k, const Col& col) const {
-    int img, pq, p, q;
-    pq_div.divmod(k, img, pq);
-    q_div.divmod(pq, p, q);
-    const int h = p * s.stride_h + col.r, v = q * s.stride_w + col.t;
-    if (h < 0 || h >= s.H || v < 0 || v >= s.W) return 0.f;
-    return x[static_cast<long long>(img) * s.C * s.H * s.W + col.cbase +
-             static_cast<long long>(h) * s.W + v];
   }
   struct OutCol {
     int n;
@@ -300,8 +297,6 @@ struct ConvBackwardWeightsProblem {
     }
   }
 };
-
-#undef ECG_CONV_DECODING_ITERATORS
 
 // dst[i] = sum over z < splits of src[z * n + i], in split order.
 __global__ void __launch_bounds__(256) sum_splits_kernel(const float* __restrict__ src, int splits,

@@ -43,7 +43,9 @@ Conv2dShape make_shape(int N, int C, int H, int W, int K, int R, int S, int sh, 
 // GEMM in every direction (igemm_config: 16 rows for M = K or C <= 16, 64 up
 // to 64 (K = 33, C = 20), else 128 (K = 70, C = 65)), and 4x1 images with
 // 2x1 outputs, where the backward-weights iterators carry across images at
-// every step (twice per step in the 128-row tile).
+// every step (twice per step in the 128-row tile), and a 1x1 layer with 66
+// input channels whose backward-data iterator changes output channel twice
+// per step.
 std::vector<Conv2dShape> shapes() {
   return {make_shape(2, 3, 11, 13, 5, 3, 3, 1, 1, 1, 1, 1, 1),
           make_shape(1, 6, 12, 10, 9, 3, 3, 2, 2, 0, 0, 1, 1),
@@ -54,7 +56,8 @@ std::vector<Conv2dShape> shapes() {
           make_shape(1, 20, 9, 7, 33, 3, 3, 2, 2, 0, 0, 1, 1),
           make_shape(1, 65, 5, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1),
           make_shape(3, 2, 4, 1, 5, 3, 1, 2, 1, 1, 0, 1, 0),
-          make_shape(3, 2, 4, 1, 70, 3, 1, 2, 1, 1, 0, 1, 0)};
+          make_shape(3, 2, 4, 1, 70, 3, 1, 2, 1, 1, 0, 1, 0),
+          make_shape(1, 66, 3, 4, 3, 1, 1, 1, 1, 0, 0, 0, 0)};
 }
 
 // The ThreadSanitizer build keeps the small odd shape, the non-square one and
