@@ -1,17 +1,31 @@
 // `ecgcnn bench --model M --mode train|infer --batch B`: images/s, median and
 // p99 ms per step, peak resident memory; --profile prints the per-op and
 // per-layer table and writes a Chrome trace of one step.
+//
+// --device-report prints the study's deployment table (model size,
+// preprocessing, average and p99 inference, images/s, CPU usage, RAM in use,
+// peak program memory, OS, cores, total RAM) as text, or inside the JSON
+// object with --json, so a Jetson Nano run compares like with like with the
+// study's TFLite figures. It defaults to --mode int8.
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <string>
 
 #include "cli_common.h"
 #include "core/autograd.h"
 #include "core/profiler.h"
 #include "core/runtime.h"
+#include "data/image_io.h"
+#include "data/preprocess.h"
+#include "data/synth/dataset.h"
 #include "models/models.h"
 #include "optim/optimizer.h"
 #include "quant/int8_model.h"
@@ -23,7 +37,58 @@ struct BenchOptions {
   std::string model = "resnet11", mode = "infer", trace = "", int8_model = "";
   int batch = 1, image_size = 224, steps = 10, warmup = 2;
   bool json = false, profile = false;
+  bool device_report = false;
+  std::string image;  // --device-report: the scan whose preprocessing is timed
 };
+
+// Seconds of CPU (user + system) this process has used.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+// A field of /proc/self/status or /proc/meminfo in MB ("VmRSS:", "MemTotal:").
+double proc_kb_field_mb(const char* file, const char* key) {
+  std::ifstream f(file);
+  std::string line;
+  const size_t n = std::char_traits<char>::length(key);
+  while (std::getline(f, line))
+    if (line.compare(0, n, key) == 0) return std::stod(line.substr(n)) / 1024.0;
+  return 0;
+}
+
+// Median milliseconds of reading one scan from memory and turning it into the
+// model's input (decode, INTER_AREA resize, CHW floats): the study's
+// "preprocessing". Without --image, a synthetic 2213-pixel-wide report page,
+// JPEG-encoded like the scans.
+double preprocessing_ms(const std::string& image, int size) {
+  using namespace ecg;
+  std::string bytes;
+  if (!image.empty()) {
+    std::ifstream f(image, std::ios::binary);
+    ECG_CHECK(f.good(), "--image: cannot read ", image);
+    bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  } else {
+    const auto page =
+        data::synth::make_page(7, data::synth::EcgClass::Normal, 0, data::synth::PageOptions{});
+    bytes = data::encode_jpeg(page.image, 90);
+  }
+  data::PreprocessOptions po;
+  po.size = size;
+  std::vector<float> chw(static_cast<size_t>(3) * size * size);
+  std::vector<double> ms;
+  for (int i = 0; i < 11; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const data::Image img =
+        data::preprocess_memory(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), po);
+    data::image_to_chw(img, po, chw.data());
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
 
 double percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
@@ -46,6 +111,7 @@ void run_bench(const BenchOptions& o) {
   std::unique_ptr<Optimizer> opt;
   std::unique_ptr<quant::Int8Model> qmodel;
   std::unique_ptr<quant::Int8Runner> runner;
+  double model_mb = 0;
   if (o.mode == "int8") {
     // A given int8 model, or this float model quantized on random images:
     // the speed does not depend on the weights' values.
@@ -61,6 +127,17 @@ void run_bench(const BenchOptions& o) {
     }
     ECG_CHECK(qmodel->image_size == o.image_size, "--image-size ", o.image_size,
               " does not match the int8 model's ", qmodel->image_size);
+    if (o.device_report) {
+      // The size of the model file: the given one, or this model saved.
+      std::string path = o.int8_model;
+      if (path.empty()) {
+        path = "ecgcnn-device-report-" + std::to_string(getpid()) + ".ecg8";
+        quant::save_int8_model(path, *qmodel);
+      }
+      std::ifstream f(path, std::ios::binary | std::ios::ate);
+      model_mb = static_cast<double>(f.tellg()) / 1e6;
+      if (o.int8_model.empty()) std::remove(path.c_str());
+    }
     runner = std::make_unique<quant::Int8Runner>(*qmodel, int8::best_int8_kernel(), o.batch);
   } else if (o.mode == "train") {
     model->train();
@@ -68,8 +145,15 @@ void run_bench(const BenchOptions& o) {
   } else {
     model->eval();
   }
+  if (o.mode != "int8") {
+    // Float weights as a file would hold them: 4 bytes per parameter.
+    int64_t params = 0;
+    for (const Tensor* t : model->parameters()) params += t->numel();
+    model_mb = 4.0 * static_cast<double>(params) / 1e6;
+  }
   Profiler& prof = Profiler::instance();
   std::vector<double> ms;
+  double cpu_s = 0;
   for (int i = 0; i < o.warmup + o.steps; ++i) {
     bool timed = i >= o.warmup;
     if (o.profile && timed) prof.enable(true);
@@ -91,9 +175,12 @@ void run_bench(const BenchOptions& o) {
     double dt =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (timed) ms.push_back(dt);
+    if (i + 1 == o.warmup) cpu_s = cpu_seconds();
     if (!o.json) std::fprintf(stderr, "\rstep %d/%d: %.1f ms   ", i + 1, o.warmup + o.steps, dt);
   }
   if (!o.json) std::fprintf(stderr, "\n");
+  if (o.warmup == 0) cpu_s = 0;  // the loop started with the process's own CPU time
+  cpu_s = cpu_seconds() - cpu_s;
   const double med = percentile(ms, 0.5);
   nlohmann::json j = {{"model", o.model},
                       {"mode", o.mode},
@@ -110,6 +197,48 @@ void run_bench(const BenchOptions& o) {
   if (runner) {
     j["int8_kernel"] = int8::int8_kernel_name(runner->kernel());
     j["planned_arena_mb"] = runner->plan().bytes / 1e6;
+  }
+  if (o.device_report) {
+    const double mean = std::accumulate(ms.begin(), ms.end(), 0.0) / ms.size();
+    const double loop_s = std::accumulate(ms.begin(), ms.end(), 0.0) / 1000.0;
+    utsname un{};
+    uname(&un);
+    nlohmann::json d = {{"model_size_mb", model_mb},
+                        {"preprocessing_ms", preprocessing_ms(o.image, o.image_size)},
+                        {"inference_avg_ms", mean / o.batch},
+                        {"inference_p99_ms", percentile(ms, 0.99) / o.batch},
+                        {"images_per_s", o.batch / (mean / 1000.0)},
+                        {"cpu_usage_percent", loop_s > 0 ? 100.0 * cpu_s / loop_s : 0.0},
+                        {"ram_in_use_mb", proc_kb_field_mb("/proc/self/status", "VmRSS:")},
+                        {"peak_program_memory_mb", ecg::cli::peak_rss_mb()},
+                        {"os", std::string(un.sysname) + " " + un.release + " " + un.machine},
+                        {"cores", hardware_threads()},
+                        {"total_ram_mb", proc_kb_field_mb("/proc/meminfo", "MemTotal:")},
+                        {"model_source", o.mode != "int8"       ? "float model"
+                                         : o.int8_model.empty() ? "quantized in this process"
+                                                                : o.int8_model}};
+    j["device_report"] = d;
+    if (!o.json) {
+      std::printf("device report (%s %s, batch %d, %d timed runs, %d threads, %s)\n",
+                  o.model.c_str(), o.mode.c_str(), o.batch, o.steps, num_threads(),
+                  runner ? int8::int8_kernel_name(runner->kernel()) : isa_name(active_isa()));
+      std::printf("  model size              %.2f MB\n", d["model_size_mb"].get<double>());
+      std::printf("  preprocessing           %.2f ms\n", d["preprocessing_ms"].get<double>());
+      std::printf("  inference (average)     %.2f ms\n", d["inference_avg_ms"].get<double>());
+      std::printf("  inference (p99)         %.2f ms\n", d["inference_p99_ms"].get<double>());
+      std::printf("  images/s                %.2f\n", d["images_per_s"].get<double>());
+      std::printf("  CPU usage               %.0f %% (of one core)\n",
+                  d["cpu_usage_percent"].get<double>());
+      std::printf("  RAM in use              %.1f MB\n", d["ram_in_use_mb"].get<double>());
+      std::printf("  peak program memory     %.1f MB\n", d["peak_program_memory_mb"].get<double>());
+      if (o.mode == "int8" && o.int8_model.empty())
+        std::printf(
+            "                          (includes building and quantizing the float model; "
+            "--int8-model FILE gives the deployment figure)\n");
+      std::printf("  OS                      %s\n", d["os"].get<std::string>().c_str());
+      std::printf("  cores                   %d\n", d["cores"].get<int>());
+      std::printf("  total RAM               %.0f MB\n", d["total_ram_mb"].get<double>());
+    }
   }
   if (o.json) {
     std::printf("%s\n", j.dump().c_str());
@@ -147,5 +276,14 @@ void ecg_cli_bench(CLI::App& app) {
   sub->add_flag("--json", o.json, "print one JSON object");
   sub->add_flag("--profile", o.profile, "time every op; print tables and write a Chrome trace");
   sub->add_option("--trace", o.trace, "Chrome trace path (with --profile)");
-  sub->callback([] { run_bench(o); });
+  sub->add_flag("--device-report", o.device_report,
+                "print the study's deployment table (size, preprocessing, latency, CPU, memory, "
+                "machine); implies --mode int8 unless --mode is given");
+  sub->add_option("--image", o.image,
+                  "with --device-report: a scan whose preprocessing is timed (default: a "
+                  "synthetic report page)");
+  sub->callback([sub] {
+    if (o.device_report && sub->count("--mode") == 0) o.mode = "int8";
+    run_bench(o);
+  });
 }
