@@ -153,7 +153,7 @@ void run_bench(const BenchOptions& o) {
   }
   Profiler& prof = Profiler::instance();
   std::vector<double> ms;
-  double cpu_s = 0;
+  double cpu_s = cpu_seconds();  // reset after the warm-up steps
   for (int i = 0; i < o.warmup + o.steps; ++i) {
     bool timed = i >= o.warmup;
     if (o.profile && timed) prof.enable(true);
@@ -179,7 +179,6 @@ void run_bench(const BenchOptions& o) {
     if (!o.json) std::fprintf(stderr, "\rstep %d/%d: %.1f ms   ", i + 1, o.warmup + o.steps, dt);
   }
   if (!o.json) std::fprintf(stderr, "\n");
-  if (o.warmup == 0) cpu_s = 0;  // the loop started with the process's own CPU time
   cpu_s = cpu_seconds() - cpu_s;
   const double med = percentile(ms, 0.5);
   nlohmann::json j = {{"model", o.model},

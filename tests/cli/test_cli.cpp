@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace {
@@ -143,6 +144,28 @@ TEST(Cli, SynthTrainEvalQuantizeInferChain) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("probabilities"), std::string::npos) << r.out;
   fs::remove_all(dir);
+}
+
+// The study's deployment table: every field present and plausible, in JSON
+// and as text (a small image keeps it quick; preprocessing still decodes a
+// full-size synthetic scan).
+TEST(Cli, DeviceReportPrintsTheStudysTable) {
+  CliRun r = run("bench --device-report --image-size 32 --steps 3 --warmup 1 --threads 1 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("mode"), "int8");
+  const auto& d = j.at("device_report");
+  for (const char* key :
+       {"model_size_mb", "preprocessing_ms", "inference_avg_ms", "inference_p99_ms", "images_per_s",
+        "cpu_usage_percent", "ram_in_use_mb", "peak_program_memory_mb", "total_ram_mb"})
+    EXPECT_GT(d.at(key).get<double>(), 0.0) << key;
+  EXPECT_GE(d.at("peak_program_memory_mb").get<double>(), d.at("ram_in_use_mb").get<double>());
+  EXPECT_GE(d.at("cores").get<int>(), 1);
+  EXPECT_FALSE(d.at("os").get<std::string>().empty());
+  r = run("bench --device-report --image-size 32 --steps 2 --warmup 0 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("peak program memory"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("preprocessing"), std::string::npos) << r.out;
 }
 
 }  // namespace
