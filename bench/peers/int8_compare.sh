@@ -52,6 +52,7 @@ for round in $(seq "$ROUNDS"); do
     --workdir "$OUT/models" 2>"$OUT/peers.err" | sed "s/^{/{\"round\": $round, /" >>"$OUT/peers.jsonl"
 done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+grep -h '^#' "$OUT/peers.err" | sort -u || true
 "$PY" - "$OUT" "$Q" <<'EOF'
 import json, os, re, sys
 out, qpath = sys.argv[1], sys.argv[2]
