@@ -343,7 +343,7 @@ Int8Model load_int8_model(const std::string& path) {
   return m;
 }
 
-ArenaPlan plan_arena(const Int8Model& m, int batch, bool reuse) {
+ArenaPlan plan_arena(const Int8Model& m, int batch, bool reuse, bool in_place_residual) {
   const int nt = static_cast<int>(m.tensors.size());
   std::vector<int> first(nt, -1), last(nt, -1);
   first[0] = -1;
@@ -354,34 +354,61 @@ ArenaPlan plan_arena(const Int8Model& m, int batch, bool reuse) {
   }
   ArenaPlan plan;
   plan.offset.assign(nt, 0);
-  std::vector<int> order(nt);
-  for (int i = 0; i < nt; ++i) order[i] = i;
   auto size_of = [&](int t) {
     int64_t b = m.tensors[t].bytes() / std::max(1, m.tensors[t].N) * batch;
     return (b + 63) / 64 * 64;
   };
-  std::sort(order.begin(), order.end(), [&](int a, int b) { return size_of(a) > size_of(b); });
+  for (int t = 0; t < nt; ++t) plan.naive_bytes += size_of(t);
+  // Groups of tensors sharing bytes: an in-place conv output joins its
+  // residual's group; a group lives from its first member's birth to its last
+  // member's last use.
+  std::vector<int> root(nt);
+  for (int t = 0; t < nt; ++t) root[t] = t;
+  if (reuse && in_place_residual)
+    for (int i = 0; i < static_cast<int>(m.nodes.size()); ++i) {
+      const NodeQ& n = m.nodes[i];
+      if (n.kind != NodeKind::Conv || !n.conv.residual || n.output < 0 || n.inputs.size() != 2)
+        continue;
+      const int x = n.inputs[0], res = n.inputs[1];
+      if (last[res] == i && root[x] != root[res] && size_of(res) == size_of(n.output))
+        root[n.output] = root[res];
+    }
+  std::vector<int> lo(nt, 0), hi(nt, 0);
+  std::vector<int64_t> group_size(nt, 0);
+  std::vector<bool> is_root(nt, false);
+  for (int t = 0; t < nt; ++t) {
+    const int r = root[t];
+    const int tlo = first[t], thi = std::max(last[t], first[t]);
+    if (!is_root[r]) {
+      is_root[r] = true;
+      lo[r] = tlo, hi[r] = thi;
+    }
+    lo[r] = std::min(lo[r], tlo), hi[r] = std::max(hi[r], thi);
+    group_size[r] = std::max(group_size[r], size_of(t));
+  }
+  std::vector<int> order;
+  for (int t = 0; t < nt; ++t)
+    if (is_root[t]) order.push_back(t);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return group_size[a] > group_size[b]; });
   std::vector<int> placed;
   for (int t : order) {
-    plan.naive_bytes += size_of(t);
-    const int lo = first[t], hi = std::max(last[t], first[t]);
     // Candidate offsets: 0 and the end of every placed tensor alive at the same time.
     std::vector<std::pair<int64_t, int64_t>> busy;
-    for (int p : placed) {
-      const int plo = first[p], phi = std::max(last[p], first[p]);
-      if (!reuse || (plo <= hi && lo <= phi))
-        busy.emplace_back(plan.offset[p], plan.offset[p] + size_of(p));
-    }
+    for (int p : placed)
+      if (!reuse || (lo[p] <= hi[t] && lo[t] <= hi[p]))
+        busy.emplace_back(plan.offset[p], plan.offset[p] + group_size[p]);
     std::sort(busy.begin(), busy.end());
     int64_t off = 0;
     for (auto& b : busy) {
-      if (off + size_of(t) <= b.first) break;
+      if (off + group_size[t] <= b.first) break;
       off = std::max(off, b.second);
     }
     plan.offset[t] = off;
-    plan.bytes = std::max(plan.bytes, off + size_of(t));
+    plan.bytes = std::max(plan.bytes, off + group_size[t]);
     placed.push_back(t);
   }
+  for (int t = 0; t < nt; ++t) plan.offset[t] = plan.offset[root[t]];
   return plan;
 }
 
@@ -389,7 +416,7 @@ Int8Runner::Int8Runner(const Int8Model& m, int8::Int8Kernel kernel, int max_batc
     : model_(m), kernel_(kernel), max_batch_(max_batch) {
   ECG_CHECK(int8::int8_kernel_supported(kernel), "int8 kernel ", int8::int8_kernel_name(kernel),
             " is not supported by this CPU");
-  plan_ = plan_arena(m, max_batch, reuse_arena);
+  plan_ = plan_arena(m, max_batch, reuse_arena, /*in_place_residual=*/reuse_arena);
   arena_.assign(static_cast<size_t>(plan_.bytes), 0);
   packed_.resize(m.nodes.size());
   for (size_t i = 0; i < m.nodes.size(); ++i) {

@@ -89,18 +89,28 @@ Int8Model load_int8_model(const std::string& path);
 // Static arena plan: every tensor gets an offset so that tensors alive at the
 // same time never overlap (greedy first fit by size, from lifetimes in
 // execution order), for a given batch size.
+//
+// in_place_residual: a conv with a fused residual add may write its output
+// over the residual when that conv is the residual's last reader and both
+// have the same size. Every int8 epilogue (and the float-fallback path) reads
+// residual[i] before it writes output[i] and touches no other element of
+// either, so this is exact; it saves one full-size tensor per block (at
+// 224 px, a 3.2 MB stage-0 tensor). Those two tensors are then the only
+// pairs that overlap while alive.
 struct ArenaPlan {
   std::vector<int64_t> offset;  // per tensor
   int64_t bytes = 0;            // planned peak
   int64_t naive_bytes = 0;      // sum of all tensors (no reuse)
 };
-ArenaPlan plan_arena(const Int8Model& m, int batch, bool reuse = true);
+ArenaPlan plan_arena(const Int8Model& m, int batch, bool reuse = true,
+                     bool in_place_residual = false);
 
 // Executes an Int8Model: weights packed once for one kernel at construction.
 class Int8Runner {
  public:
   // reuse_arena=false gives every tensor its own bytes, so all of them can be
-  // read after run() (per-layer reports, bit-exactness tests).
+  // read after run() (per-layer reports, bit-exactness tests); true plans
+  // with lifetimes and in-place residual adds.
   Int8Runner(const Int8Model& m, int8::Int8Kernel kernel = int8::best_int8_kernel(),
              int max_batch = 1, bool reuse_arena = true);
   // images: float [N, 3, S, S] NCHW (already preprocessed); returns logits [N, classes].

@@ -190,7 +190,7 @@ void run_quantize(const QuantizeCli& o) {
   }
   report["layers"] = layers;
   const double bytes = static_cast<double>(fs::file_size(o.out));
-  quant::ArenaPlan plan = quant::plan_arena(q, 1);
+  quant::ArenaPlan plan = quant::plan_arena(q, 1, true, /*in_place_residual=*/true);
   report["file_bytes"] = bytes;
   report["arena_bytes"] = plan.bytes;
   report["float_layers"] = q.float_nodes();

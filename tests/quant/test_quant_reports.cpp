@@ -353,6 +353,59 @@ TEST(Int8BiasCorrection, RemovesTheMeanShiftOfWeightRoundingOnAFlatPage) {
   EXPECT_EQ(qa.calibration["bias_correction"], true);
 }
 
+TEST(Int8Arena, InPlaceResidualPlanIsSmallerAndRunsBitExactly) {
+  auto m = random_resnet(40);  // 40 px: odd sizes after the stride-2 stages
+  quant::Int8Model q = quantize(*m, 40);
+  const int B = 2;
+  const quant::ArenaPlan sep = quant::plan_arena(q, B, true, false);
+  const quant::ArenaPlan inp = quant::plan_arena(q, B, true, true);
+  std::printf("arena at 40 px, batch 2: %lld bytes in place, %lld without\n",
+              static_cast<long long>(inp.bytes), static_cast<long long>(sep.bytes));
+  EXPECT_LT(inp.bytes, sep.bytes);
+  // Only a residual and the output of the conv that adds it may share bytes while alive.
+  const int nt = static_cast<int>(q.tensors.size());
+  std::vector<int> first(nt, -1), last(nt, -1);
+  for (int i = 0; i < static_cast<int>(q.nodes.size()); ++i) {
+    if (q.nodes[i].output >= 0) first[q.nodes[i].output] = i;
+    for (int t : q.nodes[i].inputs) last[t] = std::max(last[t], i);
+  }
+  auto in_place_pair = [&](int a, int b) {
+    for (const auto& n : q.nodes)
+      if (n.conv.residual && n.inputs.size() == 2 &&
+          ((n.inputs[1] == a && n.output == b) || (n.inputs[1] == b && n.output == a)))
+        return true;
+    return false;
+  };
+  int shared = 0;
+  for (int a = 0; a < nt; ++a)
+    for (int b = a + 1; b < nt; ++b) {
+      const int64_t sa = q.tensors[a].bytes() * B, sb = q.tensors[b].bytes() * B;
+      const bool live =
+          first[a] <= std::max(last[b], first[b]) && first[b] <= std::max(last[a], first[a]);
+      const bool overlap = inp.offset[a] < inp.offset[b] + sb && inp.offset[b] < inp.offset[a] + sa;
+      if (live && overlap) {
+        EXPECT_TRUE(in_place_pair(a, b)) << q.tensors[a].name << " / " << q.tensors[b].name;
+        ++shared;
+      }
+    }
+  EXPECT_EQ(shared, 3);  // one per block of ResNet-11
+  // Every kernel, and a float-fallback residual conv, give the reference's bytes in place.
+  Tensor x = Tensor::uniform({B, 3, 40, 40}, 12, 0.0, 1.0);
+  quant::Int8Runner ref(q, int8::Int8Kernel::Ref, B, /*reuse_arena=*/false);
+  const std::vector<float> want = ref.run(x).to_vector_f32();
+  for (auto k : {int8::Int8Kernel::Ref, int8::Int8Kernel::Generic, int8::Int8Kernel::Avx2,
+                 int8::Int8Kernel::AvxVnni, int8::Int8Kernel::Avx512Vnni, int8::Int8Kernel::Neon,
+                 int8::Int8Kernel::NeonDot}) {
+    if (!int8::int8_kernel_supported(k)) continue;
+    quant::Int8Runner r(q, k, B);
+    EXPECT_EQ(r.plan().bytes, inp.bytes);
+    EXPECT_EQ(r.run(x).to_vector_f32(), want) << int8::int8_kernel_name(k);
+  }
+  quant::Int8Model qf = quant::with_float_nodes(q, {"stage0.block0.conv2"});
+  quant::Int8Runner fa(qf, int8::best_int8_kernel(), B), fb(qf, int8::best_int8_kernel(), B, false);
+  EXPECT_EQ(fa.run(x).to_vector_f32(), fb.run(x).to_vector_f32());
+}
+
 TEST(Int8Stability, CalibratesOnThreeDisjointClassBalancedSubsets) {
   auto m = random_resnet();
   quant::LabeledImages calib;
