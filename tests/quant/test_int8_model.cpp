@@ -12,6 +12,7 @@
 #include "models/trainer.h"
 #include "quant/quantizer.h"
 #include "tests/models/quadrant_data.h"
+#include "tests/quant/random_resnet.h"
 
 namespace ecg {
 namespace {
@@ -22,21 +23,7 @@ std::string tmp(const std::string& name) {
   return (fs::temp_directory_path() / (std::to_string(::getpid()) + "_" + name)).string();
 }
 
-std::shared_ptr<Model> random_resnet(int size = 32) {
-  ModelConfig c;
-  c.image_size = size;
-  auto m = build_model(c);
-  // Non-trivial BN statistics so folding matters.
-  int i = 0;
-  for (auto& [name, t] : m->named_buffers()) {
-    Tensor r = Tensor::uniform(t->shape(), 100 + i++, 0.5, 1.5);
-    if (name.find("running_mean") != std::string::npos)
-      r = Tensor::uniform(t->shape(), 200 + i, -0.2, 0.2);
-    t->copy_(r);
-  }
-  m->eval();
-  return m;
-}
+using testing::random_resnet;
 
 quant::Int8Model quantize(Model& m, int size = 32) {
   std::vector<Tensor> calib = {Tensor::uniform({8, 3, size, size}, 7, 0.0, 1.0),

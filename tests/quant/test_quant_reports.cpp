@@ -15,6 +15,7 @@
 #include "models/trainer.h"
 #include "quant/quantize.h"
 #include "quant/reports.h"
+#include "tests/quant/random_resnet.h"
 
 namespace ecg {
 namespace {
@@ -25,20 +26,7 @@ std::string tmp(const std::string& name) {
   return (fs::temp_directory_path() / (std::to_string(::getpid()) + "_rep_" + name)).string();
 }
 
-std::shared_ptr<Model> random_resnet(int size = 32) {
-  ModelConfig c;
-  c.image_size = size;
-  auto m = build_model(c);
-  int i = 0;
-  for (auto& [name, t] : m->named_buffers()) {
-    Tensor r = Tensor::uniform(t->shape(), 100 + i++, 0.5, 1.5);
-    if (name.find("running_mean") != std::string::npos)
-      r = Tensor::uniform(t->shape(), 200 + i, -0.2, 0.2);
-    t->copy_(r);
-  }
-  m->eval();
-  return m;
-}
+using testing::random_resnet;
 
 quant::QuantizeOptions options(quant::CalibMethod method = quant::CalibMethod::Auto) {
   quant::QuantizeOptions o;

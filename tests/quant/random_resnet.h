@@ -1,0 +1,27 @@
+// A ResNet-11 with non-trivial BatchNorm statistics (running means in
+// [-0.2, 0.2], variances and affine terms in [0.5, 1.5]), so BN folding and
+// quantization see realistic scales. Shared by the quant tests.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "models/models.h"
+
+namespace ecg::testing {
+
+inline std::shared_ptr<Model> random_resnet(int size = 32) {
+  ModelConfig c;
+  c.image_size = size;
+  auto m = build_model(c);
+  int i = 0;
+  for (auto& [name, t] : m->named_buffers()) {
+    Tensor r = Tensor::uniform(t->shape(), 100 + i++, 0.5, 1.5);
+    if (name.find("running_mean") != std::string::npos)
+      r = Tensor::uniform(t->shape(), 200 + i, -0.2, 0.2);
+    t->copy_(r);
+  }
+  m->eval();
+  return m;
+}
+
+}  // namespace ecg::testing
