@@ -89,8 +89,12 @@ class AlexNet(nn.Module):
             nn.Conv2d(256, 384, 3), nn.ReLU(), bn(384),
             nn.Conv2d(384, 384, 3), nn.ReLU(), bn(384),
             nn.Conv2d(384, 256, 3), nn.ReLU(), nn.MaxPool2d(2), bn(256))
+        # Probe the flattened size in eval mode: in training mode batch norm
+        # refuses one sample with a 1x1 map (AlexNet's last block at 224 px).
+        self.features.eval()
         with torch.no_grad():
             f = self.features(torch.zeros(1, 3, image_size, image_size)).numel()
+        self.features.train()
         self.head = nn.Sequential(nn.Linear(f, 512), nn.ReLU(), nn.Dropout(0.5),
                                   nn.BatchNorm1d(512, eps=1e-3, momentum=0.01), nn.Linear(512, classes))
 
