@@ -157,6 +157,24 @@ class PackedConvInt8 {
   // residual: N*P*Q*K int8 when params().residual, else ignored. N may differ
   // from params().shape.N. Runs one OpenMP parallel loop over ecg::num_threads().
   virtual void run(int N, const int8_t* x, void* y, const int8_t* residual) const = 0;
+
+  // Output rows [p0, p1) of one image from a window of its input rows, on
+  // the calling thread only: x holds input rows [x_row0, x_row0 + x_rows)
+  // (W*C bytes each, contiguous) and must include every in-bounds row those
+  // outputs read; y and residual point at output row p0 (Q*K elements per
+  // row). Gives the bytes of those rows of run(): the convolution on the
+  // sub-image of the window rows, with the padding rows that fall inside the
+  // band. The cross-layer row tiling of quant/ (a few rows of several layers
+  // at a time, one band per thread) is built on it.
+  void run_rows(int p0, int p1, const int8_t* x, int x_row0, int x_rows, void* y,
+                const int8_t* residual) const;
+
+ protected:
+  // The kernel on geometry g: params().shape with another N, H, P, pad_top
+  // and pad_bottom. parallel: one OpenMP loop over ecg::num_threads(), else
+  // the calling thread alone.
+  virtual void run_geometry(const Conv2dShape& g, const int8_t* x, void* y, const int8_t* residual,
+                            bool parallel) const = 0;
 };
 
 // weights OIHW int8 in [-127, 127]. Throws ecg::Error on bad shapes or an

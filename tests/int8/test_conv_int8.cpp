@@ -5,6 +5,7 @@
 // an all-zero weight channel, and constant activations.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -289,3 +290,71 @@ TEST(ConvInt8, ScratchIsBoundedByRowsNotImage) {
 }
 
 }  // namespace
+
+// run_rows (one band of output rows from a window of input rows, on the
+// calling thread) gives the bytes of those rows of run(), for every kernel:
+// bands at the top and bottom edges (inside the padding), single rows,
+// bands of one tile and of several, windows exactly as tall as the rows read
+// and windows with spare rows around them.
+TEST(ConvInt8, RowBandsMatchWholeImage) {
+  std::mt19937_64 g(777);
+  const Case cases[] = {
+      {"stem_3x3_c3", 1, 3, 17, 19, 16, 3, 3, 1, -1},
+      {"odd_c5_k7_s2", 1, 5, 13, 11, 7, 3, 3, 2, -1},
+      {"pointwise_s2_k33", 1, 16, 13, 13, 33, 1, 1, 2, 0},
+      {"asym_pad_c7_k17", 1, 7, 9, 6, 17, 2, 3, 1, -2},
+      {"c20_k48_pad2", 1, 20, 11, 8, 48, 5, 5, 1, 2},
+      {"alexnet_11x11_s4", 1, 3, 40, 40, 8, 11, 11, 4, 0},
+      {"one_row_3x3", 1, 4, 1, 9, 16, 3, 3, 1, -1},
+  };
+  int bands = 0;
+  for (const Case& c : cases)
+    for (bool residual : {false, true}) {
+      const Conv2dShape s = make_shape(c);
+      const ConvInt8Params p = random_params(s, g, residual, OutputMode::Int8);
+      std::vector<int8_t> w(static_cast<size_t>(s.K) * s.C * s.R * s.S);
+      for (auto& v : w) v = static_cast<int8_t>(static_cast<int>(g() % 255) - 127);
+      std::vector<int8_t> x(static_cast<size_t>(s.H) * s.W * s.C);
+      for (auto& v : x) v = static_cast<int8_t>(g());
+      std::vector<int8_t> res(static_cast<size_t>(s.P) * s.Q * s.K);
+      for (auto& v : res) v = static_cast<int8_t>(g());
+      const int64_t in_row = static_cast<int64_t>(s.W) * s.C, out_row = int64_t(s.Q) * s.K;
+      for (Int8Kernel k : all_kernels()) {
+        auto packed = int8::pack_conv_int8(p, w.data(), k);
+        std::vector<int8_t> whole(static_cast<size_t>(s.P) * out_row);
+        packed->run(1, x.data(), whole.data(), res.data());
+        // Every band [p0, p1) with p1 - p0 in {1, 2, 5, P} (edges included).
+        for (int len : {1, 2, 5, s.P})
+          for (int p0 = 0; p0 < s.P; p0 += len) {
+            const int p1 = std::min(s.P, p0 + len);
+            const int lo = std::max(0, p0 * s.stride_h - s.pad_top);
+            const int hi = std::min(s.H, (p1 - 1) * s.stride_h - s.pad_top + s.R);
+            for (int spare : {0, 1}) {
+              // The window: rows [lo - spare, hi + spare) clipped, copied out
+              // so that reading outside it would read the 0x33 guard bytes.
+              const int r0 = std::max(0, lo - spare), r1 = std::min(s.H, hi + spare);
+              std::vector<int8_t> win((r1 - r0 + 2) * in_row, 0x33);
+              std::copy(x.begin() + r0 * in_row, x.begin() + r1 * in_row, win.begin() + in_row);
+              std::vector<int8_t> band((p1 - p0) * out_row, 0x5A);
+              packed->run_rows(p0, p1, win.data() + in_row, r0, r1 - r0, band.data(),
+                               res.data() + p0 * out_row);
+              ++bands;
+              EXPECT_TRUE(std::equal(band.begin(), band.end(), whole.begin() + p0 * out_row))
+                  << c.name << (residual ? "/residual" : "") << " kernel "
+                  << int8::int8_kernel_name(k) << " rows [" << p0 << ", " << p1 << ") window ["
+                  << r0 << ", " << r1 << ")";
+            }
+          }
+        // A window that misses a row the band reads is refused.
+        if (s.P > 1) {
+          const int hi = std::min(s.H, s.stride_h - s.pad_top + s.R);
+          std::vector<int8_t> band(out_row);
+          EXPECT_THROW(packed->run_rows(1, 2, x.data(), 0, std::max(0, hi - 1), band.data(),
+                                        res.data() + out_row),
+                       Error)
+              << c.name;
+        }
+      }
+    }
+  std::printf("%d bands checked\n", bands);
+}

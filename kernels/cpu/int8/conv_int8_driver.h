@@ -105,6 +105,13 @@ class PackedConvSimd final : public PackedConvInt8 {
     // Tiles of a few output rows: enough work items for the threads, and a
     // band that stays in L1/L2 next to one weight block.
     tp_ = std::max(1, std::min(s.P, 4));
+    // Band offsets of the taps: W and the left/right padding are the same in
+    // every geometry run_geometry sees (only N, H, P and top/bottom change).
+    const int wp = s.W + s.pad_left + s.pad_right;
+    tap_off_.resize(taps_);
+    for (int r = 0; r < s.R; ++r)
+      for (int t = 0; t < s.S; ++t)
+        tap_off_[r * s.S + t] = (static_cast<int64_t>(r) * wp + t) * cp_;
   }
 
   Int8Kernel kernel() const override { return Traits::kKernel; }
@@ -125,7 +132,32 @@ class PackedConvSimd final : public PackedConvInt8 {
       g.N = 1;
       g.stride_h = g.stride_w = 1;  // the stride of a 1x1 image is moot; pixels are adjacent
     }
-    run_geometry(g, x, y, residual);
+    run_geometry(g, x, y, residual, true);
+  }
+
+ protected:
+  void run_geometry(const Conv2dShape& g, const int8_t* x, void* y, const int8_t* residual,
+                    bool parallel) const override {
+    const int tiles_per_image = (g.P + tp_ - 1) / tp_;
+    const int64_t items = static_cast<int64_t>(g.N) * tiles_per_image;
+    const int nt =
+        parallel ? static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads(), items)))
+                 : 1;
+    if (nt == 1) {
+      // No parallel region: a band of the cross-layer row tiling runs inside
+      // the caller's (no nested regions), and one tile needs no team.
+      AVec<Band> band(band_elems(g.W, tp_));
+      for (int64_t item = 0; item < items; ++item)
+        run_item(g, x, y, residual, item, tiles_per_image, band.data());
+      return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+      AVec<Band> band(band_elems(g.W, tp_));
+#pragma omp for schedule(static)
+      for (int64_t item = 0; item < items; ++item)
+        run_item(g, x, y, residual, item, tiles_per_image, band.data());
+    }
   }
 
  private:
@@ -137,51 +169,38 @@ class PackedConvSimd final : public PackedConvInt8 {
     return band_rows(tile_rows) * (W + s.pad_left + s.pad_right) * cp_;
   }
 
-  void run_geometry(const Conv2dShape& g, const int8_t* x, void* y, const int8_t* residual) const {
-    const int tiles_per_image = (g.P + tp_ - 1) / tp_;
-    const int64_t items = static_cast<int64_t>(g.N) * tiles_per_image;
+  // One tile: output rows [p0, p0 + tp_) of one image, every output channel.
+  void run_item(const Conv2dShape& g, const int8_t* x, void* y, const int8_t* residual,
+                int64_t item, int tiles_per_image, Band* band) const {
     const int wp = g.W + g.pad_left + g.pad_right;
-    std::vector<int64_t> tap_off(taps_);
-    for (int r = 0; r < g.R; ++r)
-      for (int t = 0; t < g.S; ++t) tap_off[r * g.S + t] = (static_cast<int64_t>(r) * wp + t) * cp_;
-    const int64_t belems = band_elems(g.W, tp_);
-    const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads(), items)));
     const bool out32 = p_.output == OutputMode::Int32;
-#pragma omp parallel num_threads(nt)
-    {
-      AVec<Band> band(belems);
-#pragma omp for schedule(static)
-      for (int64_t item = 0; item < items; ++item) {
-        const int n = static_cast<int>(item / tiles_per_image);
-        const int p0 = static_cast<int>(item % tiles_per_image) * tp_;
-        const int p1 = std::min(g.P, p0 + tp_);
-        fill_band(g, x, n, p0, p1, band.data());
-        for (int b = 0; b < kb_; b += NB) {
-          TileArgs<Band, W> a;
-          a.pix_stride = static_cast<int64_t>(g.stride_w) * cp_;
-          a.tap_off = tap_off.data();
-          a.taps = taps_;
-          a.groups = cp_ / G;
-          a.w = w_.data() + static_cast<int64_t>(b) * taps_ * cp_ * 16;
-          a.w_block = static_cast<int64_t>(taps_) * cp_ * 16;
-          a.ep = &ep_[b];
-          a.kvalid = std::min(16 * NB, g.K - 16 * b);
-          a.out_stride = g.K;
-          const bool two = NB == 2 && b + 1 < kb_;
-          for (int p = p0; p < p1; ++p) {
-            const int64_t row_out = ((static_cast<int64_t>(n) * g.P + p) * g.Q) * g.K + 16 * b;
-            const Band* row_src =
-                band.data() + static_cast<int64_t>(p - p0) * g.stride_h * wp * cp_;
-            for (int q0 = 0; q0 < g.Q; q0 += MR) {
-              const int m = std::min(MR, g.Q - q0);
-              a.src = row_src + q0 * a.pix_stride;
-              const int64_t o = row_out + static_cast<int64_t>(q0) * g.K;
-              a.out = out32 ? static_cast<void*>(static_cast<int32_t*>(y) + o)
-                            : static_cast<void*>(static_cast<int8_t*>(y) + o);
-              a.res = p_.residual ? residual + o : nullptr;
-              Traits::dispatch(m, two, a, p_);
-            }
-          }
+    const int n = static_cast<int>(item / tiles_per_image);
+    const int p0 = static_cast<int>(item % tiles_per_image) * tp_;
+    const int p1 = std::min(g.P, p0 + tp_);
+    fill_band(g, x, n, p0, p1, band);
+    for (int b = 0; b < kb_; b += NB) {
+      TileArgs<Band, W> a;
+      a.pix_stride = static_cast<int64_t>(g.stride_w) * cp_;
+      a.tap_off = tap_off_.data();
+      a.taps = taps_;
+      a.groups = cp_ / G;
+      a.w = w_.data() + static_cast<int64_t>(b) * taps_ * cp_ * 16;
+      a.w_block = static_cast<int64_t>(taps_) * cp_ * 16;
+      a.ep = &ep_[b];
+      a.kvalid = std::min(16 * NB, g.K - 16 * b);
+      a.out_stride = g.K;
+      const bool two = NB == 2 && b + 1 < kb_;
+      for (int p = p0; p < p1; ++p) {
+        const int64_t row_out = ((static_cast<int64_t>(n) * g.P + p) * g.Q) * g.K + 16 * b;
+        const Band* row_src = band + static_cast<int64_t>(p - p0) * g.stride_h * wp * cp_;
+        for (int q0 = 0; q0 < g.Q; q0 += MR) {
+          const int m = std::min(MR, g.Q - q0);
+          a.src = row_src + q0 * a.pix_stride;
+          const int64_t o = row_out + static_cast<int64_t>(q0) * g.K;
+          a.out = out32 ? static_cast<void*>(static_cast<int32_t*>(y) + o)
+                        : static_cast<void*>(static_cast<int8_t*>(y) + o);
+          a.res = p_.residual ? residual + o : nullptr;
+          Traits::dispatch(m, two, a, p_);
         }
       }
     }
@@ -220,6 +239,7 @@ class PackedConvSimd final : public PackedConvInt8 {
 
   ConvInt8Params p_;
   int cp_ = 0, kb_ = 0, taps_ = 0, tp_ = 1;
+  std::vector<int64_t> tap_off_;
   AVec<W> w_;
   AVec<Epilogue> ep_;
 };

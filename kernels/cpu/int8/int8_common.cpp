@@ -151,22 +151,31 @@ class PackedConvRef final : public PackedConvInt8 {
   const ConvInt8Params& params() const override { return p_; }
   size_t scratch_bytes_per_thread() const override { return 0; }
   void run(int N, const int8_t* x, void* y, const int8_t* residual) const override {
-    const Conv2dShape& s = p_.shape;
-    const int64_t rows = static_cast<int64_t>(N) * s.P;
-    const int64_t plane = static_cast<int64_t>(s.Q) * s.K;
-#pragma omp parallel for schedule(static) num_threads(num_threads())
+    Conv2dShape g = p_.shape;
+    g.N = N;
+    run_geometry(g, x, y, residual, true);
+  }
+
+ protected:
+  void run_geometry(const Conv2dShape& g, const int8_t* x, void* y, const int8_t* residual,
+                    bool parallel) const override {
+    ConvInt8Params p = p_;  // the reference reads the geometry from its parameters
+    p.shape = g;
+    const int64_t rows = static_cast<int64_t>(g.N) * g.P;
+    const int64_t plane = static_cast<int64_t>(g.Q) * g.K;
+#pragma omp parallel for schedule(static) num_threads(num_threads()) if (parallel)
     for (int64_t row = 0; row < rows; ++row) {
-      const int n = static_cast<int>(row / s.P), p = static_cast<int>(row % s.P);
-      for (int q = 0; q < s.Q; ++q)
-        for (int k = 0; k < s.K; ++k) {
-          const int64_t o = row * plane + static_cast<int64_t>(q) * s.K + k;
-          const int32_t acc = ref::conv_int8_acc(p_, w_.data(), x, n, p, q, k);
-          if (p_.output == OutputMode::Int32) {
+      const int n = static_cast<int>(row / g.P), pr = static_cast<int>(row % g.P);
+      for (int q = 0; q < g.Q; ++q)
+        for (int k = 0; k < g.K; ++k) {
+          const int64_t o = row * plane + static_cast<int64_t>(q) * g.K + k;
+          const int32_t acc = ref::conv_int8_acc(p, w_.data(), x, n, pr, q, k);
+          if (p.output == OutputMode::Int32) {
             static_cast<int32_t*>(y)[o] = acc;
             continue;
           }
-          int8_t v = requantize(acc, p_.requant[k], p_.zp_out, p_.qmin, p_.qmax);
-          if (p_.residual) v = add_requantize(v, residual[o], p_.add);
+          int8_t v = requantize(acc, p.requant[k], p.zp_out, p.qmin, p.qmax);
+          if (p.residual) v = add_requantize(v, residual[o], p.add);
           static_cast<int8_t*>(y)[o] = v;
         }
     }
@@ -176,6 +185,34 @@ class PackedConvRef final : public PackedConvInt8 {
   ConvInt8Params p_;
   std::vector<int8_t> w_;
 };
+
+}  // namespace
+
+void PackedConvInt8::run_rows(int p0, int p1, const int8_t* x, int x_row0, int x_rows, void* y,
+                              const int8_t* residual) const {
+  const Conv2dShape& s = params().shape;
+  ECG_CHECK(0 <= p0 && p0 < p1 && p1 <= s.P, "run_rows: rows [", p0, ", ", p1, ") of ", s.P);
+  // The input rows these outputs read, [h_first, h_last], some of them padding.
+  const int h_first = p0 * s.stride_h - s.pad_top;
+  const int h_last = (p1 - 1) * s.stride_h - s.pad_top + s.R - 1;
+  const int lo = std::max(0, h_first), hi = std::min(s.H - 1, h_last);
+  ECG_CHECK(lo <= hi, "run_rows: output rows [", p0, ", ", p1, ") read only padding");
+  ECG_CHECK(x_row0 <= lo && hi < x_row0 + x_rows, "run_rows: output rows [", p0, ", ", p1,
+            ") read input rows [", lo, ", ", hi, "], the window holds [", x_row0, ", ",
+            x_row0 + x_rows - 1, "]");
+  // The same convolution on the sub-image of rows [lo, hi], padded where the
+  // band reaches past the image: every output of the band sees the same
+  // input values at the same taps, so the bytes are those of run().
+  Conv2dShape g = s;
+  g.N = 1;
+  g.H = hi - lo + 1;
+  g.pad_top = lo - h_first;
+  g.pad_bottom = h_last - hi;
+  g.P = p1 - p0;
+  run_geometry(g, x + static_cast<int64_t>(lo - x_row0) * s.W * s.C, y, residual, false);
+}
+
+namespace {
 
 void validate(const ConvInt8Params& p, const int8_t* w) {
   const Conv2dShape& s = p.shape;
