@@ -101,6 +101,12 @@ class CpuCachingAllocator final : public Allocator {
   void copy_from_host(void* dst, const void* src, size_t n) const override {
     if (n) std::memcpy(dst, src, n);
   }
+  void copy_on_device(void* dst, const void* src, size_t n) const override {
+    if (n) std::memmove(dst, src, n);
+  }
+  void memset_zero(void* dst, size_t n) const override {
+    if (n) std::memset(dst, 0, n);
+  }
 
  private:
   void release_locked() {
@@ -117,8 +123,23 @@ class CpuCachingAllocator final : public Allocator {
 };
 
 Allocator* g_allocators[kNumDeviceTypes] = {nullptr, nullptr};
+DeviceInstaller g_installers[kNumDeviceTypes] = {nullptr, nullptr};
+std::mutex g_install_mu;
 
 }  // namespace
+
+void Allocator::copy_on_device(void* dst, const void* src, size_t n) const {
+  if (n == 0) return;
+  std::vector<char> host(n);
+  copy_to_host(host.data(), src, n);
+  copy_from_host(dst, host.data(), n);
+}
+
+void Allocator::memset_zero(void* dst, size_t n) const {
+  if (n == 0) return;
+  std::vector<char> zeros(n, 0);
+  copy_from_host(dst, zeros.data(), n);
+}
 
 Allocator& cpu_allocator() {
   // Intentionally leaked: tensors held by static objects may be freed after
@@ -140,6 +161,22 @@ void register_allocator(DeviceType d, Allocator* a) {
 
 bool device_available(DeviceType d) {
   return d == DeviceType::CPU || g_allocators[static_cast<int>(d)] != nullptr;
+}
+
+void set_device_installer(DeviceType d, DeviceInstaller installer) {
+  std::lock_guard<std::mutex> lock(g_install_mu);
+  g_installers[static_cast<int>(d)] = installer;
+}
+
+bool install_device(DeviceType d, std::string* why) {
+  std::lock_guard<std::mutex> lock(g_install_mu);
+  if (device_available(d)) return true;
+  DeviceInstaller f = g_installers[static_cast<int>(d)];
+  std::string reason;
+  const bool ok = f ? f(&reason) : false;
+  if (!f) reason = "this build has no CUDA support";
+  if (!ok && why) *why = reason;
+  return ok && device_available(d);
 }
 
 }  // namespace ecg

@@ -40,14 +40,31 @@ class Allocator {
   virtual AllocatorStats stats() const = 0;
   virtual void reset_peak() {}
   // Copies between this device and the host (CPU allocators use memcpy).
+  // Both return once the host side may be reused: a device allocator orders
+  // them after every kernel already queued and waits for them to finish.
   virtual void copy_to_host(void* host_dst, const void* src, size_t n) const = 0;
   virtual void copy_from_host(void* dst, const void* host_src, size_t n) const = 0;
+  // Copy between two blocks of this device, and zero-filling; queued in
+  // order with the device's kernels (the defaults go through the host, for
+  // allocators that have nothing better).
+  virtual void copy_on_device(void* dst, const void* src, size_t n) const;
+  virtual void memset_zero(void* dst, size_t n) const;
 };
 
 Allocator& allocator_for(DeviceType d);
 // Installs the allocator of a device (the CUDA backend calls this at start-up).
 void register_allocator(DeviceType d, Allocator* a);
 bool device_available(DeviceType d);
+
+// A backend that is linked in but started only on request (the CUDA engine:
+// starting it opens the GPU) registers an installer; install_device() runs it
+// once, on the first `--device cuda`. Without an installer the reason says
+// that this build has no support for the device.
+using DeviceInstaller = bool (*)(std::string* why);
+void set_device_installer(DeviceType d, DeviceInstaller installer);
+// True when device d is usable now or its installer succeeds; otherwise false
+// with the reason in *why.
+bool install_device(DeviceType d, std::string* why);
 
 // The CPU caching allocator; alignment 64 bytes.
 Allocator& cpu_allocator();

@@ -11,34 +11,36 @@
 
 namespace ecg {
 
-using detail::check_float_cpu;
+using detail::check_float;
+using detail::check_same_device;
 using detail::check_same_dtype;
 using detail::needs;
 using detail::record;
 
 Tensor relu(const Tensor& x_in) {
-  check_float_cpu("relu", x_in, "input");
+  check_float("relu", x_in, "input");
   Tensor x = x_in.contiguous();
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  const DeviceType dev = x.device().type;
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   const int64_t n = x.numel();
   if (x.dtype() == DType::F64) {
     ref::relu_forward(n, x.data<double>(), y.data<double>());
   } else {
     auto& slot = ops().relu_forward;
-    OpTimer timer("relu_forward", 0, 8.0 * n, slot.resolved_isa());
-    slot.get()(n, x.data<float>(), y.data<float>());
+    OpTimer timer("relu_forward", 0, 8.0 * n, slot.resolved_isa(dev));
+    slot.get(dev)(n, x.data<float>(), y.data<float>());
   }
   Tensor y_saved = y.detach();
-  record("ReluBackward", {x_in}, y, [y_saved](const Tensor& g_in) {
+  record("ReluBackward", {x_in}, y, [y_saved, dev](const Tensor& g_in) {
     Tensor g = g_in.contiguous();
-    Tensor dx = Tensor::empty(y_saved.shape(), y_saved.dtype());
+    Tensor dx = Tensor::empty(y_saved.shape(), y_saved.dtype(), y_saved.device());
     const int64_t n = y_saved.numel();
     if (y_saved.dtype() == DType::F64) {
       ref::relu_backward(n, y_saved.data<double>(), g.data<double>(), dx.data<double>());
     } else {
       auto& slot = ops().relu_backward;
-      OpTimer timer("relu_backward", 0, 12.0 * n, slot.resolved_isa());
-      slot.get()(n, y_saved.data<float>(), g.data<float>(), dx.data<float>());
+      OpTimer timer("relu_backward", 0, 12.0 * n, slot.resolved_isa(dev));
+      slot.get(dev)(n, y_saved.data<float>(), g.data<float>(), dx.data<float>());
     }
     return std::vector<Tensor>{dx};
   });
@@ -46,39 +48,43 @@ Tensor relu(const Tensor& x_in) {
 }
 
 Tensor add(const Tensor& a_in, const Tensor& b_in) {
-  check_float_cpu("add", a_in, "first input");
-  check_float_cpu("add", b_in, "second input");
+  check_float("add", a_in, "first input");
+  check_float("add", b_in, "second input");
   check_same_dtype("add", a_in, b_in);
+  check_same_device("add", a_in, b_in, "second input");
   ECG_CHECK(a_in.shape() == b_in.shape(), "add: shapes ", shape_str(a_in.shape()), " and ",
             shape_str(b_in.shape()), " differ");
   Tensor a = a_in.contiguous(), b = b_in.contiguous();
-  Tensor y = Tensor::empty(a.shape(), a.dtype());
+  const DeviceType dev = a.device().type;
+  Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
   const int64_t n = a.numel();
   if (a.dtype() == DType::F64) {
     ref::add_forward(n, a.data<double>(), b.data<double>(), y.data<double>());
   } else {
     auto& slot = ops().add_forward;
-    OpTimer timer("add_forward", 0, 12.0 * n, slot.resolved_isa());
-    slot.get()(n, a.data<float>(), b.data<float>(), y.data<float>());
+    OpTimer timer("add_forward", 0, 12.0 * n, slot.resolved_isa(dev));
+    slot.get(dev)(n, a.data<float>(), b.data<float>(), y.data<float>());
   }
   // The gradient passes unchanged to both inputs; fan-out sums happen in autograd.
   record("AddBackward", {a_in, b_in}, y, [](const Tensor& g) { return std::vector<Tensor>{g, g}; });
   return y;
 }
 
-// Small utility ops for tests and losses; plain loops, not hot paths.
+// Small utility ops for tests and losses; plain loops on the host, not hot
+// paths (a device operand makes a round trip).
 template <class F>
 static Tensor map_binary(const Tensor& a_in, const Tensor& b_in, F f) {
-  Tensor a = a_in.contiguous().to(DType::F64), b = b_in.contiguous().to(DType::F64);
+  const Device cpu = Device::cpu();
+  Tensor a = a_in.contiguous().to(cpu).to(DType::F64), b = b_in.contiguous().to(cpu).to(DType::F64);
   Tensor y = Tensor::empty(a.shape(), DType::F64);
   const double *pa = a.data<double>(), *pb = b.data<double>();
   double* py = y.data<double>();
   for (int64_t i = 0; i < a.numel(); ++i) py[i] = f(pa[i], pb[i]);
-  return y.to(a_in.dtype());
+  return y.to(a_in.dtype()).to(a_in.device());
 }
 
 Tensor mul_scalar(const Tensor& a, double s) {
-  check_float_cpu("mul_scalar", a, "input");
+  check_float("mul_scalar", a, "input");
   Tensor y = map_binary(a, a, [s](double x, double) { return x * s; });
   record("MulScalarBackward", {a}, y,
          [s](const Tensor& g) { return std::vector<Tensor>{mul_scalar(g, s)}; });
@@ -86,9 +92,10 @@ Tensor mul_scalar(const Tensor& a, double s) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  check_float_cpu("mul", a, "first input");
-  check_float_cpu("mul", b, "second input");
+  check_float("mul", a, "first input");
+  check_float("mul", b, "second input");
   check_same_dtype("mul", a, b);
+  check_same_device("mul", a, b, "second input");
   ECG_CHECK(a.shape() == b.shape(), "mul: shapes ", shape_str(a.shape()), " and ",
             shape_str(b.shape()), " differ");
   Tensor y = map_binary(a, b, [](double x, double z) { return x * z; });
@@ -101,16 +108,17 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sum(const Tensor& a) {
-  check_float_cpu("sum", a, "input");
-  Tensor c = a.contiguous().to(DType::F64);
+  check_float("sum", a, "input");
+  Tensor c = a.contiguous().to(Device::cpu()).to(DType::F64);
   double acc = 0;
   const double* p = c.data<double>();
   for (int64_t i = 0; i < c.numel(); ++i) acc += p[i];
-  Tensor y = Tensor::full({}, acc, a.dtype());
+  const Device dev = a.device();
+  Tensor y = Tensor::full({}, acc, a.dtype()).to(dev);
   Shape shape = a.shape();
   DType dt = a.dtype();
-  record("SumBackward", {a}, y, [shape, dt](const Tensor& g) {
-    return std::vector<Tensor>{Tensor::full(shape, g.item(), dt)};
+  record("SumBackward", {a}, y, [shape, dt, dev](const Tensor& g) {
+    return std::vector<Tensor>{Tensor::full(shape, g.item(), dt).to(dev)};
   });
   return y;
 }
@@ -132,10 +140,13 @@ Tensor flatten(const Tensor& x) {
 }
 
 Tensor dropout(const Tensor& x_in, double p, bool training, uint64_t seed) {
-  check_float_cpu("dropout", x_in, "input");
+  check_float("dropout", x_in, "input");
   ECG_CHECK(p >= 0.0 && p < 1.0, "dropout: probability ", p, " is outside [0, 1)");
   if (!training || p == 0.0) return x_in;
-  Tensor x = x_in.contiguous();
+  // The mask is drawn on the host, so the op runs there and a device input
+  // makes a round trip (in the study's AlexNet it is [N, 512] after fc1).
+  const Device dev = x_in.device();
+  Tensor x = x_in.contiguous().to(Device::cpu());
   const int64_t n = x.numel();
   // The mask comes from a seeded stream so a training step is reproducible.
   auto mask = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(n));
@@ -150,8 +161,9 @@ Tensor dropout(const Tensor& x_in, double p, bool training, uint64_t seed) {
     OpTimer timer("dropout_forward", 0, 9.0 * n, slot.resolved_isa());
     slot.get()(n, x.data<float>(), mask->data(), static_cast<float>(scale), y.data<float>());
   }
-  record("DropoutBackward", {x_in}, y, [mask, scale](const Tensor& g_in) {
-    Tensor g = g_in.contiguous();
+  y = y.to(dev);
+  record("DropoutBackward", {x_in}, y, [mask, scale, dev](const Tensor& g_in) {
+    Tensor g = g_in.contiguous().to(Device::cpu());
     Tensor dx = Tensor::empty(g.shape(), g.dtype());
     const int64_t n = g.numel();
     if (g.dtype() == DType::F64)
@@ -159,7 +171,7 @@ Tensor dropout(const Tensor& x_in, double p, bool training, uint64_t seed) {
     else
       ops().dropout_forward.get()(n, g.data<float>(), mask->data(), static_cast<float>(scale),
                                   dx.data<float>());
-    return std::vector<Tensor>{dx};
+    return std::vector<Tensor>{dx.to(dev)};
   });
   return y;
 }
@@ -180,8 +192,8 @@ Tensor one_hot(const std::vector<int>& labels, int classes, DType dtype) {
 Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& target_in,
                              const Tensor& weight_in) {
   const char* op = "softmax_cross_entropy";
-  check_float_cpu(op, logits_in, "logits");
-  check_float_cpu(op, target_in, "target");
+  check_float(op, logits_in, "logits");
+  check_float(op, target_in, "target");
   check_same_dtype(op, logits_in, target_in);
   ECG_CHECK(logits_in.dim() == 2, op, ": logits must be [N, classes], got ",
             shape_str(logits_in.shape()));
@@ -193,10 +205,14 @@ Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& target_in,
     check_same_dtype(op, logits_in, weight_in);
     ECG_CHECK(weight_in.numel() == C, op, ": class weights ", shape_str(weight_in.shape()), " for ",
               C, " classes");
-    weight = weight_in.contiguous().detach();
+    weight = weight_in.contiguous().detach().to(logits_in.device());
   }
-  Tensor z = logits_in.contiguous(), t = target_in.contiguous().detach();
-  Tensor probs = Tensor::empty(z.shape(), z.dtype());
+  // Targets and class weights are small and usually built on the host
+  // (one_hot), so they follow the logits to their device.
+  const Device device = logits_in.device();
+  const DeviceType dev = device.type;
+  Tensor z = logits_in.contiguous(), t = target_in.contiguous().detach().to(device);
+  Tensor probs = Tensor::empty(z.shape(), z.dtype(), device);
   double loss;
   if (z.dtype() == DType::F64) {
     loss = ref::softmax_cross_entropy_forward(N, C, z.data<double>(), t.data<double>(),
@@ -204,22 +220,22 @@ Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& target_in,
                                               probs.data<double>());
   } else {
     auto& slot = ops().softmax_cross_entropy_forward;
-    OpTimer timer("softmax_cross_entropy_forward", 0, 12.0 * N * C, slot.resolved_isa());
-    loss = slot.get()(N, C, z.data<float>(), t.data<float>(),
-                      weight.defined() ? weight.data<float>() : nullptr, probs.data<float>());
+    OpTimer timer("softmax_cross_entropy_forward", 0, 12.0 * N * C, slot.resolved_isa(dev));
+    loss = slot.get(dev)(N, C, z.data<float>(), t.data<float>(),
+                         weight.defined() ? weight.data<float>() : nullptr, probs.data<float>());
   }
   ECG_CHECK(std::isfinite(loss), op, ": loss is ", loss, " (non-finite logits?)");
-  Tensor y = Tensor::full({}, loss, z.dtype());
+  Tensor y = Tensor::full({}, loss, z.dtype()).to(device);
   Tensor p_saved = probs.detach();
   record("SoftmaxCrossEntropyBackward", {logits_in}, y,
-         [p_saved, t, weight, N, C](const Tensor& g) {
-           Tensor dz = Tensor::empty(p_saved.shape(), p_saved.dtype());
+         [p_saved, t, weight, N, C, dev](const Tensor& g) {
+           Tensor dz = Tensor::empty(p_saved.shape(), p_saved.dtype(), p_saved.device());
            if (p_saved.dtype() == DType::F64)
              ref::softmax_cross_entropy_backward(N, C, p_saved.data<double>(), t.data<double>(),
                                                  weight.defined() ? weight.data<double>() : nullptr,
                                                  g.item(), dz.data<double>());
            else
-             ops().softmax_cross_entropy_backward.get()(
+             ops().softmax_cross_entropy_backward.get(dev)(
                  N, C, p_saved.data<float>(), t.data<float>(),
                  weight.defined() ? weight.data<float>() : nullptr, static_cast<float>(g.item()),
                  dz.data<float>());
@@ -229,34 +245,36 @@ Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& target_in,
 }
 
 Tensor softmax(const Tensor& logits) {
-  check_float_cpu("softmax", logits, "logits");
+  check_float("softmax", logits, "logits");
   ECG_CHECK(logits.dim() == 2, "softmax: logits must be [N, classes], got ",
             shape_str(logits.shape()));
-  Tensor z = logits.contiguous().to(DType::F64);
+  Tensor z = logits.contiguous().to(Device::cpu()).to(DType::F64);
   const int N = static_cast<int>(z.size(0)), C = static_cast<int>(z.size(1));
   Tensor probs = Tensor::empty(z.shape(), DType::F64);
   Tensor zeros = Tensor::zeros(z.shape(), DType::F64);
   ref::softmax_cross_entropy_forward<double>(N, C, z.data<double>(), zeros.data<double>(), nullptr,
                                              probs.data<double>());
-  return probs.to(logits.dtype());
+  return probs.to(logits.dtype()).to(logits.device());
 }
 
 Tensor l2_penalty(const Tensor& w_in, double lambda) {
-  check_float_cpu("l2_penalty", w_in, "weights");
-  Tensor w = w_in.contiguous().detach();
+  check_float("l2_penalty", w_in, "weights");
+  // On the host: a device tensor makes a round trip (no reduction kernel yet).
+  const Device dev = w_in.device();
+  Tensor w = w_in.contiguous().detach().to(Device::cpu());
   const int64_t n = w.numel();
   double v = w.dtype() == DType::F64
                  ? ref::l2_penalty_forward(n, w.data<double>(), lambda)
                  : ref::l2_penalty_forward(n, w.data<float>(), static_cast<float>(lambda));
-  Tensor y = Tensor::full({}, v, w.dtype());
-  record("L2PenaltyBackward", {w_in}, y, [w, lambda](const Tensor& g) {
+  Tensor y = Tensor::full({}, v, w.dtype()).to(dev);
+  record("L2PenaltyBackward", {w_in}, y, [w, lambda, dev](const Tensor& g) {
     Tensor dw = Tensor::empty(w.shape(), w.dtype());
     if (w.dtype() == DType::F64)
       ref::l2_penalty_backward(w.numel(), w.data<double>(), lambda, g.item(), dw.data<double>());
     else
       ref::l2_penalty_backward(w.numel(), w.data<float>(), static_cast<float>(lambda),
                                static_cast<float>(g.item()), dw.data<float>());
-    return std::vector<Tensor>{dw};
+    return std::vector<Tensor>{dw.to(dev)};
   });
   return y;
 }

@@ -52,6 +52,22 @@ inline void check_float_cpu(const char* op, const Tensor& t, const char* what) {
             " (this op runs on the CPU)");
 }
 
+// Kernel-backed ops run where their inputs live: f32 on any device whose
+// kernels are registered, f64 on the CPU only (f64 is the scalar reference,
+// used by gradient checks).
+inline void check_float(const char* op, const Tensor& t, const char* what) {
+  ECG_CHECK(t.defined(), op, ": ", what, " is undefined");
+  ECG_CHECK(is_float(t), op, ": ", what, " must be f32 or f64, got ", dtype_name(t.dtype()));
+  ECG_CHECK(t.dtype() == DType::F32 || t.device().type == DeviceType::CPU, op, ": ", what,
+            " is f64 on ", t.device().str(), " (f64 runs on the CPU only)");
+}
+
+inline void check_same_device(const char* op, const Tensor& first, const Tensor& t,
+                              const char* what) {
+  ECG_CHECK(t.device() == first.device(), op, ": ", what, " is on ", t.device().str(),
+            " but the input is on ", first.device().str());
+}
+
 inline void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
   ECG_CHECK(a.dtype() == b.dtype(), op, ": dtype mismatch ", dtype_name(a.dtype()), " vs ",
             dtype_name(b.dtype()));

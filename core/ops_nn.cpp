@@ -10,7 +10,8 @@
 
 namespace ecg {
 
-using detail::check_float_cpu;
+using detail::check_float;
+using detail::check_same_device;
 using detail::check_same_dtype;
 using detail::needs;
 using detail::record;
@@ -40,9 +41,10 @@ void resolve_padding(const char* op, Padding mode, int H, int W, int R, int S, i
 Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
               const Conv2dOptions& opt) {
   const char* op = "conv2d";
-  check_float_cpu(op, x_in, "input");
-  check_float_cpu(op, w_in, "weight");
+  check_float(op, x_in, "input");
+  check_float(op, w_in, "weight");
   check_same_dtype(op, x_in, w_in);
+  check_same_device(op, x_in, w_in, "weight");
   ECG_CHECK(x_in.dim() == 4, op, ": input must be [N, C, H, W], got ", shape_str(x_in.shape()));
   ECG_CHECK(w_in.dim() == 4, op, ": weight must be [K, C, R, S], got ", shape_str(w_in.shape()));
   ECG_CHECK(x_in.size(1) == w_in.size(1), op, ": input ", shape_str(x_in.shape()), " has ",
@@ -67,63 +69,65 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
             shape_str(x_in.shape()));
   Tensor bias;
   if (b_in.defined()) {
-    check_float_cpu(op, b_in, "bias");
+    check_float(op, b_in, "bias");
     check_same_dtype(op, x_in, b_in);
+    check_same_device(op, x_in, b_in, "bias");
     ECG_CHECK(b_in.numel() == s.K, op, ": bias ", shape_str(b_in.shape()), " for ", s.K,
               " output channels");
     bias = b_in.contiguous();
   }
   Tensor x = x_in.contiguous(), w = w_in.contiguous();
-  Tensor y = Tensor::empty({s.N, s.K, s.P, s.Q}, x.dtype());
+  const DeviceType dev = x.device().type;
+  Tensor y = Tensor::empty({s.N, s.K, s.P, s.Q}, x.dtype(), x.device());
   if (x.dtype() == DType::F64) {
     ref::conv2d_forward(s, x.data<double>(), w.data<double>(), ptr_or_null<double>(bias),
                         y.data<double>());
   } else {
     auto& slot = ops().conv2d_forward;
-    OpTimer timer("conv2d_forward", s.flops(), 0, slot.resolved_isa());
-    slot.get()(s, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias), y.data<float>());
+    OpTimer timer("conv2d_forward", s.flops(), 0, slot.resolved_isa(dev));
+    slot.get(dev)(s, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias), y.data<float>());
   }
   // x is kept only when the weights need a gradient, w only when the input does.
   const bool need_b = needs(b_in);
   Tensor xs = needs(w_in) ? x.detach() : Tensor(), ws = needs(x_in) ? w.detach() : Tensor();
-  record("Conv2dBackward", {x_in, w_in, b_in}, y, [s, xs, ws, need_b](const Tensor& g_in) {
+  record("Conv2dBackward", {x_in, w_in, b_in}, y, [s, xs, ws, need_b, dev](const Tensor& g_in) {
     Tensor g = g_in.contiguous();
     Tensor dx, dw, db;
     const bool f64 = g.dtype() == DType::F64;
     if (ws.defined()) {
-      dx = Tensor::empty({s.N, s.C, s.H, s.W}, g.dtype());
+      dx = Tensor::empty({s.N, s.C, s.H, s.W}, g.dtype(), g.device());
       if (f64) {
         ref::conv2d_backward_data(s, g.data<double>(), ws.data<double>(), dx.data<double>());
       } else {
         auto& slot = ops().conv2d_backward_data;
-        OpTimer timer("conv2d_backward_data", s.flops(), 0, slot.resolved_isa());
-        slot.get()(s, g.data<float>(), ws.data<float>(), dx.data<float>());
+        OpTimer timer("conv2d_backward_data", s.flops(), 0, slot.resolved_isa(dev));
+        slot.get(dev)(s, g.data<float>(), ws.data<float>(), dx.data<float>());
       }
     }
     if (xs.defined() || need_b) {
       // Weights and bias come from one pass over dy; a bias-only gradient
       // still needs x for the shared kernel, so xs is kept whenever w needs grad.
       if (xs.defined()) {
-        dw = Tensor::empty({s.K, s.C, s.R, s.S}, g.dtype());
-        if (need_b) db = Tensor::empty({s.K}, g.dtype());
+        dw = Tensor::empty({s.K, s.C, s.R, s.S}, g.dtype(), g.device());
+        if (need_b) db = Tensor::empty({s.K}, g.dtype(), g.device());
         if (f64) {
           ref::conv2d_backward_weights(s, xs.data<double>(), g.data<double>(), dw.data<double>(),
                                        db.defined() ? db.data<double>() : nullptr);
         } else {
           auto& slot = ops().conv2d_backward_weights;
-          OpTimer timer("conv2d_backward_weights", s.flops(), 0, slot.resolved_isa());
-          slot.get()(s, xs.data<float>(), g.data<float>(), dw.data<float>(),
-                     db.defined() ? db.data<float>() : nullptr);
+          OpTimer timer("conv2d_backward_weights", s.flops(), 0, slot.resolved_isa(dev));
+          slot.get(dev)(s, xs.data<float>(), g.data<float>(), dw.data<float>(),
+                        db.defined() ? db.data<float>() : nullptr);
         }
       } else {
         // Bias gradient alone: sum dy over N, P, Q.
-        Tensor gd = g.to(DType::F64);
+        Tensor gd = g.to(Device::cpu()).to(DType::F64);
         std::vector<double> acc(s.K, 0.0);
         const double* pg = gd.data<double>();
         for (int n = 0; n < s.N; ++n)
           for (int k = 0; k < s.K; ++k)
             for (int i = 0; i < s.P * s.Q; ++i) acc[k] += pg[(n * s.K + k) * s.P * s.Q + i];
-        db = Tensor::from_vector(acc, {s.K}).to(g.dtype());
+        db = Tensor::from_vector(acc, {s.K}).to(g.dtype()).to(g.device());
       }
     }
     return std::vector<Tensor>{dx, dw, db};
@@ -137,7 +141,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
                   Tensor& running_mean, Tensor& running_var, bool training,
                   const BatchNormOptions& opt) {
   const char* op = "batch_norm";
-  check_float_cpu(op, x_in, "input");
+  check_float(op, x_in, "input");
   ECG_CHECK(x_in.dim() == 2 || x_in.dim() == 4, op, ": input must be [N, C] or [N, C, H, W], got ",
             shape_str(x_in.shape()));
   BatchNormShape s;
@@ -147,8 +151,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
   const Tensor* params[] = {&gamma_in, &beta_in, &running_mean, &running_var};
   const char* names[] = {"gamma", "beta", "running_mean", "running_var"};
   for (int i = 0; i < 4; ++i) {
-    check_float_cpu(op, *params[i], names[i]);
+    check_float(op, *params[i], names[i]);
     check_same_dtype(op, x_in, *params[i]);
+    check_same_device(op, x_in, *params[i], names[i]);
     ECG_CHECK(params[i]->numel() == s.C && params[i]->is_contiguous(), op, ": ", names[i], " ",
               shape_str(params[i]->shape()), " must be contiguous with ", s.C, " values");
   }
@@ -157,9 +162,10 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
   ECG_CHECK(!training || count > 1, op, ": training needs more than one value per channel, got ",
             shape_str(x_in.shape()));
   Tensor x = x_in.contiguous(), gamma = gamma_in.contiguous(), beta = beta_in.contiguous();
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   const bool f64 = x.dtype() == DType::F64;
   const double bytes = 8.0 * x.numel();
+  const DeviceType dev = x.device().type;
   if (!training) {
     if (f64) {
       ref::batch_norm_forward_eval(s, x.data<double>(), gamma.data<double>(), beta.data<double>(),
@@ -167,70 +173,87 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
                                    opt.fuse_relu, y.data<double>());
     } else {
       auto& slot = ops().batch_norm_forward_eval;
-      OpTimer timer("batch_norm_forward_eval", 0, bytes, slot.resolved_isa());
-      slot.get()(s, x.data<float>(), gamma.data<float>(), beta.data<float>(),
-                 running_mean.data<float>(), running_var.data<float>(), static_cast<float>(opt.eps),
-                 opt.fuse_relu, y.data<float>());
+      OpTimer timer("batch_norm_forward_eval", 0, bytes, slot.resolved_isa(dev));
+      slot.get(dev)(s, x.data<float>(), gamma.data<float>(), beta.data<float>(),
+                    running_mean.data<float>(), running_var.data<float>(),
+                    static_cast<float>(opt.eps), opt.fuse_relu, y.data<float>());
     }
     Tensor xs = x.detach(), ys = y.detach(), gs = gamma.detach();
     Tensor rm = running_mean.detach().clone(), rv = running_var.detach().clone();
     record("BatchNormEvalBackward", {x_in, gamma_in, beta_in}, y,
            [s, xs, ys, gs, rm, rv, opt](const Tensor& g_in) {
-             Tensor g = g_in.contiguous().to(DType::F64);
+             // The scalar reference in double, on the host (training in eval
+             // mode is rare: fine-tuning with frozen statistics).
+             const Device cpu = Device::cpu();
+             Tensor g = g_in.contiguous().to(cpu).to(DType::F64);
              Tensor dx = Tensor::empty(xs.shape(), DType::F64);
              Tensor dgamma = Tensor::empty({s.C}, DType::F64),
                     dbeta = Tensor::empty({s.C}, DType::F64);
-             Tensor x64 = xs.to(DType::F64), y64 = ys.to(DType::F64), g64 = gs.to(DType::F64);
-             Tensor rm64 = rm.to(DType::F64), rv64 = rv.to(DType::F64);
+             Tensor x64 = xs.to(cpu).to(DType::F64), y64 = ys.to(cpu).to(DType::F64),
+                    g64 = gs.to(cpu).to(DType::F64);
+             Tensor rm64 = rm.to(cpu).to(DType::F64), rv64 = rv.to(cpu).to(DType::F64);
              ref::batch_norm_backward_eval(
                  s, x64.data<double>(), y64.data<double>(), g.data<double>(), g64.data<double>(),
                  rm64.data<double>(), rv64.data<double>(), opt.eps, opt.fuse_relu,
                  dx.data<double>(), dgamma.data<double>(), dbeta.data<double>());
              DType dt = xs.dtype();
-             return std::vector<Tensor>{dx.to(dt), dgamma.to(dt), dbeta.to(dt)};
+             const Device d = xs.device();
+             return std::vector<Tensor>{dx.to(dt).to(d), dgamma.to(dt).to(d), dbeta.to(dt).to(d)};
            });
     return y;
   }
 
-  Tensor mean = Tensor::empty({s.C}, x.dtype()), invstd = Tensor::empty({s.C}, x.dtype());
-  Tensor var = Tensor::empty({s.C}, x.dtype());
+  Tensor mean = Tensor::empty({s.C}, x.dtype(), x.device()),
+         invstd = Tensor::empty({s.C}, x.dtype(), x.device());
+  Tensor var = Tensor::empty({s.C}, x.dtype(), x.device());
   if (f64) {
     ref::batch_norm_forward_train(s, x.data<double>(), gamma.data<double>(), beta.data<double>(),
                                   opt.eps, opt.fuse_relu, y.data<double>(), mean.data<double>(),
                                   invstd.data<double>(), var.data<double>());
   } else {
     auto& slot = ops().batch_norm_forward_train;
-    OpTimer timer("batch_norm_forward_train", 0, bytes * 1.5, slot.resolved_isa());
-    slot.get()(s, x.data<float>(), gamma.data<float>(), beta.data<float>(),
-               static_cast<float>(opt.eps), opt.fuse_relu, y.data<float>(), mean.data<float>(),
-               invstd.data<float>(), var.data<float>());
+    OpTimer timer("batch_norm_forward_train", 0, bytes * 1.5, slot.resolved_isa(dev));
+    slot.get(dev)(s, x.data<float>(), gamma.data<float>(), beta.data<float>(),
+                  static_cast<float>(opt.eps), opt.fuse_relu, y.data<float>(), mean.data<float>(),
+                  invstd.data<float>(), var.data<float>());
   }
   {
     // Running statistics use the unbiased variance, as Keras and PyTorch do.
+    // On a device the 4 x C values make a round trip through the host and
+    // get the same double arithmetic as on the CPU (a per-channel kernel
+    // would save the round trip; C is at most 384 in the study's models).
     NoGradGuard guard;
+    const bool on_host = dev == DeviceType::CPU;
+    Tensor rm = on_host ? running_mean : running_mean.to(Device::cpu());
+    Tensor rv = on_host ? running_var : running_var.to(Device::cpu());
+    Tensor bm = mean.to(Device::cpu()), bv = var.to(Device::cpu());
     const double m = opt.momentum, unbias = static_cast<double>(count) / (count - 1);
     for (int c = 0; c < s.C; ++c) {
       if (f64) {
-        double* rmp = running_mean.data<double>();
-        double* rvp = running_var.data<double>();
-        rmp[c] = m * rmp[c] + (1 - m) * mean.data<double>()[c];
-        rvp[c] = m * rvp[c] + (1 - m) * var.data<double>()[c] * unbias;
+        double* rmp = rm.data<double>();
+        double* rvp = rv.data<double>();
+        rmp[c] = m * rmp[c] + (1 - m) * bm.data<double>()[c];
+        rvp[c] = m * rvp[c] + (1 - m) * bv.data<double>()[c] * unbias;
       } else {
-        float* rmp = running_mean.data<float>();
-        float* rvp = running_var.data<float>();
-        rmp[c] = static_cast<float>(m * rmp[c] + (1 - m) * mean.data<float>()[c]);
-        rvp[c] = static_cast<float>(m * rvp[c] + (1 - m) * var.data<float>()[c] * unbias);
+        float* rmp = rm.data<float>();
+        float* rvp = rv.data<float>();
+        rmp[c] = static_cast<float>(m * rmp[c] + (1 - m) * bm.data<float>()[c]);
+        rvp[c] = static_cast<float>(m * rvp[c] + (1 - m) * bv.data<float>()[c] * unbias);
       }
+    }
+    if (!on_host) {
+      running_mean.copy_(rm);
+      running_var.copy_(rv);
     }
   }
   Tensor xs = x.detach(), ys = y.detach(), gs = gamma.detach();
   Tensor ms = mean.detach(), is = invstd.detach();
   record("BatchNormBackward", {x_in, gamma_in, beta_in}, y,
-         [s, xs, ys, gs, ms, is, opt, bytes](const Tensor& g_in) {
+         [s, xs, ys, gs, ms, is, opt, bytes, dev](const Tensor& g_in) {
            Tensor g = g_in.contiguous();
-           Tensor dx = Tensor::empty(xs.shape(), xs.dtype());
-           Tensor dgamma = Tensor::empty({s.C}, xs.dtype()),
-                  dbeta = Tensor::empty({s.C}, xs.dtype());
+           Tensor dx = Tensor::empty(xs.shape(), xs.dtype(), xs.device());
+           Tensor dgamma = Tensor::empty({s.C}, xs.dtype(), xs.device()),
+                  dbeta = Tensor::empty({s.C}, xs.dtype(), xs.device());
            if (xs.dtype() == DType::F64) {
              ref::batch_norm_backward(s, xs.data<double>(), ys.data<double>(), g.data<double>(),
                                       gs.data<double>(), ms.data<double>(), is.data<double>(),
@@ -238,10 +261,10 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
                                       dbeta.data<double>());
            } else {
              auto& slot = ops().batch_norm_backward;
-             OpTimer timer("batch_norm_backward", 0, bytes * 2, slot.resolved_isa());
-             slot.get()(s, xs.data<float>(), ys.data<float>(), g.data<float>(), gs.data<float>(),
-                        ms.data<float>(), is.data<float>(), opt.fuse_relu, dx.data<float>(),
-                        dgamma.data<float>(), dbeta.data<float>());
+             OpTimer timer("batch_norm_backward", 0, bytes * 2, slot.resolved_isa(dev));
+             slot.get(dev)(s, xs.data<float>(), ys.data<float>(), g.data<float>(), gs.data<float>(),
+                           ms.data<float>(), is.data<float>(), opt.fuse_relu, dx.data<float>(),
+                           dgamma.data<float>(), dbeta.data<float>());
            }
            return std::vector<Tensor>{dx, dgamma, dbeta};
          });
@@ -251,7 +274,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
 // ---- pooling ------------------------------------------------------------------
 
 static Pool2dShape pool_shape(const char* op, const Tensor& x, const Pool2dOptions& opt) {
-  check_float_cpu(op, x, "input");
+  check_float(op, x, "input");
   ECG_CHECK(x.dim() == 4, op, ": input must be [N, C, H, W], got ", shape_str(x.shape()));
   ECG_CHECK(opt.kernel_h > 0 && opt.kernel_w > 0 && opt.stride_h > 0 && opt.stride_w > 0, op,
             ": window and stride must be positive");
@@ -273,25 +296,26 @@ static Pool2dShape pool_shape(const char* op, const Tensor& x, const Pool2dOptio
 Tensor max_pool2d(const Tensor& x_in, const Pool2dOptions& opt) {
   Pool2dShape s = pool_shape("max_pool2d", x_in, opt);
   Tensor x = x_in.contiguous();
-  Tensor y = Tensor::empty({s.N, s.C, s.P, s.Q}, x.dtype());
-  Tensor argmax = Tensor::empty({s.N, s.C, s.P, s.Q}, DType::I32);
+  const DeviceType dev = x.device().type;
+  Tensor y = Tensor::empty({s.N, s.C, s.P, s.Q}, x.dtype(), x.device());
+  Tensor argmax = Tensor::empty({s.N, s.C, s.P, s.Q}, DType::I32, x.device());
   if (x.dtype() == DType::F64) {
     ref::max_pool_forward(s, x.data<double>(), y.data<double>(), argmax.data<int32_t>());
   } else {
     auto& slot = ops().max_pool_forward;
-    OpTimer timer("max_pool_forward", 0, 4.0 * (x.numel() + 2 * y.numel()), slot.resolved_isa());
-    slot.get()(s, x.data<float>(), y.data<float>(), argmax.data<int32_t>());
+    OpTimer timer("max_pool_forward", 0, 4.0 * (x.numel() + 2 * y.numel()), slot.resolved_isa(dev));
+    slot.get(dev)(s, x.data<float>(), y.data<float>(), argmax.data<int32_t>());
   }
-  record("MaxPoolBackward", {x_in}, y, [s, argmax](const Tensor& g_in) {
+  record("MaxPoolBackward", {x_in}, y, [s, argmax, dev](const Tensor& g_in) {
     Tensor g = g_in.contiguous();
-    Tensor dx = Tensor::empty({s.N, s.C, s.H, s.W}, g.dtype());
+    Tensor dx = Tensor::empty({s.N, s.C, s.H, s.W}, g.dtype(), g.device());
     if (g.dtype() == DType::F64) {
       ref::max_pool_backward(s, g.data<double>(), argmax.data<int32_t>(), dx.data<double>());
     } else {
       auto& slot = ops().max_pool_backward;
       OpTimer timer("max_pool_backward", 0, 4.0 * (dx.numel() + 2 * g.numel()),
-                    slot.resolved_isa());
-      slot.get()(s, g.data<float>(), argmax.data<int32_t>(), dx.data<float>());
+                    slot.resolved_isa(dev));
+      slot.get(dev)(s, g.data<float>(), argmax.data<int32_t>(), dx.data<float>());
     }
     return std::vector<Tensor>{dx};
   });
@@ -301,23 +325,24 @@ Tensor max_pool2d(const Tensor& x_in, const Pool2dOptions& opt) {
 Tensor avg_pool2d(const Tensor& x_in, const Pool2dOptions& opt) {
   Pool2dShape s = pool_shape("avg_pool2d", x_in, opt);
   Tensor x = x_in.contiguous();
-  Tensor y = Tensor::empty({s.N, s.C, s.P, s.Q}, x.dtype());
+  const DeviceType dev = x.device().type;
+  Tensor y = Tensor::empty({s.N, s.C, s.P, s.Q}, x.dtype(), x.device());
   if (x.dtype() == DType::F64) {
     ref::avg_pool_forward(s, x.data<double>(), y.data<double>());
   } else {
     auto& slot = ops().avg_pool_forward;
-    OpTimer timer("avg_pool_forward", 0, 4.0 * (x.numel() + y.numel()), slot.resolved_isa());
-    slot.get()(s, x.data<float>(), y.data<float>());
+    OpTimer timer("avg_pool_forward", 0, 4.0 * (x.numel() + y.numel()), slot.resolved_isa(dev));
+    slot.get(dev)(s, x.data<float>(), y.data<float>());
   }
-  record("AvgPoolBackward", {x_in}, y, [s](const Tensor& g_in) {
+  record("AvgPoolBackward", {x_in}, y, [s, dev](const Tensor& g_in) {
     Tensor g = g_in.contiguous();
-    Tensor dx = Tensor::empty({s.N, s.C, s.H, s.W}, g.dtype());
+    Tensor dx = Tensor::empty({s.N, s.C, s.H, s.W}, g.dtype(), g.device());
     if (g.dtype() == DType::F64) {
       ref::avg_pool_backward(s, g.data<double>(), dx.data<double>());
     } else {
       auto& slot = ops().avg_pool_backward;
-      OpTimer timer("avg_pool_backward", 0, 4.0 * (dx.numel() + g.numel()), slot.resolved_isa());
-      slot.get()(s, g.data<float>(), dx.data<float>());
+      OpTimer timer("avg_pool_backward", 0, 4.0 * (dx.numel() + g.numel()), slot.resolved_isa(dev));
+      slot.get(dev)(s, g.data<float>(), dx.data<float>());
     }
     return std::vector<Tensor>{dx};
   });
@@ -325,29 +350,30 @@ Tensor avg_pool2d(const Tensor& x_in, const Pool2dOptions& opt) {
 }
 
 Tensor global_avg_pool(const Tensor& x_in) {
-  check_float_cpu("global_avg_pool", x_in, "input");
+  check_float("global_avg_pool", x_in, "input");
   ECG_CHECK(x_in.dim() == 4, "global_avg_pool: input must be [N, C, H, W], got ",
             shape_str(x_in.shape()));
   const int N = static_cast<int>(x_in.size(0)), C = static_cast<int>(x_in.size(1));
   const int HW = static_cast<int>(x_in.size(2) * x_in.size(3));
   ECG_CHECK(HW > 0, "global_avg_pool: empty spatial size in ", shape_str(x_in.shape()));
   Tensor x = x_in.contiguous();
-  Tensor y = Tensor::empty({N, C}, x.dtype());
+  const DeviceType dev = x.device().type;
+  Tensor y = Tensor::empty({N, C}, x.dtype(), x.device());
   if (x.dtype() == DType::F64) {
     ref::global_avg_pool_forward(N, C, HW, x.data<double>(), y.data<double>());
   } else {
     auto& slot = ops().global_avg_pool_forward;
-    OpTimer timer("global_avg_pool_forward", 0, 4.0 * x.numel(), slot.resolved_isa());
-    slot.get()(N, C, HW, x.data<float>(), y.data<float>());
+    OpTimer timer("global_avg_pool_forward", 0, 4.0 * x.numel(), slot.resolved_isa(dev));
+    slot.get(dev)(N, C, HW, x.data<float>(), y.data<float>());
   }
   Shape in_shape = x.shape();
-  record("GlobalAvgPoolBackward", {x_in}, y, [N, C, HW, in_shape](const Tensor& g_in) {
+  record("GlobalAvgPoolBackward", {x_in}, y, [N, C, HW, in_shape, dev](const Tensor& g_in) {
     Tensor g = g_in.contiguous();
-    Tensor dx = Tensor::empty(in_shape, g.dtype());
+    Tensor dx = Tensor::empty(in_shape, g.dtype(), g.device());
     if (g.dtype() == DType::F64)
       ref::global_avg_pool_backward(N, C, HW, g.data<double>(), dx.data<double>());
     else
-      ops().global_avg_pool_backward.get()(N, C, HW, g.data<float>(), dx.data<float>());
+      ops().global_avg_pool_backward.get(dev)(N, C, HW, g.data<float>(), dx.data<float>());
     return std::vector<Tensor>{dx};
   });
   return y;
@@ -357,9 +383,10 @@ Tensor global_avg_pool(const Tensor& x_in) {
 
 Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
   const char* op = "linear";
-  check_float_cpu(op, x_in, "input");
-  check_float_cpu(op, w_in, "weight");
+  check_float(op, x_in, "input");
+  check_float(op, w_in, "weight");
   check_same_dtype(op, x_in, w_in);
+  check_same_device(op, x_in, w_in, "weight");
   ECG_CHECK(x_in.dim() == 2 && w_in.dim() == 2 && x_in.size(1) == w_in.size(1), op, ": input ",
             shape_str(x_in.shape()), " and weight ", shape_str(w_in.shape()),
             " must be [N, in] and [out, in]");
@@ -367,56 +394,58 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
   const int out = static_cast<int>(w_in.size(0));
   Tensor b;
   if (b_in.defined()) {
-    check_float_cpu(op, b_in, "bias");
+    check_float(op, b_in, "bias");
     check_same_dtype(op, x_in, b_in);
+    check_same_device(op, x_in, b_in, "bias");
     ECG_CHECK(b_in.numel() == out, op, ": bias ", shape_str(b_in.shape()), " for ", out,
               " outputs");
     b = b_in.contiguous();
   }
   Tensor x = x_in.contiguous(), w = w_in.contiguous();
-  Tensor y = Tensor::empty({N, out}, x.dtype());
+  const DeviceType dev = x.device().type;
+  Tensor y = Tensor::empty({N, out}, x.dtype(), x.device());
   const double flops = 2.0 * N * in * out;
   if (x.dtype() == DType::F64) {
     ref::linear_forward(N, in, out, x.data<double>(), w.data<double>(), ptr_or_null<double>(b),
                         y.data<double>());
   } else {
     auto& slot = ops().linear_forward;
-    OpTimer timer("linear_forward", flops, 0, slot.resolved_isa());
-    slot.get()(N, in, out, x.data<float>(), w.data<float>(), ptr_or_null<float>(b),
-               y.data<float>());
+    OpTimer timer("linear_forward", flops, 0, slot.resolved_isa(dev));
+    slot.get(dev)(N, in, out, x.data<float>(), w.data<float>(), ptr_or_null<float>(b),
+                  y.data<float>());
   }
   bool need_b = needs(b_in);
   Tensor xs = (needs(w_in) || need_b) ? x.detach() : Tensor();
   Tensor ws = needs(x_in) ? w.detach() : Tensor();
   bool need_w = needs(w_in);
   record("LinearBackward", {x_in, w_in, b_in}, y,
-         [N, in, out, xs, ws, need_w, need_b, flops](const Tensor& g_in) {
+         [N, in, out, xs, ws, need_w, need_b, flops, dev](const Tensor& g_in) {
            Tensor g = g_in.contiguous();
            Tensor dx, dw, db;
            const bool f64 = g.dtype() == DType::F64;
            if (ws.defined()) {
-             dx = Tensor::empty({N, in}, g.dtype());
+             dx = Tensor::empty({N, in}, g.dtype(), g.device());
              if (f64) {
                ref::linear_backward_data(N, in, out, g.data<double>(), ws.data<double>(),
                                          dx.data<double>());
              } else {
                auto& slot = ops().linear_backward_data;
-               OpTimer timer("linear_backward_data", flops, 0, slot.resolved_isa());
-               slot.get()(N, in, out, g.data<float>(), ws.data<float>(), dx.data<float>());
+               OpTimer timer("linear_backward_data", flops, 0, slot.resolved_isa(dev));
+               slot.get(dev)(N, in, out, g.data<float>(), ws.data<float>(), dx.data<float>());
              }
            }
            if (xs.defined()) {
-             dw = Tensor::empty({out, in}, g.dtype());
-             if (need_b) db = Tensor::empty({out}, g.dtype());
+             dw = Tensor::empty({out, in}, g.dtype(), g.device());
+             if (need_b) db = Tensor::empty({out}, g.dtype(), g.device());
              if (f64) {
                ref::linear_backward_weights(N, in, out, xs.data<double>(), g.data<double>(),
                                             dw.data<double>(),
                                             db.defined() ? db.data<double>() : nullptr);
              } else {
                auto& slot = ops().linear_backward_weights;
-               OpTimer timer("linear_backward_weights", flops, 0, slot.resolved_isa());
-               slot.get()(N, in, out, xs.data<float>(), g.data<float>(), dw.data<float>(),
-                          db.defined() ? db.data<float>() : nullptr);
+               OpTimer timer("linear_backward_weights", flops, 0, slot.resolved_isa(dev));
+               slot.get(dev)(N, in, out, xs.data<float>(), g.data<float>(), dw.data<float>(),
+                             db.defined() ? db.data<float>() : nullptr);
              }
              if (!need_w) dw = Tensor();
            }

@@ -133,11 +133,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  if (device.type == DeviceType::CPU) {
-    if (t.nbytes()) std::memset(t.raw_data(), 0, t.nbytes());
-  } else {
-    t.fill_(0.0);
-  }
+  allocator_for(device.type).memset_zero(t.raw_data(), t.nbytes());
   return t;
 }
 
@@ -207,7 +203,7 @@ void* Tensor::raw_data() const {
 double Tensor::item() const {
   ECG_CHECK(numel() == 1, "item(): tensor of shape ", shape_str(shape_), " has ", numel(),
             " elements");
-  ECG_CHECK(device().type == DeviceType::CPU, "item(): tensor is on ", device().str());
+  if (device().type != DeviceType::CPU) return to(Device::cpu()).item();
   return load_as_double(raw_data(), dtype_, 0);
 }
 
@@ -309,22 +305,63 @@ Tensor Tensor::to(DType dt) const {
   return out;
 }
 
+// Moves contiguous bytes between any two devices (one of them may be the host).
+static void transfer_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t n) {
+  if (n == 0) return;
+  if (src_dev.type == DeviceType::CPU)
+    allocator_for(dst_dev.type).copy_from_host(dst, src, n);
+  else if (dst_dev.type == DeviceType::CPU)
+    allocator_for(src_dev.type).copy_to_host(dst, src, n);
+  else
+    allocator_for(dst_dev.type).copy_on_device(dst, src, n);
+}
+
+// A strided view of device memory, brought to the host as the same view over
+// a host copy of the bytes it spans (device kernels read contiguous tensors
+// only, so layout changes of device tensors go through the host).
+static Tensor host_view(const std::shared_ptr<Storage>& st, const Shape& shape,
+                        const Shape& strides, int64_t offset, DType dt) {
+  int64_t lo = offset, hi = offset;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 0) return Tensor::empty(shape, dt);
+    (strides[i] < 0 ? lo : hi) += strides[i] * (shape[i] - 1);
+  }
+  const size_t es = dtype_size(dt);
+  auto host = std::make_shared<Storage>(static_cast<size_t>(hi - lo + 1) * es, Device::cpu());
+  transfer_bytes(host->data, Device::cpu(), static_cast<const char*>(st->data) + lo * es,
+                 st->device, host->nbytes);
+  return TensorAccess::make(host, shape, strides, offset - lo, dt);
+}
+
 Tensor Tensor::to(Device d) const {
   if (d == device()) return *this;
+  if (!is_contiguous() && device().type != DeviceType::CPU)
+    return host_view(storage_, shape_, strides_, offset_, dtype_).contiguous().to(d);
   Tensor src = contiguous();
   Tensor out = empty(shape_, dtype_, d);
-  if (d.type == DeviceType::CPU)
-    allocator_for(src.device().type).copy_to_host(out.raw_data(), src.raw_data(), src.nbytes());
-  else
-    allocator_for(d.type).copy_from_host(out.raw_data(), src.raw_data(), src.nbytes());
+  transfer_bytes(out.raw_data(), d, src.raw_data(), src.device(), src.nbytes());
   return out;
 }
 
 void Tensor::copy_(const Tensor& src) {
   ECG_CHECK(src.shape_ == shape_, "copy_: source shape ", shape_str(src.shape_), " does not match ",
             shape_str(shape_));
-  ECG_CHECK(device().type == DeviceType::CPU && src.device().type == DeviceType::CPU,
-            "copy_: only CPU tensors (use to(device) to move)");
+  if (device().type == DeviceType::CPU && src.device().type != DeviceType::CPU) {
+    copy_(src.to(Device::cpu()));
+    return;
+  }
+  if (device().type != DeviceType::CPU) {
+    ECG_CHECK(is_contiguous(), "copy_: the destination on ", device().str(), " must be contiguous");
+    if (src.dtype_ == dtype_ && src.is_contiguous()) {
+      transfer_bytes(raw_data(), device(), src.raw_data(), src.device(), nbytes());
+      return;
+    }
+    // Dtype conversion or a strided source: converted on the host.
+    Tensor host = empty(shape_, dtype_);
+    host.copy_(src.to(Device::cpu()));
+    transfer_bytes(raw_data(), device(), host.raw_data(), Device::cpu(), nbytes());
+    return;
+  }
   if (src.dtype_ == dtype_ && is_contiguous() && src.is_contiguous()) {
     if (nbytes()) std::memmove(raw_data(), src.raw_data(), nbytes());
     return;
@@ -342,7 +379,13 @@ void Tensor::copy_(const Tensor& src) {
 
 void Tensor::fill_(double value) {
   ECG_CHECK(defined(), "fill_: undefined tensor");
-  ECG_CHECK(device().type == DeviceType::CPU, "fill_: tensor is on ", device().str());
+  if (device().type != DeviceType::CPU) {
+    // Filled on the host and copied: fills are initialisation, not hot paths.
+    Tensor host = empty(shape_, dtype_);
+    host.fill_(value);
+    copy_(host);
+    return;
+  }
   void* base = storage_->data;
   for_each_offset(shape_, strides_, offset_,
                   [&](int64_t o) { store_from_double(base, dtype_, o, value); });
@@ -400,7 +443,7 @@ void Tensor::backward(const Tensor& grad_output) const {
   if (!seed.defined()) {
     ECG_CHECK(numel() == 1, "backward(): tensor of shape ", shape_str(shape_),
               " is not a scalar; pass a gradient");
-    seed = Tensor::full(shape_, 1.0, dtype_);
+    seed = Tensor::full(shape_, 1.0, dtype_).to(device());
   }
   run_backward({*this}, {seed});
 }

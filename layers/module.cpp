@@ -25,6 +25,26 @@ void Module::train(bool on) {
   for (auto& c : children_) c.second->train(on);
 }
 
+void Module::to(Device device) {
+  for (auto& p : params_) {
+    Tensor& t = *p.second;
+    if (t.device() == device) continue;
+    const bool requires_grad = t.requires_grad();
+    t = t.detach().to(device);
+    t.set_requires_grad(requires_grad);
+  }
+  for (auto& b : buffers_) {
+    Tensor& t = *b.second;
+    if (t.device() != device) t = t.to(device);
+  }
+  for (auto& c : children_) c.second->to(device);
+}
+
+Device Module::device() {
+  for (auto& p : named_parameters()) return p.second->device();
+  return Device::cpu();
+}
+
 Tensor& Module::register_parameter(const std::string& name, Tensor t) {
   t.set_requires_grad(true);
   params_.emplace_back(name, std::make_unique<Tensor>(std::move(t)));

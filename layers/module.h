@@ -40,6 +40,13 @@ class Module {
 
   void train(bool on = true);
   void eval() { train(false); }
+
+  // Moves every parameter and buffer (this module and its children) to a
+  // device, in place: the Tensor objects keep their addresses, so pointers
+  // held by an optimiser stay valid. Gradients are dropped.
+  void to(Device device);
+  // Where the parameters live (the CPU for a module without any).
+  Device device();
   bool is_training() const { return training_; }
 
   const std::string& kind() const { return kind_; }

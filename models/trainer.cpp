@@ -80,7 +80,7 @@ std::string locate_non_finite(Model& model, const Tensor& images) {
     if (has_bad(*p)) return "parameter " + name;
   bool was_training = model.is_training();
   model.eval();
-  Tensor h = images;
+  Tensor h = images.to(model.device());
   std::string where = "the loss itself (logits are finite)";
   for (auto& layer : model.layers()) {
     h = (*layer)(h);
@@ -163,12 +163,13 @@ EvalResult evaluate(Model& model, BatchSource& data, bool progress, const std::s
   double loss_sum = 0;
   int64_t n = 0, correct = 0;
   Batch b;
+  const Device device = model.device();  // batches follow the model to its device
   auto t0 = std::chrono::steady_clock::now();
   for (int64_t i = 0; data.batch(i, b); ++i) {
-    Tensor logits = model(b.images);
+    Tensor logits = model(b.images.to(device));
     const int C = static_cast<int>(logits.size(1));
     Tensor loss = softmax_cross_entropy(logits, one_hot(b.labels, C));
-    Tensor probs = softmax(logits);
+    Tensor probs = softmax(logits).to(Device::cpu());
     const float* p = probs.data<float>();
     for (size_t k = 0; k < b.labels.size(); ++k) {
       int pred = argmax(p + k * C, C);
@@ -215,7 +216,7 @@ void recompute_bn_statistics(Model& model, BatchSource& data, int epoch, int bat
   for (int k = 0; k < batches && data.batch(k, b); ++k) {
     // running = m * running + (1 - m) * batch with m = k / (k + 1) is the running mean of batches.
     for (BatchNorm* bn : bns) bn->set_momentum(static_cast<double>(k) / (k + 1));
-    model(b.images);
+    model(b.images.to(model.device()));
   }
   for (size_t i = 0; i < bns.size(); ++i) bns[i]->set_momentum(saved[i]);
   model.train(was_training);
@@ -398,6 +399,9 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
   s.result.last_state = state_path;
   const int C = model.config().classes;
   int64_t global_step = optim->steps();
+  // The loop runs where the model lives: batches are built on the host and
+  // copied over; logits come back for the accuracy count.
+  const Device device = model.device();
 
   for (; s.epoch < opt.epochs; ++s.epoch) {
     const double lr = s.plateau.apply(schedule.lr(s.epoch));
@@ -413,7 +417,7 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
     Batch b;
     for (; s.next_batch < nb; ++s.next_batch) {
       ECG_CHECK(train_data.batch(s.next_batch, b), "train: batch ", s.next_batch, " missing");
-      Tensor logits = model(b.images);
+      Tensor logits = model(b.images.to(device));
       Tensor loss = softmax_cross_entropy(logits, one_hot(b.labels, C), class_weight);
       Tensor reg = model.regularization_loss();
       Tensor total = reg.defined() ? add(loss, reg) : loss;
@@ -427,7 +431,8 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
       optim->step();
       model.zero_grad();
       ++global_step;
-      const float* lp = logits.data<float>();
+      const Tensor logits_host = logits.to(Device::cpu());
+      const float* lp = logits_host.data<float>();
       for (size_t k = 0; k < b.labels.size(); ++k)
         s.correct += argmax(lp + k * C, C) == b.labels[k];
       s.loss_sum += loss_v * b.labels.size();

@@ -39,15 +39,15 @@ class Adam final : public Optimizer {
       if (!g.defined()) continue;
       g = g.contiguous();
       if (!m_[i].defined()) {
-        m_[i] = Tensor::zeros(p.shape(), p.dtype());
-        v_[i] = Tensor::zeros(p.shape(), p.dtype());
+        m_[i] = Tensor::zeros(p.shape(), p.dtype(), p.device());
+        v_[i] = Tensor::zeros(p.shape(), p.dtype(), p.device());
       }
       if (p.dtype() == DType::F64)
         ref::adam_update(p.numel(), hp, p.data<double>(), g.data<double>(), m_[i].data<double>(),
                          v_[i].data<double>());
       else
-        ops().adam_update.get()(p.numel(), hp, p.data<float>(), g.data<float>(),
-                                m_[i].data<float>(), v_[i].data<float>());
+        ops().adam_update.get(p.device().type)(p.numel(), hp, p.data<float>(), g.data<float>(),
+                                               m_[i].data<float>(), v_[i].data<float>());
     }
   }
   void set_lr(double lr) override { hp_.lr = static_cast<float>(lr); }
@@ -76,8 +76,8 @@ class Adam final : public Optimizer {
           m->second.shape() == params_[i]->shape() && v->second.shape() == params_[i]->shape(),
           "optimizer state for parameter ", i, " has shape ", shape_str(m->second.shape()),
           ", parameter is ", shape_str(params_[i]->shape()));
-      m_[i] = m->second.to(params_[i]->dtype()).clone();
-      v_[i] = v->second.to(params_[i]->dtype()).clone();
+      m_[i] = m->second.to(params_[i]->dtype()).to(params_[i]->device()).clone();
+      v_[i] = v->second.to(params_[i]->dtype()).to(params_[i]->device()).clone();
     }
   }
 
@@ -104,12 +104,12 @@ class Sgd final : public Optimizer {
       g = g.contiguous();
       SgdParams hp = hp_;
       hp.first_step = !buf_[i].defined();
-      if (!buf_[i].defined()) buf_[i] = Tensor::zeros(p.shape(), p.dtype());
+      if (!buf_[i].defined()) buf_[i] = Tensor::zeros(p.shape(), p.dtype(), p.device());
       if (p.dtype() == DType::F64)
         ref::sgd_update(p.numel(), hp, p.data<double>(), g.data<double>(), buf_[i].data<double>());
       else
-        ops().sgd_update.get()(p.numel(), hp, p.data<float>(), g.data<float>(),
-                               buf_[i].data<float>());
+        ops().sgd_update.get(p.device().type)(p.numel(), hp, p.data<float>(), g.data<float>(),
+                                              buf_[i].data<float>());
     }
   }
   void set_lr(double lr) override { hp_.lr = static_cast<float>(lr); }
@@ -125,7 +125,8 @@ class Sgd final : public Optimizer {
     steps_ = steps;
     for (size_t i = 0; i < params_.size(); ++i) {
       auto b = st.find("momentum." + std::to_string(i));
-      buf_[i] = b == st.end() ? Tensor() : b->second.to(params_[i]->dtype()).clone();
+      buf_[i] = b == st.end() ? Tensor()
+                              : b->second.to(params_[i]->dtype()).to(params_[i]->device()).clone();
     }
   }
 
