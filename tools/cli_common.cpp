@@ -41,11 +41,32 @@ void apply_global_options() {
               "' (expected ref, generic, avx2, avx512 or neon)");
     set_active_isa(isa);
   }
-  // The CUDA kernels (kernels/cuda) are tested on the emulator; running a
-  // model on a GPU needs a CUDA allocator and kernels registered for
-  // DeviceType::CUDA, which this build may not have.
-  ECG_CHECK(g.device != "cuda" || device_available(DeviceType::CUDA),
-            "--device cuda: no CUDA device available (no GPU, or this build has no CUDA backend)");
+  // A CUDA engine linked into this program (a GPU build, or ecgcnn_cuda_emu
+  // with the emulator) installs itself on first use; the plain CPU build has
+  // none and says so.
+  if (g.device == "cuda") {
+    std::string why;
+    ECG_CHECK(install_device(DeviceType::CUDA, &why), "--device cuda: ", why);
+  }
+}
+
+Device selected_device() {
+  return global_options().device == "cuda" ? Device::cuda() : Device::cpu();
+}
+
+namespace {
+Int8DeviceRunnerFactory g_int8_factory = nullptr;
+}
+
+void set_int8_device_runner_factory(Int8DeviceRunnerFactory factory) {
+  g_int8_factory = factory;
+}
+
+Int8DeviceRunner int8_device_runner(const quant::Int8Model& m, int max_batch) {
+  if (selected_device().type == DeviceType::CPU) return {};
+  ECG_CHECK(g_int8_factory, "--device ", global_options().device,
+            ": this build cannot run int8 models there");
+  return g_int8_factory(m, max_batch);
 }
 
 }  // namespace ecg::cli

@@ -5,6 +5,12 @@
 #include <functional>
 #include <string>
 
+#include "core/tensor.h"
+
+namespace ecg::quant {
+struct Int8Model;
+}
+
 namespace ecg::cli {
 
 struct GlobalOptions {
@@ -26,5 +32,20 @@ double peak_rss_mb();
 // Adds --threads, --isa and --device to a subcommand (they are accepted before
 // or after it).
 void add_runtime_flags(CLI::App* sub);
+
+// The device of --device (checked and started by apply_global_options).
+Device selected_device();
+
+// The INT8 graph on --device when that is not the CPU. A device backend
+// linked into the program (tools/cuda_emu_device.cpp) installs the factory;
+// int8_device_runner() returns an empty `run` on the CPU, where the caller
+// uses quant::Int8Runner.
+struct Int8DeviceRunner {
+  std::function<Tensor(const Tensor&)> run;  // float images -> logits on the host
+  std::string kernel;                        // e.g. "cuda-f32-exact"
+};
+using Int8DeviceRunnerFactory = Int8DeviceRunner (*)(const quant::Int8Model& m, int max_batch);
+void set_int8_device_runner_factory(Int8DeviceRunnerFactory factory);
+Int8DeviceRunner int8_device_runner(const quant::Int8Model& m, int max_batch);
 
 }  // namespace ecg::cli

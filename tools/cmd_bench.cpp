@@ -111,6 +111,7 @@ void run_bench(const BenchOptions& o) {
   std::unique_ptr<Optimizer> opt;
   std::unique_ptr<quant::Int8Model> qmodel;
   std::unique_ptr<quant::Int8Runner> runner;
+  cli::Int8DeviceRunner on_device;  // --device cuda with --mode int8
   double model_mb = 0;
   if (o.mode == "int8") {
     // A given int8 model, or this float model quantized on random images:
@@ -139,6 +140,7 @@ void run_bench(const BenchOptions& o) {
       if (o.int8_model.empty()) std::remove(path.c_str());
     }
     runner = std::make_unique<quant::Int8Runner>(*qmodel, int8::best_int8_kernel(), o.batch);
+    on_device = cli::int8_device_runner(*qmodel, o.batch);
   } else if (o.mode == "train") {
     model->train();
     opt = make_optimizer("adam", model->parameters(), 1e-4);
@@ -146,6 +148,9 @@ void run_bench(const BenchOptions& o) {
     model->eval();
   }
   if (o.mode != "int8") {
+    // --device: weights and the input where the steps run.
+    model->to(cli::selected_device());
+    x = x.to(cli::selected_device());
     // Float weights as a file would hold them: 4 bytes per parameter.
     int64_t params = 0;
     for (const Tensor* t : model->parameters()) params += t->numel();
@@ -166,11 +171,14 @@ void run_bench(const BenchOptions& o) {
       loss.backward();
       opt->step();
       model->zero_grad();
+      loss.item();  // waits for a device to finish the step
+    } else if (on_device.run) {
+      on_device.run(x);
     } else if (runner) {
       runner->run(x);
     } else {
       NoGradGuard g;
-      (*model)(x);
+      (*model)(x).to(Device::cpu());  // waits for a device to finish the step
     }
     double dt =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "cli_common.h"
 #include "data_sources.h"
@@ -23,8 +24,8 @@ struct EvalCli {
 };
 
 // Int8 model evaluation: the same splits and metrics as the float path.
-ecg::EvalResult evaluate_int8(ecg::quant::Int8Runner& runner, ecg::BatchSource& data,
-                              bool progress) {
+ecg::EvalResult evaluate_int8(const std::function<ecg::Tensor(const ecg::Tensor&)>& run,
+                              ecg::BatchSource& data, bool progress) {
   using namespace ecg;
   EvalResult r;
   data.begin_epoch(0);
@@ -34,7 +35,7 @@ ecg::EvalResult evaluate_int8(ecg::quant::Int8Runner& runner, ecg::BatchSource& 
   for (int64_t i = 0; data.batch(i, b); ++i) {
     for (int64_t k = 0; k < b.images.size(0); ++k) {
       Tensor x = b.images.slice(0, k, k + 1).contiguous();
-      Tensor logits = runner.run(x);
+      Tensor logits = run(x);
       const int C = static_cast<int>(logits.size(1));
       Tensor p = softmax(logits);
       int best = 0;
@@ -99,8 +100,12 @@ void run_eval(const EvalCli& o) {
   EvalResult r;
   if (qmodel) {
     quant::Int8Runner runner(*qmodel);
-    r = evaluate_int8(runner, *src, !o.json);
+    cli::Int8DeviceRunner on_device = cli::int8_device_runner(*qmodel, 1);
+    r = evaluate_int8(
+        on_device.run ? on_device.run : [&runner](const Tensor& x) { return runner.run(x); }, *src,
+        !o.json);
   } else {
+    ck.model->to(cli::selected_device());
     r = evaluate(*ck.model, *src, !o.json, "eval " + o.split);
   }
   ClassificationReport rep = classification_report(r.truth, r.predicted, classes);

@@ -30,6 +30,7 @@ void run_infer(const InferCli& o) {
   ECG_CHECK(!o.inputs.empty(), "infer: give at least one image");
   quant::Int8Model m = quant::load_int8_model(o.model);
   quant::Int8Runner runner(m);
+  cli::Int8DeviceRunner on_device = cli::int8_device_runner(m, 1);  // --device cuda
   cli::DataConfig cfg = cli::DataConfig::for_model(m.model_name);
   cfg.image_size = m.image_size;
   nlohmann::json all = nlohmann::json::array();
@@ -40,7 +41,7 @@ void run_infer(const InferCli& o) {
                    : cli::load_image(path, cfg);
     if (x.dim() == 3) x = x.view({1, x.size(0), x.size(1), x.size(2)});
     double t1 = now_ms();
-    Tensor logits = runner.run(x);
+    Tensor logits = on_device.run ? on_device.run(x) : runner.run(x);
     double t2 = now_ms();
     Tensor p = softmax(logits);
     const int C = m.num_classes();
@@ -64,17 +65,19 @@ void run_infer(const InferCli& o) {
                   m.classes[best].c_str(), 100 * probs[best], t1 - t0, t2 - t1);
   }
   if (o.json) {
-    std::printf("%s\n", nlohmann::json{{"results", all},
-                                       {"kernel", int8::int8_kernel_name(runner.kernel())},
-                                       {"planned_arena_mb", runner.plan().bytes / 1e6},
-                                       {"peak_rss_mb", ecg::cli::peak_rss_mb()}}
-                            .dump(2)
-                            .c_str());
+    std::printf("%s\n",
+                nlohmann::json{{"results", all},
+                               {"kernel", on_device.run ? on_device.kernel
+                                                        : int8::int8_kernel_name(runner.kernel())},
+                               {"planned_arena_mb", runner.plan().bytes / 1e6},
+                               {"peak_rss_mb", ecg::cli::peak_rss_mb()}}
+                    .dump(2)
+                    .c_str());
   } else {
     std::printf(
         "int8 kernel %s; planned arena %.2f MB; peak resident memory %.1f MB (study: 10.08 MB)\n",
-        int8::int8_kernel_name(runner.kernel()), runner.plan().bytes / 1e6,
-        ecg::cli::peak_rss_mb());
+        on_device.run ? on_device.kernel.c_str() : int8::int8_kernel_name(runner.kernel()),
+        runner.plan().bytes / 1e6, ecg::cli::peak_rss_mb());
   }
 }
 

@@ -117,6 +117,7 @@ void run_train(TrainCli c, int epochs_override) {
   mc.classes = static_cast<int>(splits.classes.size());
   mc.seed = c.train.seed;
   auto model = build_model(mc);
+  model->to(cli::selected_device());  // --device: the loop runs where the model lives
   std::fprintf(stderr, "%s: %lld parameters, input %dx%d, %lld train / %lld validation images\n",
                c.model.c_str(), static_cast<long long>(model->num_parameters()), data.image_size,
                data.image_size, static_cast<long long>(splits.train->num_samples()),

@@ -1,0 +1,119 @@
+// `ecgcnn ... --device cuda` as a user runs it, on ecgcnn_cuda_emu (the
+// program with the CUDA engine on the CPU emulator): train, eval, infer and
+// bench on a tiny synthetic set, against the same commands on the CPU.
+//
+// Training: one epoch of ResNet-11 at 32 px with SGD (see test_engine.cpp
+// for why SGD), same seed, on both devices. Tolerance (named, with its
+// reason): kLossRelTolerance on the epoch's train and validation losses. The
+// engine test bounds every parameter after three such steps by the spread of
+// two CPU evaluations (observed: the device within 0.04 of that bound, about
+// 1e-6 relative on the loss); an epoch here is a few more steps of the same
+// network, so 1e-4 leaves two orders of magnitude for their accumulation
+// while a wrong kernel (errors of 1e-2 and more) still fails.
+// Inference: the int8 model's logits are printed in the shortest form that
+// reads back to the same float; the device must print the same text (the
+// int8 graph is bit-exact).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace {
+
+constexpr double kLossRelTolerance = 1e-4;
+
+struct CliRun {
+  int code = -1;
+  std::string out, err;
+};
+
+CliRun run(const std::string& args) {
+  const std::string errfile =
+      std::filesystem::temp_directory_path() / ("ecg_cuda_cli_err_" + std::to_string(::getpid()));
+  const std::string cmd = std::string(ECG_CLI_PATH) + " " + args + " 2>" + errfile;
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(errfile);
+  r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
+  std::remove(errfile.c_str());
+  return r;
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream f(path);
+  return nlohmann::json::parse(f);
+}
+
+void expect_close(double want, double got, const char* what) {
+  EXPECT_LE(std::fabs(got - want), kLossRelTolerance * std::fabs(want))
+      << what << ": cpu " << want << ", cuda " << got;
+}
+
+TEST(CudaEngineCli, TrainEvalInferBenchOnTheDeviceMatchTheCpu) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("ecg_cuda_cli_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::string d = dir.string();
+  CliRun r = run("synth --out " + d + "/data --per-class 4 --width 320 --seed 3 --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string train = "train --data " + d + "/data --model resnet11 --image-size 32 " +
+                            "--epochs 1 --batch 4 --optimizer sgd --lr 0.01 --precise-bn 0 " +
+                            "--val-fraction 0.25 --threads 1 --out ";
+  r = run(train + d + "/cpu");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run(train + d + "/cuda --device cuda");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto cpu = read_json(d + "/cpu/history.json").at("history").at(0);
+  const auto gpu = read_json(d + "/cuda/history.json").at("history").at(0);
+  expect_close(cpu.at("train_loss"), gpu.at("train_loss"), "train loss");
+  expect_close(cpu.at("val_loss"), gpu.at("val_loss"), "validation loss");
+
+  // The checkpoint written from the device is read anywhere.
+  const std::string ck = d + "/cuda/best.safetensors";
+  r = run("eval --checkpoint " + ck + " --data " + d + "/data --json --device cuda");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto eval_gpu = nlohmann::json::parse(r.out);
+  r = run("eval --checkpoint " + ck + " --data " + d + "/data --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto eval_cpu = nlohmann::json::parse(r.out);
+  expect_close(eval_cpu.at("loss"), eval_gpu.at("loss"), "eval loss");
+
+  r = run("quantize --checkpoint " + ck + " --calib " + d + "/data --images 4 --eval-images 4 " +
+          "--no-stability --out " + d + "/m.int8");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string image;
+  for (const auto& e : fs::recursive_directory_iterator(d + "/data/test"))
+    if (e.path().extension() == ".jpg") image = e.path().string();
+  ASSERT_FALSE(image.empty());
+  r = run("infer --json --model " + d + "/m.int8 " + image);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto infer_cpu = nlohmann::json::parse(r.out).at("results").at(0);
+  r = run("infer --json --device cuda --model " + d + "/m.int8 " + image);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto infer = nlohmann::json::parse(r.out);
+  EXPECT_EQ(infer.at("kernel"), "cuda-f32-exact");  // the emulator is an sm_53 (the Nano)
+  EXPECT_EQ(infer.at("results").at(0).at("logits").dump(), infer_cpu.at("logits").dump());
+  EXPECT_EQ(infer.at("results").at(0).at("class"), infer_cpu.at("class"));
+  r = run("eval --model " + d + "/m.int8 --data " + d + "/data --json --device cuda");
+  ASSERT_EQ(r.code, 0) << r.err;
+
+  for (const char* mode : {"train", "infer", "int8"}) {
+    r = run(std::string("bench --device cuda --mode ") + mode +
+            " --image-size 32 --batch 2 --steps 1 --warmup 0 --json");
+    EXPECT_EQ(r.code, 0) << mode << ": " << r.err;
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace

@@ -1,0 +1,29 @@
+// Links the CUDA engine, built on the CPU emulator, into ecgcnn_cuda_emu:
+// `--device cuda` then runs kernels/cuda on the CPU (slowly: one fiber per
+// CUDA thread), which is how the CLI's device paths are tested without a GPU.
+// A static initialiser, because this file is an object of the program itself
+// (not of a static library, where the linker would drop it).
+#include <memory>
+
+#include "cli_common.h"
+#include "core/allocator.h"
+#include "kernels/cuda/engine/engine.h"
+#include "kernels/cuda/engine/int8_runner.h"
+
+namespace {
+
+ecg::cli::Int8DeviceRunner make_cuda_int8_runner(const ecg::quant::Int8Model& m, int max_batch) {
+  auto runner = std::make_shared<ecg::cuda::Int8CudaRunner>(m, max_batch);
+  ecg::cli::Int8DeviceRunner r;
+  r.run = [runner](const ecg::Tensor& images) { return runner->run(images); };
+  r.kernel = runner->path_name();
+  return r;
+}
+
+[[maybe_unused]] const bool g_installed = [] {
+  ecg::set_device_installer(ecg::DeviceType::CUDA, &ecg::cuda::install_engine);
+  ecg::cli::set_int8_device_runner_factory(&make_cuda_int8_runner);
+  return true;
+}();
+
+}  // namespace
