@@ -279,6 +279,8 @@ Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib,
     c2.conv.residual = true;
     c2.conv.add = int8::make_add_requant(pc.scale, pc.zero_point, pr.scale, pr.zero_point, po.scale,
                                          po.zero_point, po.zero_point, 127);
+    c2.pre_add_scale = pc.scale;
+    c2.pre_add_zero_point = pc.zero_point;
     c2.inputs.push_back(tid.at(res));
     c2.output = add_tensor(out);
     q.nodes.push_back(c2);

@@ -190,10 +190,14 @@ void run_quantize(const QuantizeCli& o) {
   }
   report["layers"] = layers;
   const double bytes = static_cast<double>(fs::file_size(o.out));
-  quant::ArenaPlan plan = quant::plan_arena(q, 1, true, /*in_place_residual=*/true);
+  quant::ArenaPlan plan = quant::plan_arena(q, 1, true, /*in_place_residual=*/true,
+                                            quant::RowTilingOptions::per_thread());
   report["file_bytes"] = bytes;
   report["arena_bytes"] = plan.bytes;
   report["float_layers"] = q.float_nodes();
+  // Per-tensor calibrator choices and observed ranges: the model file keeps
+  // only the summary (quant/int8_model.h, format version 3).
+  report["calibration"] = q.calibration;
   if (!o.report.empty()) {
     write_file_atomic(o.report, report.dump(2));
     std::printf("report: %s\n", o.report.c_str());

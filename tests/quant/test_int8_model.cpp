@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -41,7 +42,46 @@ TEST(Int8Model, FileRoundTripRunsIdentically) {
   EXPECT_EQ(l.model_name, "resnet11");
   EXPECT_EQ(l.classes, q.classes);
   ASSERT_EQ(l.nodes.size(), q.nodes.size());
-  for (size_t i = 0; i < q.nodes.size(); ++i) EXPECT_EQ(l.nodes[i].weights, q.nodes[i].weights);
+  // Version 3 stores scales and derives the integers: they must come back
+  // exactly (requantization, residual add, pools, zero points, clamps, shapes).
+  for (size_t i = 0; i < q.nodes.size(); ++i) {
+    const quant::NodeQ &a = q.nodes[i], &b = l.nodes[i];
+    EXPECT_EQ(b.weights, a.weights);
+    EXPECT_EQ(b.weight_scale, a.weight_scale);
+    EXPECT_EQ(b.conv.bias, a.conv.bias);
+    ASSERT_EQ(b.conv.requant.size(), a.conv.requant.size()) << a.name;
+    for (size_t k = 0; k < a.conv.requant.size(); ++k) {
+      EXPECT_EQ(b.conv.requant[k].m0, a.conv.requant[k].m0) << a.name << " channel " << k;
+      EXPECT_EQ(b.conv.requant[k].shift, a.conv.requant[k].shift) << a.name << " channel " << k;
+    }
+    EXPECT_EQ(0, std::memcmp(&b.conv.shape, &a.conv.shape, sizeof(Conv2dShape))) << a.name;
+    EXPECT_EQ(std::vector<int32_t>({b.conv.zp_in, b.conv.zp_out, b.conv.qmin, b.conv.qmax,
+                                    b.conv.residual, static_cast<int32_t>(b.conv.output)}),
+              std::vector<int32_t>({a.conv.zp_in, a.conv.zp_out, a.conv.qmin, a.conv.qmax,
+                                    a.conv.residual, static_cast<int32_t>(a.conv.output)}))
+        << a.name;
+    const int8::AddRequant &x = a.conv.add, &y = b.conv.add;
+    if (a.conv.residual) {
+      EXPECT_EQ(std::vector<int32_t>(
+                    {y.zp_a, y.zp_b, y.mul_a, y.mul_b, y.shift, y.zp_out, y.qmin, y.qmax}),
+                std::vector<int32_t>(
+                    {x.zp_a, x.zp_b, x.mul_a, x.mul_b, x.shift, x.zp_out, x.qmin, x.qmax}))
+          << a.name;
+    }
+    ASSERT_EQ(b.avg.requant_by_count.size(), a.avg.requant_by_count.size()) << a.name;
+    for (size_t k = 0; k < a.avg.requant_by_count.size(); ++k)
+      EXPECT_EQ(b.avg.requant_by_count[k].m0, a.avg.requant_by_count[k].m0) << a.name;
+    EXPECT_EQ(0, std::memcmp(&b.avg.shape, &a.avg.shape, sizeof(Pool2dShape))) << a.name;
+  }
+  // Integers that the scales do not give cannot be written as version 3 (they
+  // would change on load); version 2 keeps them.
+  quant::Int8Model odd = q;
+  odd.nodes[1].conv.requant[0].m0 += 1;
+  EXPECT_THROW(quant::save_int8_model(tmp("odd.int8"), odd), Error);
+  quant::save_int8_model(tmp("odd.int8"), odd, 2);
+  EXPECT_EQ(quant::load_int8_model(tmp("odd.int8")).nodes[1].conv.requant[0].m0,
+            odd.nodes[1].conv.requant[0].m0);
+  std::remove(tmp("odd.int8").c_str());
   Tensor x = Tensor::uniform({2, 3, 32, 32}, 9, 0.0, 1.0);
   quant::Int8Runner a(q, int8::Int8Kernel::Ref, 2), b(l, int8::Int8Kernel::Ref, 2);
   EXPECT_EQ(a.run(x).to_vector_f32(), b.run(x).to_vector_f32());
@@ -69,6 +109,13 @@ TEST(Int8Model, BadFilesAreClearErrors) {
   std::string v = bytes;
   v[8] = 9;
   expect(v, "version");
+  // Version 3 derives sizes from the tensors: a kernel geometry that does not
+  // map the input tensor to the output tensor is refused (same header length).
+  std::string g = bytes;
+  const size_t at = g.find("\"shape\":[16,3,3,1,1,1,1,1,1]");
+  ASSERT_NE(at, std::string::npos);
+  g[at + std::string("\"shape\":[16,3,3,").size()] = '2';  // stride 2: 16x16 out, not 32x32
+  expect(g, "does not map");
   EXPECT_THROW(quant::load_int8_model(tmp("missing.int8")), Error);
   std::remove(tmp("g.int8").c_str());
   std::remove(tmp("b.int8").c_str());

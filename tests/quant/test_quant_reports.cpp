@@ -165,7 +165,7 @@ TEST(Int8FloatFallback, AllLayersInFloatTrackFloatBetterThanInt8) {
   EXPECT_GT(s_float, s_int8);
 }
 
-TEST(Int8FloatFallback, FileKeepsFloatLayersAndReadsVersionOne) {
+TEST(Int8FloatFallback, FileKeepsFloatLayersAndReadsVersionsOneAndTwo) {
   auto m = random_resnet();
   quant::Int8Model q = quantize(*m);
   quant::Int8Model qf = quant::with_float_nodes(q, {"stem", "fc"});
@@ -188,30 +188,43 @@ TEST(Int8FloatFallback, FileKeepsFloatLayersAndReadsVersionOne) {
     f.seekp(8);
     f.write(reinterpret_cast<const char*>(&v), 4);
   };
-  // Version 1 (before float layers) still loads and runs the same.
-  const std::string v1 = tmp("v1.int8");
-  quant::save_int8_model(v1, q);
-  set_version(v1, 1);
-  quant::Int8Model l1 = quant::load_int8_model(v1);
-  quant::Int8Runner c(q, int8::Int8Kernel::Ref, 2), d(l1, int8::Int8Kernel::Ref, 2);
-  EXPECT_EQ(c.run(x).to_vector_f32(), d.run(x).to_vector_f32());
-  // A float node in a version 1 file, or a version from the future: clear errors.
-  set_version(path, 1);
+  // Versions 1 (before float layers) and 2 (every integer stored) still load
+  // and run the same, with the same integers as version 3 derives.
+  const std::string v1 = tmp("v1.int8"), v2 = tmp("v2.int8"), v2f = tmp("v2f.int8");
+  quant::save_int8_model(v1, q, 1);
+  quant::save_int8_model(v2, q, 2);
+  quant::save_int8_model(v2f, qf, 2);
+  quant::Int8Model l1 = quant::load_int8_model(v1), l2 = quant::load_int8_model(v2),
+                   l2f = quant::load_int8_model(v2f);
+  quant::Int8Runner c(q, int8::Int8Kernel::Ref, 2), d(l1, int8::Int8Kernel::Ref, 2),
+      e2(l2, int8::Int8Kernel::Ref, 2), f2(l2f, int8::Int8Kernel::Ref, 2);
+  const std::vector<float> lq = c.run(x).to_vector_f32();
+  EXPECT_EQ(lq, d.run(x).to_vector_f32());
+  EXPECT_EQ(lq, e2.run(x).to_vector_f32());
+  EXPECT_EQ(a.run(x).to_vector_f32(), f2.run(x).to_vector_f32());
+  EXPECT_EQ(l2f.float_nodes(), (std::vector<std::string>{"stem", "fc"}));
+  EXPECT_LT(fs::file_size(tmp("f.int8")), fs::file_size(v2f));
+  // A float node in a version 1 file (written or relabelled), or a version
+  // from the future: clear errors.
+  EXPECT_THROW(quant::save_int8_model(v1, qf, 1), Error);
+  set_version(v2f, 1);
   try {
-    quant::load_int8_model(path);
+    quant::load_int8_model(v2f);
     ADD_FAILURE() << "a float node in a version 1 file loaded";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("float node"), std::string::npos) << e.what();
   }
-  set_version(path, 3);
+  set_version(path, 4);
   try {
     quant::load_int8_model(path);
-    ADD_FAILURE() << "version 3 loaded";
+    ADD_FAILURE() << "version 4 loaded";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("version 3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("version 4"), std::string::npos) << e.what();
   }
   fs::remove(path);
   fs::remove(v1);
+  fs::remove(v2);
+  fs::remove(v2f);
 }
 
 // A ResNet-11 trained on the quadrant task at 32 px, and its images.
@@ -385,13 +398,20 @@ TEST(Int8Arena, InPlaceResidualPlanIsSmallerAndRunsBitExactly) {
                  int8::Int8Kernel::AvxVnni, int8::Int8Kernel::Avx512Vnni, int8::Int8Kernel::Neon,
                  int8::Int8Kernel::NeonDot}) {
     if (!int8::int8_kernel_supported(k)) continue;
-    quant::Int8Runner r(q, k, B);
+    quant::Int8Runner r(q, k, B, true, quant::RowTilingOptions::off());
     EXPECT_EQ(r.plan().bytes, inp.bytes);
     EXPECT_EQ(r.run(x).to_vector_f32(), want) << int8::int8_kernel_name(k);
+    // The default runner adds row tiling (quant/row_tiling.h) where it pays.
+    quant::Int8Runner rt(q, k, B);
+    EXPECT_EQ(rt.plan().bytes,
+              quant::plan_arena(q, B, true, true, quant::RowTilingOptions::per_thread()).bytes);
+    EXPECT_EQ(rt.run(x).to_vector_f32(), want) << int8::int8_kernel_name(k) << ", row tiling";
   }
   quant::Int8Model qf = quant::with_float_nodes(q, {"stage0.block0.conv2"});
-  quant::Int8Runner fa(qf, int8::best_int8_kernel(), B), fb(qf, int8::best_int8_kernel(), B, false);
+  quant::Int8Runner fa(qf, int8::best_int8_kernel(), B, true, quant::RowTilingOptions::off()),
+      fb(qf, int8::best_int8_kernel(), B, false), fc(qf, int8::best_int8_kernel(), B);
   EXPECT_EQ(fa.run(x).to_vector_f32(), fb.run(x).to_vector_f32());
+  EXPECT_EQ(fc.run(x).to_vector_f32(), fb.run(x).to_vector_f32());
 }
 
 TEST(Int8Stability, CalibratesOnThreeDisjointClassBalancedSubsets) {
