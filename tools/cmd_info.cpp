@@ -25,12 +25,13 @@ void ecg_cli_info(CLI::App& app) {
 #else
     std::printf("openmp:           no\n");
 #endif
-#ifdef ECG_HAVE_CUDA
-    std::printf("cuda support:     compiled in; device %s\n",
-                device_available(DeviceType::CUDA) ? "available" : "not available");
-#else
-    std::printf("cuda support:     not compiled in\n");
-#endif
+    {
+      // Starts the CUDA engine where one is linked in (a GPU build, ecgcnn_cuda_emu).
+      std::string why;
+      const bool cuda = install_device(DeviceType::CUDA, &why);
+      std::printf("cuda support:     %s\n",
+                  cuda ? "CUDA engine, device available (--device cuda)" : why.c_str());
+    }
     std::printf("cpu:              %s\n", f.brand.empty() ? "unknown" : f.brand.c_str());
     std::printf(
         "cpu features:     avx2 %s, fma %s, f16c %s, avx512f %s, avx512bw %s, "
