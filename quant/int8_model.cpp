@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -293,6 +296,18 @@ nlohmann::json node_json_v2(const NodeQ& n, BlobWriter& blobs) {
   return j;
 }
 
+// A float as the double of its shortest decimal form (9 significant digits
+// at most instead of the 17 a double prints with), so the header holds
+// "0.0039215689" rather than "0.003921568859368563". The reader's
+// get<float>() must give back f exactly; where the decimal -> double -> float
+// path would round differently, f itself is written.
+double short_float(float f) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, f);
+  const double d = std::strtod(std::string(buf, r.ptr).c_str(), nullptr);
+  return static_cast<float>(d) == f ? d : static_cast<double>(f);
+}
+
 // Version 3: the kernel geometry without the sizes the tensors give.
 nlohmann::json conv_geometry_json(const Conv2dShape& s) {
   return {s.K, s.R, s.S, s.stride_h, s.stride_w, s.pad_top, s.pad_left, s.pad_bottom, s.pad_right};
@@ -329,7 +344,7 @@ nlohmann::json node_json_v3(const NodeQ& n, const std::vector<TensorQ>& t, BlobW
     if (n.kind == NodeKind::Conv) {
       j["shape"] = conv_geometry_json(n.conv.shape);
       if (relu_of(n, t)) j["relu"] = true;
-      if (n.conv.residual) j["pre_add"] = {n.pre_add_scale, n.pre_add_zero_point};
+      if (n.conv.residual) j["pre_add"] = {short_float(n.pre_add_scale), n.pre_add_zero_point};
     } else {
       j["units"] = n.conv.shape.K;
     }
@@ -369,7 +384,7 @@ void save_int8_model(const std::string& path, const Int8Model& m, uint32_t versi
   for (const TensorQ& t : m.tensors)
     tensors.push_back({{"name", t.name},
                        {"nhwc", {t.N, t.H, t.W, t.C}},
-                       {"scale", t.scale},
+                       {"scale", version >= 3 ? short_float(t.scale) : t.scale},
                        {"zero_point", t.zero_point}});
   h["tensors"] = tensors;
   nlohmann::json nodes = nlohmann::json::array();

@@ -42,6 +42,17 @@ TEST(Int8Model, FileRoundTripRunsIdentically) {
   EXPECT_EQ(l.model_name, "resnet11");
   EXPECT_EQ(l.classes, q.classes);
   ASSERT_EQ(l.nodes.size(), q.nodes.size());
+  // Scales are written with their shortest decimal form: the same floats back.
+  ASSERT_EQ(l.tensors.size(), q.tensors.size());
+  for (size_t t = 0; t < q.tensors.size(); ++t) {
+    EXPECT_EQ(l.tensors[t].scale, q.tensors[t].scale) << q.tensors[t].name;
+    EXPECT_EQ(l.tensors[t].zero_point, q.tensors[t].zero_point) << q.tensors[t].name;
+  }
+  for (size_t i = 0; i < q.nodes.size(); ++i)
+    if (q.nodes[i].conv.residual) {
+      EXPECT_EQ(l.nodes[i].pre_add_scale, q.nodes[i].pre_add_scale) << q.nodes[i].name;
+      EXPECT_EQ(l.nodes[i].pre_add_zero_point, q.nodes[i].pre_add_zero_point);
+    }
   // Version 3 stores scales and derives the integers: they must come back
   // exactly (requantization, residual add, pools, zero points, clamps, shapes).
   for (size_t i = 0; i < q.nodes.size(); ++i) {
