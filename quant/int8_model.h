@@ -127,12 +127,14 @@ Int8Model load_int8_model(const std::string& path);
 // row tiling (rt.slabs > 0): the leading convolutions run as one row group
 // (quant/row_tiling.h) with rt.slabs slabs: nodes [0, rt.last], or by
 // default the prefix whose plan has the smallest peak (a longer prefix only
-// when it saves more than 1 %; none when no prefix saves that much). Its
+// when it saves more than 1 %; none when no prefix saves that much), with
+// rt.band_rows-row bands, or 4, 2, 1 rows when the larger band does not bring
+// the peak 10 % below layer by layer (many slabs). Its
 // windowed tensors get no whole-tensor bytes: offset[t] is then the tensor's
 // window in slab 0's block, window_block[0] the start of the `slabs` blocks,
-// all alive while the group runs. ResNet-11 at 224 px, batch 1, 8-row
-// bands: 5.62 MB layer by layer, 2.81 / 3.68 / 4.80 MB with 1 / 2 / 4 slabs
-// (tests/quant/test_row_tiling.cpp prints them).
+// all alive while the group runs. ResNet-11 at 224 px, batch 1: 5.62 MB
+// layer by layer; 2.81 / 3.68 / 4.80 MB with 1 / 2 / 4 slabs (8-row bands),
+// 4.16 MB with 8 (2-row), 4.62 MB with 16 (1-row); the test prints them.
 struct ArenaPlan {
   std::vector<int64_t> offset;        // per tensor
   int64_t bytes = 0;                  // planned peak

@@ -130,7 +130,7 @@ TEST(RowTiling, ResNet11At224PlansAtMostFiveMegabytes) {
   auto m = random_resnet(224);
   quant::Int8Model q = quantize(*m, 224);
   const quant::ArenaPlan flat = quant::plan_arena(q, 1, true, true);
-  for (int slabs : {1, 2, 4}) {
+  for (int slabs : {1, 2, 4, 8, 16}) {
     quant::RowTilingOptions rt;
     rt.slabs = slabs;
     const quant::ArenaPlan p = quant::plan_arena(q, 1, true, true, rt);
@@ -138,9 +138,9 @@ TEST(RowTiling, ResNet11At224PlansAtMostFiveMegabytes) {
     const quant::RowGroup& g = p.row_groups[0];
     std::printf(
         "224 px, %d slab(s): planned %.3f MB (layer by layer %.3f MB); group %s .. %s, "
-        "windows %.3f MB\n",
+        "%d-row bands, windows %.3f MB\n",
         slabs, p.bytes / 1e6, flat.bytes / 1e6, q.nodes[g.first].name.c_str(),
-        q.nodes[g.last].name.c_str(), g.window_bytes * g.slabs / 1e6);
+        q.nodes[g.last].name.c_str(), g.band_rows, g.window_bytes * g.slabs / 1e6);
     EXPECT_LE(p.bytes, 5000000) << slabs << " slabs";
   }
 }
