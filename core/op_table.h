@@ -24,6 +24,7 @@ constexpr int kNumDeviceTypes = 2;
   X(batch_norm_forward_train, BatchNormForwardTrainFn)             \
   X(batch_norm_forward_eval, BatchNormForwardEvalFn)               \
   X(batch_norm_backward, BatchNormBackwardFn)                      \
+  X(batch_norm_update_running, BatchNormUpdateRunningFn)           \
   X(relu_forward, ReluForwardFn)                                   \
   X(relu_backward, ReluBackwardFn)                                 \
   X(add_forward, AddForwardFn)                                     \
@@ -39,6 +40,8 @@ constexpr int kNumDeviceTypes = 2;
   X(dropout_forward, DropoutForwardFn)                             \
   X(softmax_cross_entropy_forward, SoftmaxCrossEntropyForwardFn)   \
   X(softmax_cross_entropy_backward, SoftmaxCrossEntropyBackwardFn) \
+  X(l2_penalty_forward, L2PenaltyForwardFn)                        \
+  X(l2_penalty_backward, L2PenaltyBackwardFn)                      \
   X(adam_update, AdamUpdateFn)                                     \
   X(sgd_update, SgdUpdateFn)
 

@@ -259,22 +259,22 @@ Tensor softmax(const Tensor& logits) {
 
 Tensor l2_penalty(const Tensor& w_in, double lambda) {
   check_float("l2_penalty", w_in, "weights");
-  // On the host: a device tensor makes a round trip (no reduction kernel yet).
-  const Device dev = w_in.device();
-  Tensor w = w_in.contiguous().detach().to(Device::cpu());
+  Tensor w = w_in.contiguous().detach();
   const int64_t n = w.numel();
-  double v = w.dtype() == DType::F64
-                 ? ref::l2_penalty_forward(n, w.data<double>(), lambda)
-                 : ref::l2_penalty_forward(n, w.data<float>(), static_cast<float>(lambda));
-  Tensor y = Tensor::full({}, v, w.dtype()).to(dev);
-  record("L2PenaltyBackward", {w_in}, y, [w, lambda, dev](const Tensor& g) {
-    Tensor dw = Tensor::empty(w.shape(), w.dtype());
+  const DeviceType dev = w.device().type;
+  const float lambda_f = static_cast<float>(lambda);
+  const double v = w.dtype() == DType::F64
+                       ? ref::l2_penalty_forward(n, w.data<double>(), lambda)
+                       : ops().l2_penalty_forward.get(dev)(n, w.data<float>(), lambda_f);
+  Tensor y = Tensor::full({}, v, w.dtype()).to(w.device());
+  record("L2PenaltyBackward", {w_in}, y, [w, lambda, lambda_f, dev](const Tensor& g) {
+    Tensor dw = Tensor::empty(w.shape(), w.dtype(), w.device());
     if (w.dtype() == DType::F64)
       ref::l2_penalty_backward(w.numel(), w.data<double>(), lambda, g.item(), dw.data<double>());
     else
-      ref::l2_penalty_backward(w.numel(), w.data<float>(), static_cast<float>(lambda),
-                               static_cast<float>(g.item()), dw.data<float>());
-    return std::vector<Tensor>{dw.to(dev)};
+      ops().l2_penalty_backward.get(dev)(w.numel(), w.data<float>(), lambda_f,
+                                         static_cast<float>(g.item()), dw.data<float>());
+    return std::vector<Tensor>{dw};
   });
   return y;
 }

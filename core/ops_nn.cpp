@@ -218,33 +218,18 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
                   invstd.data<float>(), var.data<float>());
   }
   {
-    // Running statistics use the unbiased variance, as Keras and PyTorch do.
-    // On a device the 4 x C values make a round trip through the host and
-    // get the same double arithmetic as on the CPU (a per-channel kernel
-    // would save the round trip; C is at most 384 in the study's models).
+    // Running statistics use the unbiased variance, as Keras and PyTorch do;
+    // updated in place where they live.
     NoGradGuard guard;
-    const bool on_host = dev == DeviceType::CPU;
-    Tensor rm = on_host ? running_mean : running_mean.to(Device::cpu());
-    Tensor rv = on_host ? running_var : running_var.to(Device::cpu());
-    Tensor bm = mean.to(Device::cpu()), bv = var.to(Device::cpu());
-    const double m = opt.momentum, unbias = static_cast<double>(count) / (count - 1);
-    for (int c = 0; c < s.C; ++c) {
-      if (f64) {
-        double* rmp = rm.data<double>();
-        double* rvp = rv.data<double>();
-        rmp[c] = m * rmp[c] + (1 - m) * bm.data<double>()[c];
-        rvp[c] = m * rvp[c] + (1 - m) * bv.data<double>()[c] * unbias;
-      } else {
-        float* rmp = rm.data<float>();
-        float* rvp = rv.data<float>();
-        rmp[c] = static_cast<float>(m * rmp[c] + (1 - m) * bm.data<float>()[c]);
-        rvp[c] = static_cast<float>(m * rvp[c] + (1 - m) * bv.data<float>()[c] * unbias);
-      }
-    }
-    if (!on_host) {
-      running_mean.copy_(rm);
-      running_var.copy_(rv);
-    }
+    const double unbias = static_cast<double>(count) / (count - 1);
+    if (f64)
+      ref::batch_norm_update_running(s.C, opt.momentum, unbias, mean.data<double>(),
+                                     var.data<double>(), running_mean.data<double>(),
+                                     running_var.data<double>());
+    else
+      ops().batch_norm_update_running.get(dev)(s.C, opt.momentum, unbias, mean.data<float>(),
+                                               var.data<float>(), running_mean.data<float>(),
+                                               running_var.data<float>());
   }
   Tensor xs = x.detach(), ys = y.detach(), gs = gamma.detach();
   Tensor ms = mean.detach(), is = invstd.detach();

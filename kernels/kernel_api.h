@@ -96,6 +96,16 @@ using BatchNormBackwardFn = void (*)(const BatchNormShape& s, const float* x, co
                                      const float* save_invstd, bool fuse_relu, float* dx,
                                      float* dgamma, float* dbeta);
 
+// Running statistics after a training forward, in place, per channel:
+//   running_mean = m * running_mean + (1 - m) * batch_mean
+//   running_var  = m * running_var  + (1 - m) * batch_var * unbias
+// with unbias = count / (count - 1) (the unbiased variance, as Keras and
+// PyTorch keep it). In double, one rounding to float per value, so every
+// backend gives the same bits.
+using BatchNormUpdateRunningFn = void (*)(int C, double momentum, double unbias,
+                                          const float* batch_mean, const float* batch_var,
+                                          float* running_mean, float* running_var);
+
 using ReluForwardFn = void (*)(int64_t n, const float* x, float* y);
 // dx = dy * (y > 0); works from the output so the input need not be saved.
 using ReluBackwardFn = void (*)(int64_t n, const float* y, const float* dy, float* dx);
@@ -136,6 +146,12 @@ using SoftmaxCrossEntropyForwardFn = float (*)(int N, int classes, const float* 
 using SoftmaxCrossEntropyBackwardFn = void (*)(int N, int classes, const float* probs,
                                                const float* target, const float* class_weight,
                                                float dloss, float* dlogits);
+
+// The L2 kernel penalty (Keras kernel_regularizer=l2(lambda)): forward
+// returns lambda * sum(w^2); backward writes dw = 2 * lambda * w * dloss.
+using L2PenaltyForwardFn = float (*)(int64_t n, const float* w, float lambda);
+using L2PenaltyBackwardFn = void (*)(int64_t n, const float* w, float lambda, float dloss,
+                                     float* dw);
 
 // Adam / AdamW step over a flat parameter. Two epsilon conventions:
 //   Keras:   lr_t = lr*sqrt(1-b2^t)/(1-b1^t);  p -= lr_t * m / (sqrt(v) + eps)

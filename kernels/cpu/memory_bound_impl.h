@@ -17,6 +17,8 @@
 
 #include "core/op_table.h"
 #include "kernels/kernel_api.h"
+#include "kernels/ref/batch_norm_ref.h"
+#include "kernels/ref/loss_ref.h"
 
 namespace ecg::cpu::ECG_CPU_NS {
 
@@ -477,6 +479,12 @@ inline void register_into(OpTable& t, Isa lvl) {
   t.softmax_cross_entropy_backward.set(cpu, lvl, &softmax_cross_entropy_backward);
   t.adam_update.set(cpu, lvl, &adam_update);
   t.sgd_update.set(cpu, lvl, &sgd_update);
+  // Per-layer scalars, not hot paths: the scalar reference at every level, so
+  // that the values do not depend on the ISA (C values of BN statistics; the
+  // L2 penalty, one pass over a layer's weights per step).
+  t.batch_norm_update_running.set(cpu, lvl, &ref::batch_norm_update_running<float>);
+  t.l2_penalty_forward.set(cpu, lvl, &ref::l2_penalty_forward<float>);
+  t.l2_penalty_backward.set(cpu, lvl, &ref::l2_penalty_backward<float>);
 }
 
 }  // namespace ecg::cpu::ECG_CPU_NS

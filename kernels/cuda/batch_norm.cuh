@@ -116,7 +116,36 @@ __global__ void __launch_bounds__(kBatchNormThreads)
   }
 }
 
+// Running statistics (kernel_api.h BatchNormUpdateRunningFn): one thread per
+// channel, in double with explicitly rounded operations, so that nvcc does
+// not contract them into FMAs and the bits equal the reference's.
+__global__ void __launch_bounds__(256)
+    batch_norm_update_running_kernel(int C, double m, double unbias,
+                                     const float* __restrict__ batch_mean,
+                                     const float* __restrict__ batch_var,
+                                     float* __restrict__ running_mean,
+                                     float* __restrict__ running_var) {
+  const int c = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (c >= C) return;
+  const double keep = m, take = 1.0 - m;
+  running_mean[c] = static_cast<float>(
+      __dadd_rn(__dmul_rn(keep, running_mean[c]), __dmul_rn(take, batch_mean[c])));
+  running_var[c] = static_cast<float>(
+      __dadd_rn(__dmul_rn(keep, running_var[c]), __dmul_rn(__dmul_rn(take, batch_var[c]), unbias)));
+}
+
 // ---- host entry points ------------------------------------------------------
+
+inline cudaError_t batch_norm_update_running(int C, double momentum, double unbias,
+                                             const float* batch_mean, const float* batch_var,
+                                             float* running_mean, float* running_var,
+                                             cudaStream_t stream) {
+  if (C <= 0) return cudaSuccess;
+  ECG_LAUNCH(dim3(static_cast<unsigned>((C + 255) / 256)), dim3(256), 0, stream,
+             batch_norm_update_running_kernel)
+  (C, momentum, unbias, batch_mean, batch_var, running_mean, running_var);
+  return cudaGetLastError();
+}
 
 inline cudaError_t batch_norm_forward_train(const BatchNormShape& s, const float* x,
                                             const float* gamma, const float* beta, float eps,

@@ -84,6 +84,17 @@ void batch_norm_backward(const BatchNormShape& s, const T* x, const T* y, const 
   }
 }
 
+// Running statistics update (kernel_api.h BatchNormUpdateRunningFn), in double.
+template <class T>
+void batch_norm_update_running(int C, double momentum, double unbias, const T* batch_mean,
+                               const T* batch_var, T* running_mean, T* running_var) {
+  const double m = momentum;
+  for (int c = 0; c < C; ++c) {
+    running_mean[c] = static_cast<T>(m * running_mean[c] + (1 - m) * batch_mean[c]);
+    running_var[c] = static_cast<T>(m * running_var[c] + (1 - m) * batch_var[c] * unbias);
+  }
+}
+
 // Backward of the evaluation form (running statistics are constants).
 template <class T>
 void batch_norm_backward_eval(const BatchNormShape& s, const T* x, const T* y, const T* dy,

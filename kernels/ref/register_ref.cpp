@@ -23,6 +23,7 @@ void register_ref_kernels(OpTable& t) {
   t.batch_norm_forward_train.set(cpu, lvl, &ref::batch_norm_forward_train<float>);
   t.batch_norm_forward_eval.set(cpu, lvl, &ref::batch_norm_forward_eval<float>);
   t.batch_norm_backward.set(cpu, lvl, &ref::batch_norm_backward<float>);
+  t.batch_norm_update_running.set(cpu, lvl, &ref::batch_norm_update_running<float>);
   t.relu_forward.set(cpu, lvl, &ref::relu_forward<float>);
   t.relu_backward.set(cpu, lvl, &ref::relu_backward<float>);
   t.add_forward.set(cpu, lvl, &ref::add_forward<float>);
@@ -38,6 +39,8 @@ void register_ref_kernels(OpTable& t) {
   t.dropout_forward.set(cpu, lvl, &ref::dropout_forward<float>);
   t.softmax_cross_entropy_forward.set(cpu, lvl, &ref::softmax_cross_entropy_forward<float>);
   t.softmax_cross_entropy_backward.set(cpu, lvl, &ref::softmax_cross_entropy_backward<float>);
+  t.l2_penalty_forward.set(cpu, lvl, &ref::l2_penalty_forward<float>);
+  t.l2_penalty_backward.set(cpu, lvl, &ref::l2_penalty_backward<float>);
   t.adam_update.set(cpu, lvl, &ref::adam_update<float>);
   t.sgd_update.set(cpu, lvl, &ref::sgd_update<float>);
 }

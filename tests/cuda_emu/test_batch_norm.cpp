@@ -93,6 +93,27 @@ TEST(CudaEmuBatchNorm, ForwardTrainMatchesDoubleReference) {
   }
 }
 
+// The running-statistics update is specified in double with one rounding per
+// value, so the kernel must give the reference's bits (odd C over one and two blocks).
+TEST(CudaEmuBatchNorm, RunningStatisticsUpdateIsBitExact) {
+  for (int C : {1, 37, 300}) {
+    const auto bm = fill_uniform(C, 61, -2.f, 2.f), bv = fill_uniform(C, 62, 0.f, 3.f),
+               rm0 = fill_uniform(C, 63, -1.f, 1.f), rv0 = fill_uniform(C, 64, 0.5f, 1.5f);
+    std::vector<float> rm = rm0, rv = rv0;
+    const double m = 0.99, unbias = 130.0 / 129.0;
+    ecg::ref::batch_norm_update_running<float>(C, m, unbias, bm.data(), bv.data(), rm.data(),
+                                               rv.data());
+    for_each_kernel_schedule([&](const ScheduleSpec&) {
+      DeviceBuffer<float> dbm(bm), dbv(bv), drm(rm0), drv(rv0);
+      ASSERT_EQ(ecg::cuda::batch_norm_update_running(C, m, unbias, dbm.get(), dbv.get(), drm.get(),
+                                                     drv.get(), nullptr),
+                cudaSuccess);
+      EXPECT_EQ(drm.to_host(), rm) << "running mean, C " << C;
+      EXPECT_EQ(drv.to_host(), rv) << "running variance, C " << C;
+    });
+  }
+}
+
 TEST(CudaEmuBatchNorm, ForwardEvalMatchesDoubleReference) {
   const BatchNormShape s{3, 5, 41};
   const std::size_t n = static_cast<std::size_t>(s.N) * s.C * s.HW;

@@ -1,5 +1,6 @@
-// Elementwise kernels (kernels/cuda/elementwise.cuh: ReLU, add, Adam, SGD)
-// and softmax cross-entropy (kernels/cuda/softmax_xent.cuh) on the emulator,
+// Elementwise kernels (kernels/cuda/elementwise.cuh: ReLU, add, Adam, SGD),
+// softmax cross-entropy (kernels/cuda/softmax_xent.cuh) and the L2 penalty
+// (kernels/cuda/l2_penalty.cuh) on the emulator,
 // three schedules, against kernels/ref. ReLU is exact; the rest carry bounds
 // counted in float roundings (u = 2^-24), derived beside each.
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "kernels/cuda/elementwise.cuh"
+#include "kernels/cuda/l2_penalty.cuh"
 #include "kernels/cuda/softmax_xent.cuh"
 #include "kernels/ref/elementwise_ref.h"
 #include "kernels/ref/loss_ref.h"
@@ -169,6 +171,38 @@ TEST(CudaEmuSoftmaxXent, ForwardAndBackwardMatchDoubleReference) {
                                                  ddz.get(), nullptr),
                 cudaSuccess);
       expect_close(ddz.to_host(), dz, bdz, "dlogits");
+    });
+  }
+}
+
+// Forward: a float sum of n squares over one block: each thread's strided
+// sum rounds ceil(n / 256) times, the block reduction 8 more (five shuffle
+// levels, three over the 8 warps), each square and the final lambda product
+// once: within (ceil(n / 256) + 10) u of lambda * sum w^2 (all terms
+// positive). Backward: the reference's products in its order, bit for bit.
+TEST(CudaEmuL2Penalty, ForwardWithinRoundingBackwardExact) {
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, kN, std::size_t{3 * kN + 7}}) {
+    const auto w = fill_uniform(n, 141, -0.5f, 0.5f);
+    const float lambda = 1e-4f, dloss = 0.75f;
+    const double want = ecg::ref::l2_penalty_forward<double>(
+        static_cast<int64_t>(n), to_double(w).data(), static_cast<double>(lambda));
+    const double bound = (std::ceil(n / 256.0) + 10) * u * want;
+    std::vector<float> dw_want(n);
+    ecg::ref::l2_penalty_backward<float>(static_cast<int64_t>(n), w.data(), lambda, dloss,
+                                         dw_want.data());
+    for_each_kernel_schedule([&](const ScheduleSpec&) {
+      DeviceBuffer<float> dwts(w.empty() ? std::vector<float>{0.f} : w), out(1, 0xff),
+          dw(std::max<std::size_t>(n, 1), 0xff);
+      ASSERT_EQ(ecg::cuda::l2_penalty_forward(static_cast<long long>(n), dwts.get(), lambda,
+                                              out.get(), nullptr),
+                cudaSuccess);
+      EXPECT_LE(std::fabs(out.to_host()[0] - want), bound) << "forward, n " << n;
+      ASSERT_EQ(ecg::cuda::l2_penalty_backward(static_cast<long long>(n), dwts.get(), lambda, dloss,
+                                               dw.get(), nullptr),
+                cudaSuccess);
+      std::vector<float> got = dw.to_host();
+      got.resize(n);
+      EXPECT_EQ(got, dw_want) << "backward, n " << n;
     });
   }
 }

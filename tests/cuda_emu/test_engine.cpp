@@ -76,10 +76,11 @@ TEST(CudaEngine, TensorsLiveOnTheDevice) {
   // Ops refuse operands on two devices, and f64 on the device.
   EXPECT_THROW(add(d, h), Error);
   EXPECT_THROW(relu(d.to(DType::F64)), Error);
-  // Freed blocks are reused by the caching allocator.
+#if !defined(__SANITIZE_ADDRESS__)  // where the cache is on: freed blocks are reused
   const uint64_t hits = allocator_for(DeviceType::CUDA).stats().cache_hits;
   for (int i = 0; i < 3; ++i) Tensor::empty({1000}, DType::F32, Device::cuda());
   EXPECT_GE(allocator_for(DeviceType::CUDA).stats().cache_hits, hits + 2);
+#endif
 }
 
 struct TrainRun {

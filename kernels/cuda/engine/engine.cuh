@@ -34,6 +34,7 @@
 #include "kernels/cuda/conv2d.cuh"
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/engine/engine.h"
+#include "kernels/cuda/l2_penalty.cuh"
 #include "kernels/cuda/linear.cuh"
 #include "kernels/cuda/pool.cuh"
 #include "kernels/cuda/softmax_xent.cuh"
@@ -78,9 +79,16 @@ inline size_t device_size_class(size_t n) {
   return (n + step - 1) / step * step;
 }
 
+// Off under AddressSanitizer, as the CPU allocator's: on the emulator device
+// memory is host memory, and a block freed to the system lets ASan see every
+// use after free and overflow of a kernel with the exact allocation size.
 inline bool device_cache_enabled() {
+#if defined(__SANITIZE_ADDRESS__)
+  return false;
+#else
   const char* env = std::getenv("ECG_ALLOCATOR_CACHE");
   return !(env && std::strcmp(env, "0") == 0);
+#endif
 }
 
 class DeviceCachingAllocator final : public Allocator {
@@ -241,6 +249,13 @@ void batch_norm_backward_op(const BatchNormShape& s, const float* x, const float
         "batch_norm_backward");
 }
 
+void batch_norm_update_running_op(int C, double momentum, double unbias, const float* batch_mean,
+                                  const float* batch_var, float* running_mean, float* running_var) {
+  check(batch_norm_update_running(C, momentum, unbias, batch_mean, batch_var, running_mean,
+                                  running_var, stream()),
+        "batch_norm_update_running");
+}
+
 void relu_forward_op(int64_t n, const float* x, float* y) {
   check(relu_forward(n, x, y, stream()), "relu_forward");
 }
@@ -308,6 +323,19 @@ void softmax_cross_entropy_backward_op(int N, int classes, const float* probs, c
                                        const float* class_weight, float dloss, float* dlogits) {
   check(softmax_xent_backward(N, classes, probs, target, class_weight, dloss, dlogits, stream()),
         "softmax_cross_entropy_backward");
+}
+
+// The penalty's value comes back to the host like the loss's.
+float l2_penalty_forward_op(int64_t n, const float* w, float lambda) {
+  Scratch value(sizeof(float));
+  check(l2_penalty_forward(n, w, lambda, value.get<float>(), stream()), "l2_penalty_forward");
+  float host = 0.f;
+  device_allocator().copy_to_host(&host, value.get<float>(), sizeof(float));
+  return host;
+}
+
+void l2_penalty_backward_op(int64_t n, const float* w, float lambda, float dloss, float* dw) {
+  check(l2_penalty_backward(n, w, lambda, dloss, dw, stream()), "l2_penalty_backward");
 }
 
 void adam_update_op(int64_t n, const AdamParams& p, float* param, const float* grad, float* m,
@@ -383,6 +411,7 @@ void register_cuda_kernels(OpTable& t) {
   t.batch_norm_forward_train.set(d, any, batch_norm_forward_train_op);
   t.batch_norm_forward_eval.set(d, any, batch_norm_forward_eval_op);
   t.batch_norm_backward.set(d, any, batch_norm_backward_op);
+  t.batch_norm_update_running.set(d, any, batch_norm_update_running_op);
   t.relu_forward.set(d, any, relu_forward_op);
   t.relu_backward.set(d, any, relu_backward_op);
   t.add_forward.set(d, any, add_forward_op);
@@ -397,6 +426,8 @@ void register_cuda_kernels(OpTable& t) {
   t.linear_backward_weights.set(d, any, linear_backward_weights_op);
   t.softmax_cross_entropy_forward.set(d, any, softmax_cross_entropy_forward_op);
   t.softmax_cross_entropy_backward.set(d, any, softmax_cross_entropy_backward_op);
+  t.l2_penalty_forward.set(d, any, l2_penalty_forward_op);
+  t.l2_penalty_backward.set(d, any, l2_penalty_backward_op);
   t.adam_update.set(d, any, adam_update_op);
   t.sgd_update.set(d, any, sgd_update_op);
 }
