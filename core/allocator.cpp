@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -57,6 +58,7 @@ class CpuCachingAllocator final : public Allocator {
       stats_.bytes_cached -= cls;
       ++stats_.cache_hits;
     } else {
+      trim_before_growing_locked(cls);
       p = std::aligned_alloc(kAlignment, cls);
       if (!p) {
         release_locked();
@@ -66,6 +68,7 @@ class CpuCachingAllocator final : public Allocator {
     }
     stats_.bytes_in_use += cls;
     stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
+    high_water_ = std::max(high_water_, stats_.bytes_in_use);
     return p;
   }
 
@@ -116,8 +119,36 @@ class CpuCachingAllocator final : public Allocator {
     stats_.bytes_cached = 0;
   }
 
+  // The cache keeps live plus cached bytes within the highest live figure
+  // seen so far, plus 1/32 and a fixed slack. Without the bound, the forward
+  // pass's temporaries of many distinct sizes sat idle in the cache while the
+  // saved activations peaked: ResNet-11 training at 224 px, batch 16, was
+  // 2,436 MB resident against 1,757 MB ever live at once (1,604 MB with no
+  // cache at all). Only a miss can grow resident memory, so the bound is
+  // enforced there: cached blocks are freed, largest first, before the new
+  // one is taken from the system. The steady state of a training loop still
+  // hits the cache for everything but the blocks freed this way.
+  void trim_before_growing_locked(size_t cls) {
+    if (!caching_) return;
+    const size_t high = std::max(high_water_, stats_.bytes_in_use + cls);
+    const size_t limit = high + high / 32 + kCacheSlackBytes;
+    size_t total = stats_.bytes_in_use + stats_.bytes_cached + cls;
+    for (auto it = free_.rbegin(); it != free_.rend() && total > limit;) {
+      std::vector<void*>& blocks = it->second;
+      while (!blocks.empty() && total > limit) {
+        std::free(blocks.back());
+        blocks.pop_back();
+        stats_.bytes_cached -= it->first;
+        total -= it->first;
+      }
+      ++it;
+    }
+  }
+
+  static constexpr size_t kCacheSlackBytes = size_t{32} << 20;
   mutable std::mutex mu_;
   std::map<size_t, std::vector<void*>> free_;
+  size_t high_water_ = 0;  // highest bytes_in_use ever (reset_peak() leaves it)
   AllocatorStats stats_;
   bool caching_ = cache_enabled_by_default();
 };
@@ -139,6 +170,10 @@ void Allocator::memset_zero(void* dst, size_t n) const {
   if (n == 0) return;
   std::vector<char> zeros(n, 0);
   copy_from_host(dst, zeros.data(), n);
+}
+
+std::unique_ptr<Allocator> new_cpu_caching_allocator() {
+  return std::make_unique<CpuCachingAllocator>();
 }
 
 Allocator& cpu_allocator() {

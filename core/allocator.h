@@ -6,6 +6,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "core/op_table.h"
@@ -52,6 +53,9 @@ class Allocator {
 };
 
 Allocator& allocator_for(DeviceType d);
+// A fresh CPU caching allocator, separate from the process-wide one that
+// cpu_allocator() returns (tests check its cache policy on a clean state).
+std::unique_ptr<Allocator> new_cpu_caching_allocator();
 // Installs the allocator of a device (the CUDA backend calls this at start-up).
 void register_allocator(DeviceType d, Allocator* a);
 bool device_available(DeviceType d);

@@ -2,6 +2,14 @@
 // conversion, seeded fills, printing, the caching allocator and errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <iterator>
+#include <memory>
+#include <random>
+#include <vector>
+
 #include "core/allocator.h"
 #include "core/error.h"
 #include "core/tensor.h"
@@ -97,6 +105,51 @@ TEST(Allocator, CachesAndReusesBlocks) {
   }
 #endif
 }
+
+#if !defined(__SANITIZE_ADDRESS__)
+// The cache never lets live plus cached bytes exceed the live peak by more
+// than 1/32 plus 32 MiB (core/allocator.cpp), on a random sequence of blocks
+// of many distinct sizes; blocks are never touched, so this costs no memory.
+TEST(Allocator, CacheStaysWithinTheLivePeak) {
+  const char* env = std::getenv("ECG_ALLOCATOR_CACHE");
+  if (env && std::strcmp(env, "0") == 0) GTEST_SKIP() << "cache switched off";
+  std::unique_ptr<Allocator> a = new_cpu_caching_allocator();
+  std::mt19937 rng(7);
+  std::vector<std::pair<void*, size_t>> live;
+  size_t max_cached = 0;
+  for (int op = 0; op < 400; ++op) {
+    if (live.size() < 6 && (live.empty() || rng() % 2)) {
+      size_t n = (size_t{1} << 20) + rng() % (size_t{64} << 20);
+      live.emplace_back(a->allocate(n), n);
+    } else {
+      size_t i = rng() % live.size();
+      a->deallocate(live[i].first, live[i].second);
+      live.erase(live.begin() + static_cast<long>(i));
+    }
+    AllocatorStats s = a->stats();
+    max_cached = std::max(max_cached, s.bytes_cached);
+    ASSERT_LE(s.bytes_in_use + s.bytes_cached,
+              s.peak_bytes_in_use + s.peak_bytes_in_use / 32 + (size_t{32} << 20))
+        << "after operation " << op;
+  }
+  EXPECT_GT(max_cached, 0u);  // it still caches
+  for (auto& [p, n] : live) a->deallocate(p, n);
+}
+
+// A training loop's fixed pattern of sizes is served from the cache after
+// the first step.
+TEST(Allocator, RepeatedPatternHitsTheCache) {
+  std::unique_ptr<Allocator> a = new_cpu_caching_allocator();
+  const size_t sizes[] = {size_t{10} << 20, size_t{20} << 20, size_t{30} << 20, 4096, 100};
+  for (int step = 0; step < 3; ++step) {
+    AllocatorStats before = a->stats();
+    std::vector<void*> blocks;
+    for (size_t n : sizes) blocks.push_back(a->allocate(n));
+    for (size_t i = 0; i < blocks.size(); ++i) a->deallocate(blocks[i], sizes[i]);
+    if (step > 0) EXPECT_EQ(a->stats().cache_hits - before.cache_hits, std::size(sizes));
+  }
+}
+#endif
 
 TEST(Allocator, CudaWithoutBackendIsAClearError) {
   if (device_available(DeviceType::CUDA)) GTEST_SKIP() << "a CUDA device is present";
