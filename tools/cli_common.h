@@ -43,6 +43,7 @@ Device selected_device();
 struct Int8DeviceRunner {
   std::function<Tensor(const Tensor&)> run;  // float images -> logits on the host
   std::string kernel;                        // e.g. "cuda-f32-exact"
+  int64_t arena_bytes = 0;                   // its planned activation arena
 };
 using Int8DeviceRunnerFactory = Int8DeviceRunner (*)(const quant::Int8Model& m, int max_batch);
 void set_int8_device_runner_factory(Int8DeviceRunnerFactory factory);

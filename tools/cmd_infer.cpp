@@ -31,6 +31,8 @@ void run_infer(const InferCli& o) {
   quant::Int8Model m = quant::load_int8_model(o.model);
   quant::Int8Runner runner(m);
   cli::Int8DeviceRunner on_device = cli::int8_device_runner(m, 1);  // --device cuda
+  const double arena_mb =
+      static_cast<double>(on_device.run ? on_device.arena_bytes : runner.plan().bytes) / 1e6;
   cli::DataConfig cfg = cli::DataConfig::for_model(m.model_name);
   cfg.image_size = m.image_size;
   nlohmann::json all = nlohmann::json::array();
@@ -69,7 +71,7 @@ void run_infer(const InferCli& o) {
                 nlohmann::json{{"results", all},
                                {"kernel", on_device.run ? on_device.kernel
                                                         : int8::int8_kernel_name(runner.kernel())},
-                               {"planned_arena_mb", runner.plan().bytes / 1e6},
+                               {"planned_arena_mb", arena_mb},
                                {"peak_rss_mb", ecg::cli::peak_rss_mb()}}
                     .dump(2)
                     .c_str());
@@ -77,7 +79,7 @@ void run_infer(const InferCli& o) {
     std::printf(
         "int8 kernel %s; planned arena %.2f MB; peak resident memory %.1f MB (study: 10.08 MB)\n",
         on_device.run ? on_device.kernel.c_str() : int8::int8_kernel_name(runner.kernel()),
-        runner.plan().bytes / 1e6, ecg::cli::peak_rss_mb());
+        arena_mb, ecg::cli::peak_rss_mb());
   }
 }
 

@@ -17,6 +17,7 @@ ecg::cli::Int8DeviceRunner make_cuda_int8_runner(const ecg::quant::Int8Model& m,
   ecg::cli::Int8DeviceRunner r;
   r.run = [runner](const ecg::Tensor& images) { return runner->run(images); };
   r.kernel = runner->path_name();
+  r.arena_bytes = runner->arena_bytes();
   return r;
 }
 

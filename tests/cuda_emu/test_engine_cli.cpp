@@ -105,6 +105,7 @@ TEST(CudaEngineCli, TrainEvalInferBenchOnTheDeviceMatchTheCpu) {
   ASSERT_EQ(r.code, 0) << r.err;
   const auto infer = nlohmann::json::parse(r.out);
   EXPECT_EQ(infer.at("kernel"), "cuda-f32-exact");  // the emulator is an sm_53 (the Nano)
+  EXPECT_GT(infer.at("planned_arena_mb").get<double>(), 0.0);  // the device runner's arena
   EXPECT_EQ(infer.at("results").at(0).at("logits").dump(), infer_cpu.at("logits").dump());
   EXPECT_EQ(infer.at("results").at(0).at("class"), infer_cpu.at("class"));
   r = run("eval --model " + d + "/m.int8 --data " + d + "/data --json --device cuda");
