@@ -216,8 +216,15 @@ inline void conv2d_forward(const Conv2dShape& s, const float* x, const float* w,
 inline void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
   const int RS = s.R * s.S, CRS = s.C * RS, PQ = s.P * s.Q;
   const long HW = static_cast<long>(s.H) * s.W;
-  if (s.stride_h == 1 && s.stride_w == 1 && s.pad_top <= s.R - 1 && s.pad_bottom <= s.R - 1 &&
-      s.pad_left <= s.S - 1 && s.pad_right <= s.S - 1 &&
+  // The flipped-kernel convolution computes H*W outputs over a dy padded by
+  // kernel-1-pad, so it does H*W / (P*Q) times the useful multiply-adds: 1
+  // for "same" layers, but 2.5x for AlexNet's 11x11 valid conv2 (27x27 from
+  // 17x17), where it took half of a training step. Past 1/8 extra work the
+  // GEMM-and-scatter path below is cheaper (its scatter is one add per dcol
+  // element, against K multiply-adds to make it).
+  const bool little_padding_work = HW * 8 <= static_cast<long>(PQ) * 9;
+  if (little_padding_work && s.stride_h == 1 && s.stride_w == 1 && s.pad_top <= s.R - 1 &&
+      s.pad_bottom <= s.R - 1 && s.pad_left <= s.S - 1 && s.pad_right <= s.S - 1 &&
       s.P + s.R - 1 - s.pad_top - s.pad_bottom == s.H &&
       s.Q + s.S - 1 - s.pad_left - s.pad_right == s.W) {
     // dx = conv(dy, w') with w'[c, k, r, t] = w[k, c, R-1-r, S-1-t] and pads
@@ -251,8 +258,11 @@ inline void conv2d_backward_data(const Conv2dShape& s, const float* dy, const fl
     float* dxn = dx + static_cast<long>(n) * s.C * HW;
     std::memset(dxn + c0 * HW, 0, sizeof(float) * (c1 - c0) * HW);
     const int rows = (c1 - c0) * RS;
-    // About 256 KiB of tile: stays in L2 between the GEMM and the scatter.
-    int chunk = std::max(kNR, (65536 / std::max(rows, 1)) / kNR * kNR);
+    // About 256 KiB of tile stays in L2 between the GEMM and the scatter, but
+    // at least 128 columns: each GEMM call packs all of its rows x K block of
+    // W^T, so a narrower tile (kNR columns for AlexNet's 96*121 rows) spent as
+    // long packing as multiplying.
+    int chunk = std::max(round_up(128, kNR), (65536 / std::max(rows, 1)) / kNR * kNR);
     chunk = std::min(chunk, round_up(PQ, kNR));
     float* tile = thread_scratch(kScratchTile, static_cast<size_t>(rows) * chunk);
     const DenseA pa{w + static_cast<long>(c0) * RS, CRS, true, 1.f};
