@@ -11,7 +11,10 @@
 // validation loss (measured on the 2-core machine, AVX2: the validation runs
 // the stepped weights and running statistics, so it sees every step's
 // rounding), so 1e-4 leaves a factor of ten while a wrong kernel (errors of
-// 1e-2 and more) still fails.
+// 1e-2 and more) still fails. The validation loss gets kValLossRelTolerance:
+// it evaluates on running statistics of two steps at batch 4, so it moves
+// with the CPU build itself (3.6e-4 relative between the -O3 Release and the
+// -O2 sanitizer build of the same CPU code), and 5e-3 covers that spread.
 // Inference: the int8 model's logits are printed in the shortest form that
 // reads back to the same float; the device must print the same text (the
 // int8 graph is bit-exact).
@@ -29,6 +32,7 @@
 namespace {
 
 constexpr double kLossRelTolerance = 1e-4;
+constexpr double kValLossRelTolerance = 5e-3;
 
 struct CliRun {
   int code = -1;
@@ -57,8 +61,8 @@ nlohmann::json read_json(const std::string& path) {
   return nlohmann::json::parse(f);
 }
 
-void expect_close(double want, double got, const char* what) {
-  EXPECT_LE(std::fabs(got - want), kLossRelTolerance * std::fabs(want))
+void expect_close(double want, double got, const char* what, double tolerance = kLossRelTolerance) {
+  EXPECT_LE(std::fabs(got - want), tolerance * std::fabs(want))
       << what << ": cpu " << want << ", cuda " << got;
 }
 
@@ -79,7 +83,7 @@ TEST(CudaEngineCli, TrainEvalInferBenchOnTheDeviceMatchTheCpu) {
   const auto cpu = read_json(d + "/cpu/history.json").at("history").at(0);
   const auto gpu = read_json(d + "/cuda/history.json").at("history").at(0);
   expect_close(cpu.at("train_loss"), gpu.at("train_loss"), "train loss");
-  expect_close(cpu.at("val_loss"), gpu.at("val_loss"), "validation loss");
+  expect_close(cpu.at("val_loss"), gpu.at("val_loss"), "validation loss", kValLossRelTolerance);
 
   // The checkpoint written from the device is read anywhere.
   const std::string ck = d + "/cuda/best.safetensors";
