@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "core/allocator.h"
+#include "core/caching_allocator.h"
 #include "core/op_table.h"
 #include "kernels/cuda/batch_norm.cuh"
 #include "kernels/cuda/conv2d.cuh"
@@ -67,84 +68,17 @@ inline void check(cudaError_t e, const char* what) {
 
 // ---- the caching device allocator ------------------------------------------
 
-// Size classes as the CPU allocator's (kernels/cpu): multiples of 512 bytes
-// up to 8 KiB, then four steps per power of two, so a cached block is at most
-// 25 % larger than the request. cudaMalloc is slow and synchronises the
-// device, so a training step must not call it once the cache is warm.
-inline size_t device_size_class(size_t n) {
-  if (n <= 8192) return (n + 511) / 512 * 512;
-  size_t p = 1;
-  while (p * 2 <= n) p *= 2;
-  const size_t step = p / 4;
-  return (n + step - 1) / step * step;
-}
-
-// Off under AddressSanitizer, as the CPU allocator's: on the emulator device
-// memory is host memory, and a block freed to the system lets ASan see every
-// use after free and overflow of a kernel with the exact allocation size.
-inline bool device_cache_enabled() {
-#if defined(__SANITIZE_ADDRESS__)
-  return false;
-#else
-  const char* env = std::getenv("ECG_ALLOCATOR_CACHE");
-  return !(env && std::strcmp(env, "0") == 0);
-#endif
-}
-
-class DeviceCachingAllocator final : public Allocator {
+// The size-class cache of core/caching_allocator.h (shared with the CPU
+// allocator, bound included) over cudaMalloc/cudaFree. cudaMalloc is slow and
+// synchronises the device, so a training step must not call it once the cache
+// is warm. Classes are multiples of 512 bytes up to 8 KiB (cudaMalloc rounds
+// small blocks up to at least that anyway), then four steps per power of two.
+// Under AddressSanitizer the cache is off, as on the CPU: on the emulator
+// device memory is host memory, and ASan then sees every use after free and
+// overflow of a kernel against the exact allocation size.
+class DeviceCachingAllocator final : public CachingAllocator {
  public:
-  void* allocate(size_t nbytes) override {
-    const size_t cls = device_size_class(std::max<size_t>(nbytes, 1));
-    std::lock_guard<std::mutex> lock(mu_);
-    ++stats_.allocations;
-    void* p = nullptr;
-    auto it = free_.find(cls);
-    if (it != free_.end() && !it->second.empty()) {
-      p = it->second.back();
-      it->second.pop_back();
-      stats_.bytes_cached -= cls;
-      ++stats_.cache_hits;
-    } else {
-      cudaError_t e = cudaMalloc(&p, cls);
-      if (e != cudaSuccess) {
-        (void)cudaGetLastError();  // clear the sticky error, free the cache, retry once
-        release_locked();
-        e = cudaMalloc(&p, cls);
-      }
-      if (e != cudaSuccess)
-        fail("out of memory allocating ", nbytes, " bytes on cuda:0 (", cudaGetErrorString(e), "; ",
-             stats_.bytes_in_use, " bytes in use)");
-    }
-    stats_.bytes_in_use += cls;
-    stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
-    return p;
-  }
-
-  void deallocate(void* p, size_t nbytes) override {
-    if (!p) return;
-    const size_t cls = device_size_class(std::max<size_t>(nbytes, 1));
-    std::lock_guard<std::mutex> lock(mu_);
-    stats_.bytes_in_use -= cls;
-    if (caching_) {
-      free_[cls].push_back(p);
-      stats_.bytes_cached += cls;
-    } else {
-      check(cudaFree(p), "cudaFree");  // synchronises the device first
-    }
-  }
-
-  void release_cache() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    release_locked();
-  }
-  AllocatorStats stats() const override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return stats_;
-  }
-  void reset_peak() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    stats_.peak_bytes_in_use = stats_.bytes_in_use;
-  }
+  DeviceCachingAllocator() : CachingAllocator(512, 8192) {}
 
   void copy_to_host(void* dst, const void* src, size_t n) const override {
     if (n == 0) return;
@@ -165,18 +99,22 @@ class DeviceCachingAllocator final : public Allocator {
     check(cudaMemsetAsync(dst, 0, n, stream()), "memset");
   }
 
- private:
-  void release_locked() {
-    for (auto& kv : free_)
-      for (void* p : kv.second) check(cudaFree(p), "cudaFree");
-    free_.clear();
-    stats_.bytes_cached = 0;
+ protected:
+  void* system_allocate(size_t bytes) override {
+    void* p = nullptr;
+    last_error_ = cudaMalloc(&p, bytes);
+    if (last_error_ == cudaSuccess) return p;
+    (void)cudaGetLastError();  // clear the sticky error; the cache is emptied and this retried
+    return nullptr;
+  }
+  void system_free(void* p) override { check(cudaFree(p), "cudaFree"); }  // synchronises first
+  [[noreturn]] void out_of_memory(size_t nbytes, size_t bytes_in_use) override {
+    fail("out of memory allocating ", nbytes, " bytes on cuda:0 (", cudaGetErrorString(last_error_),
+         "; ", bytes_in_use, " bytes in use)");
   }
 
-  mutable std::mutex mu_;
-  std::map<size_t, std::vector<void*>> free_;
-  AllocatorStats stats_;
-  bool caching_ = device_cache_enabled();
+ private:
+  cudaError_t last_error_ = cudaSuccess;  // of the last cudaMalloc, under the cache's lock
 };
 
 inline Allocator& device_allocator() {
