@@ -245,6 +245,13 @@ void check_derivable(const NodeQ& n, const std::vector<TensorQ>& t) {
             kInt8FormatVersion, " derives them at load (write version 2 to keep them)");
 }
 
+// A node that quantization left in float (versions 2 and 3 write it alike).
+void put_float_fallback(const NodeQ& n, BlobWriter& blobs, nlohmann::json& j) {
+  j["float"] = true;
+  j["weights_f32"] = blobs.put(n.weights_f32.data(), n.weights_f32.size() * 4);
+  j["bias_f32"] = blobs.put(n.bias_f32.data(), n.bias_f32.size() * 4);
+}
+
 // Versions 1 and 2: every integer parameter stored.
 nlohmann::json node_json_v2(const NodeQ& n, BlobWriter& blobs) {
   nlohmann::json j = {{"kind", node_kind_name(n.kind)},
@@ -267,9 +274,7 @@ nlohmann::json node_json_v2(const NodeQ& n, BlobWriter& blobs) {
     j["residual"] = c.residual;
     if (c.residual) j["add"] = add_json(c.add);
     if (n.run_float) {
-      j["float"] = true;
-      j["weights_f32"] = blobs.put(n.weights_f32.data(), n.weights_f32.size() * 4);
-      j["bias_f32"] = blobs.put(n.bias_f32.data(), n.bias_f32.size() * 4);
+      put_float_fallback(n, blobs, j);
     } else {
       j["weights"] = blobs.put(n.weights.data(), n.weights.size());
       j["bias"] = blobs.put(c.bias.data(), c.bias.size() * 4);
@@ -349,9 +354,7 @@ nlohmann::json node_json_v3(const NodeQ& n, const std::vector<TensorQ>& t, BlobW
       j["units"] = n.conv.shape.K;
     }
     if (n.run_float) {
-      j["float"] = true;
-      j["weights_f32"] = blobs.put(n.weights_f32.data(), n.weights_f32.size() * 4);
-      j["bias_f32"] = blobs.put(n.bias_f32.data(), n.bias_f32.size() * 4);
+      put_float_fallback(n, blobs, j);
     } else {
       j["weights"] = blobs.put(n.weights.data(), n.weights.size());
       j["bias"] = blobs.put(n.conv.bias.data(), n.conv.bias.size() * 4);

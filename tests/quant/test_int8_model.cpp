@@ -99,6 +99,42 @@ TEST(Int8Model, FileRoundTripRunsIdentically) {
   std::remove(tmp("m.int8").c_str());
 }
 
+// Layers left in float (quantize --float-layer) keep their float weights in
+// the file, in both writable versions, and run as before after loading.
+TEST(Int8Model, FloatFallbackNodesRoundTrip) {
+  auto m = random_resnet();
+  const quant::Int8Model q = quantize(*m);
+  std::vector<std::string> names;
+  for (const quant::NodeQ& n : q.nodes)
+    if (n.kind == quant::NodeKind::Conv || n.kind == quant::NodeKind::Dense)
+      names.push_back(n.name);
+  ASSERT_GE(names.size(), 3u);
+  // The stem, a middle convolution and the dense head.
+  const quant::Int8Model qf =
+      quant::with_float_nodes(q, {names.front(), names[names.size() / 2], names.back()});
+  Tensor x = Tensor::uniform({2, 3, 32, 32}, 9, 0.0, 1.0);
+  quant::Int8Runner ra(qf, int8::Int8Kernel::Ref, 2);
+  const std::vector<float> expected = ra.run(x).to_vector_f32();
+  for (int version : {2, 3}) {
+    quant::save_int8_model(tmp("f.int8"), qf, version);
+    const quant::Int8Model l = quant::load_int8_model(tmp("f.int8"));
+    ASSERT_EQ(l.nodes.size(), qf.nodes.size());
+    int floats = 0;
+    for (size_t i = 0; i < qf.nodes.size(); ++i) {
+      const quant::NodeQ &a = qf.nodes[i], &b = l.nodes[i];
+      EXPECT_EQ(b.run_float, a.run_float) << a.name << " version " << version;
+      if (!a.run_float) continue;
+      ++floats;
+      EXPECT_EQ(b.weights_f32, a.weights_f32) << a.name << " version " << version;
+      EXPECT_EQ(b.bias_f32, a.bias_f32) << a.name << " version " << version;
+    }
+    EXPECT_EQ(floats, 3) << "version " << version;
+    quant::Int8Runner rb(l, int8::Int8Kernel::Ref, 2);
+    EXPECT_EQ(rb.run(x).to_vector_f32(), expected) << "version " << version;
+  }
+  std::remove(tmp("f.int8").c_str());
+}
+
 TEST(Int8Model, BadFilesAreClearErrors) {
   auto m = random_resnet();
   quant::save_int8_model(tmp("g.int8"), quantize(*m));
