@@ -199,24 +199,14 @@ std::unique_ptr<PackedConvInt8> pack_conv_int8_avx512vnni(const ConvInt8Params& 
 void epilogue_hook_avx512(int n, const int32_t* acc, const Requant* rq, int32_t zp_out,
                           int32_t qmin, int32_t qmax, const int8_t* res, const AddRequant& add,
                           int8_t* out) {
-  ConvInt8Params p;
-  p.zp_out = zp_out;
-  p.qmin = qmin;
-  p.qmax = qmax;
-  p.residual = res != nullptr;
-  p.add = add;
-  const int32_t zero[16] = {};
-  for (int i = 0; i < n; i += 16) {
-    const int valid = std::min(16, n - i);
-    Requant r16[16];
-    for (int j = 0; j < valid; ++j) r16[j] = rq[i + j];
-    Epilogue e;
-    fill_epilogue(e, zero, r16);
-    const __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(lane_mask(valid), acc + i),
-                                       _mm512_load_si512(e.bias));
-    store_block(a, e, e.all_t_ge_32 != 0, lane_mask(valid), out + i, 0, res ? res + i : nullptr,
-                EpiCtx(p));
-  }
+  for_each_epilogue_block(n, rq, zp_out, qmin, qmax, res != nullptr, add,
+                          [&](int i, int nb, const Epilogue& e, const ConvInt8Params& p) {
+                            const __m512i a =
+                                _mm512_add_epi32(_mm512_maskz_loadu_epi32(lane_mask(nb), acc + i),
+                                                 _mm512_load_si512(e.bias));
+                            store_block(a, e, e.all_t_ge_32 != 0, lane_mask(nb), out + i, 0,
+                                        res ? res + i : nullptr, EpiCtx(p));
+                          });
 }
 
 }  // namespace ecg::int8::detail

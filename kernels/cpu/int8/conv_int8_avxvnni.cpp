@@ -40,18 +40,7 @@ void tile(const Args& a, const ConvInt8Params& p) {
       }
     }
   }
-  const avx2::Ctx8 c(p);
-  void* const out = a.out;
-  const int8_t* const res = a.res;
-  const int64_t os = a.out_stride;
-  const int kvalid = a.kvalid;
-  const Epilogue& e = a.ep[0];
-  for (int h = 0; h < 2; ++h) {
-    const int valid = kvalid - 8 * h;
-    if (valid <= 0) break;
-#pragma GCC unroll 8
-    for (int i = 0; i < M; ++i) avx2::store8(acc[i][h], e, h, valid, out, i * os + 8 * h, res, c);
-  }
+  avx2::store_tile<M>(acc, a, p);
 }
 
 constexpr int kMR = 6;

@@ -228,31 +228,20 @@ ECG_NEON_KERNEL_TARGET inline void tile(int m, const Args& a, const ConvInt8Para
 inline void epilogue_hook(int n, const int32_t* acc, const Requant* rq, int32_t zp_out,
                           int32_t qmin, int32_t qmax, const int8_t* res, const AddRequant& add,
                           int8_t* out) {
-  ConvInt8Params p;
-  p.zp_out = zp_out;
-  p.qmin = qmin;
-  p.qmax = qmax;
-  p.residual = res != nullptr;
-  p.add = add;
-  const int32_t zero[16] = {};
-  for (int i = 0; i < n; i += 16) {
-    const int nb = n - i < 16 ? n - i : 16;
-    Requant r16[16];
-    for (int j = 0; j < nb; ++j) r16[j] = rq[i + j];
-    Epilogue e;
-    fill_epilogue(e, zero, r16);
-    Args a{};
-    a.ep = &e;
-    a.out = out + i;
-    a.res = res ? res + i : nullptr;
-    for (int j = 0; j < nb; j += 4) {
-      const int valid = nb - j < 4 ? nb - j : 4;
-      int32_t a4[4] = {};
-      std::memcpy(a4, acc + i + j, sizeof(int32_t) * valid);
-      const int32x4_t v = vld1q_s32(a4);
-      store_pixels(a, p, &v, 1, j, valid);
-    }
-  }
+  for_each_epilogue_block(n, rq, zp_out, qmin, qmax, res != nullptr, add,
+                          [&](int i, int nb, const Epilogue& e, const ConvInt8Params& p) {
+                            Args a{};
+                            a.ep = &e;
+                            a.out = out + i;
+                            a.res = res ? res + i : nullptr;
+                            for (int j = 0; j < nb; j += 4) {
+                              const int valid = nb - j < 4 ? nb - j : 4;
+                              int32_t a4[4] = {};
+                              std::memcpy(a4, acc + i + j, sizeof(int32_t) * valid);
+                              const int32x4_t v = vld1q_s32(a4);
+                              store_pixels(a, p, &v, 1, j, valid);
+                            }
+                          });
 }
 
 template <Int8Kernel K>

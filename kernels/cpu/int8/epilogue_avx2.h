@@ -121,27 +121,32 @@ inline void store8(__m256i acc, const Epilogue& e, int h, int valid, void* out, 
 inline void epilogue_hook(int n, const int32_t* acc, const Requant* rq, int32_t zp_out,
                           int32_t qmin, int32_t qmax, const int8_t* res, const AddRequant& add,
                           int8_t* out) {
-  ConvInt8Params p;
-  p.zp_out = zp_out;
-  p.qmin = qmin;
-  p.qmax = qmax;
-  p.residual = res != nullptr;
-  p.add = add;
-  const int32_t zero[16] = {};
-  for (int i = 0; i < n; i += 16) {
-    Requant r16[16];
-    const int nb = n - i < 16 ? n - i : 16;
-    for (int j = 0; j < nb; ++j) r16[j] = rq[i + j];
-    Epilogue e;
-    fill_epilogue(e, zero, r16);
-    for (int h = 0; h < 2; ++h) {
-      const int valid = nb - 8 * h;
-      if (valid <= 0) break;
-      int32_t a8[8] = {};
-      std::memcpy(a8, acc + i + 8 * h, (valid < 8 ? valid : 8) * sizeof(int32_t));
-      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a8));
-      store8(a, e, h, valid, out + i + 8 * h, 0, res ? res + i + 8 * h : nullptr, Ctx8(p));
-    }
+  for_each_epilogue_block(
+      n, rq, zp_out, qmin, qmax, res != nullptr, add,
+      [&](int i, int nb, const Epilogue& e, const ConvInt8Params& p) {
+        for (int h = 0; h < 2; ++h) {
+          const int valid = nb - 8 * h;
+          if (valid <= 0) break;
+          int32_t a8[8] = {};
+          std::memcpy(a8, acc + i + 8 * h, (valid < 8 ? valid : 8) * sizeof(int32_t));
+          const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a8));
+          store8(a, e, h, valid, out + i + 8 * h, 0, res ? res + i + 8 * h : nullptr, Ctx8(p));
+        }
+      });
+}
+
+// The store of an M-pixel by 16-channel ymm tile (acc[i][h]: pixel i,
+// channels [8h, 8h + 8)), shared by the AVX2 and AVX-VNNI micro-kernels.
+template <int M, class TileArgsT>
+inline void store_tile(__m256i (&acc)[M][2], const TileArgsT& a, const ConvInt8Params& p) {
+  const Ctx8 c(p);
+  const Epilogue& e = a.ep[0];
+  for (int h = 0; h < 2; ++h) {
+    const int valid = a.kvalid - 8 * h;
+    if (valid <= 0) break;
+#pragma GCC unroll 8
+    for (int i = 0; i < M; ++i)
+      store8(acc[i][h], e, h, valid, a.out, i * a.out_stride + 8 * h, a.res, c);
   }
 }
 

@@ -37,6 +37,29 @@ using EpilogueHookFn = void (*)(int n, const int32_t* acc, const Requant* rq, in
                                 int32_t qmin, int32_t qmax, const int8_t* res,
                                 const AddRequant& add, int8_t* out);
 
+// The test hooks' common part: the epilogue's parameters, and its constants
+// for each block of 16 channels (zero bias, as the hooks add no bias);
+// store(i, nb, e, p) then runs the ISA's epilogue on channels [i, i + nb).
+template <class StoreBlock>
+void for_each_epilogue_block(int n, const Requant* rq, int32_t zp_out, int32_t qmin, int32_t qmax,
+                             bool residual, const AddRequant& add, StoreBlock store) {
+  ConvInt8Params p;
+  p.zp_out = zp_out;
+  p.qmin = qmin;
+  p.qmax = qmax;
+  p.residual = residual;
+  p.add = add;
+  const int32_t zero[16] = {};
+  for (int i = 0; i < n; i += 16) {
+    const int nb = n - i < 16 ? n - i : 16;
+    Requant r16[16];
+    for (int j = 0; j < nb; ++j) r16[j] = rq[i + j];
+    Epilogue e;
+    fill_epilogue(e, zero, r16);
+    store(i, nb, e, p);
+  }
+}
+
 std::unique_ptr<PackedConvInt8> pack_conv_int8_generic(const ConvInt8Params& p, const int8_t* w);
 #if defined(ECG_INT8_X86)
 std::unique_ptr<PackedConvInt8> pack_conv_int8_avx2(const ConvInt8Params& p, const int8_t* w);
