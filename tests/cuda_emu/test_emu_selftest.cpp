@@ -1,6 +1,7 @@
 // Self-tests of the CUDA emulator (kernels/cuda/emu): correct kernels give
 // the right answers under every schedule, and planted bugs are caught.
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <numeric>
 #include <string>
@@ -346,6 +347,53 @@ TEST(CudaEmu, Half2FmaAndShuffle) {
     EXPECT_EQ(out[0], want[0]);
     EXPECT_EQ(out[1], want[1]);
   });
+}
+
+// The half arithmetic of the FP16 path (kernels/cuda/conv_fp16.cuh) rounds
+// once, as the GPU's HFMA2/HADD2/HMUL2 do. __hfma and __hfma2 are the
+// emulator's (emu.h); __hadd/__hmul and their half2 forms are NVIDIA's host
+// code, which goes through float.
+TEST(CudaEmu, HalfArithmeticRoundsOnceAsOnTheGpu) {
+  auto h = [](float v) { return __float2half_rn(v); };
+  auto bits = [](__half v) { return __half_as_ushort(v); };
+  const __half one_plus = h(1.f + 0x1p-10f);
+  // (1 + 2^-10)^2 - (1 + 2^-9) = 2^-20 exactly; a product rounded first gives 0.
+  EXPECT_EQ(__half2float(__hfma(one_plus, one_plus, h(-(1.f + 0x1p-9f)))), 0x1p-20f);
+  // 3 (1 + 2^-10) - 2^-24 lies just below the midpoint 3 + 1.5 * 2^-9 of two
+  // halves: one rounding gives 3 + 2^-9; a sum rounded to float first would be
+  // the midpoint itself and round to the even 3 + 2^-8.
+  EXPECT_EQ(__half2float(__hfma(h(3.f), one_plus, h(-0x1p-24f))), 3.f + 0x1p-9f);
+  const __half2 lanes =
+      __hfma2(__halves2half2(one_plus, h(3.f)), __halves2half2(one_plus, one_plus),
+              __halves2half2(h(-(1.f + 0x1p-9f)), h(-0x1p-24f)));
+  EXPECT_EQ(__low2float(lanes), 0x1p-20f);
+  EXPECT_EQ(__high2float(lanes), 3.f + 0x1p-9f);
+  // Sums and products of random finite halves over the whole exponent range
+  // (subnormals included) against the exact result (a double holds any sum or
+  // product of two halves exactly) rounded once.
+  uint32_t seed = 12345u;
+  auto random_half = [&] {
+    for (;;) {
+      seed = seed * 1664525u + 1013904223u;
+      const auto b = static_cast<unsigned short>(seed >> 16);
+      if ((b & 0x7c00u) != 0x7c00u) return __ushort_as_half(b);  // not inf or NaN
+    }
+  };
+  int checked = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const __half a = random_half(), b = random_half();
+    const double x = __half2float(a), y = __half2float(b);
+    if (std::fabs(x + y) <= 65504) {
+      EXPECT_EQ(bits(__hadd(a, b)), bits(__double2half(x + y))) << x << " + " << y;
+      EXPECT_EQ(bits(__low2half(__hadd2(__half2half2(a), __half2half2(b)))),
+                bits(__double2half(x + y)));
+      ++checked;
+    }
+    if (std::fabs(x * y) <= 65504) {
+      EXPECT_EQ(bits(__hmul(a, b)), bits(__double2half(x * y))) << x << " * " << y;
+    }
+  }
+  EXPECT_GT(checked, 10000);
 }
 
 TEST(CudaEmu, SaturatingQuantizationMapsNanToZero) {

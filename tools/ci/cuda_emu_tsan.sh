@@ -6,7 +6,7 @@
 # threads of a block, or between blocks, is reported whatever the thread
 # order; the tests fail on any race they did not plant.
 # Also builds and runs the backend's kernel tests (cuda_kernel_tests,
-# cuda_int8_tests*) the same way. Takes about 3 minutes on 2 cores.
+# cuda_int8_tests*, cuda_fp16_tests) the same way. Takes about 3 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 start=$(date +%s)
@@ -20,7 +20,7 @@ if ! grep -q "cuda_emu_tests" "$build/build.ninja"; then
   exit 0
 fi
 kernel_tests=()
-for t in cuda_kernel_tests cuda_int8_tests cuda_int8_tests_sm61 cuda_chain_tests; do
+for t in cuda_kernel_tests cuda_int8_tests cuda_int8_tests_sm61 cuda_fp16_tests cuda_chain_tests; do
   grep -q "build tests/cuda_emu/$t:" "$build/build.ninja" && kernel_tests+=("$t")
 done
 cmake --build "$build" -j "$(nproc)" --target cuda_emu_tests cuda_emu_tests_sm61 "${kernel_tests[@]}"

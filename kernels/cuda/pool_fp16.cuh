@@ -1,0 +1,87 @@
+// FP16 pooling and residual add for the half path of the int8 graph
+// (conv_fp16.cuh): max pool (exact: the largest input), average pool (float
+// sum over the in-bounds window, TensorFlow's divisor, one rounding to half)
+// and the add with an optional ReLU (the two halves added in float, which is
+// exact or rounds as the correctly rounded half sum would: a float holds the
+// sum of two halves to within less than a quarter of a half ulp, so the one
+// rounding to half gives the correctly rounded result). Half NHWC in and out;
+// memory-bound, one thread per output, consecutive threads on consecutive
+// channels.
+#pragma once
+
+#include "kernels/cuda/emu/cuda_compat.h"
+#include "kernels/cuda/fp16_args.h"
+#include "kernels/cuda/grid.cuh"
+
+namespace ecg {
+namespace cuda {
+
+// kMax: max pool, else average pool.
+template <bool kMax>
+__global__ void __launch_bounds__(kElementwiseThreads)
+    pool_fp16_kernel(PoolFp16Args a, const __half* __restrict__ x, __half* __restrict__ y) {
+  const long long total = static_cast<long long>(a.N) * a.P * a.Q * a.C;
+  for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
+       o += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const int c = static_cast<int>(o % a.C);
+    const long long pix = o / a.C;
+    const int q = static_cast<int>(pix % a.Q), p = static_cast<int>(pix / a.Q % a.P);
+    const long long n = pix / (static_cast<long long>(a.P) * a.Q);
+    float acc = kMax ? -INFINITY : 0.f;
+    int count = 0;
+    for (int r = 0; r < a.R; ++r) {
+      const int h = p * a.stride_h - a.pad_top + r;
+      if (h < 0 || h >= a.H) continue;
+      for (int t = 0; t < a.S; ++t) {
+        const int v = q * a.stride_w - a.pad_left + t;
+        if (v < 0 || v >= a.W) continue;
+        const float xv = __half2float(x[((n * a.H + h) * a.W + v) * a.C + c]);
+        acc = kMax ? fmaxf(acc, xv) : acc + xv;
+        ++count;
+      }
+    }
+    y[o] = __float2half_rn(kMax || count == 0 ? acc : acc / static_cast<float>(count));
+  }
+}
+
+__global__ void __launch_bounds__(kElementwiseThreads)
+    add_fp16_kernel(long long n, int relu, const __half* a, const __half* b, __half* y) {
+  for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    float v = __half2float(a[i]) + __half2float(b[i]);
+    if (relu) v = fmaxf(v, 0.f);
+    y[i] = __float2half_rn(v);
+  }
+}
+
+inline cudaError_t max_pool_fp16(const PoolFp16Args& a, const __half* x, __half* y,
+                                 cudaStream_t stream) {
+  const long long n = static_cast<long long>(a.N) * a.P * a.Q * a.C;
+  if (n <= 0) return cudaSuccess;
+  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
+             pool_fp16_kernel<true>)
+  (a, x, y);
+  return cudaGetLastError();
+}
+
+inline cudaError_t avg_pool_fp16(const PoolFp16Args& a, const __half* x, __half* y,
+                                 cudaStream_t stream) {
+  const long long n = static_cast<long long>(a.N) * a.P * a.Q * a.C;
+  if (n <= 0) return cudaSuccess;
+  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
+             pool_fp16_kernel<false>)
+  (a, x, y);
+  return cudaGetLastError();
+}
+
+// y = a + b (then max(0, .) when relu); y may be a or b.
+inline cudaError_t add_fp16(long long n, bool relu, const __half* a, const __half* b, __half* y,
+                            cudaStream_t stream) {
+  if (n <= 0) return cudaSuccess;
+  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream, add_fp16_kernel)
+  (n, relu ? 1 : 0, a, b, y);
+  return cudaGetLastError();
+}
+
+}  // namespace cuda
+}  // namespace ecg

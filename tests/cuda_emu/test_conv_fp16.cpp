@@ -1,0 +1,394 @@
+// FP16 (half2) convolution, dense layer, pools and add (kernels/cuda/conv_fp16.cuh,
+// pool_fp16.cuh) on the emulator as sm_53, under three schedules, against a
+// double reference computed from the same dequantized int8 weights
+// (q * s_w) and the same half inputs.
+//
+// Tolerance of a convolution output (derived, per element; u = 2^-11 is the
+// unit roundoff of half, 2^-24 that of float; L = 16 channel pairs per K step,
+// i.e. terms per half2 lane between two folds; `steps` = K steps of the
+// reduction; S = sum over the reduction of |x * q * s_w|; b the bias, r the
+// residual, y the exact pre-ReLU output):
+//   - the staged weights q * 2^-e are exact, every product in __hfma2 is exact;
+//   - a lane adds its L products with L roundings, and the fold adds the two
+//     lanes in half once more: at most (L + 1) u times that step's sum of
+//     |products| (each partial sum is bounded by it), plus 2^-25 per rounding
+//     if a partial sum is subnormal (the half spacing there is 2^-24): in all
+//     (L + 1) u S + m steps (L + 1) 2^-25, where m = s_w 2^e is the float
+//     remainder of the scale (the weights are staged in units of 2^-e);
+//   - float: one add per fold, the scale-and-bias (one or two roundings) and
+//     the residual add, each within 2^-24 of |values| <= S + |b| + |r|:
+//     (steps + 4) 2^-24 (S + |b| + |r|);
+//   - the final rounding to half: u |y'| + 2^-25 with |y'| <= |y| + E, where
+//     E is the sum of the two items above (a ReLU does not increase any of it).
+//   bound = u |y| + 2^-25 + (1 + u) E, E = (L + 1) u S + m steps (L + 1) 2^-25
+//           + (steps + 4) 2^-24 (S + |b| + |r|).
+// The dense kernel sums exact float products in float (2 ceil(C / 64) adds per
+// lane, then a 5-level shuffle tree): (2 ceil(C / 64) + 5) 2^-24 S replaces the
+// two half terms; float logits skip the last rounding.
+// Pools: max is exact; average: (count + 1) 2^-24 sum|x| / count plus the half
+// rounding; add: exactly the correctly rounded half of a + b.
+// The largest error / bound ratio of each case is recorded (RecordProperty);
+// a test also checks that the half arithmetic is really there (some outputs
+// differ from the float-accumulated value).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/conv_fp16.cuh"
+#include "kernels/cuda/conv_fp16_pack.h"
+#include "kernels/cuda/pool_fp16.cuh"
+#include "tests/cuda_emu/emu_testing.h"
+#include "tests/cuda_emu/kernel_check.h"
+
+namespace {
+
+using ecg::Conv2dShape;
+using ecg::cuda_emu::ScheduleSpec;
+using namespace ecg::cuda_emu::testing;
+namespace int8 = ecg::int8;
+
+constexpr double kHalfUnitRoundoff = 1.0 / 2048;       // 2^-11
+constexpr double kHalfSubnormalHalfSpacing = 0x1p-25;  // half of the subnormal spacing 2^-24
+constexpr double kLanePairs = ecg::cuda::kConvFp16StepPairs;
+
+struct Lcg {
+  uint32_t s;
+  int next(int lo, int hi) {
+    s = s * 1664525u + 1013904223u;
+    return lo + static_cast<int>((s >> 8) % static_cast<uint32_t>(hi - lo + 1));
+  }
+};
+
+uint16_t to_half_bits(float v) {
+  return __half_as_ushort(__float2half_rn(v));
+}
+double half_value(uint16_t bits) {
+  return static_cast<double>(__half2float(__ushort_as_half(bits)));
+}
+// Halves on a grid in [lo, hi] (fill_uniform, then rounded to half).
+std::vector<uint16_t> half_inputs(std::size_t n, unsigned seed, float lo, float hi) {
+  std::vector<uint16_t> h(n);
+  const std::vector<float> f = fill_uniform(n, seed, lo, hi);
+  for (std::size_t i = 0; i < n; ++i) h[i] = to_half_bits(f[i]);
+  return h;
+}
+
+Conv2dShape shape(int N, int C, int H, int W, int K, int R, int S, int st, int pt, int pl, int pb,
+                  int pr) {
+  Conv2dShape s;
+  s.N = N, s.C = C, s.H = H, s.W = W, s.K = K, s.R = R, s.S = S, s.stride_h = st, s.stride_w = st;
+  s.pad_top = pt, s.pad_left = pl, s.pad_bottom = pb, s.pad_right = pr;
+  EXPECT_TRUE(ecg::conv2d_finalize(s));
+  return s;
+}
+
+struct Case {
+  std::string name;
+  Conv2dShape s;
+  bool relu, residual, out_float;
+};
+
+// The stem's 3 channels (odd C: pairs assembled from two halves, the padding
+// channel read as 0), stride 2 with TensorFlow's asymmetric padding, an odd C
+// over 4 with the residual add and ReLU, a 1x1 stride-2 shortcut, batch > 1,
+// a reduction of 1,152 terms (36 K steps, each folded), K over 128 (two row
+// tiles of the 128 x 64 tile), every tile (K <= 16, <= 64, > 64), and two
+// dense layers (float logits; half with ReLU).
+std::vector<Case> cases() {
+  return {{"stem-like C3 relu", shape(2, 3, 9, 10, 16, 3, 3, 1, 1, 1, 1, 1), true, false, false},
+          {"C8 stride 2 same", shape(1, 8, 11, 9, 24, 3, 3, 2, 0, 0, 1, 1), false, false, false},
+          {"C5 residual relu", shape(2, 5, 7, 6, 70, 3, 3, 1, 1, 1, 1, 1), true, true, false},
+          {"1x1 stride 2", shape(3, 12, 9, 9, 20, 1, 1, 2, 0, 0, 0, 0), false, false, false},
+          {"C128 K16 long", shape(1, 128, 5, 5, 16, 3, 3, 1, 1, 1, 1, 1), false, false, false},
+          {"C64 K130 relu", shape(1, 64, 6, 7, 130, 3, 3, 1, 1, 1, 1, 1), true, false, false},
+          {"dense 70->4 float", shape(3, 70, 1, 1, 4, 1, 1, 1, 0, 0, 0, 0), false, false, true},
+          {"dense 37->5 relu", shape(2, 37, 1, 1, 5, 1, 1, 1, 0, 0, 0, 0), true, false, false}};
+}
+
+// Per-channel weight scales over three decades, with one tiny channel (the
+// exponent clamp at 24: subnormal staged weights) and one large one.
+std::vector<float> weight_scales(int K) {
+  std::vector<float> s(K);
+  for (int k = 0; k < K; ++k) s[k] = 0.004f * std::pow(1.6f, static_cast<float>(k % 11));
+  if (K > 2) s[1] = 3e-8f, s[2] = 2.5f;
+  return s;
+}
+
+struct Reference {
+  std::vector<double> y, bound;
+};
+
+// Double reference and per-element bound (file header) of one case.
+Reference reference(const Case& c, const std::vector<int8_t>& w, const std::vector<float>& s_w,
+                    const std::vector<float>& bias, const std::vector<uint16_t>& x,
+                    const std::vector<uint16_t>& res) {
+  const Conv2dShape& s = c.s;
+  const bool dense = s.H == 1 && s.W == 1 && s.R == 1 && s.S == 1;
+  const int Cp = (s.C + 3) / 4 * 4;
+  const double steps = std::ceil(s.R * s.S * Cp / 2.0 / kLanePairs);
+  const double u = kHalfUnitRoundoff, f = kFloatUnitRoundoff;
+  Reference out;
+  for (int n = 0; n < s.N; ++n)
+    for (int p = 0; p < s.P; ++p)
+      for (int q = 0; q < s.Q; ++q)
+        for (int k = 0; k < s.K; ++k) {
+          double acc = 0, sum_abs = 0;
+          for (int r = 0; r < s.R; ++r) {
+            const int h = p * s.stride_h - s.pad_top + r;
+            if (h < 0 || h >= s.H) continue;
+            for (int t = 0; t < s.S; ++t) {
+              const int v = q * s.stride_w - s.pad_left + t;
+              if (v < 0 || v >= s.W) continue;
+              for (int ch = 0; ch < s.C; ++ch) {
+                const double xv =
+                    half_value(x[((static_cast<std::size_t>(n) * s.H + h) * s.W + v) * s.C + ch]);
+                const double wv =
+                    w[((static_cast<std::size_t>(k) * s.C + ch) * s.R + r) * s.S + t] *
+                    static_cast<double>(s_w[k]);
+                acc += xv * wv;
+                sum_abs += std::fabs(xv * wv);
+              }
+            }
+          }
+          const std::size_t o = ((static_cast<std::size_t>(n) * s.P + p) * s.Q + q) * s.K + k;
+          double y = acc + bias[k];
+          const double rv = c.residual ? half_value(res[o]) : 0.0;
+          y += rv;
+          const double m = ecg::cuda::fp16_weight_scale(s_w[k]).m;
+          const double tail = (steps + 4) * f * (sum_abs + std::fabs(bias[k]) + std::fabs(rv));
+          double e;
+          if (dense) {
+            e = (2 * std::ceil(s.C / 64.0) + 5) * f * sum_abs + tail;
+          } else {
+            e = (kLanePairs + 1) * u * sum_abs +
+                m * steps * (kLanePairs + 1) * kHalfSubnormalHalfSpacing + tail;
+          }
+          double bound = (1 + u) * e;
+          if (!c.out_float) bound += u * std::fabs(y) + kHalfSubnormalHalfSpacing;
+          out.y.push_back(c.relu ? std::max(0.0, y) : y);
+          out.bound.push_back(bound);
+        }
+  return out;
+}
+
+// The staging of a weight byte is exact for every byte and every exponent the
+// packing allows: 0x6400 | (q + 128) is the half 1152 + q, and one fma with
+// (2^-e, -1152 * 2^-e) gives q * 2^-e (subnormal for the smallest scales).
+TEST(CudaEmuConvFp16, WeightStagingIsExact) {
+  for (int e = -5; e <= 24; ++e) {
+    const ecg::cuda::Fp16WeightScale ws = ecg::cuda::fp16_weight_scale(std::ldexp(1.f, -e));
+    ASSERT_EQ(ws.e, e);
+    ASSERT_EQ(ws.m, 1.f);
+    for (int q = -127; q < 127; ++q) {
+      const unsigned word =
+          static_cast<unsigned>(q & 0xff) | (static_cast<unsigned>((q + 1) & 0xff) << 8);
+      const __half2 w =
+          ecg::cuda::conv_fp16_dequant(word ^ 0x8080u, 0x4140u, ecg::cuda::conv_fp16_bits(ws.p),
+                                       ecg::cuda::conv_fp16_bits(ws.c));
+      ASSERT_EQ(static_cast<double>(__low2float(w)), std::ldexp(static_cast<double>(q), -e));
+      ASSERT_EQ(static_cast<double>(__high2float(w)), std::ldexp(static_cast<double>(q + 1), -e));
+    }
+  }
+  // Scales outside [2^-24, 2^5] keep the clamped exponent and move the rest to m.
+  EXPECT_EQ(ecg::cuda::fp16_weight_scale(1e-9f).e, 24);
+  EXPECT_EQ(ecg::cuda::fp16_weight_scale(1000.f).e, -5);
+  EXPECT_EQ(ecg::cuda::fp16_weight_scale(0.f).m, 0.f);
+}
+
+TEST(CudaEmuConvFp16, WithinTheHalfRoundingBoundOfTheDoubleReference) {
+  Lcg rng{4242u};
+  for (const Case& c : tsan_subset(cases(), {0, 2, 7})) {
+    SCOPED_TRACE(c.name);
+    const Conv2dShape& s = c.s;
+    int8::ConvInt8Params p;
+    p.shape = s;
+    p.residual = c.residual;
+    p.output = c.out_float ? int8::OutputMode::Int32 : int8::OutputMode::Int8;
+    std::vector<int8_t> w(static_cast<std::size_t>(s.K) * s.C * s.R * s.S);
+    for (auto& v : w) v = static_cast<int8_t>(rng.next(-127, 127));
+    const std::vector<float> s_w = weight_scales(s.K);
+    const float s_in = 1.f / 64;
+    p.bias.resize(s.K);
+    for (auto& b : p.bias) b = rng.next(-20000, 20000);
+    const ecg::cuda::ConvFp16Packed packed =
+        ecg::cuda::pack_conv_fp16(p, w.data(), s_w.data(), s_in, c.relu);
+    const std::vector<uint16_t> x =
+        half_inputs(static_cast<std::size_t>(s.N) * s.H * s.W * s.C, 17u + s.C, -2.f, 2.f);
+    const std::size_t ny = static_cast<std::size_t>(s.N) * s.P * s.Q * s.K;
+    const std::vector<uint16_t> res = half_inputs(ny, 99u, -2.f, 2.f);
+    const Reference want = reference(c, w, s_w, packed.bias, x, res);
+
+    double worst = 0;
+    for_each_kernel_schedule([&](const ScheduleSpec&) {
+      DeviceBuffer<int8_t> dw(packed.weights);
+      DeviceBuffer<uint32_t> dstage(packed.stage);
+      DeviceBuffer<float> dscale(packed.scale), dbias(packed.bias);
+      DeviceBuffer<uint16_t> dx(x), dres(res);
+      DeviceBuffer<uint8_t> dy(ny * (c.out_float ? 4 : 2), 0xa5);
+      ecg::cuda::ConvFp16Args a = packed.args;
+      a.w = reinterpret_cast<const signed char*>(dw.get());
+      a.w_stage = dstage.get(), a.scale = dscale.get(), a.bias = dbias.get();
+      ASSERT_EQ(ecg::cuda::conv_fp16(a, reinterpret_cast<const __half*>(dx.get()), dy.get(),
+                                     reinterpret_cast<const __half*>(dres.get()), nullptr),
+                cudaSuccess);
+      const std::vector<uint8_t> bytes = dy.to_host();
+      std::vector<float> got(ny);
+      for (std::size_t i = 0; i < ny; ++i) {
+        if (c.out_float) {
+          std::memcpy(&got[i], &bytes[4 * i], 4);
+        } else {
+          uint16_t h;
+          std::memcpy(&h, &bytes[2 * i], 2);
+          got[i] = static_cast<float>(half_value(h));
+        }
+        worst = std::max(worst, std::fabs(got[i] - want.y[i]) / want.bound[i]);
+      }
+      expect_close(got, want.y, want.bound, c.name);
+    });
+    RecordProperty(c.name, std::to_string(worst));
+  }
+}
+
+// The half arithmetic is really there: on the 1,152-term reduction, outputs
+// rounded through half partial sums differ from the same weights and inputs
+// summed in double and rounded once (a kernel that accumulated in float would
+// match that within 1 half ulp everywhere). Guards the test above against
+// passing for the wrong reason.
+TEST(CudaEmuConvFp16, AccumulatesInHalf) {
+  if (ecg::cuda_emu::race_detection()) GTEST_SKIP() << "numerics only";
+  const Case c = cases()[4];
+  const Conv2dShape& s = c.s;
+  Lcg rng{99u};
+  int8::ConvInt8Params p;
+  p.shape = s;
+  std::vector<int8_t> w(static_cast<std::size_t>(s.K) * s.C * s.R * s.S);
+  for (auto& v : w) v = static_cast<int8_t>(rng.next(-127, 127));
+  const std::vector<float> s_w(s.K, 1.f / 256);  // staged weights q / 256, m = 1
+  const ecg::cuda::ConvFp16Packed packed =
+      ecg::cuda::pack_conv_fp16(p, w.data(), s_w.data(), 1.f, false);
+  const std::vector<uint16_t> x =
+      half_inputs(static_cast<std::size_t>(s.H) * s.W * s.C, 5u, -2.f, 2.f);
+  const Reference want = reference(c, w, s_w, packed.bias, x, {});
+  const std::size_t ny = want.y.size();
+  DeviceBuffer<int8_t> dw(packed.weights);
+  DeviceBuffer<uint32_t> dstage(packed.stage);
+  DeviceBuffer<float> dscale(packed.scale), dbias(packed.bias);
+  DeviceBuffer<uint16_t> dx(x), dy(ny);
+  ecg::cuda::ConvFp16Args a = packed.args;
+  a.w = reinterpret_cast<const signed char*>(dw.get());
+  a.w_stage = dstage.get(), a.scale = dscale.get(), a.bias = dbias.get();
+  ASSERT_EQ(ecg::cuda::conv_fp16(a, reinterpret_cast<const __half*>(dx.get()), dy.get(), nullptr,
+                                 nullptr),
+            cudaSuccess);
+  const std::vector<uint16_t> got = dy.to_host();
+  std::size_t beyond_one_ulp = 0;
+  for (std::size_t i = 0; i < ny; ++i) {
+    const double once = half_value(to_half_bits(static_cast<float>(want.y[i])));
+    const double ulp = std::ldexp(1.0, std::ilogb(std::max(std::fabs(once), 0x1p-14)) - 10);
+    if (std::fabs(half_value(got[i]) - once) > ulp) ++beyond_one_ulp;
+  }
+  EXPECT_GT(beyond_one_ulp, 0u) << "no output shows half accumulation";
+}
+
+// ---- pools and add ------------------------------------------------------------
+
+struct PoolCase {
+  std::string name;
+  ecg::cuda::PoolFp16Args a;
+};
+
+ecg::cuda::PoolFp16Args pool(int N, int C, int H, int W, int R, int st, int pt, int pl, int pb,
+                             int pr) {
+  ecg::cuda::PoolFp16Args a{};
+  a.N = N, a.C = C, a.H = H, a.W = W, a.R = R, a.S = R, a.stride_h = st, a.stride_w = st;
+  a.pad_top = pt, a.pad_left = pl;
+  a.P = (H + pt + pb - R) / st + 1;
+  a.Q = (W + pl + pr - R) / st + 1;
+  return a;
+}
+
+TEST(CudaEmuPoolFp16, MaxExactAverageWithinBound) {
+  // The head's 8x8/8 average pool with a partial window, a 3x3/2 pool with
+  // TensorFlow's asymmetric padding (windows cut at the bottom/right), odd C.
+  const std::vector<PoolCase> all = {{"8x8/8", pool(2, 6, 17, 16, 8, 8, 0, 0, 7, 0)},
+                                     {"3x3/2 pad 0/1", pool(1, 5, 9, 8, 3, 2, 0, 0, 1, 1)}};
+  for (const PoolCase& pc : tsan_subset(all, {1})) {
+    SCOPED_TRACE(pc.name);
+    const auto& a = pc.a;
+    const std::vector<uint16_t> x =
+        half_inputs(static_cast<std::size_t>(a.N) * a.H * a.W * a.C, 3u, -3.f, 3.f);
+    const std::size_t ny = static_cast<std::size_t>(a.N) * a.P * a.Q * a.C;
+    std::vector<double> want_max, want_avg, bound_avg;
+    for (int n = 0; n < a.N; ++n)
+      for (int p = 0; p < a.P; ++p)
+        for (int q = 0; q < a.Q; ++q)
+          for (int c = 0; c < a.C; ++c) {
+            double mx = -INFINITY, sum = 0, sum_abs = 0;
+            int count = 0;
+            for (int r = 0; r < a.R; ++r)
+              for (int t = 0; t < a.S; ++t) {
+                const int h = p * a.stride_h - a.pad_top + r, v = q * a.stride_w - a.pad_left + t;
+                if (h < 0 || h >= a.H || v < 0 || v >= a.W) continue;
+                const double xv =
+                    half_value(x[((static_cast<std::size_t>(n) * a.H + h) * a.W + v) * a.C + c]);
+                mx = std::max(mx, xv), sum += xv, sum_abs += std::fabs(xv), ++count;
+              }
+            want_max.push_back(mx);
+            want_avg.push_back(sum / count);
+            const double e = (count + 1) * kFloatUnitRoundoff * sum_abs / count;
+            bound_avg.push_back(kHalfUnitRoundoff * std::fabs(sum / count) +
+                                kHalfSubnormalHalfSpacing + (1 + kHalfUnitRoundoff) * e);
+          }
+    for_each_kernel_schedule([&](const ScheduleSpec&) {
+      DeviceBuffer<uint16_t> dx(x), dmax(ny, 0xa5), davg(ny, 0xa5);
+      const __half* hx = reinterpret_cast<const __half*>(dx.get());
+      ASSERT_EQ(ecg::cuda::max_pool_fp16(a, hx, reinterpret_cast<__half*>(dmax.get()), nullptr),
+                cudaSuccess);
+      ASSERT_EQ(ecg::cuda::avg_pool_fp16(a, hx, reinterpret_cast<__half*>(davg.get()), nullptr),
+                cudaSuccess);
+      std::vector<float> got_max, got_avg;
+      for (uint16_t h : dmax.to_host()) got_max.push_back(static_cast<float>(half_value(h)));
+      for (uint16_t h : davg.to_host()) got_avg.push_back(static_cast<float>(half_value(h)));
+      expect_close(got_max, want_max, 0.0, "max pool");
+      expect_close(got_avg, want_avg, bound_avg, "average pool");
+    });
+  }
+}
+
+TEST(CudaEmuPoolFp16, AddIsTheCorrectlyRoundedHalfSum) {
+  // Magnitudes over 2^20 apart (the float sum then rounds before the half
+  // rounding), ties, and sums that cancel; with and without the ReLU.
+  const std::size_t n = ecg::cuda_emu::race_detection() ? 300 : 1001;
+  std::vector<uint16_t> a(n), b(n);
+  Lcg rng{7u};
+  for (std::size_t i = 0; i < n; ++i) {
+    // |a|, |b| <= 2047 * 2^4 < 65504 / 2: no sum overflows.
+    a[i] = to_half_bits(std::ldexp(static_cast<float>(rng.next(-2047, 2047)), rng.next(-24, 4)));
+    b[i] = to_half_bits(std::ldexp(static_cast<float>(rng.next(-2047, 2047)), rng.next(-24, 4)));
+  }
+  for (bool relu : {false, true}) {
+    SCOPED_TRACE(relu ? "relu" : "plain");
+    std::vector<double> want(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      double v = half_value(a[i]) + half_value(b[i]);
+      if (relu) v = std::max(v, 0.0);
+      // The correctly rounded half: double holds the sum exactly.
+      want[i] = half_value(__half_as_ushort(__double2half(v)));
+    }
+    for_each_kernel_schedule([&](const ScheduleSpec&) {
+      DeviceBuffer<uint16_t> da(a), db(b), dy(n, 0xa5);
+      ASSERT_EQ(ecg::cuda::add_fp16(static_cast<long long>(n), relu,
+                                    reinterpret_cast<const __half*>(da.get()),
+                                    reinterpret_cast<const __half*>(db.get()),
+                                    reinterpret_cast<__half*>(dy.get()), nullptr),
+                cudaSuccess);
+      std::vector<float> got;
+      for (uint16_t h : dy.to_host()) got.push_back(static_cast<float>(half_value(h)));
+      expect_close(got, want, 0.0, "add");
+    });
+  }
+}
+
+}  // namespace
