@@ -38,9 +38,15 @@ std::shared_ptr<Model> build_resnet(const ModelConfig& cfg, int n) {
   return m;
 }
 
+// Output size of a valid (unpadded) window; 0 when the window does not fit
+// (C++ division truncates toward zero, so (in - k) / stride + 1 would give 1
+// for in = k - 1).
 int valid_out(int in, int k, int stride) {
-  return (in - k) / stride + 1;
+  return in >= k ? (in - k) / stride + 1 : 0;
 }
+
+// The smallest AlexNet input: each window must fit, the last pool's too.
+constexpr int kAlexNetMinImage = 215;
 
 std::shared_ptr<Model> build_alexnet(const ModelConfig& cfg) {
   auto m = std::make_shared<Model>(cfg);
@@ -50,14 +56,14 @@ std::shared_ptr<Model> build_alexnet(const ModelConfig& cfg) {
     m->add(name, std::make_shared<Conv2d>(
                      Conv2dConfig{in, out, k, stride, Padding::Valid, true, 0.0, seed++}));
     s = valid_out(s, k, stride);
-    ECG_CHECK(s >= 1, "alexnet: image size ", cfg.image_size,
-              " is too small (needs at least 195 pixels)");
+    ECG_CHECK(s >= 1, "alexnet: image size ", cfg.image_size, " is too small (needs at least ",
+              kAlexNetMinImage, " pixels)");
   };
   auto pool = [&](const std::string& name) {
     m->add(name, std::make_shared<MaxPool2d>(2, 2));
     s = valid_out(s, 2, 2);
-    ECG_CHECK(s >= 1, "alexnet: image size ", cfg.image_size,
-              " is too small (needs at least 195 pixels)");
+    ECG_CHECK(s >= 1, "alexnet: image size ", cfg.image_size, " is too small (needs at least ",
+              kAlexNetMinImage, " pixels)");
   };
   conv("conv1", 3, 96, 11, 4);
   m->add("relu1", std::make_shared<ReLU>());

@@ -54,6 +54,20 @@ TEST(Models, UnknownAndTooSmallAreClearErrors) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("too small"), std::string::npos);
   }
+  // 215 px is the smallest size at which every window fits: 214 leaves the
+  // last 2x2 pool a 1x1 input.
+  c.image_size = 214;
+  try {
+    build_model(c);
+    FAIL() << "214 px accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("image size 214 is too small (needs at least 215 pixels)"),
+              std::string::npos)
+        << e.what();
+  }
+  c.image_size = 215;
+  auto m = build_model(c);
+  EXPECT_EQ(m->summary(1).back().output, (Shape{1, 4}));
 }
 
 TEST(Models, SameSeedSameWeights) {
