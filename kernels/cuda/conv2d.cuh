@@ -29,29 +29,52 @@
 #include "kernels/kernel_api.h"
 
 #include <cmath>
+#include <type_traits>
 
 namespace ecg {
 namespace cuda {
 
-// kFused: the inference epilogue (scale, residual, ReLU) is compiled in; the
-// plain forward (training, bias-only shortcuts) keeps the short epilogue.
-template <bool kFused>
+// Entries of the forward problem's tap table (int2 each, 2 KiB of shared
+// memory): one period lcm(8, R*S) of the reduction index.
+constexpr int kConvTapTable = 256;
+
+// Forward: y = relu?(conv(x, w) * scale + bias + residual), each part of the
+// epilogue optional (null / 0): the plain forward has scale and residual null
+// and relu 0; conv2d_forward_fused folds an inference batch norm into scale
+// and bias and a residual block's add and ReLU into the same pass.
+//
+// The input patch (B) is read in one of two ways:
+//  - kTable (R, S <= 16 and lcm(8, R*S) <= kConvTapTable, every common
+//    kernel): the reduction index k = (c, r, t) advances by 8 per K step, so
+//    the taps of a step repeat with period T = lcm(8, R*S) up to a channel
+//    offset. Each block fills a table of T entries {x offset of the tap from
+//    the patch origin, tap code (1 << r) | (1 << 16 + t)}; each thread keeps
+//    its pixel's valid rows and columns as one mask, so a gathered element is
+//    a shared load, an AND, a compare and a predicated global load, with no
+//    per-element index stepping or bounds compares (the sm_53 SASS showed
+//    those at about 25 instructions per element, a third of the loop);
+//  - otherwise the stepping iterator: (r, t) and the x offset advance by
+//    adds and compares (t carries into r, r into the next channel).
+template <bool kTable>
 struct ConvForwardProblem {
   Conv2dShape s;
   const float* x;
   const float* w;
-  const float* bias;  // may be null
+  const float* scale;     // [K] or null
+  const float* bias;      // [K] or null
+  const float* residual;  // NKPQ like y, or null
   float* y;
   FastDivmod pq_div, q_div, rs_div, s_div;  // by P*Q, Q, R*S, S
-  // Fused inference epilogue (conv2d_forward_fused): y = relu(acc * scale +
-  // bias + residual), each part optional (null / 0).
-  const float* scale;     // [K]
-  const float* residual;  // NKPQ like y
   int relu;
-  // One b_next (igemm_config(M).b_substep taps) as whole (r, t)
-  // steps and the x offset they add: the iterators carry a tap column into the next row, a row into
-  // the next channel, with compares instead of divisions.
+  int vec;  // P*Q % 4 == 0 and y, residual 16-byte aligned: float4 stores
+  // Iterator form: one b_next (igemm_config(M).b_substep taps) as whole
+  // (r, t) steps and the x offset they add.
   int step_r, step_t, step_off;
+  // Table form: T entries, and the x offset of T taps (T / (R*S) channels).
+  int period;
+  long long period_off;
+
+  static constexpr int kTableEntries = kTable ? kConvTapTable : 0;
 
   struct AIt {  // weights: row m of [K][C*R*S], contiguous in k
     long long idx;
@@ -62,17 +85,31 @@ struct ConvForwardProblem {
   __device__ float a_load(const AIt& it) const { return w[it.idx]; }
   __device__ void a_next(AIt& it) const { it.idx += kIgemmTileK; }
 
-  struct BIt {              // input patch of output pixel n at tap k = (c, r, t)
+  struct StepIt {           // input patch of output pixel n at tap k = (c, r, t)
     long long origin;       // index of x[img, 0, h0, v0] (may lie outside the image)
     int h0, v0, off, r, t;  // off = c*H*W + r*W + t from the origin
   };
-  __device__ BIt b_begin(int n, int k) const {
-    int img, pq, p, q, c, rs;
+  struct TableIt {
+    const char* px;   // address of x[img, c0, h0, v0], c0 the current period's channel
+    const int2* tab;  // the shared table
+    int kp;           // table entry of the thread's element in this step
+    unsigned bad;     // ~(valid rows | valid columns << 16) of this pixel
+  };
+  using BIt = typename std::conditional<kTable, TableIt, StepIt>::type;
+
+  __device__ void pixel(int n, int& img, int& h0, int& v0) const {
+    int pq, p, q;
     pq_div.divmod(n, img, pq);
     q_div.divmod(pq, p, q);
-    BIt it;
-    it.h0 = p * s.stride_h - s.pad_top;
-    it.v0 = q * s.stride_w - s.pad_left;
+    h0 = p * s.stride_h - s.pad_top;
+    v0 = q * s.stride_w - s.pad_left;
+  }
+
+  // Iterator form.
+  __device__ StepIt b_begin(int n, int k) const {
+    int img, c, rs;
+    StepIt it;
+    pixel(n, img, it.h0, it.v0);
     it.origin =
         static_cast<long long>(img) * s.C * s.H * s.W + static_cast<long long>(it.h0) * s.W + it.v0;
     rs_div.divmod(k, c, rs);
@@ -80,12 +117,12 @@ struct ConvForwardProblem {
     it.off = (c * s.H + it.r) * s.W + it.t;
     return it;
   }
-  __device__ float b_load(const BIt& it) const {
+  __device__ float b_load(const StepIt& it) const {
     const int h = it.h0 + it.r, v = it.v0 + it.t;
     if (h < 0 || h >= s.H || v < 0 || v >= s.W) return 0.f;
     return x[it.origin + it.off];
   }
-  __device__ void b_next(BIt& it) const {
+  __device__ void b_next(StepIt& it) const {
     it.t += step_t;
     it.r += step_r;
     it.off += step_off;
@@ -99,6 +136,59 @@ struct ConvForwardProblem {
       it.off += (s.H - s.R) * s.W;
     }
   }
+
+  // Table form.
+  __device__ void fill_table(int2* t, int tid, int nthreads) const {
+    const int rs_n = s.R * s.S;
+    for (int e = tid; e < period; e += nthreads) {
+      const int c = e / rs_n, rs = e - c * rs_n, r = rs / s.S, tt = rs - r * s.S;
+      // x offset in bytes (one add to the pointer), tap code
+      t[e] = make_int2(4 * ((c * s.H + r) * s.W + tt),
+                       static_cast<int>((1u << r) | (1u << (16 + tt))));
+    }
+  }
+  // Bits lo..hi-1 set (the taps that land inside [0, extent)).
+  __device__ static unsigned tap_mask(int origin, int taps, int extent) {
+    const int lo = max(0, -origin), hi = min(taps, extent - origin);
+    return hi > lo ? (1u << hi) - (1u << lo) : 0u;
+  }
+  __device__ TableIt b_begin(int n, int k, const int2* t) const {
+    int img, h0, v0;
+    pixel(n, img, h0, v0);
+    TableIt it;
+    it.tab = t;
+    it.kp = k % period;
+    it.bad = ~(tap_mask(h0, s.R, s.H) | tap_mask(v0, s.S, s.W) << 16);
+    it.px = reinterpret_cast<const char*>(x + (static_cast<long long>(img) * s.C * s.H * s.W +
+                                               static_cast<long long>(h0) * s.W + v0 +
+                                               (k / period) * period_off));
+    return it;
+  }
+  __device__ float b_load(const TableIt& it, int d, bool in_range) const {
+    const int2 e = it.tab[it.kp + d];
+    // Non-short-circuit: one predicate, so the load is predicated, not branched around.
+    const bool ok = in_range & ((static_cast<unsigned>(e.y) & it.bad) == 0u);
+    float v = 0.f;
+    if (ok) v = *reinterpret_cast<const float*>(it.px + static_cast<unsigned>(e.x));
+    return v;
+  }
+  __device__ void b_step(TableIt& it) const {
+    it.kp += kIgemmTileK;
+    if (it.kp >= period) {
+      it.kp -= period;
+      it.px += 4 * period_off;
+    }
+  }
+
+  // Epilogue: the row part (channel offset, scale, bias) decoded once per row.
+  struct OutRow {
+    long long off;
+    float scale, bias;
+  };
+  __device__ OutRow out_row(int m) const {
+    return OutRow{static_cast<long long>(m) * s.P * s.Q, scale ? scale[m] : 1.f,
+                  bias ? bias[m] : 0.f};
+  }
   struct OutCol {
     long long base;  // y index of channel 0 of this output pixel
   };
@@ -107,12 +197,21 @@ struct ConvForwardProblem {
     pq_div.divmod(n, img, pq);
     return OutCol{static_cast<long long>(img) * s.K * s.P * s.Q + pq};
   }
-  __device__ void store(const OutCol& oc, int m, float v, int) const {
-    const long long o = oc.base + static_cast<long long>(m) * s.P * s.Q;
-    if (kFused && scale) v *= scale[m];
-    if (bias) v += bias[m];
-    if (kFused && residual) v += residual[o];
-    y[o] = kFused && relu && v < 0.f ? 0.f : v;
+  __device__ float finish(const OutRow& r, float v, float res) const {
+    v = v * r.scale + r.bias + res;  // scale 1, bias 0, res 0 when absent: exact
+    return relu && v < 0.f ? 0.f : v;
+  }
+  __device__ void store(const OutCol& oc, const OutRow& r, float v, int) const {
+    const long long o = oc.base + r.off;
+    y[o] = finish(r, v, residual ? residual[o] : 0.f);
+  }
+  __device__ bool vec4() const { return vec != 0; }
+  __device__ void store4(const OutCol& oc, const OutRow& r, float4 v, int) const {
+    const long long o = oc.base + r.off;
+    const float4 res =
+        residual ? *reinterpret_cast<const float4*>(residual + o) : make_float4(0.f, 0.f, 0.f, 0.f);
+    *reinterpret_cast<float4*>(y + o) = make_float4(finish(r, v.x, res.x), finish(r, v.y, res.y),
+                                                    finish(r, v.z, res.z), finish(r, v.w, res.w));
   }
 };
 
@@ -123,6 +222,7 @@ struct ConvBackwardDataProblem {
   float* dx;
   FastDivmod hw_div, w_div, rs_div, s_div, sh_div, sw_div;  // by H*W, W, R*S, S, strides
   int b_sub;  // taps per b_next: igemm_config(M).b_substep
+  int vec;    // H*W % 4 == 0 and dx 16-byte aligned: float4 stores
 
   struct Col {
     long long dybase;  // start of the image in dy
@@ -146,8 +246,16 @@ struct ConvBackwardDataProblem {
     hw_div.divmod(n, img, hw);
     return OutCol{static_cast<long long>(img) * s.C * s.H * s.W + hw};
   }
-  __device__ void store(const OutCol& oc, int m, float v, int) const {
-    dx[oc.base + static_cast<long long>(m) * s.H * s.W] = v;
+  struct OutRow {
+    long long off;  // channel plane offset
+  };
+  __device__ OutRow out_row(int m) const { return OutRow{static_cast<long long>(m) * s.H * s.W}; }
+  __device__ void store(const OutCol& oc, const OutRow& r, float v, int) const {
+    dx[oc.base + r.off] = v;
+  }
+  __device__ bool vec4() const { return vec != 0; }
+  __device__ void store4(const OutCol& oc, const OutRow& r, float4 v, int) const {
+    *reinterpret_cast<float4*>(dx + oc.base + r.off) = v;
   }
   // Iterators: the reduction index k = (out channel, r, t) steps by adds and
   // compares (t carries into r, r into the next output channel).
@@ -216,6 +324,7 @@ struct ConvBackwardWeightsProblem {
   float* out;                               // dw, or the split-K workspace [splits][K][C*R*S]
   FastDivmod rs_div, s_div, pq_div, q_div;  // by R*S, S, P*Q, Q
   int b_sub;                                // taps per b_next: igemm_config(M).b_substep
+  int vec;                                  // C*R*S % 4 == 0, out 16-byte aligned: float4 stores
 
   struct Col {
     long long cbase;  // channel plane offset within an image
@@ -235,9 +344,21 @@ struct ConvBackwardWeightsProblem {
     int n;
   };
   __device__ OutCol out_column(int n) const { return OutCol{n}; }
-  __device__ void store(const OutCol& oc, int m, float v, int z) const {
-    const long long crs = static_cast<long long>(s.C) * s.R * s.S;
-    out[(static_cast<long long>(z) * s.K + m) * crs + oc.n] = v;
+  struct OutRow {
+    long long off;  // row offset of (split z = 0, m)
+  };
+  __device__ OutRow out_row(int m) const {
+    return OutRow{static_cast<long long>(m) * s.C * s.R * s.S};
+  }
+  __device__ float* at(const OutCol& oc, const OutRow& r, int z) const {
+    return out + static_cast<long long>(z) * s.K * s.C * s.R * s.S + r.off + oc.n;
+  }
+  __device__ void store(const OutCol& oc, const OutRow& r, float v, int z) const {
+    *at(oc, r, z) = v;
+  }
+  __device__ bool vec4() const { return vec != 0; }
+  __device__ void store4(const OutCol& oc, const OutRow& r, float4 v, int z) const {
+    *reinterpret_cast<float4*>(at(oc, r, z)) = v;
   }
   // Iterators: the reduction index k = (image, p, q) steps by adds and
   // compares (q carries into p, p into the next image), as in the forward.
@@ -325,8 +446,31 @@ __global__ void __launch_bounds__(256)
 
 // ---- host entry points (asynchronous on `stream` on a GPU) -------------------
 
-// Both forward forms; kFused selects the epilogue.
-template <bool kFused>
+inline bool conv2d_aligned16(const void* p) {
+  return (reinterpret_cast<unsigned long long>(p) & 15u) == 0;
+}
+
+inline int conv2d_gcd(int a, int b) {
+  while (b != 0) {
+    const int t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+// Entries of the forward tap table for this shape (one period lcm(8, R*S)),
+// or 0 when the iterator form is used (R or S > 16, or a longer period).
+inline int conv2d_forward_table_period(const Conv2dShape& s) {
+  const int rs = s.R * s.S;
+  if (s.R > 16 || s.S > 16) return 0;
+  const int period = kIgemmTileK / conv2d_gcd(kIgemmTileK, rs) * rs;
+  // Table entries are byte offsets within period / rs channels: int32.
+  const long long span = 4LL * (period / rs) * s.H * s.W;
+  return period <= kConvTapTable && span < (1LL << 31) ? period : 0;
+}
+
+// Both forward forms (plain: scale, residual null, relu false).
 inline cudaError_t conv2d_forward_launch(const Conv2dShape& s, const float* x, const float* w,
                                          const float* scale, const float* bias,
                                          const float* residual, bool relu, float* y,
@@ -334,22 +478,50 @@ inline cudaError_t conv2d_forward_launch(const Conv2dShape& s, const float* x, c
   const int sub = igemm_config(s.K).b_substep;
   const int rs = s.R * s.S, step_c = sub / rs, step_rs = sub % rs;
   const int step_r = step_rs / s.S, step_t = step_rs % s.S;
-  ConvForwardProblem<kFused> prob{s,
-                                  x,
-                                  w,
-                                  bias,
-                                  y,
-                                  FastDivmod::make(s.P * s.Q),
-                                  FastDivmod::make(s.Q),
-                                  FastDivmod::make(rs),
-                                  FastDivmod::make(s.S),
-                                  scale,
-                                  residual,
-                                  relu ? 1 : 0,
-                                  step_r,
-                                  step_t,
-                                  (step_c * s.H + step_r) * s.W + step_t};
-  return igemm_launch(prob, s.K, s.N * s.P * s.Q, s.C * s.R * s.S, 1, stream);
+  const int period = conv2d_forward_table_period(s);
+  const bool vec = (s.P * s.Q) % 4 == 0 && conv2d_aligned16(y) &&
+                   (residual == nullptr || conv2d_aligned16(residual));
+  const int M = s.K, Ncol = s.N * s.P * s.Q, Kdim = s.C * s.R * s.S;
+  if (period > 0) {
+    const ConvForwardProblem<true> prob{s,
+                                        x,
+                                        w,
+                                        scale,
+                                        bias,
+                                        residual,
+                                        y,
+                                        FastDivmod::make(s.P * s.Q),
+                                        FastDivmod::make(s.Q),
+                                        FastDivmod::make(rs),
+                                        FastDivmod::make(s.S),
+                                        relu ? 1 : 0,
+                                        vec ? 1 : 0,
+                                        step_r,
+                                        step_t,
+                                        (step_c * s.H + step_r) * s.W + step_t,
+                                        period,
+                                        static_cast<long long>(period / rs) * s.H * s.W};
+    return igemm_launch(prob, M, Ncol, Kdim, 1, stream);
+  }
+  const ConvForwardProblem<false> prob{s,
+                                       x,
+                                       w,
+                                       scale,
+                                       bias,
+                                       residual,
+                                       y,
+                                       FastDivmod::make(s.P * s.Q),
+                                       FastDivmod::make(s.Q),
+                                       FastDivmod::make(rs),
+                                       FastDivmod::make(s.S),
+                                       relu ? 1 : 0,
+                                       vec ? 1 : 0,
+                                       step_r,
+                                       step_t,
+                                       (step_c * s.H + step_r) * s.W + step_t,
+                                       0,
+                                       0};
+  return igemm_launch(prob, M, Ncol, Kdim, 1, stream);
 }
 
 // Inference form with a fused epilogue: y = relu?(conv(x, w) * scale + bias +
@@ -362,12 +534,12 @@ inline cudaError_t conv2d_forward_fused(const Conv2dShape& s, const float* x, co
                                         const float* scale, const float* bias,
                                         const float* residual, bool relu, float* y,
                                         cudaStream_t stream) {
-  return conv2d_forward_launch<true>(s, x, w, scale, bias, residual, relu, y, stream);
+  return conv2d_forward_launch(s, x, w, scale, bias, residual, relu, y, stream);
 }
 
 inline cudaError_t conv2d_forward(const Conv2dShape& s, const float* x, const float* w,
                                   const float* bias, float* y, cudaStream_t stream) {
-  return conv2d_forward_launch<false>(s, x, w, nullptr, bias, nullptr, false, y, stream);
+  return conv2d_forward_launch(s, x, w, nullptr, bias, nullptr, false, y, stream);
 }
 
 // Host: folds an evaluation-mode batch norm into the preceding convolution's
@@ -394,7 +566,8 @@ inline cudaError_t conv2d_backward_data(const Conv2dShape& s, const float* dy, c
                                FastDivmod::make(s.S),
                                FastDivmod::make(s.stride_h),
                                FastDivmod::make(s.stride_w),
-                               igemm_config(s.C).b_substep};
+                               igemm_config(s.C).b_substep,
+                               (s.H * s.W) % 4 == 0 && conv2d_aligned16(dx) ? 1 : 0};
   return igemm_launch(prob, s.C, s.N * s.H * s.W, s.K * s.R * s.S, 1, stream);
 }
 
@@ -424,15 +597,17 @@ inline cudaError_t conv2d_backward_weights(const Conv2dShape& s, const float* x,
   const int splits = conv2d_backward_weights_splits(s);
   const long long n = static_cast<long long>(s.K) * s.C * s.R * s.S;
   if (splits > 1 && workspace == nullptr) return cudaErrorInvalidValue;
-  ConvBackwardWeightsProblem prob{s,
-                                  x,
-                                  dy,
-                                  splits > 1 ? workspace : dw,
-                                  FastDivmod::make(s.R * s.S),
-                                  FastDivmod::make(s.S),
-                                  FastDivmod::make(s.P * s.Q),
-                                  FastDivmod::make(s.Q),
-                                  igemm_config(s.K).b_substep};
+  ConvBackwardWeightsProblem prob{
+      s,
+      x,
+      dy,
+      splits > 1 ? workspace : dw,
+      FastDivmod::make(s.R * s.S),
+      FastDivmod::make(s.S),
+      FastDivmod::make(s.P * s.Q),
+      FastDivmod::make(s.Q),
+      igemm_config(s.K).b_substep,
+      (s.C * s.R * s.S) % 4 == 0 && conv2d_aligned16(splits > 1 ? workspace : dw) ? 1 : 0};
   cudaError_t e = igemm_launch(prob, s.K, s.C * s.R * s.S, s.N * s.P * s.Q, splits, stream);
   if (e != cudaSuccess) return e;
   if (splits > 1) {

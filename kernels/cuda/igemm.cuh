@@ -37,7 +37,29 @@
 // iterator). The kernel only loads with m < M, n < Ncol, k < Kdim, and begins
 // iterators at valid coordinates (row or column 0 in place of one past the
 // edge).
+//
+// Two optional extensions (detected, so a problem without them, such as
+// conv_int8.cuh's, keeps the protocol above):
+//  - rows decoded once: typename P::OutRow; OutRow out_row(int m);
+//    void store(const OutCol&, const OutRow&, float v, int z); and, when
+//    bool vec4() says four consecutive columns n..n+3 (n % 4 == 0) lie
+//    contiguous and 16-byte aligned in the output,
+//    void store4(const OutCol&, const OutRow&, float4 v, int z). The sm_53
+//    SASS showed the per-element epilogue (a 64-bit row multiply and the
+//    per-channel loads for every output) costing as much as 9 K steps of the
+//    loop, which is most of a 1x1 layer's time.
+//  - a shared table (static constexpr int kTableEntries > 0): the kernel gives
+//    the problem kTableEntries int2 of shared memory, filled once per block by
+//    void fill_table(int2* t, int tid, int nthreads); B is then read per K
+//    step: BIt b_begin(int n, int k, const int2* t) at the thread's first
+//    element, float b_load(const BIt&, int d, bool in_range) for the element
+//    d taps further (d < kIgemmTileK, a compile-time offset after unrolling;
+//    0 when !in_range, one condition so that nvcc predicates the load
+//    instead of branching around it), and
+//    void b_step(BIt&) by kIgemmTileK taps.
 #pragma once
+
+#include <type_traits>
 
 #include "kernels/cuda/emu/cuda_compat.h"
 
@@ -47,6 +69,124 @@ namespace cuda {  // nested form: the Nano's nvcc 10.2 is C++14
 constexpr int kIgemmTileK = 8;      // K step per shared tile
 constexpr int kIgemmThreads = 256;  // per block
 constexpr int kIgemmPad = 4;        // floats of padding per shared row
+
+namespace igemm_detail {
+template <class...>
+struct MakeVoid {
+  using type = void;
+};
+template <class P, class = void>
+struct HasRows : std::false_type {};
+template <class P>
+struct HasRows<P, typename MakeVoid<typename P::OutRow>::type> : std::true_type {};
+template <class P, class = void>
+struct TableEntries : std::integral_constant<int, 0> {};
+template <class P>
+struct TableEntries<P, typename MakeVoid<decltype(P::kTableEntries)>::type>
+    : std::integral_constant<int, P::kTableEntries> {};
+
+// B operand: per-element iterators (no table) or per-step table reads.
+template <bool kTable>
+struct BReader {
+  template <class P>
+  static __device__ __forceinline__ void fill(const P&, int2*, int) {}
+  template <class P>
+  static __device__ __forceinline__ typename P::BIt begin(const P& p, int n, int k, const int2*) {
+    return p.b_begin(n, k);
+  }
+  // rb[i] = B(k + kBSub i, n) for kBSub i < lim, else 0; then the iterator moves one K step.
+  template <int kBSub, int kBPer, class P>
+  static __device__ __forceinline__ void fetch(const P& p, typename P::BIt& it, float (&rb)[kBPer],
+                                               bool ok, int lim) {
+#pragma unroll
+    for (int i = 0; i < kBPer; ++i) {
+      rb[i] = (ok && kBSub * i < lim) ? p.b_load(it) : 0.f;
+      p.b_next(it);
+    }
+  }
+};
+template <>
+struct BReader<true> {
+  template <class P>
+  static __device__ __forceinline__ void fill(const P& p, int2* t, int tid) {
+    p.fill_table(t, tid, kIgemmThreads);
+    __syncthreads();
+  }
+  template <class P>
+  static __device__ __forceinline__ typename P::BIt begin(const P& p, int n, int k, const int2* t) {
+    return p.b_begin(n, k, t);
+  }
+  template <int kBSub, int kBPer, class P>
+  static __device__ __forceinline__ void fetch(const P& p, typename P::BIt& it, float (&rb)[kBPer],
+                                               bool ok, int lim) {
+#pragma unroll
+    for (int i = 0; i < kBPer; ++i) rb[i] = p.b_load(it, kBSub * i, ok && kBSub * i < lim);
+    p.b_step(it);
+  }
+};
+
+// Epilogue. Row and column parts decoded once (HasRows), or per element.
+template <bool kRows>
+struct Epilogue {
+  template <int kTM, int kTN, int kGroupStrideM, int kGroupStrideN, class P>
+  static __device__ __forceinline__ void run(const P& prob, const float (&acc)[kTM][kTN], int mt,
+                                             int nt, int M, int Ncol, int z) {
+#pragma unroll
+    for (int j = 0; j < kTN; ++j) {
+      const int n = nt + (j / 4) * kGroupStrideN + j % 4;
+      if (n >= Ncol) continue;
+      const typename P::OutCol oc = prob.out_column(n);
+#pragma unroll
+      for (int i = 0; i < kTM; ++i) {
+        const int m = mt + (i / 4) * kGroupStrideM + i % 4;
+        if (m < M) prob.store(oc, m, acc[i][j], z);
+      }
+    }
+  }
+};
+template <>
+struct Epilogue<true> {
+  template <int kTM, int kTN, int kGroupStrideM, int kGroupStrideN, class P>
+  static __device__ __forceinline__ void run(const P& prob, const float (&acc)[kTM][kTN], int mt,
+                                             int nt, int M, int Ncol, int z) {
+    typename P::OutRow orow[kTM];
+#pragma unroll
+    for (int i = 0; i < kTM; ++i) {
+      const int m = mt + (i / 4) * kGroupStrideM + i % 4;
+      orow[i] = prob.out_row(m < M ? m : M - 1);
+    }
+    const bool vec = prob.vec4();
+#pragma unroll
+    for (int g = 0; g < kTN / 4; ++g) {
+      const int nb = nt + g * kGroupStrideN;  // a multiple of 4
+      if (vec && nb + 3 < Ncol) {
+        const typename P::OutCol oc = prob.out_column(nb);
+#pragma unroll
+        for (int i = 0; i < kTM; ++i) {
+          const int m = mt + (i / 4) * kGroupStrideM + i % 4;
+          if (m < M)
+            prob.store4(
+                oc, orow[i],
+                make_float4(acc[i][4 * g], acc[i][4 * g + 1], acc[i][4 * g + 2], acc[i][4 * g + 3]),
+                z);
+        }
+        continue;
+      }
+#pragma unroll
+      for (int jj = 0; jj < 4; ++jj) {
+        const int n = nb + jj;
+        if (n >= Ncol) continue;
+        const typename P::OutCol oc = prob.out_column(n);
+#pragma unroll
+        for (int i = 0; i < kTM; ++i) {
+          const int m = mt + (i / 4) * kGroupStrideM + i % 4;
+          if (m < M) prob.store(oc, orow[i], acc[i][4 * g + jj], z);
+        }
+      }
+    }
+  }
+};
+}  // namespace igemm_detail
 
 // kThreadsM x (256 / kThreadsM) threads, kTM x kTN outputs each (4 or 8).
 template <class Prob, int kThreadsM, int kTM, int kTN>
@@ -84,7 +224,12 @@ __global__ void __launch_bounds__(kIgemmThreads)
     a_ok[i] = a_m + 32 * i < kTileM && m0 + a_m + 32 * i < M;
     ait[i] = prob.a_begin(a_ok[i] ? m0 + a_m + 32 * i : 0, kbeg + a_k);
   }
-  typename Prob::BIt bit = prob.b_begin(b_ok ? n0 + b_n : 0, kbeg + b_k);
+  constexpr int kTableEntries = igemm_detail::TableEntries<Prob>::value;
+  using BRead = igemm_detail::BReader<(kTableEntries > 0)>;
+  constexpr int kTableSize = kTableEntries > 0 ? kTableEntries : 1;
+  ECG_SHARED(int2[kTableSize], table_s);
+  BRead::fill(prob, table_s, tid);
+  typename Prob::BIt bit = BRead::begin(prob, b_ok ? n0 + b_n : 0, kbeg + b_k, table_s);
 
   float ra[kAPer], rb[kBPer];
   auto fetch = [&](int k0) {  // loads step k0 and advances the iterators past it
@@ -93,11 +238,7 @@ __global__ void __launch_bounds__(kIgemmThreads)
       ra[i] = (a_ok[i] && k0 + a_k < kend) ? prob.a_load(ait[i]) : 0.f;
       prob.a_next(ait[i]);
     }
-#pragma unroll
-    for (int i = 0; i < kBPer; ++i) {
-      rb[i] = (b_ok && k0 + b_k + kBSub * i < kend) ? prob.b_load(bit) : 0.f;
-      prob.b_next(bit);
-    }
+    BRead::template fetch<kBSub>(prob, bit, rb, b_ok, kend - k0 - b_k);
   };
 
   float acc[kTM][kTN];
@@ -136,18 +277,9 @@ __global__ void __launch_bounds__(kIgemmThreads)
     __syncthreads();  // the next iteration overwrites the tiles
   }
 
-  // Each output column is decoded once for its rows.
-#pragma unroll
-  for (int j = 0; j < kTN; ++j) {
-    const int n = n0 + tx * 4 + (j / 4) * kGroupStrideN + j % 4;
-    if (n >= Ncol) continue;
-    const typename Prob::OutCol oc = prob.out_column(n);
-#pragma unroll
-    for (int i = 0; i < kTM; ++i) {
-      const int m = m0 + ty * 4 + (i / 4) * kGroupStrideM + i % 4;
-      if (m < M) prob.store(oc, m, acc[i][j], z);
-    }
-  }
+  igemm_detail::Epilogue<igemm_detail::HasRows<Prob>::value>::template run<kTM, kTN, kGroupStrideM,
+                                                                           kGroupStrideN>(
+      prob, acc, m0 + ty * 4, n0 + tx * 4, M, Ncol, z);
 }
 
 // The tile a launch with M rows uses, and the k spacing of a thread's B

@@ -45,7 +45,11 @@ Conv2dShape make_shape(int N, int C, int H, int W, int K, int R, int S, int sh, 
 // 2x1 outputs, where the backward-weights iterators carry across images at
 // every step (twice per step in the 128-row tile), and a 1x1 layer with 66
 // input channels whose backward-data iterator changes output channel twice
-// per step.
+// per step. Two more for the forward's B readers and the float4 epilogue: 16
+// channels at 16x16 (P*Q % 4 == 0, so whole groups of 4 columns are stored
+// as float4 in all three passes; the tap table's period of 72 entries wraps
+// within the reduction of 144), and a 7x7 kernel whose period lcm(8, 49) =
+// 392 exceeds the table, so the forward takes the stepping iterator.
 std::vector<Conv2dShape> shapes() {
   return {make_shape(2, 3, 11, 13, 5, 3, 3, 1, 1, 1, 1, 1, 1),
           make_shape(1, 6, 12, 10, 9, 3, 3, 2, 2, 0, 0, 1, 1),
@@ -57,7 +61,9 @@ std::vector<Conv2dShape> shapes() {
           make_shape(1, 65, 5, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1),
           make_shape(3, 2, 4, 1, 5, 3, 1, 2, 1, 1, 0, 1, 0),
           make_shape(3, 2, 4, 1, 70, 3, 1, 2, 1, 1, 0, 1, 0),
-          make_shape(1, 66, 3, 4, 3, 1, 1, 1, 1, 0, 0, 0, 0)};
+          make_shape(1, 66, 3, 4, 3, 1, 1, 1, 1, 0, 0, 0, 0),
+          make_shape(1, 16, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1),
+          make_shape(1, 2, 9, 10, 3, 7, 7, 1, 1, 3, 3, 3, 3)};
 }
 
 // The ThreadSanitizer build keeps the small odd shape, the non-square one and
@@ -92,8 +98,13 @@ std::vector<double> accumulation_bound(const std::vector<double>& abs_sum, doubl
 }
 
 TEST(CudaEmuConv2d, ForwardMatchesDoubleReference) {
+  bool table_seen = false, iterator_seen = false, vec_seen = false;
   for (const Conv2dShape& s : test_shapes()) {
     SCOPED_TRACE(describe(s));
+    const bool table = ecg::cuda::conv2d_forward_table_period(s) > 0;
+    table_seen |= table;
+    iterator_seen |= !table;
+    vec_seen |= (s.P * s.Q) % 4 == 0;
     const auto x = fill_uniform(x_size(s), 11), w = fill_uniform(w_size(s), 12);
     const auto bias = fill_uniform(s.K, 13);
     std::vector<double> want(y_size(s)), abs_sum(y_size(s));
@@ -108,6 +119,12 @@ TEST(CudaEmuConv2d, ForwardMatchesDoubleReference) {
                 cudaSuccess);
       expect_close(dy.to_host(), want, bound, "conv2d forward");
     });
+  }
+  EXPECT_TRUE(table_seen) << "no shape reads the input through the tap table";
+  if (!ecg::cuda_emu::race_detection()) {  // the ThreadSanitizer subset keeps the smallest shapes
+                                           // only
+    EXPECT_TRUE(vec_seen) << "no shape stores float4 groups";
+    EXPECT_TRUE(iterator_seen) << "no shape takes the stepping iterator";
   }
 }
 
