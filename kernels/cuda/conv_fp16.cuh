@@ -64,6 +64,11 @@ namespace ecg {
 namespace cuda {
 
 constexpr int kConvFp16Threads = 256;
+// How the kernel gathers input pairs (its kGather argument): through the
+// (r, t, c) iterator, as two halves (odd C or an unaligned x) or as one word;
+// or, when a K step's 32 channels are one tap (C a multiple of 32) or two
+// (C = 16), with one bounds check per tap and loads at fixed offsets.
+constexpr int kGatherHalves = 0, kGatherPairs = 1, kGatherOneTap = 2, kGatherTwoTaps = 3;
 constexpr int kConvFp16Pad = 4;  // words of padding per shared row (16-byte aligned rows)
 
 __device__ __forceinline__ __half2 conv_fp16_bits(unsigned u) {
@@ -146,7 +151,8 @@ __device__ __forceinline__ void conv_fp16_store(const ConvFp16Args& a, long long
 // (B = gathered input pairs); kThreadsM x (256 / kThreadsM) threads with
 // kTM x kTN outputs each, in groups of 4 rows / 4 columns as in igemm.cuh
 // (conflict-free 128-bit shared reads).
-template <int kThreadsM, int kTM, int kTN, bool kPairs>
+// kGather: how a thread gathers its input pairs (conv_fp16_gather below).
+template <int kThreadsM, int kTM, int kTN, int kGather>
 __global__ void __launch_bounds__(kConvFp16Threads)
     conv_fp16_kernel(ConvFp16Args a, const __half* __restrict__ x, void* y,
                      const __half* residual) {  // y may be the residual (in place)
@@ -185,10 +191,18 @@ __global__ void __launch_bounds__(kConvFp16Threads)
     a_p[i] = conv_fp16_bits(a.w_stage[2 * row]);
     a_c[i] = conv_fp16_bits(a.w_stage[2 * row + 1]);
   }
-  // B loader: pairs b_k + kBSub i of column b_n through one iterator.
+  // B loader: pairs b_k + kBSub i of column b_n. Generic: one iterator over
+  // (r, t, c). Tap-aligned (C a multiple of 32, or C = 16): a step's 16 pairs
+  // lie in one tap (or two), so the bounds are checked once per tap and the
+  // pairs are loads at fixed offsets from it.
+  constexpr bool kTapAligned = kGather >= kGatherOneTap;
+  constexpr int kSlots = kGather == kGatherTwoTaps ? 2 : 1;
+  constexpr int kPerSlot = kBPer / kSlots;
   const int b_n = tid % kTileN, b_k = tid / kTileN;
   const bool b_ok = n0 + b_n < Ncol;
-  ConvFp16Tap bit = conv_fp16_tap(a, b_ok ? n0 + b_n : 0, 2 * b_k);
+  ConvFp16Tap bit = conv_fp16_tap(a, b_ok ? n0 + b_n : 0, kTapAligned ? 0 : 2 * b_k);
+  int tap = 0, cb = 0;  // tap-aligned: index of the step's first tap, its channel base
+  const int taps = a.R * a.S;
 
   unsigned ra[kAPer], rb[kBPer];
   auto fetch = [&](int kp0) {  // loads step kp0 and advances past it
@@ -198,10 +212,40 @@ __global__ void __launch_bounds__(kConvFp16Threads)
                   ? *reinterpret_cast<const unsigned*>(a_ptr[i] + 2 * kp0)
                   : 0u;
     }
+    if (kTapAligned) {
+      const __half* base[kSlots];
+      bool ok[kSlots];
 #pragma unroll
-    for (int i = 0; i < kBPer; ++i) {
-      rb[i] = (b_ok && kp0 + b_k + kBSub * i < pairs) ? conv_fp16_tap_load<kPairs>(a, x, bit) : 0u;
-      conv_fp16_tap_next(a, bit);
+      for (int sl = 0; sl < kSlots; ++sl) {
+        const int h = bit.h0 + bit.r, v = bit.v0 + bit.t;
+        ok[sl] = b_ok && tap + sl < taps && static_cast<unsigned>(h) < static_cast<unsigned>(a.H) &&
+                 static_cast<unsigned>(v) < static_cast<unsigned>(a.W);
+        base[sl] = ok[sl] ? x + bit.origin + (bit.r * a.W + bit.t) * a.C + cb : x;
+        if (kSlots == 2 && sl == 0 && ++bit.t == a.S) bit.t = 0, ++bit.r;  // the second tap
+      }
+#pragma unroll
+      for (int i = 0; i < kBPer; ++i) {
+        const int sl = i / kPerSlot;
+        const int ch = ok[sl] ? 2 * (b_k + kBSub * i) - 16 * sl : 0;
+        const unsigned word = *reinterpret_cast<const unsigned*>(base[sl] + ch);
+        rb[i] = ok[sl] ? word : 0u;
+      }
+      if (kSlots == 2) {
+        if (++bit.t == a.S) bit.t = 0, ++bit.r;
+        tap += 2;
+      } else if ((cb += 2 * kStep) == a.C) {
+        cb = 0;
+        ++tap;
+        if (++bit.t == a.S) bit.t = 0, ++bit.r;
+      }
+    } else {
+#pragma unroll
+      for (int i = 0; i < kBPer; ++i) {
+        rb[i] = (b_ok && kp0 + b_k + kBSub * i < pairs)
+                    ? conv_fp16_tap_load<kGather == kGatherPairs>(a, x, bit)
+                    : 0u;
+        conv_fp16_tap_next(a, bit);
+      }
     }
   };
 
@@ -310,18 +354,18 @@ __global__ void __launch_bounds__(256)
   if (lane == 0) conv_fp16_store(a, o, k, acc, y, residual);
 }
 
-template <bool kPairs>
+template <int kGather>
 inline cudaError_t conv_fp16_launch(ConvFp16Config c, dim3 grid, const ConvFp16Args& a,
                                     const __half* x, void* y, const __half* residual,
                                     cudaStream_t stream) {
   if (c.tile_m == 16) {
-    ECG_LAUNCH(grid, dim3(kConvFp16Threads), 0, stream, conv_fp16_kernel<4, 4, 4, kPairs>)
+    ECG_LAUNCH(grid, dim3(kConvFp16Threads), 0, stream, conv_fp16_kernel<4, 4, 4, kGather>)
     (a, x, y, residual);
   } else if (c.tile_m == 64) {
-    ECG_LAUNCH(grid, dim3(kConvFp16Threads), 0, stream, conv_fp16_kernel<8, 8, 4, kPairs>)
+    ECG_LAUNCH(grid, dim3(kConvFp16Threads), 0, stream, conv_fp16_kernel<8, 8, 4, kGather>)
     (a, x, y, residual);
   } else {
-    ECG_LAUNCH(grid, dim3(kConvFp16Threads), 0, stream, conv_fp16_kernel<16, 8, 4, kPairs>)
+    ECG_LAUNCH(grid, dim3(kConvFp16Threads), 0, stream, conv_fp16_kernel<16, 8, 4, kGather>)
     (a, x, y, residual);
   }
   return cudaGetLastError();
@@ -358,8 +402,10 @@ inline cudaError_t conv_fp16(const ConvFp16Args& args, const __half* x, void* y,
   a.wrap_t_off = (a.W - a.S) * a.C;
   const dim3 grid(static_cast<unsigned>((cols + c.tile_n - 1) / c.tile_n),
                   static_cast<unsigned>((a.K + c.tile_m - 1) / c.tile_m));
-  if (pairs) return conv_fp16_launch<true>(c, grid, a, x, y, residual, stream);
-  return conv_fp16_launch<false>(c, grid, a, x, y, residual, stream);
+  if (!pairs) return conv_fp16_launch<kGatherHalves>(c, grid, a, x, y, residual, stream);
+  if (a.C == 16) return conv_fp16_launch<kGatherTwoTaps>(c, grid, a, x, y, residual, stream);
+  if (a.C % 32 == 0) return conv_fp16_launch<kGatherOneTap>(c, grid, a, x, y, residual, stream);
+  return conv_fp16_launch<kGatherPairs>(c, grid, a, x, y, residual, stream);
 }
 
 }  // namespace cuda

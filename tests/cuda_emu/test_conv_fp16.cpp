@@ -3,28 +3,8 @@
 // double reference computed from the same dequantized int8 weights
 // (q * s_w) and the same half inputs.
 //
-// Tolerance of a convolution output (derived, per element; u = 2^-11 is the
-// unit roundoff of half, 2^-24 that of float; L = 16 channel pairs per K step,
-// i.e. terms per half2 lane between two folds; `steps` = K steps of the
-// reduction; S = sum over the reduction of |x * q * s_w|; b the bias, r the
-// residual, y the exact pre-ReLU output):
-//   - the staged weights q * 2^-e are exact, every product in __hfma2 is exact;
-//   - a lane adds its L products with L roundings, and the fold adds the two
-//     lanes in half once more: at most (L + 1) u times that step's sum of
-//     |products| (each partial sum is bounded by it), plus 2^-25 per rounding
-//     if a partial sum is subnormal (the half spacing there is 2^-24): in all
-//     (L + 1) u S + m steps (L + 1) 2^-25, where m = s_w 2^e is the float
-//     remainder of the scale (the weights are staged in units of 2^-e);
-//   - float: one add per fold, the scale-and-bias (one or two roundings) and
-//     the residual add, each within 2^-24 of |values| <= S + |b| + |r|:
-//     (steps + 4) 2^-24 (S + |b| + |r|);
-//   - the final rounding to half: u |y'| + 2^-25 with |y'| <= |y| + E, where
-//     E is the sum of the two items above (a ReLU does not increase any of it).
-//   bound = u |y| + 2^-25 + (1 + u) E, E = (L + 1) u S + m steps (L + 1) 2^-25
-//           + (steps + 4) 2^-24 (S + |b| + |r|).
-// The dense kernel sums exact float products in float (2 ceil(C / 64) adds per
-// lane, then a 5-level shuffle tree): (2 ceil(C / 64) + 5) 2^-24 S replaces the
-// two half terms; float logits skip the last rounding.
+// The tolerance of a convolution or dense output is derived in
+// fp16_reference.h (the kernels' error bound, per element).
 // Pools: max is exact; average: (count + 1) 2^-24 sum|x| / count plus the half
 // rounding; add: exactly the correctly rounded half of a + b.
 // The largest error / bound ratio of each case is recorded (RecordProperty);
@@ -40,6 +20,7 @@
 #include "kernels/cuda/conv_fp16_pack.h"
 #include "kernels/cuda/pool_fp16.cuh"
 #include "tests/cuda_emu/emu_testing.h"
+#include "tests/cuda_emu/fp16_reference.h"
 #include "tests/cuda_emu/kernel_check.h"
 
 namespace {
@@ -48,10 +29,6 @@ using ecg::Conv2dShape;
 using ecg::cuda_emu::ScheduleSpec;
 using namespace ecg::cuda_emu::testing;
 namespace int8 = ecg::int8;
-
-constexpr double kHalfUnitRoundoff = 1.0 / 2048;       // 2^-11
-constexpr double kHalfSubnormalHalfSpacing = 0x1p-25;  // half of the subnormal spacing 2^-24
-constexpr double kLanePairs = ecg::cuda::kConvFp16StepPairs;
 
 struct Lcg {
   uint32_t s;
@@ -66,6 +43,11 @@ uint16_t to_half_bits(float v) {
 }
 double half_value(uint16_t bits) {
   return static_cast<double>(__half2float(__ushort_as_half(bits)));
+}
+std::vector<double> half_values(const std::vector<uint16_t>& bits) {
+  std::vector<double> v(bits.size());
+  for (std::size_t i = 0; i < bits.size(); ++i) v[i] = half_value(bits[i]);
+  return v;
 }
 // Halves on a grid in [lo, hi] (fill_uniform, then rounded to half).
 std::vector<uint16_t> half_inputs(std::size_t n, unsigned seed, float lo, float hi) {
@@ -91,7 +73,9 @@ struct Case {
 };
 
 // The stem's 3 channels (odd C: pairs assembled from two halves, the padding
-// channel read as 0), stride 2 with TensorFlow's asymmetric padding, an odd C
+// channel read as 0), C = 8, 12 (pairs through the iterator), C = 64, 128, 32
+// (a K step is one tap) and 16 (two taps, 3x3 and 1x1, the last step half
+// empty), stride 2 with TensorFlow's asymmetric padding, an odd C
 // over 4 with the residual add and ReLU, a 1x1 stride-2 shortcut, batch > 1,
 // a reduction of 1,152 terms (36 K steps, each folded), K over 128 (two row
 // tiles of the 128 x 64 tile), every tile (K <= 16, <= 64, > 64), and two
@@ -103,6 +87,9 @@ std::vector<Case> cases() {
           {"1x1 stride 2", shape(3, 12, 9, 9, 20, 1, 1, 2, 0, 0, 0, 0), false, false, false},
           {"C128 K16 long", shape(1, 128, 5, 5, 16, 3, 3, 1, 1, 1, 1, 1), false, false, false},
           {"C64 K130 relu", shape(1, 64, 6, 7, 130, 3, 3, 1, 1, 1, 1, 1), true, false, false},
+          {"C16 K40 stride 2", shape(2, 16, 9, 8, 40, 3, 3, 2, 0, 0, 1, 1), false, false, false},
+          {"C16 1x1 residual", shape(1, 16, 5, 7, 12, 1, 1, 1, 0, 0, 0, 0), true, true, false},
+          {"C32 K8 5x5 pad", shape(1, 32, 6, 6, 8, 5, 5, 1, 2, 2, 2, 2), false, false, false},
           {"dense 70->4 float", shape(3, 70, 1, 1, 4, 1, 1, 1, 0, 0, 0, 0), false, false, true},
           {"dense 37->5 relu", shape(2, 37, 1, 1, 5, 1, 1, 1, 0, 0, 0, 0), true, false, false}};
 }
@@ -114,63 +101,6 @@ std::vector<float> weight_scales(int K) {
   for (int k = 0; k < K; ++k) s[k] = 0.004f * std::pow(1.6f, static_cast<float>(k % 11));
   if (K > 2) s[1] = 3e-8f, s[2] = 2.5f;
   return s;
-}
-
-struct Reference {
-  std::vector<double> y, bound;
-};
-
-// Double reference and per-element bound (file header) of one case.
-Reference reference(const Case& c, const std::vector<int8_t>& w, const std::vector<float>& s_w,
-                    const std::vector<float>& bias, const std::vector<uint16_t>& x,
-                    const std::vector<uint16_t>& res) {
-  const Conv2dShape& s = c.s;
-  const bool dense = s.H == 1 && s.W == 1 && s.R == 1 && s.S == 1;
-  const int Cp = (s.C + 3) / 4 * 4;
-  const double steps = std::ceil(s.R * s.S * Cp / 2.0 / kLanePairs);
-  const double u = kHalfUnitRoundoff, f = kFloatUnitRoundoff;
-  Reference out;
-  for (int n = 0; n < s.N; ++n)
-    for (int p = 0; p < s.P; ++p)
-      for (int q = 0; q < s.Q; ++q)
-        for (int k = 0; k < s.K; ++k) {
-          double acc = 0, sum_abs = 0;
-          for (int r = 0; r < s.R; ++r) {
-            const int h = p * s.stride_h - s.pad_top + r;
-            if (h < 0 || h >= s.H) continue;
-            for (int t = 0; t < s.S; ++t) {
-              const int v = q * s.stride_w - s.pad_left + t;
-              if (v < 0 || v >= s.W) continue;
-              for (int ch = 0; ch < s.C; ++ch) {
-                const double xv =
-                    half_value(x[((static_cast<std::size_t>(n) * s.H + h) * s.W + v) * s.C + ch]);
-                const double wv =
-                    w[((static_cast<std::size_t>(k) * s.C + ch) * s.R + r) * s.S + t] *
-                    static_cast<double>(s_w[k]);
-                acc += xv * wv;
-                sum_abs += std::fabs(xv * wv);
-              }
-            }
-          }
-          const std::size_t o = ((static_cast<std::size_t>(n) * s.P + p) * s.Q + q) * s.K + k;
-          double y = acc + bias[k];
-          const double rv = c.residual ? half_value(res[o]) : 0.0;
-          y += rv;
-          const double m = ecg::cuda::fp16_weight_scale(s_w[k]).m;
-          const double tail = (steps + 4) * f * (sum_abs + std::fabs(bias[k]) + std::fabs(rv));
-          double e;
-          if (dense) {
-            e = (2 * std::ceil(s.C / 64.0) + 5) * f * sum_abs + tail;
-          } else {
-            e = (kLanePairs + 1) * u * sum_abs +
-                m * steps * (kLanePairs + 1) * kHalfSubnormalHalfSpacing + tail;
-          }
-          double bound = (1 + u) * e;
-          if (!c.out_float) bound += u * std::fabs(y) + kHalfSubnormalHalfSpacing;
-          out.y.push_back(c.relu ? std::max(0.0, y) : y);
-          out.bound.push_back(bound);
-        }
-  return out;
 }
 
 // The staging of a weight byte is exact for every byte and every exponent the
@@ -199,7 +129,7 @@ TEST(CudaEmuConvFp16, WeightStagingIsExact) {
 
 TEST(CudaEmuConvFp16, WithinTheHalfRoundingBoundOfTheDoubleReference) {
   Lcg rng{4242u};
-  for (const Case& c : tsan_subset(cases(), {0, 2, 7})) {
+  for (const Case& c : tsan_subset(cases(), {0, 2, 7, 10})) {
     SCOPED_TRACE(c.name);
     const Conv2dShape& s = c.s;
     int8::ConvInt8Params p;
@@ -218,7 +148,9 @@ TEST(CudaEmuConvFp16, WithinTheHalfRoundingBoundOfTheDoubleReference) {
         half_inputs(static_cast<std::size_t>(s.N) * s.H * s.W * s.C, 17u + s.C, -2.f, 2.f);
     const std::size_t ny = static_cast<std::size_t>(s.N) * s.P * s.Q * s.K;
     const std::vector<uint16_t> res = half_inputs(ny, 99u, -2.f, 2.f);
-    const Reference want = reference(c, w, s_w, packed.bias, x, res);
+    const Fp16Reference want =
+        fp16_conv_reference(s, c.relu, c.residual, c.out_float, w.data(), s_w.data(),
+                            packed.bias.data(), half_values(x), half_values(res));
 
     double worst = 0;
     for_each_kernel_schedule([&](const ScheduleSpec&) {
@@ -270,7 +202,8 @@ TEST(CudaEmuConvFp16, AccumulatesInHalf) {
       ecg::cuda::pack_conv_fp16(p, w.data(), s_w.data(), 1.f, false);
   const std::vector<uint16_t> x =
       half_inputs(static_cast<std::size_t>(s.H) * s.W * s.C, 5u, -2.f, 2.f);
-  const Reference want = reference(c, w, s_w, packed.bias, x, {});
+  const Fp16Reference want = fp16_conv_reference(s, false, false, false, w.data(), s_w.data(),
+                                                 packed.bias.data(), half_values(x), {});
   const std::size_t ny = want.y.size();
   DeviceBuffer<int8_t> dw(packed.weights);
   DeviceBuffer<uint32_t> dstage(packed.stage);

@@ -39,27 +39,35 @@ def main():
                 return v
         raise KeyError(key)
 
-    # conv_fp16_config: (threads along M, TM, TN) -> tile; kPairs = C even (all
-    # but the 3-channel stem).
+    # conv_fp16_config: (threads along M, TM, TN) -> tile; the gather mode
+    # (conv_fp16.cuh kGather*): 0 = two halves through the iterator (odd C:
+    # the stem), 2 = one tap per K step (C % 32 == 0), 3 = two taps (C = 16).
     configs = {"small": ("Li4ELi4ELi4E", "4, 4, 4", 16, 256),
                "medium": ("Li8ELi8ELi4E", "8, 8, 4", 64, 128),
                "large": ("Li16ELi8ELi4E", "16, 8, 4", 128, 64)}
 
-    def kernel(size, pairs):
+    def gather_mode(C):
+        return 0 if C % 2 else 3 if C == 16 else 2 if C % 32 == 0 else 1
+
+    def kernel(size, mode):
         m, d, tm, tn = configs[size]
-        b = "1" if pairs else "0"
-        tail = "true>" if pairs else "false>"
-        return loop_of("conv_fp16_kernelI" + m + "Lb" + b + "E"), find(res, d + ", " + tail), tm, tn
+        return (loop_of("conv_fp16_kernelI" + m + "Li" + str(mode) + "E"),
+                find(res, d + ", " + str(mode) + ">"), tm, tn)
 
     print("FP16 kernels as compiled for sm_53 (CUDA 11.8, ptxas -v; SASS main loop per K step "
           "of 16 channel pairs):\n")
     print("| kernel | regs | smem B | blocks/SM (threads) | loop instr | HFMA2 | HFMA2 share |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for label, size, pairs in (("conv fp16, 16x256 tile (4x4 per thread; K <= 16)", "small", True),
-                               ("conv fp16, 16x256 tile, odd C (the stem)", "small", False),
-                               ("conv fp16, 64x128 tile (8x4 per thread; K <= 64)", "medium", True),
-                               ("conv fp16, 128x64 tile (8x4 per thread; K > 64)", "large", True)):
-        lp, r, _, _ = kernel(size, pairs)
+    for label, size, mode in (("conv fp16, 16x256 tile (4x4 per thread; K <= 16), odd C (the stem)",
+                               "small", 0),
+                              ("conv fp16, 16x256 tile, C = 16 (two taps per K step)", "small", 3),
+                              ("conv fp16, 64x128 tile (8x4 per thread; K <= 64), C = 16",
+                               "medium", 3),
+                              ("conv fp16, 64x128 tile, C % 32 == 0 (one tap per K step)",
+                               "medium", 2),
+                              ("conv fp16, 128x64 tile (8x4 per thread; K > 64), C % 32 == 0",
+                               "large", 2)):
+        lp, r, _, _ = kernel(size, mode)
         occ = occupancy(256, *r)
         print(f"| {label} | {r[0]} | {r[1]} | {occ} ({occ * 256}) | {lp[0]} | {lp[1]} | "
               f"{lp[1] / lp[0]:.2f} |")
@@ -83,7 +91,7 @@ def main():
             comp += 2 * K * P * P  # fused residual input
         floor = max(flops / PEAK_FP16, comp / BW)
         size = "small" if K <= 16 else "medium" if K <= 64 else "large"
-        lp, r, tm, tn = kernel(size, C % 2 == 0)
+        lp, r, tm, tn = kernel(size, gather_mode(C))
         t, info = igemm_time(K, P * P, R * R * Cp, K_STEP, lp[0], lp[2], *r, 256, 1,
                              K * Cp * R * R, comp, tm, tn)
         print(f"| {name} | {flops / 1e9:.3f} | {comp / 1e6:.2f} | {floor * 1e3:.2f} | "
