@@ -2,13 +2,15 @@
 
 set(ECG_WARNING_FLAGS -Wall -Wextra -Wno-unused-parameter)
 
+# Host languages only: nvcc (ECG_CUDA) would reject these flags.
 if(ECG_NATIVE)
-  add_compile_options(-march=native)
+  add_compile_options($<$<COMPILE_LANGUAGE:C,CXX>:-march=native>)
 endif()
 
 if(ECG_SANITIZE)
   # Keep frames for readable reports; no recover so the first error fails the test.
-  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_compile_options(
+    "$<$<COMPILE_LANGUAGE:C,CXX>:-fsanitize=address,undefined;-fno-omit-frame-pointer;-fno-sanitize-recover=all>")
   add_link_options(-fsanitize=address,undefined)
 endif()
 

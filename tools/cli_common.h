@@ -37,7 +37,7 @@ void add_runtime_flags(CLI::App* sub);
 Device selected_device();
 
 // The INT8 graph on --device when that is not the CPU. A device backend
-// linked into the program (tools/cuda_emu_device.cpp) installs the factory;
+// linked into the program (tools/cuda_device.cpp) installs the factory;
 // int8_device_runner() returns an empty `run` on the CPU, where the caller
 // uses quant::Int8Runner.
 struct Int8DeviceRunner {

@@ -54,7 +54,9 @@ install_deps() {
 }
 
 build() {
-  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+  # -DECG_CUDA=OFF: the CPU program (a build dir configured before the option
+  # defaulted to OFF may still hold ON in its cache).
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DECG_CUDA=OFF "$@" >/dev/null
   cmake --build "$BUILD_DIR" -j "$JOBS"
 }
 

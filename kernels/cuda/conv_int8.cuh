@@ -31,6 +31,7 @@
 #include "kernels/cuda/fast_divmod.cuh"
 #include "kernels/cuda/grid.cuh"
 #include "kernels/cuda/igemm.cuh"
+#include "kernels/cuda/int8_args.h"
 
 namespace ecg {
 namespace cuda {
@@ -40,24 +41,6 @@ constexpr int kConvInt8Threads = 256;
 constexpr int kConvInt8StepWords = 8;  // K step (4-byte words) of the dp4a path
 // Products per float sum on the sm_53 path: 1,024 * 2^14 = 2^24 keeps it exact.
 constexpr int kConvInt8ExactProducts = 1024;
-
-// Everything the kernels read besides x, y and the residual (device pointers).
-struct ConvInt8Args {
-  int N, C, H, W, K, R, S, stride_h, stride_w, pad_top, pad_left, P, Q;
-  int Cp;                // C rounded up to a multiple of 4
-  int zp_in;             // value of a padding tap
-  const signed char* w;  // [K][R][S][Cp]
-  const int* bias;       // [K], zero-point term folded in
-  const int* m0;         // [K] requantization multipliers (int8_api.h Requant)
-  const int* shift;      // [K]
-  int zp_out, qmin, qmax;
-  int out_int32;  // write the accumulator (int32) instead of int8
-  int residual;   // fused residual add (int8_api.h AddRequant)
-  int add_zp_a, add_zp_b, add_mul_a, add_mul_b, add_shift, add_zp_out, add_qmin, add_qmax;
-  // Derived by conv_int8() before the launch (callers leave them alone):
-  FastDivmod pq_div, q_div, cp_div, s_div;  // by P*Q, Q, Cp, S
-  int step_c, step_t, step_r, step_off;     // one float-path b_next as (c, t, r) and x offset
-};
 
 // One output of the epilogue, the int8_api.h rule: requantize with a single
 // rounding in int64, clamp, then the optional common-scale residual add.
@@ -220,10 +203,6 @@ __global__ void __launch_bounds__(256)
   if (lane == 0) conv_int8_store(a, o, k, acc, y, residual);
 }
 
-inline bool conv_int8_is_dense(const ConvInt8Args& a) {
-  return a.H == 1 && a.W == 1 && a.R == 1 && a.S == 1 && a.P == 1 && a.Q == 1;
-}
-
 // ---- sm_61+ path: __dp4a on words of 4 channels -------------------------------
 __global__ void __launch_bounds__(kConvInt8Threads)
     conv_int8_dp4a_kernel(ConvInt8Args a, const signed char* __restrict__ x, void* __restrict__ y,
@@ -316,13 +295,6 @@ __global__ void __launch_bounds__(kConvInt8Threads)
 }
 
 // ---- host entry point ---------------------------------------------------------
-
-enum class ConvInt8Path { kF32, kDp4a };
-
-// The dp4a path needs compute capability 6.1 or newer.
-inline bool conv_int8_path_supported(ConvInt8Path path, int compute_capability) {
-  return path == ConvInt8Path::kF32 || compute_capability >= 61;
-}
 
 // Splits of the sm_53 path's reduction (each at most 1,024 products).
 inline int conv_int8_f32_splits(const ConvInt8Args& args) {

@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/cuda/conv_int8.cuh"
+#include "kernels/cuda/int8_args.h"
 #include "kernels/int8_api.h"
 
 namespace ecg::cuda {

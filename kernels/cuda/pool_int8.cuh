@@ -9,20 +9,10 @@
 
 #include "kernels/cuda/emu/cuda_compat.h"
 #include "kernels/cuda/grid.cuh"
+#include "kernels/cuda/int8_args.h"
 
 namespace ecg {
 namespace cuda {
-
-struct PoolInt8Args {
-  int N, C, H, W, R, S, stride_h, stride_w, pad_top, pad_left, P, Q;
-  int zp_in, zp_out, qmin, qmax;  // average pool only
-  const int* m0;                  // [R*S + 1] by window count (average pool)
-  const int* shift;               // [R*S + 1]
-};
-
-struct AddInt8Args {
-  int zp_a, zp_b, mul_a, mul_b, shift, zp_out, qmin, qmax;  // int8_api.h AddRequant
-};
 
 __global__ void __launch_bounds__(kElementwiseThreads)
     max_pool_int8_kernel(PoolInt8Args a, const signed char* __restrict__ x,

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cuda/conv_int8.cuh"
 #include "kernels/cuda/conv_int8_pack.h"
 #include "kernels/ref/int8_ref.h"
 #include "tests/cuda_emu/emu_testing.h"

@@ -45,6 +45,18 @@ using identity_t = T;
 #define ECG_CUDA_ARCH 0  // nvcc host pass: device bodies generate no host code
 #endif
 
+#elif defined(ECG_CUDA_HOST_ONLY)
+
+// Host code of a GPU build: a g++ translation unit beside the nvcc ones (the
+// int8 runner's C++17 part, engine/int8_runner.cpp) that needs the kernels'
+// argument types (kernels/cuda/int8_args.h, fast_divmod.cuh) but launches
+// nothing itself. The real runtime's headers give __host__, __device__ and
+// cudaError_t; ECG_LAUNCH and the shared-memory macros stay undefined, so a
+// kernel header included here fails to compile instead of running elsewhere.
+#include <cuda_runtime.h>
+
+#define ECG_CUDA_ARCH 0
+
 #else  // host compiler: the emulator
 
 #include "kernels/cuda/emu/emu.h"

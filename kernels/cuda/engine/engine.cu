@@ -1,4 +1,11 @@
 // nvcc translation unit of the CUDA engine (text in engine.cuh, shared with
 // the emulator build in engine_emu.cpp): the device allocator, the engine's
-// stream and the op-table entries of every float kernel in kernels/cuda.
+// stream, the op-table entries of every float kernel in kernels/cuda, and the
+// int8 launches of int8_launch.h (the int8 runner's host part is
+// int8_runner.cpp, compiled by the host compiler), and with ECG_CUDA_CUBLAS
+// (the CMake GPU build) the optional cuBLAS GEMMs of engine_cublas.cuh.
 #include "kernels/cuda/engine/engine.cuh"
+#include "kernels/cuda/engine/int8_launch.cuh"
+#if defined(ECG_CUDA_CUBLAS)
+#include "kernels/cuda/engine/engine_cublas.cuh"
+#endif

@@ -306,11 +306,23 @@ void engine_synchronize() {
     engine_detail::check(cudaStreamSynchronize(engine_detail::stream()), "synchronize");
 }
 
+#if defined(ECG_CUDA_CUBLAS)
+void install_cublas_gemm(OpTable& t);  // engine_cublas.cuh
+#endif
+
 bool install_engine(std::string* why) {
   using namespace engine_detail;
   EngineState& st = state();
   std::lock_guard<std::mutex> lock(st.mu);
   if (st.installed) return true;
+  // ECG_CUDA_GEMM=cublas: the optional cuBLAS GEMMs (engine_cublas.cuh, GPU build only).
+  const char* gemm = std::getenv("ECG_CUDA_GEMM");
+  const bool cublas = gemm && std::strcmp(gemm, "cublas") == 0;
+  if (gemm && *gemm && !cublas && std::strcmp(gemm, "own") != 0)
+    fail("ECG_CUDA_GEMM must be 'own' or 'cublas', got '", gemm, "'");
+#if !defined(ECG_CUDA_CUBLAS)
+  if (cublas) fail("ECG_CUDA_GEMM=cublas: this build has no cuBLAS (only the nvcc build links it)");
+#endif
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess || count == 0) {
@@ -330,6 +342,9 @@ bool install_engine(std::string* why) {
   // objects may be freed after function-local statics are destroyed.
   register_allocator(DeviceType::CUDA, new DeviceCachingAllocator());
   register_cuda_kernels(ops());
+#if defined(ECG_CUDA_CUBLAS)
+  if (cublas) install_cublas_gemm(ops());
+#endif
   st.installed = true;
   return true;
 }

@@ -1,6 +1,8 @@
 // The CUDA engine built on the host against the CPU emulator
-// (kernels/cuda/emu): the same text nvcc compiles in engine.cu, plus the
-// int8 graph runner. One translation unit, because the kernel headers define
-// their __global__ functions and may be included once per program.
+// (kernels/cuda/emu): the same text nvcc compiles in engine.cu, the float
+// kernels of the op table and the int8 launches of int8_launch.h. One
+// translation unit, because the kernel headers define their __global__
+// functions and may be included once per program; the int8 runner's host
+// part is int8_runner.cpp, as in the GPU build.
 #include "kernels/cuda/engine/engine.cuh"
-#include "kernels/cuda/engine/int8_runner_impl.h"
+#include "kernels/cuda/engine/int8_launch.cuh"

@@ -1,20 +1,21 @@
 // Body of Int8CudaRunner (int8_runner.h). Host C++17 that launches the int8
-// kernels of conv_int8.cuh and pool_int8.cuh on the engine's stream; it is
-// included after engine.cuh into the engine's one translation unit
-// (engine_emu.cpp), since those headers define their kernels.
+// kernels of conv_int8.cuh and pool_int8.cuh on the engine's stream through
+// int8_launch.h; compiled by the host compiler in its own translation unit
+// (int8_runner.cpp), apart from the kernels, in the GPU and emulator builds.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/profiler.h"
 #include "kernels/cuda/conv_int8_pack.h"
-#include "kernels/cuda/engine/engine.cuh"
+#include "kernels/cuda/engine/engine.h"
+#include "kernels/cuda/engine/int8_launch.h"
 #include "kernels/cuda/engine/int8_runner.h"
-#include "kernels/cuda/pool_int8.cuh"
 #include "quant/int8_model.h"
 #include "quant/quantize.h"
 
@@ -26,7 +27,7 @@ template <class T>
 Tensor upload_vector(const std::vector<T>& v, DType dt) {
   Tensor t = Tensor::empty({static_cast<int64_t>(v.size())}, dt, Device::cuda());
   if (!v.empty())
-    engine_detail::device_allocator().copy_from_host(t.raw_data(), v.data(), v.size() * sizeof(T));
+    allocator_for(DeviceType::CUDA).copy_from_host(t.raw_data(), v.data(), v.size() * sizeof(T));
   return t;
 }
 
@@ -72,7 +73,8 @@ struct Int8CudaRunner::Impl {
           d.conv.shift = d.shift.data<int32_t>();
           ConvInt8Args at_max = d.conv;
           at_max.N = max_batch;
-          workspace_bytes = std::max(workspace_bytes, conv_int8_workspace_bytes(at_max, path));
+          workspace_bytes =
+              std::max(workspace_bytes, engine_conv_int8_workspace_bytes(at_max, path));
           if (n.kind == quant::NodeKind::Dense)
             dense_outputs = std::max<int64_t>(dense_outputs, n.conv.shape.K);
           break;
@@ -132,7 +134,6 @@ struct Int8CudaRunner::Impl {
                                  q.data());
     device_allocator_copy(ptr(0), q.data(), q.size());
     Tensor logits = Tensor::empty({N, model.num_classes()});
-    const cudaStream_t st = engine_detail::stream();
     for (size_t i = 0; i < model.nodes.size(); ++i) {
       const quant::NodeQ& n = model.nodes[i];
       const Node& d = nodes[i];
@@ -146,40 +147,35 @@ struct Int8CudaRunner::Impl {
         case quant::NodeKind::Conv: {
           ConvInt8Args a = d.conv;
           a.N = N;
-          engine_detail::check(conv_int8(a, path, cc, ptr(n.inputs[0]), ptr(n.output),
-                                         n.conv.residual ? ptr(n.inputs[1]) : nullptr,
-                                         workspace.defined() ? workspace.raw_data() : nullptr, st),
-                               "conv_int8");
+          engine_conv_int8(a, path, ptr(n.inputs[0]), ptr(n.output),
+                           n.conv.residual ? ptr(n.inputs[1]) : nullptr,
+                           workspace.defined() ? workspace.raw_data() : nullptr, "conv_int8");
           break;
         }
         case quant::NodeKind::MaxPool: {
           PoolInt8Args a = d.pool;
           a.N = N;
-          engine_detail::check(max_pool_int8(a, ptr(n.inputs[0]), ptr(n.output), st),
-                               "max_pool_int8");
+          engine_max_pool_int8(a, ptr(n.inputs[0]), ptr(n.output));
           break;
         }
         case quant::NodeKind::AvgPool: {
           PoolInt8Args a = d.pool;
           a.N = N;
-          engine_detail::check(avg_pool_int8(a, ptr(n.inputs[0]), ptr(n.output), st),
-                               "avg_pool_int8");
+          engine_avg_pool_int8(a, ptr(n.inputs[0]), ptr(n.output));
           break;
         }
         case quant::NodeKind::Add: {
           const quant::TensorQ& t = model.tensors[n.output];
-          engine_detail::check(add_int8(t.bytes() / t.N * N, d.add, ptr(n.inputs[0]),
-                                        ptr(n.inputs[1]), ptr(n.output), st),
-                               "add_int8");
+          engine_add_int8(t.bytes() / t.N * N, d.add, ptr(n.inputs[0]), ptr(n.inputs[1]),
+                          ptr(n.output));
           break;
         }
         case quant::NodeKind::Dense: {
           ConvInt8Args a = d.conv;
           a.N = N;
-          engine_detail::check(
-              conv_int8(a, path, cc, ptr(n.inputs[0]), logits_acc.raw_data(), nullptr,
-                        workspace.defined() ? workspace.raw_data() : nullptr, st),
-              "conv_int8 (dense)");
+          engine_conv_int8(a, path, ptr(n.inputs[0]), logits_acc.raw_data(), nullptr,
+                           workspace.defined() ? workspace.raw_data() : nullptr,
+                           "conv_int8 (dense)");
           const int K = n.conv.shape.K;
           std::vector<int32_t> acc(static_cast<size_t>(N) * K);
           device_allocator().copy_to_host(acc.data(), logits_acc.raw_data(), acc.size() * 4);
@@ -254,9 +250,9 @@ struct Int8CudaRunner::Impl {
   }
 
   static void device_allocator_copy(void* dst, const void* src, size_t n) {
-    engine_detail::device_allocator().copy_from_host(dst, src, n);
+    allocator_for(DeviceType::CUDA).copy_from_host(dst, src, n);
   }
-  static Allocator& device_allocator() { return engine_detail::device_allocator(); }
+  static Allocator& device_allocator() { return allocator_for(DeviceType::CUDA); }
 
   const quant::Int8Model& model;
   int max_batch;

@@ -1,8 +1,10 @@
-// Links the CUDA engine, built on the CPU emulator, into ecgcnn_cuda_emu:
-// `--device cuda` then runs kernels/cuda on the CPU (slowly: one fiber per
-// CUDA thread), which is how the CLI's device paths are tested without a GPU.
-// A static initialiser, because this file is an object of the program itself
-// (not of a static library, where the linker would drop it).
+// Links the CUDA engine into a program: into `ecgcnn` in a GPU build
+// (-DECG_CUDA=ON: `--device cuda` runs on the GPU, or stops with "--device
+// cuda: no CUDA device found" where there is none), and into ecgcnn_cuda_emu,
+// the engine on the CPU emulator (slowly: one fiber per CUDA thread), which is
+// how the CLI's device paths are tested without a GPU. A static initialiser,
+// because this file is an object of the program itself (not of a static
+// library, where the linker would drop it).
 #include <memory>
 
 #include "cli_common.h"
