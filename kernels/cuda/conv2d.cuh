@@ -139,9 +139,10 @@ struct ConvForwardProblem {
 
   // Table form.
   __device__ void fill_table(int2* t, int tid, int nthreads) const {
-    const int rs_n = s.R * s.S;
     for (int e = tid; e < period; e += nthreads) {
-      const int c = e / rs_n, rs = e - c * rs_n, r = rs / s.S, tt = rs - r * s.S;
+      int c, rs, r, tt;
+      rs_div.divmod(e, c, rs);
+      s_div.divmod(rs, r, tt);
       // x offset in bytes (one add to the pointer), tap code
       t[e] = make_int2(4 * ((c * s.H + r) * s.W + tt),
                        static_cast<int>((1u << r) | (1u << (16 + tt))));
@@ -157,11 +158,10 @@ struct ConvForwardProblem {
     pixel(n, img, h0, v0);
     TableIt it;
     it.tab = t;
-    it.kp = k % period;
+    it.kp = k;  // the forward never splits K (launched with splits = 1): k < 8 <= period
     it.bad = ~(tap_mask(h0, s.R, s.H) | tap_mask(v0, s.S, s.W) << 16);
     it.px = reinterpret_cast<const char*>(x + (static_cast<long long>(img) * s.C * s.H * s.W +
-                                               static_cast<long long>(h0) * s.W + v0 +
-                                               (k / period) * period_off));
+                                               static_cast<long long>(h0) * s.W + v0));
     return it;
   }
   __device__ float b_load(const TableIt& it, int d, bool in_range) const {
@@ -198,8 +198,8 @@ struct ConvForwardProblem {
     return OutCol{static_cast<long long>(img) * s.K * s.P * s.Q + pq};
   }
   __device__ float finish(const OutRow& r, float v, float res) const {
-    v = v * r.scale + r.bias + res;  // scale 1, bias 0, res 0 when absent: exact
-    return relu && v < 0.f ? 0.f : v;
+    v = v * r.scale + r.bias + res;            // scale 1, bias 0, res 0 when absent: exact
+    return (relu != 0) & (v < 0.f) ? 0.f : v;  // a select, not a branch
   }
   __device__ void store(const OutCol& oc, const OutRow& r, float v, int) const {
     const long long o = oc.base + r.off;
@@ -208,12 +208,147 @@ struct ConvForwardProblem {
   __device__ bool vec4() const { return vec != 0; }
   __device__ void store4(const OutCol& oc, const OutRow& r, float4 v, int) const {
     const long long o = oc.base + r.off;
-    const float4 res =
-        residual ? *reinterpret_cast<const float4*>(residual + o) : make_float4(0.f, 0.f, 0.f, 0.f);
-    *reinterpret_cast<float4*>(y + o) = make_float4(finish(r, v.x, res.x), finish(r, v.y, res.y),
-                                                    finish(r, v.z, res.z), finish(r, v.w, res.w));
+    const float4 res = residual ? __ldg(reinterpret_cast<const float4*>(residual + o))
+                                : make_float4(0.f, 0.f, 0.f, 0.f);
+    store_float4(y + o, make_float4(finish(r, v.x, res.x), finish(r, v.y, res.y),
+                                    finish(r, v.z, res.z), finish(r, v.w, res.w)));
   }
 };
+
+// ---- direct 3x3 forward for at most 16 output channels ----------------------
+// With M = K <= 16 the implicit GEMM uses each gathered input element for
+// only 16 FMAs, so the gather bounds it near 50 % FFMA (the 16x256 tile's
+// sm_53 loop: 251 instructions per 128 FFMA) whatever the tile shape. A 3x3
+// stride-1 convolution reuses every input element for 9 taps x K channels:
+// a block stages a 34 x 34 input patch of 4 channels (zero in the padding)
+// and their weights in shared memory, and each thread computes 4 adjacent
+// output columns of one row for all 16 channels from 6 inputs per tap row
+// (one 128-bit and one 64-bit shared load) and the weights of a tap (4
+// broadcast 128-bit loads): 192 FMAs per 14 shared loads.
+constexpr int kDirectTile = 32;                 // output rows and columns per block
+constexpr int kDirectIn = kDirectTile + 2;      // staged rows / columns (3x3 halo)
+constexpr int kDirectStride = kDirectTile + 4;  // floats per staged row (16-byte rows)
+constexpr int kDirectChannels = 4;              // input channels per stage
+constexpr int kDirectK = 16;                    // output channels (at most)
+
+struct ConvDirectArgs {
+  Conv2dShape s;
+  const float* x;
+  const float* w;
+  const float* scale;     // [K] or null
+  const float* bias;      // [K] or null
+  const float* residual;  // NKPQ or null
+  float* y;
+  int relu;
+  int vec;  // Q % 4 == 0 and y, residual 16-byte aligned: float4 stores
+};
+
+// Block (8, 32): thread (tx, ty) owns output row p0 + ty, columns q0 + 4 tx .. + 3.
+__global__ void __launch_bounds__(256) conv_direct3x3_k16_kernel(ConvDirectArgs a) {
+  ECG_SHARED(float[kDirectChannels][kDirectIn][kDirectStride], in_s);
+  ECG_SHARED(float[kDirectChannels][9][kDirectK], w_s);
+  const Conv2dShape& s = a.s;
+  const int tx = static_cast<int>(threadIdx.x), ty = static_cast<int>(threadIdx.y);
+  const int tid = ty * 8 + tx;
+  const int q0 = static_cast<int>(blockIdx.x) * kDirectTile;
+  const int p0 = static_cast<int>(blockIdx.y) * kDirectTile;
+  const int img = static_cast<int>(blockIdx.z);
+  const int h0 = p0 - s.pad_top, v0 = q0 - s.pad_left;
+  const long long plane = static_cast<long long>(s.H) * s.W;
+  const float* ximg = a.x + static_cast<long long>(img) * s.C * plane;
+
+  float acc[kDirectK][4];
+#pragma unroll
+  for (int k = 0; k < kDirectK; ++k)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) acc[k][j] = 0.f;
+
+  for (int c0 = 0; c0 < s.C; c0 += kDirectChannels) {
+    __syncthreads();  // the previous chunk's reads are done
+                      // Stage the patch (zero outside the image and past C) and the weights
+                      // as [c][tap][k] (zero past K), so the FMAs below need no checks.
+#pragma unroll 1
+    for (int e = tid; e < kDirectChannels * kDirectIn * kDirectIn; e += 256) {
+      const int c = e / (kDirectIn * kDirectIn), rem = e - c * (kDirectIn * kDirectIn);
+      const int row = rem / kDirectIn, col = rem - row * kDirectIn;
+      const int h = h0 + row, v = v0 + col;
+      float val = 0.f;
+      if (c0 + c < s.C && h >= 0 && h < s.H && v >= 0 && v < s.W)
+        val = ximg[(c0 + c) * plane + static_cast<long long>(h) * s.W + v];
+      in_s[c][row][col] = val;
+    }
+#pragma unroll 1
+    for (int e = tid; e < kDirectChannels * 9 * kDirectK; e += 256) {
+      const int k = e % kDirectK, ct = e / kDirectK, c = ct / 9, tap = ct - c * 9;
+      w_s[c][tap][k] = (k < s.K && c0 + c < s.C)
+                           ? a.w[(static_cast<long long>(k) * s.C + c0 + c) * 9 + tap]
+                           : 0.f;
+    }
+    __syncthreads();
+    // Channels not unrolled: fully unrolled, nvcc 11.8 hoisted the shared
+    // loads of later channels and spilled 27 registers on sm_53.
+    const int stage = min(kDirectChannels, s.C - c0);  // the stem's 3 channels: 3, not 4
+#pragma unroll 1
+    for (int c = 0; c < stage; ++c) {
+#pragma unroll
+      for (int r = 0; r < 3; ++r) {
+        const float4 i4 = *reinterpret_cast<const float4*>(&in_s[c][ty + r][4 * tx]);
+        const float2 i2 = *reinterpret_cast<const float2*>(&in_s[c][ty + r][4 * tx + 4]);
+        const float in[6] = {i4.x, i4.y, i4.z, i4.w, i2.x, i2.y};
+#pragma unroll
+        for (int t = 0; t < 3; ++t) {
+#pragma unroll
+          for (int g = 0; g < kDirectK / 4; ++g) {  // 4 weights, then their 16 FMAs
+            const float4 w4 = *reinterpret_cast<const float4*>(&w_s[c][r * 3 + t][4 * g]);
+            const float wv[4] = {w4.x, w4.y, w4.z, w4.w};
+#pragma unroll
+            for (int kk = 0; kk < 4; ++kk)
+#pragma unroll
+              for (int j = 0; j < 4; ++j) acc[4 * g + kk][j] += wv[kk] * in[t + j];
+          }
+        }
+      }
+    }
+  }
+
+  // Epilogue: relu?(acc * scale + bias + residual), float4 where the row allows.
+  const int p = p0 + ty, q = q0 + 4 * tx;
+  if (p >= s.P || q >= s.Q) return;
+  const bool vec = a.vec && q + 3 < s.Q;
+#pragma unroll
+  for (int k = 0; k < kDirectK; ++k) {
+    if (k >= s.K) break;
+    const float sc = a.scale ? a.scale[k] : 1.f, b = a.bias ? a.bias[k] : 0.f;
+    const long long o = ((static_cast<long long>(img) * s.K + k) * s.P + p) * s.Q + q;
+    float res[4] = {0.f, 0.f, 0.f, 0.f};
+    if (vec) {
+      if (a.residual) {
+        const float4 r4 = __ldg(reinterpret_cast<const float4*>(a.residual + o));
+        res[0] = r4.x, res[1] = r4.y, res[2] = r4.z, res[3] = r4.w;
+      }
+      float v[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        v[j] = acc[k][j] * sc + b + res[j];
+        v[j] = (a.relu != 0) & (v[j] < 0.f) ? 0.f : v[j];
+      }
+      store_float4(a.y + o, make_float4(v[0], v[1], v[2], v[3]));
+    } else {
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        if (q + j >= s.Q) break;
+        float v = acc[k][j] * sc + b + (a.residual ? a.residual[o + j] : 0.f);
+        a.y[o + j] = (a.relu != 0) & (v < 0.f) ? 0.f : v;
+      }
+    }
+  }
+}
+
+// The direct kernel's shapes: 3x3, stride 1, K <= 16 (ResNet-11's stem and
+// 16-channel convolutions).
+inline bool conv2d_forward_direct(const Conv2dShape& s) {
+  return s.K <= kDirectK && s.R == 3 && s.S == 3 && s.stride_h == 1 && s.stride_w == 1;
+}
 
 struct ConvBackwardDataProblem {
   Conv2dShape s;
@@ -255,7 +390,7 @@ struct ConvBackwardDataProblem {
   }
   __device__ bool vec4() const { return vec != 0; }
   __device__ void store4(const OutCol& oc, const OutRow& r, float4 v, int) const {
-    *reinterpret_cast<float4*>(dx + oc.base + r.off) = v;
+    store_float4(dx + oc.base + r.off, v);
   }
   // Iterators: the reduction index k = (out channel, r, t) steps by adds and
   // compares (t carries into r, r into the next output channel).
@@ -358,7 +493,7 @@ struct ConvBackwardWeightsProblem {
   }
   __device__ bool vec4() const { return vec != 0; }
   __device__ void store4(const OutCol& oc, const OutRow& r, float4 v, int z) const {
-    *reinterpret_cast<float4*>(at(oc, r, z)) = v;
+    store_float4(at(oc, r, z), v);
   }
   // Iterators: the reduction index k = (image, p, q) steps by adds and
   // compares (q carries into p, p into the next image), as in the forward.
@@ -482,6 +617,25 @@ inline cudaError_t conv2d_forward_launch(const Conv2dShape& s, const float* x, c
   const bool vec = (s.P * s.Q) % 4 == 0 && conv2d_aligned16(y) &&
                    (residual == nullptr || conv2d_aligned16(residual));
   const int M = s.K, Ncol = s.N * s.P * s.Q, Kdim = s.C * s.R * s.S;
+  if (conv2d_forward_direct(s)) {
+    if (Ncol <= 0) return cudaSuccess;
+    const ConvDirectArgs a{
+        s,
+        x,
+        w,
+        scale,
+        bias,
+        residual,
+        y,
+        relu ? 1 : 0,
+        s.Q % 4 == 0 && conv2d_aligned16(y) && (residual == nullptr || conv2d_aligned16(residual))
+            ? 1
+            : 0};
+    const dim3 grid((s.Q + kDirectTile - 1) / kDirectTile, (s.P + kDirectTile - 1) / kDirectTile,
+                    s.N);
+    ECG_LAUNCH(grid, dim3(8, 32), 0, stream, conv_direct3x3_k16_kernel)(a);
+    return cudaGetLastError();
+  }
   if (period > 0) {
     const ConvForwardProblem<true> prob{s,
                                         x,

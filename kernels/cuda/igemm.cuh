@@ -70,6 +70,19 @@ constexpr int kIgemmTileK = 8;      // K step per shared tile
 constexpr int kIgemmThreads = 256;  // per block
 constexpr int kIgemmPad = 4;        // floats of padding per shared row
 
+// A 16-byte store. nvcc 11.8 split `*(float4*)p = v` into four 32-bit
+// stores in the conv epilogues (the sm_53 SASS had no STG.E.128 there), so
+// the device form is the PTX vector store itself.
+__device__ __forceinline__ void store_float4(float* p, float4 v) {
+#if defined(__CUDA_ARCH__)
+  asm volatile("st.global.v4.f32 [%0], {%1, %2, %3, %4};" ::"l"(p), "f"(v.x), "f"(v.y), "f"(v.z),
+               "f"(v.w)
+               : "memory");
+#else
+  *reinterpret_cast<float4*>(p) = v;
+#endif
+}
+
 namespace igemm_detail {
 template <class...>
 struct MakeVoid {

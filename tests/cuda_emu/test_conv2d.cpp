@@ -49,7 +49,11 @@ Conv2dShape make_shape(int N, int C, int H, int W, int K, int R, int S, int sh, 
 // channels at 16x16 (P*Q % 4 == 0, so whole groups of 4 columns are stored
 // as float4 in all three passes; the tap table's period of 72 entries wraps
 // within the reduction of 144), and a 7x7 kernel whose period lcm(8, 49) =
-// 392 exceeds the table, so the forward takes the stepping iterator.
+// 392 exceeds the table, so the forward takes the stepping iterator. The
+// 3x3 stride-1 shapes with K <= 16 run the direct kernel (32 x 32 output
+// tiles, 4 input channels per stage); the last two have several tiles per
+// image in both directions, one with Q % 4 == 0 (float4 rows, batch 2) and
+// one with asymmetric padding and C = 4 (one whole stage).
 std::vector<Conv2dShape> shapes() {
   return {make_shape(2, 3, 11, 13, 5, 3, 3, 1, 1, 1, 1, 1, 1),
           make_shape(1, 6, 12, 10, 9, 3, 3, 2, 2, 0, 0, 1, 1),
@@ -63,7 +67,9 @@ std::vector<Conv2dShape> shapes() {
           make_shape(3, 2, 4, 1, 70, 3, 1, 2, 1, 1, 0, 1, 0),
           make_shape(1, 66, 3, 4, 3, 1, 1, 1, 1, 0, 0, 0, 0),
           make_shape(1, 16, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1),
-          make_shape(1, 2, 9, 10, 3, 7, 7, 1, 1, 3, 3, 3, 3)};
+          make_shape(1, 2, 9, 10, 3, 7, 7, 1, 1, 3, 3, 3, 3),
+          make_shape(2, 5, 40, 36, 16, 3, 3, 1, 1, 1, 1, 1, 1),
+          make_shape(1, 4, 35, 34, 7, 3, 3, 1, 1, 0, 1, 2, 1)};
 }
 
 // The ThreadSanitizer build keeps the small odd shape, the non-square one and
@@ -98,12 +104,14 @@ std::vector<double> accumulation_bound(const std::vector<double>& abs_sum, doubl
 }
 
 TEST(CudaEmuConv2d, ForwardMatchesDoubleReference) {
-  bool table_seen = false, iterator_seen = false, vec_seen = false;
+  bool table_seen = false, iterator_seen = false, vec_seen = false, direct_seen = false;
   for (const Conv2dShape& s : test_shapes()) {
     SCOPED_TRACE(describe(s));
-    const bool table = ecg::cuda::conv2d_forward_table_period(s) > 0;
+    const bool direct = ecg::cuda::conv2d_forward_direct(s);
+    const bool table = !direct && ecg::cuda::conv2d_forward_table_period(s) > 0;
+    direct_seen |= direct;
     table_seen |= table;
-    iterator_seen |= !table;
+    iterator_seen |= !direct && !table;
     vec_seen |= (s.P * s.Q) % 4 == 0;
     const auto x = fill_uniform(x_size(s), 11), w = fill_uniform(w_size(s), 12);
     const auto bias = fill_uniform(s.K, 13);
@@ -121,6 +129,7 @@ TEST(CudaEmuConv2d, ForwardMatchesDoubleReference) {
     });
   }
   EXPECT_TRUE(table_seen) << "no shape reads the input through the tap table";
+  EXPECT_TRUE(direct_seen) << "no shape runs the direct 3x3 kernel";
   if (!ecg::cuda_emu::race_detection()) {  // the ThreadSanitizer subset keeps the smallest shapes
                                            // only
     EXPECT_TRUE(vec_seen) << "no shape stores float4 groups";

@@ -84,6 +84,30 @@ def loop_stats(sass_path):
     return stats
 
 
+def nested_loop_stats(sass_path, key):
+    """The direct kernel's per-stage cost: an outer loop over input-channel
+    stages (staging, barriers) around an inner loop over the stage's channels
+    (the FMAs). Returns (outer instructions, inner instructions, inner FMA,
+    instructions run once) for the function whose name contains key."""
+    for name, ins in parse(open(sass_path).read()):
+        if key not in name:
+            continue
+        loops = []
+        for addr, body in ins:
+            if re.search(r'\bBRA\b', body):
+                t = re.search(r'0x([0-9a-f]+)', body)
+                if t and int(t.group(1), 16) < addr:
+                    loops.append((int(t.group(1), 16), addr))
+        spans = [(a, b, [x for (ad, x) in ins if a <= ad <= b]) for a, b in loops]
+        with_fma = [(a, b, lp) for a, b, lp in spans
+                    if any(re.search(r'\bFFMA\b', x) for x in lp)]
+        inner = min(with_fma, key=lambda t: len(t[2]))
+        outer = max(with_fma, key=lambda t: len(t[2]))
+        fma = sum(1 for x in inner[2] if re.search(r'\bFFMA\b', x))
+        return len(outer[2]), len(inner[2]), fma, executed_outside_loop(ins, outer[:2])
+    raise KeyError(key)
+
+
 def executed_outside_loop(ins, loop_range):
     """Instructions a thread runs once: everything before the main loop, and
     one of the epilogue versions nvcc emits after it (the code after the loop
@@ -159,7 +183,8 @@ def main():
     fwd = {name: (loop_of("ConvForwardProblemILb1EE" + m),
                   find(res, "ConvForwardProblem<true>, " + d), tm, tn)
            for name, (m, d, tm, tn) in configs.items()}
-    fwd_plain = fwd
+    direct = nested_loop_stats(sass_f32, "conv_direct3x3_k16_kernel")
+    direct_res = find(res, "conv_direct3x3_k16_kernel")
     i8 = {name: (loop_of("ConvInt8Problem" + m), find(res, "ConvInt8Problem, " + d), tm, tn)
           for name, (m, d, tm, tn) in configs.items()}
 
@@ -177,6 +202,13 @@ def main():
         occ = occupancy(thr, *r)
         print(f"| {label} | {r[0]} | {r[1]} | {occ} ({occ * thr}) | {lp[0]} | {lp[1]} | "
               f"{lp[1] / lp[0]:.2f} |")
+    occ = occupancy(256, *direct_res)
+    print(f"| conv forward direct 3x3, K <= 16 (32x32 outputs, 4x16 per thread), one input "
+          f"channel | {direct_res[0]} | {direct_res[1]} | {occ} ({occ * 256}) | {direct[1]} | "
+          f"{direct[2]} | {direct[2] / direct[1]:.2f} |")
+    print(f"| (its stage of 4 channels: staging, barriers and 4 channels) | | | | "
+          f"{direct[0] + 3 * direct[1]} | {4 * direct[2]} | "
+          f"{4 * direct[2] / (direct[0] + 3 * direct[1]):.2f} |")
     for key, label in (("ConvBackwardDataProblemELi16ELi8ELi8E",
                         "conv backward-data, 128x128 tile"),
                        ("ConvBackwardWeightsProblemELi16ELi8ELi8E",
@@ -209,10 +241,21 @@ def main():
         if "conv2" in name:
             comp_f += 4 * K * P * P  # fused residual input
         floor_f = max(flops / PEAK_FP32, comp_f / BW)
-        table = fwd_plain if "shortcut" in name else fwd
-        lp, r, tm, tn = table["small" if K <= 16 else "medium" if K <= 64 else "large"]
-        t_f, info = igemm_time(K, P * P, C * R * R, 8, lp[0], lp[2], *r, 256, 4,
-                               4 * K * C * R * R, comp_f, tm, tn)
+        if K <= 16 and R == 3 and st == 1:
+            # conv2d_forward_direct: 32x32 output tiles, stages of up to 4
+            # input channels; a stage runs the outer loop (staging, barriers,
+            # one pass of the inner loop) once and the inner loop once per
+            # further channel. The 34x34 patch re-reads 13 % of x.
+            outer, inner, _, once = direct
+            stages = -(-C // 4)
+            per_stage = (stages * (outer - inner) + C * inner) / stages
+            comp_d = comp_f + 4 * C * H * H * (34 * 34 / (32 * 32) - 1)
+            t_f, info = igemm_time(K, P * P, C * 9, 36, per_stage, once, *direct_res,
+                                   256, 4, 4 * K * C * 9, comp_d, 16, 1024)
+        else:
+            lp, r, tm, tn = fwd["small" if K <= 16 else "medium" if K <= 64 else "large"]
+            t_f, info = igemm_time(K, P * P, C * R * R, 8, lp[0], lp[2], *r, 256, 4,
+                                   4 * K * C * R * R, comp_f, tm, tn)
         Cp = -(-C // 4) * 4
         comp_i = C * H * H + K * Cp * R * R + K * P * P + 12 * K
         if "conv2" in name:
