@@ -24,6 +24,13 @@ void add_runtime_flags(CLI::App* sub) {
       ->check(CLI::IsMember({"cpu", "cuda"}));
 }
 
+void add_precision_flag(CLI::App* sub) {
+  sub->add_option("--precision", global_options().precision,
+                  "int8 model arithmetic on --device cuda: int8 (exact integers, default) or "
+                  "fp16 (half2 on the int8 weights)")
+      ->check(CLI::IsMember({"int8", "fp16"}));
+}
+
 double peak_rss_mb() {
   std::ifstream f("/proc/self/status");
   std::string line;
@@ -44,6 +51,8 @@ void apply_global_options() {
   // A CUDA engine linked into this program (a GPU build, or ecgcnn_cuda_emu
   // with the emulator) installs itself on first use; the plain CPU build has
   // none and says so.
+  ECG_CHECK(g.precision == "int8" || g.device == "cuda", "--precision ", g.precision,
+            " runs on --device cuda only (the CPU runs int8 models with its integer kernels)");
   if (g.device == "cuda") {
     std::string why;
     ECG_CHECK(install_device(DeviceType::CUDA, &why), "--device cuda: ", why);

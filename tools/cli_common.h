@@ -18,6 +18,9 @@ struct GlobalOptions {
   std::string isa;  // empty = best the CPU supports (or ECG_ISA)
   bool quiet = false;
   std::string device = "cpu";  // cpu | cuda (cuda needs a registered CUDA backend and a GPU)
+  // Arithmetic of an int8 model on --device cuda: int8 (the exact integer
+  // kernels) or fp16 (half2 on the int8 weights, kernels/cuda/conv_fp16.cuh).
+  std::string precision = "int8";
 };
 
 GlobalOptions& global_options();
@@ -33,6 +36,9 @@ double peak_rss_mb();
 // or after it).
 void add_runtime_flags(CLI::App* sub);
 
+// Adds --precision (int8 | fp16) to a subcommand that runs int8 models.
+void add_precision_flag(CLI::App* sub);
+
 // The device of --device (checked and started by apply_global_options).
 Device selected_device();
 
@@ -42,7 +48,7 @@ Device selected_device();
 // uses quant::Int8Runner.
 struct Int8DeviceRunner {
   std::function<Tensor(const Tensor&)> run;  // float images -> logits on the host
-  std::string kernel;                        // e.g. "cuda-f32-exact"
+  std::string kernel;                        // e.g. "cuda-f32-exact", "cuda-fp16"
   int64_t arena_bytes = 0;                   // its planned activation arena
 };
 using Int8DeviceRunnerFactory = Int8DeviceRunner (*)(const quant::Int8Model& m, int max_batch);

@@ -272,6 +272,7 @@ void ecg_cli_bench(CLI::App& app) {
   static BenchOptions o;
   auto* sub = app.add_subcommand("bench", "benchmark a model: images/s, ms/step, peak memory");
   ecg::cli::add_runtime_flags(sub);
+  ecg::cli::add_precision_flag(sub);
   sub->add_option("--model", o.model, "alexnet, resnet11, resnet20, resnet29");
   sub->add_option("--mode", o.mode, "train, infer (float) or int8");
   sub->add_option("--int8-model", o.int8_model,

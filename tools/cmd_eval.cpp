@@ -148,6 +148,7 @@ void ecg_cli_eval(CLI::App& app) {
   static EvalCli o;
   auto* sub = app.add_subcommand("eval", "evaluate a checkpoint on a dataset split");
   ecg::cli::add_runtime_flags(sub);
+  ecg::cli::add_precision_flag(sub);
   sub->add_option("--checkpoint", o.checkpoint, "float checkpoint (.safetensors)");
   sub->add_option("--model", o.model_file, "or: an int8 model file from ecgcnn quantize");
   sub->add_option("--data", o.data, "dataset folder");

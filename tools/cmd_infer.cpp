@@ -89,6 +89,7 @@ void ecg_cli_infer(CLI::App& app) {
   static InferCli o;
   auto* sub = app.add_subcommand("infer", "INT8 inference on images");
   ecg::cli::add_runtime_flags(sub);
+  ecg::cli::add_precision_flag(sub);
   sub->add_option("--model", o.model, "int8 model file from ecgcnn quantize");
   sub->add_option("inputs", o.inputs, "image files (or preprocessed .npy arrays)");
   sub->add_flag("--json", o.json, "print JSON");

@@ -10,17 +10,26 @@
 #include "cli_common.h"
 #include "core/allocator.h"
 #include "kernels/cuda/engine/engine.h"
+#include "kernels/cuda/engine/fp16_runner.h"
 #include "kernels/cuda/engine/int8_runner.h"
 
 namespace {
 
-ecg::cli::Int8DeviceRunner make_cuda_int8_runner(const ecg::quant::Int8Model& m, int max_batch) {
-  auto runner = std::make_shared<ecg::cuda::Int8CudaRunner>(m, max_batch);
+template <class Runner>
+ecg::cli::Int8DeviceRunner make_device_runner(const ecg::quant::Int8Model& m, int max_batch) {
+  auto runner = std::make_shared<Runner>(m, max_batch);
   ecg::cli::Int8DeviceRunner r;
   r.run = [runner](const ecg::Tensor& images) { return runner->run(images); };
   r.kernel = runner->path_name();
   r.arena_bytes = runner->arena_bytes();
   return r;
+}
+
+// --precision fp16: the half2 path on the same int8 weights (fp16_runner.h).
+ecg::cli::Int8DeviceRunner make_cuda_int8_runner(const ecg::quant::Int8Model& m, int max_batch) {
+  if (ecg::cli::global_options().precision == "fp16")
+    return make_device_runner<ecg::cuda::Fp16CudaRunner>(m, max_batch);
+  return make_device_runner<ecg::cuda::Int8CudaRunner>(m, max_batch);
 }
 
 [[maybe_unused]] const bool g_installed = [] {

@@ -140,7 +140,7 @@ __device__ __forceinline__ void conv_fp16_store(const ConvFp16Args& a, long long
                                                 float acc, void* y, const __half* residual) {
   float v = acc * a.scale[k] + a.bias[k];
   if (a.residual) v += __half2float(residual[o]);
-  if (a.relu) v = fmaxf(v, 0.f);
+  if (a.relu) v = v < 0.f ? 0.f : v;  // not fmaxf: a NaN (from an overflow) must propagate
   if (a.out_float)
     static_cast<float*>(y)[o] = v;
   else

@@ -6,7 +6,8 @@
 // sum of two halves to within less than a quarter of a half ulp, so the one
 // rounding to half gives the correctly rounded result). Half NHWC in and out;
 // memory-bound, one thread per output, consecutive threads on consecutive
-// channels.
+// channels. A NaN propagates through max and ReLU (unlike fmaxf), so that a
+// half overflow upstream reaches the logits, where the runner reports it.
 #pragma once
 
 #include "kernels/cuda/emu/cuda_compat.h"
@@ -36,7 +37,7 @@ __global__ void __launch_bounds__(kElementwiseThreads)
         const int v = q * a.stride_w - a.pad_left + t;
         if (v < 0 || v >= a.W) continue;
         const float xv = __half2float(x[((n * a.H + h) * a.W + v) * a.C + c]);
-        acc = kMax ? fmaxf(acc, xv) : acc + xv;
+        acc = kMax ? (xv > acc || xv != xv ? xv : acc) : acc + xv;  // a NaN propagates
         ++count;
       }
     }
@@ -49,7 +50,7 @@ __global__ void __launch_bounds__(kElementwiseThreads)
   for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += static_cast<long long>(gridDim.x) * blockDim.x) {
     float v = __half2float(a[i]) + __half2float(b[i]);
-    if (relu) v = fmaxf(v, 0.f);
+    if (relu) v = v < 0.f ? 0.f : v;  // not fmaxf: a NaN propagates
     y[i] = __float2half_rn(v);
   }
 }

@@ -20,7 +20,7 @@
 // (closer calls may flip under any quantization); the observed figures are
 // recorded. A graph with one convolution left in float (run on the host)
 // meets the same bounds, and the planned arena (in-place residual adds) gives
-// the same logits bit for bit.
+// the same logits bit for bit. Activations beyond the half range are an error.
 #include "kernels/cuda/emu/cuda_compat.h"
 
 #include <gtest/gtest.h>
@@ -188,6 +188,9 @@ TEST(CudaEngineFp16, ResNet11LayersWithinTheHalfBoundAndLogitsCloseToFloat) {
     RecordProperty("images_with_a_clear_float_top1", std::to_string(decided));
 
     if (g != &m) continue;
+    // Inputs beyond the half range (65,504) give inf: a one-line error, not
+    // silent inf or NaN logits.
+    EXPECT_THROW(gpu.run(Tensor::uniform({1, 3, 32, 32}, 5, 7e4, 8e4)), Error);
     // The planned arena (lifetimes, in-place residual adds): the same bits.
     cuda::Fp16CudaRunner planned(*g, kBatch, /*reuse_arena=*/true);
     EXPECT_LT(planned.arena_bytes(), gpu.arena_bytes());

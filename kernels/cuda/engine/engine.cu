@@ -5,6 +5,7 @@
 // int8_runner.cpp, compiled by the host compiler), and with ECG_CUDA_CUBLAS
 // (the CMake GPU build) the optional cuBLAS GEMMs of engine_cublas.cuh.
 #include "kernels/cuda/engine/engine.cuh"
+#include "kernels/cuda/engine/fp16_launch.cuh"  // the FP16 runner's kernels
 #include "kernels/cuda/engine/int8_launch.cuh"
 #if defined(ECG_CUDA_CUBLAS)
 #include "kernels/cuda/engine/engine_cublas.cuh"

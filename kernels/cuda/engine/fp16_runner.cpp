@@ -8,6 +8,7 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -163,6 +164,12 @@ struct Fp16CudaRunner::Impl {
         }
       }
     }
+    // Half holds at most 65,504: a layer whose outputs (or the partial sums of
+    // a K step) exceed that gives inf, which reaches the logits.
+    const float* l = logits.data<float>();
+    for (int64_t i = 0; i < logits.numel(); ++i)
+      ECG_CHECK(std::isfinite(l[i]), "fp16 runner: non-finite logits (an activation left the half ",
+                "range, |x| > 65504); run this model with --precision int8");
     return logits;
   }
 
