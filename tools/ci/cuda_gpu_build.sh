@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The GPU build of `ecgcnn` (-DECG_CUDA=ON): kernels/cuda/engine/engine.cu
+# compiled by nvcc (CUDA 13 from /usr/local/cuda here), the int8 runner's
+# host translation unit, CUDA::cudart and cuBLAS linked into the program.
+# Only the ecgcnn target and one architecture (sm_75; ECG_CUDA_ARCHITECTURES
+# overrides), to keep it to a few minutes on 2 cores. Then, on a machine
+# without a GPU (CI), `ecgcnn train|eval|infer|bench --device cuda` must stop
+# with one exact line and exit 1; on a machine with a GPU the device
+# commands are run by tools/ci/cuda_gpu_check.sh instead.
+#
+# Usage: tools/ci/cuda_gpu_build.sh   (NVCC, ECG_CUDA_ARCHITECTURES, ECG_GPU_BUILD_DIR override)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+start=$(date +%s)
+nvcc=${NVCC:-/usr/local/cuda/bin/nvcc}
+if [ ! -x "$nvcc" ]; then
+  echo "cuda_gpu_build: no nvcc (set NVCC); skipped"
+  exit 0
+fi
+build=${ECG_GPU_BUILD_DIR:-build-cuda-ecgcnn}
+arch=${ECG_CUDA_ARCHITECTURES:-75}
+
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DECG_CUDA=ON \
+  -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES="$arch" \
+  -DECG_BUILD_TESTS=OFF -DECG_BUILD_BENCH=OFF >/dev/null
+cmake --build "$build" -j "$(nproc)" --target ecgcnn
+bin="$build/tools/ecgcnn"
+# The engine and cuBLAS are in the program (not only compiled). Whole outputs
+# first: `nm | grep -q` would fail under pipefail when grep stops reading.
+symbols=$(nm -C "$bin")
+libs=$(ldd "$bin")
+grep -q "ecg::cuda::install_engine" <<<"$symbols" || { echo "cuda_gpu_build: no engine in $bin"; exit 1; }
+grep -q "install_cublas_gemm" <<<"$symbols" || { echo "cuda_gpu_build: no cuBLAS path in $bin"; exit 1; }
+grep -q "libcublas" <<<"$libs" || { echo "cuda_gpu_build: $bin does not link libcublas"; exit 1; }
+
+if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
+  echo "cuda_gpu_build: a GPU is present; tools/ci/cuda_gpu_check.sh runs the device commands"
+else
+  # No GPU: every model-running command stops with the engine's one line.
+  pattern='^ecgcnn: error: --device cuda: no CUDA device found( \([^()]*\))?$'
+  status=0
+  for cmd in train eval infer bench; do
+    set +e
+    err=$("$bin" "$cmd" --device cuda 2>&1 >/dev/null)
+    code=$?
+    set -e
+    if [ "$code" -eq 1 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] &&
+      printf '%s\n' "$err" | grep -Eq "$pattern"; then
+      echo "  ok   ecgcnn $cmd --device cuda: exit 1, \"$err\""
+    else
+      echo "  FAIL ecgcnn $cmd --device cuda: exit $code, stderr:"
+      printf '%s\n' "$err"
+      status=1
+    fi
+  done
+  [ "$status" -eq 0 ] || exit 1
+fi
+echo "cuda_gpu_build: ecgcnn with the CUDA engine (CUDA architectures $arch) in $(($(date +%s) - start)) s"
