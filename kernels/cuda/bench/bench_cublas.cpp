@@ -24,20 +24,13 @@
 #include <random>
 #include <vector>
 
+#include "kernels/cuda/bench/bench_timing.h"
 #include "kernels/cuda/conv2d.cuh"
 #include "kernels/cuda/cublas_gemm.cuh"
 #include "kernels/cuda/linear.cuh"
 
 namespace {
 
-#define CHECK(x)                                                                       \
-  do {                                                                                 \
-    cudaError_t e_ = (x);                                                              \
-    if (e_ != cudaSuccess) {                                                           \
-      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                    \
-    }                                                                                  \
-  } while (0)
 #define CHECK_BLAS(x)                                                                  \
   do {                                                                                 \
     cublasStatus_t s_ = (x);                                                           \
@@ -49,28 +42,6 @@ namespace {
 
 double rounding_terms(long long k) {
   return static_cast<double>(k) + 2.0;
-}
-
-template <class F>
-float median_ms(F&& launch) {
-  cudaEvent_t a, b;
-  CHECK(cudaEventCreate(&a));
-  CHECK(cudaEventCreate(&b));
-  for (int i = 0; i < 3; ++i) launch();
-  std::vector<float> t;
-  for (int i = 0; i < 20; ++i) {
-    CHECK(cudaEventRecord(a));
-    launch();
-    CHECK(cudaEventRecord(b));
-    CHECK(cudaEventSynchronize(b));
-    float ms = 0;
-    CHECK(cudaEventElapsedTime(&ms, a, b));
-    t.push_back(ms);
-  }
-  std::sort(t.begin(), t.end());
-  CHECK(cudaEventDestroy(a));
-  CHECK(cudaEventDestroy(b));
-  return t[t.size() / 2];
 }
 
 struct Buf {
@@ -143,13 +114,14 @@ void bench_linear(cublasHandle_t h, const float* ones, int N, int in, int out) {
     r.add(b.host[o]);
     return r;
   };
-  auto own_f = [&] { CHECK(ecg::cuda::linear_forward(N, in, out, x.dev, w.dev, b.dev, y.dev, 0)); };
+  auto own_f = [&] { return ecg::cuda::linear_forward(N, in, out, x.dev, w.dev, b.dev, y.dev, 0); };
   auto blas_f = [&] {
     CHECK_BLAS(ecg::cuda::cublas_linear_forward(h, N, in, out, x.dev, w.dev, b.dev, y.dev, ones));
+    return cudaGetLastError();
   };
-  own_f();
+  CHECK(own_f());
   const double e_own_f = worst_ratio(y.read(), fwd_ref);
-  blas_f();
+  CHECK(blas_f());
   const double e_blas_f = worst_ratio(y.read(), fwd_ref);
   std::snprintf(name, sizeof name, "linear fwd N=%d %d->%d", N, in, out);
   row(name, gflop, median_ms(own_f), median_ms(blas_f), e_own_f, e_blas_f);
@@ -161,14 +133,15 @@ void bench_linear(cublasHandle_t h, const float* ones, int N, int in, int out) {
     return r;
   };
   auto own_d = [&] {
-    CHECK(ecg::cuda::linear_backward_data(N, in, out, dy.dev, w.dev, dx.dev, 0));
+    return ecg::cuda::linear_backward_data(N, in, out, dy.dev, w.dev, dx.dev, 0);
   };
   auto blas_d = [&] {
     CHECK_BLAS(ecg::cuda::cublas_linear_backward_data(h, N, in, out, dy.dev, w.dev, dx.dev));
+    return cudaGetLastError();
   };
-  own_d();
+  CHECK(own_d());
   const double e_own_d = worst_ratio(dx.read(), bd_ref);
-  blas_d();
+  CHECK(blas_d());
   const double e_blas_d = worst_ratio(dx.read(), bd_ref);
   std::snprintf(name, sizeof name, "linear bwd-data N=%d %d->%d", N, in, out);
   row(name, gflop, median_ms(own_d), median_ms(blas_d), e_own_d, e_blas_d);
@@ -185,15 +158,16 @@ void bench_linear(cublasHandle_t h, const float* ones, int N, int in, int out) {
     return r;
   };
   auto own_w = [&] {
-    CHECK(ecg::cuda::linear_backward_weights(N, in, out, x.dev, dy.dev, dw.dev, db.dev, 0));
+    return ecg::cuda::linear_backward_weights(N, in, out, x.dev, dy.dev, dw.dev, db.dev, 0);
   };
   auto blas_w = [&] {
     CHECK_BLAS(ecg::cuda::cublas_linear_backward_weights(h, N, in, out, x.dev, dy.dev, dw.dev,
                                                          db.dev, ones));
+    return cudaGetLastError();
   };
-  own_w();
+  CHECK(own_w());
   const double e_own_w = std::max(worst_ratio(dw.read(), bw_ref), worst_ratio(db.read(), bb_ref));
-  blas_w();
+  CHECK(blas_w());
   const double e_blas_w = std::max(worst_ratio(dw.read(), bw_ref), worst_ratio(db.read(), bb_ref));
   std::snprintf(name, sizeof name, "linear bwd-weights N=%d %d->%d", N, in, out);
   row(name, gflop, median_ms(own_w), median_ms(blas_w), e_own_w, e_blas_w);
@@ -219,13 +193,14 @@ void bench_conv1x1(cublasHandle_t h, const float* ones, int N, int C, int HW_sid
     r.add(b.host[k]);
     return r;
   };
-  auto own_f = [&] { CHECK(ecg::cuda::conv2d_forward(s, x.dev, w.dev, b.dev, y.dev, 0)); };
+  auto own_f = [&] { return ecg::cuda::conv2d_forward(s, x.dev, w.dev, b.dev, y.dev, 0); };
   auto blas_f = [&] {
     CHECK_BLAS(ecg::cuda::cublas_conv1x1_forward(h, s, x.dev, w.dev, b.dev, y.dev, ones));
+    return cudaGetLastError();
   };
-  own_f();
+  CHECK(own_f());
   const double e_own_f = worst_ratio(y.read(), fwd_ref);
-  blas_f();
+  CHECK(blas_f());
   const double e_blas_f = worst_ratio(y.read(), fwd_ref);
   std::snprintf(name, sizeof name, "conv 1x1 fwd N=%d %d->%d %dx%d", N, C, K, HW_side, HW_side);
   row(name, gflop, median_ms(own_f), median_ms(blas_f), e_own_f, e_blas_f);
@@ -236,13 +211,14 @@ void bench_conv1x1(cublasHandle_t h, const float* ones, int N, int C, int HW_sid
     for (int k = 0; k < K; ++k) r.add(double(w.host[k * C + c]) * dy.host[(n * K + k) * HW + p]);
     return r;
   };
-  auto own_d = [&] { CHECK(ecg::cuda::conv2d_backward_data(s, dy.dev, w.dev, dx.dev, 0)); };
+  auto own_d = [&] { return ecg::cuda::conv2d_backward_data(s, dy.dev, w.dev, dx.dev, 0); };
   auto blas_d = [&] {
     CHECK_BLAS(ecg::cuda::cublas_conv1x1_backward_data(h, s, dy.dev, w.dev, dx.dev));
+    return cudaGetLastError();
   };
-  own_d();
+  CHECK(own_d());
   const double e_own_d = worst_ratio(dx.read(), bd_ref);
-  blas_d();
+  CHECK(blas_d());
   const double e_blas_d = worst_ratio(dx.read(), bd_ref);
   std::snprintf(name, sizeof name, "conv 1x1 bwd-data N=%d %d->%d %dx%d", N, C, K, HW_side,
                 HW_side);
@@ -263,15 +239,16 @@ void bench_conv1x1(cublasHandle_t h, const float* ones, int N, int C, int HW_sid
     return r;
   };
   auto own_w = [&] {
-    CHECK(ecg::cuda::conv2d_backward_weights(s, x.dev, dy.dev, dw.dev, db.dev, work.dev, 0));
+    return ecg::cuda::conv2d_backward_weights(s, x.dev, dy.dev, dw.dev, db.dev, work.dev, 0);
   };
   auto blas_w = [&] {
     CHECK_BLAS(
         ecg::cuda::cublas_conv1x1_backward_weights(h, s, x.dev, dy.dev, dw.dev, db.dev, ones));
+    return cudaGetLastError();
   };
-  own_w();
+  CHECK(own_w());
   const double e_own_w = std::max(worst_ratio(dw.read(), bw_ref), worst_ratio(db.read(), bb_ref));
-  blas_w();
+  CHECK(blas_w());
   const double e_blas_w = std::max(worst_ratio(dw.read(), bw_ref), worst_ratio(db.read(), bb_ref));
   std::snprintf(name, sizeof name, "conv 1x1 bwd-weights N=%d %d->%d %dx%d", N, C, K, HW_side,
                 HW_side);

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "kernels/cuda/bench/bench_timing.h"
 #include "kernels/cuda/conv2d.cuh"
 #include "kernels/cuda/conv_int8.cuh"
 
@@ -33,37 +34,6 @@ const Layer kLayers[] = {
     {"s2 conv2 3x3 128->256", 128, 56, 256, 3, 1},
     {"s2 shortcut 1x1/2 128->256", 128, 112, 256, 1, 2},
 };
-
-#define CHECK(x)                                                                       \
-  do {                                                                                 \
-    cudaError_t e_ = (x);                                                              \
-    if (e_ != cudaSuccess) {                                                           \
-      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                    \
-    }                                                                                  \
-  } while (0)
-
-template <class F>
-float median_ms(F&& launch) {
-  cudaEvent_t a, b;
-  CHECK(cudaEventCreate(&a));
-  CHECK(cudaEventCreate(&b));
-  for (int i = 0; i < 3; ++i) CHECK(launch());
-  std::vector<float> t;
-  for (int i = 0; i < 20; ++i) {
-    CHECK(cudaEventRecord(a));
-    CHECK(launch());
-    CHECK(cudaEventRecord(b));
-    CHECK(cudaEventSynchronize(b));
-    float ms = 0;
-    CHECK(cudaEventElapsedTime(&ms, a, b));
-    t.push_back(ms);
-  }
-  std::sort(t.begin(), t.end());
-  CHECK(cudaEventDestroy(a));
-  CHECK(cudaEventDestroy(b));
-  return t[t.size() / 2];
-}
 
 }  // namespace
 
