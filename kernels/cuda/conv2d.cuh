@@ -257,6 +257,11 @@ __global__ void __launch_bounds__(256) conv_direct3x3_k16_kernel(ConvDirectArgs 
   const long long plane = static_cast<long long>(s.H) * s.W;
   const float* ximg = a.x + static_cast<long long>(img) * s.C * plane;
 
+  // Patch copy: threads below 7 * 34 own column scol, rows srow + 7i.
+  const int scol = tid % kDirectIn, srow = tid / kDirectIn;
+  const bool stager = tid < 7 * kDirectIn;
+  const bool col_ok = stager && static_cast<unsigned>(v0 + scol) < static_cast<unsigned>(s.W);
+
   float acc[kDirectK][4];
 #pragma unroll
   for (int k = 0; k < kDirectK; ++k)
@@ -265,29 +270,45 @@ __global__ void __launch_bounds__(256) conv_direct3x3_k16_kernel(ConvDirectArgs 
 
   for (int c0 = 0; c0 < s.C; c0 += kDirectChannels) {
     __syncthreads();  // the previous chunk's reads are done
-                      // Stage the patch (zero outside the image and past C) and the weights
-                      // as [c][tap][k] (zero past K), so the FMAs below need no checks.
+                      // Stage the patch of the stage's channels (zero outside the image) and
+    // their weights as [c][tap][k] (zero past K), so the FMAs below need no
+    // checks. The first 7 x 34 threads copy one patch column each, rows
+    // srow + 7i (5 loads), with the column test made once per thread (a flat
+    // loop over the patch spent 96 instructions per element on sm_53).
+    const int stage = min(kDirectChannels, s.C - c0);  // the stem's 3 channels: 3, not 4
+    // Global index and shared slot of (c, srow, scol), stepped per channel.
+    long long cidx =
+        static_cast<long long>(c0) * plane + static_cast<long long>(h0 + srow) * s.W + (v0 + scol);
+    float* dst = &in_s[0][srow][scol];
+    const long long rstep = 7LL * s.W;
 #pragma unroll 1
-    for (int e = tid; e < kDirectChannels * kDirectIn * kDirectIn; e += 256) {
-      const int c = e / (kDirectIn * kDirectIn), rem = e - c * (kDirectIn * kDirectIn);
-      const int row = rem / kDirectIn, col = rem - row * kDirectIn;
-      const int h = h0 + row, v = v0 + col;
-      float val = 0.f;
-      if (c0 + c < s.C && h >= 0 && h < s.H && v >= 0 && v < s.W)
-        val = ximg[(c0 + c) * plane + static_cast<long long>(h) * s.W + v];
-      in_s[c][row][col] = val;
+    for (int c = 0; c < stage; ++c) {
+      long long ridx = cidx;
+#pragma unroll
+      for (int i = 0; i < (kDirectIn + 6) / 7; ++i) {
+        const int row = srow + 7 * i;
+        const bool ok = col_ok & (row < kDirectIn) &
+                        (static_cast<unsigned>(h0 + row) < static_cast<unsigned>(s.H));
+        float val = 0.f;
+        if (ok) val = ximg[ridx];
+        if (stager && row < kDirectIn) dst[7 * i * kDirectStride] = val;
+        ridx += rstep;
+      }
+      cidx += plane;
+      dst += kDirectIn * kDirectStride;
     }
-#pragma unroll 1
-    for (int e = tid; e < kDirectChannels * 9 * kDirectK; e += 256) {
-      const int k = e % kDirectK, ct = e / kDirectK, c = ct / 9, tap = ct - c * 9;
-      w_s[c][tap][k] = (k < s.K && c0 + c < s.C)
-                           ? a.w[(static_cast<long long>(k) * s.C + c0 + c) * 9 + tap]
-                           : 0.f;
+    {
+      const int k = tid % kDirectK;  // 16 threads per (channel, tap) row of weights
+      const long long wk = (static_cast<long long>(k) * s.C + c0) * 9;
+#pragma unroll
+      for (int i = 0; i < (kDirectChannels * 9 + 15) / 16; ++i) {
+        const int ct = tid / kDirectK + 16 * i;  // channel * 9 + tap within the stage
+        if (ct < stage * 9) w_s[ct / 9][ct % 9][k] = k < s.K ? a.w[wk + ct] : 0.f;
+      }
     }
     __syncthreads();
     // Channels not unrolled: fully unrolled, nvcc 11.8 hoisted the shared
     // loads of later channels and spilled 27 registers on sm_53.
-    const int stage = min(kDirectChannels, s.C - c0);  // the stem's 3 channels: 3, not 4
 #pragma unroll 1
     for (int c = 0; c < stage; ++c) {
 #pragma unroll

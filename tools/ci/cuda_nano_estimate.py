@@ -86,9 +86,12 @@ def loop_stats(sass_path):
 
 def nested_loop_stats(sass_path, key):
     """The direct kernel's per-stage cost: an outer loop over input-channel
-    stages (staging, barriers) around an inner loop over the stage's channels
-    (the FMAs). Returns (outer instructions, inner instructions, inner FMA,
-    instructions run once) for the function whose name contains key."""
+    stages around loops that run once per channel of the stage (the patch
+    copy and the FMAs). Returns (outer instructions, instructions of the
+    per-channel loops, FMA per channel, instructions run once) for the
+    function whose name contains key; a stage of c channels then runs
+    outer + (c - 1) * per_channel instructions (the outer count holds one
+    pass of each inner loop)."""
     for name, ins in parse(open(sass_path).read()):
         if key not in name:
             continue
@@ -98,13 +101,13 @@ def nested_loop_stats(sass_path, key):
                 t = re.search(r'0x([0-9a-f]+)', body)
                 if t and int(t.group(1), 16) < addr:
                     loops.append((int(t.group(1), 16), addr))
-        spans = [(a, b, [x for (ad, x) in ins if a <= ad <= b]) for a, b in loops]
-        with_fma = [(a, b, lp) for a, b, lp in spans
-                    if any(re.search(r'\bFFMA\b', x) for x in lp)]
-        inner = min(with_fma, key=lambda t: len(t[2]))
-        outer = max(with_fma, key=lambda t: len(t[2]))
-        fma = sum(1 for x in inner[2] if re.search(r'\bFFMA\b', x))
-        return len(outer[2]), len(inner[2]), fma, executed_outside_loop(ins, outer[:2])
+        outer = max(loops, key=lambda ab: ab[1] - ab[0])
+        inner = [(a, b) for a, b in loops if (a, b) != outer and outer[0] <= a and b <= outer[1]]
+        count = lambda a, b: sum(1 for ad, _ in ins if a <= ad <= b)  # noqa: E731
+        fma = max(sum(1 for ad, x in ins if a <= ad <= b and re.search(r'\bFFMA\b', x))
+                  for a, b in inner)
+        return (count(*outer), sum(count(a, b) for a, b in inner), fma,
+                executed_outside_loop(ins, outer))
     raise KeyError(key)
 
 
@@ -204,9 +207,9 @@ def main():
               f"{lp[1] / lp[0]:.2f} |")
     occ = occupancy(256, *direct_res)
     print(f"| conv forward direct 3x3, K <= 16 (32x32 outputs, 4x16 per thread), one input "
-          f"channel | {direct_res[0]} | {direct_res[1]} | {occ} ({occ * 256}) | {direct[1]} | "
-          f"{direct[2]} | {direct[2] / direct[1]:.2f} |")
-    print(f"| (its stage of 4 channels: staging, barriers and 4 channels) | | | | "
+          f"channel (patch copy and FMAs) | {direct_res[0]} | {direct_res[1]} | {occ} "
+          f"({occ * 256}) | {direct[1]} | {direct[2]} | {direct[2] / direct[1]:.2f} |")
+    print(f"| (its stage of 4 channels: weights, barriers and 4 channels) | | | | "
           f"{direct[0] + 3 * direct[1]} | {4 * direct[2]} | "
           f"{4 * direct[2] / (direct[0] + 3 * direct[1]):.2f} |")
     for key, label in (("ConvBackwardDataProblemELi16ELi8ELi8E",
@@ -243,12 +246,13 @@ def main():
         floor_f = max(flops / PEAK_FP32, comp_f / BW)
         if K <= 16 and R == 3 and st == 1:
             # conv2d_forward_direct: 32x32 output tiles, stages of up to 4
-            # input channels; a stage runs the outer loop (staging, barriers,
-            # one pass of the inner loop) once and the inner loop once per
-            # further channel. The 34x34 patch re-reads 13 % of x.
-            outer, inner, _, once = direct
+            # input channels; a stage runs the outer loop (weights, barriers,
+            # one pass of the per-channel loops) once and the per-channel
+            # loops (patch copy, FMAs) once per further channel. The 34x34
+            # patch re-reads 13 % of x.
+            outer, per_channel, _, once = direct
             stages = -(-C // 4)
-            per_stage = (stages * (outer - inner) + C * inner) / stages
+            per_stage = outer + (C / stages - 1) * per_channel
             comp_d = comp_f + 4 * C * H * H * (34 * 34 / (32 * 32) - 1)
             t_f, info = igemm_time(K, P * P, C * 9, 36, per_stage, once, *direct_res,
                                    256, 4, 4 * K * C * 9, comp_d, 16, 1024)
@@ -269,8 +273,8 @@ def main():
         if splits > 1:  # the kernel that adds the partials and runs the epilogue
             t_i += 4 * (splits + 1) * K * P * P / (BW * BW_EFF) + LAUNCH_S
         print(f"| {name} | {flops / 1e9:.3f} | {floor_f * 1e3:.2f} | {t_f * 1e3:.2f} | "
-              f"{t_f / floor_f:.1f} | {info['blocks']} x {info['waves']} | {comp_i / 1e6:.2f} | "
-              f"{t_i * 1e3:.2f} | {t_i / floor_i:.1f} |")
+              f"{t_f / floor_f:.2f} | {info['blocks']} x {info['waves']} | {comp_i / 1e6:.2f} | "
+              f"{t_i * 1e3:.2f} | {t_i / floor_i:.2f} |")
         tot["flops"] += flops
         tot["f_floor"] += floor_f
         tot["f32"] += t_f
