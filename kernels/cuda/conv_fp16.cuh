@@ -151,7 +151,7 @@ __device__ __forceinline__ void conv_fp16_store(const ConvFp16Args& a, long long
 // (B = gathered input pairs); kThreadsM x (256 / kThreadsM) threads with
 // kTM x kTN outputs each, in groups of 4 rows / 4 columns as in igemm.cuh
 // (conflict-free 128-bit shared reads).
-// kGather: how a thread gathers its input pairs (conv_fp16_gather below).
+// kGather: how a thread gathers its input pairs (the kGather* constants above).
 template <int kThreadsM, int kTM, int kTN, int kGather>
 __global__ void __launch_bounds__(kConvFp16Threads)
     conv_fp16_kernel(ConvFp16Args a, const __half* __restrict__ x, void* y,
@@ -226,7 +226,7 @@ __global__ void __launch_bounds__(kConvFp16Threads)
 #pragma unroll
       for (int i = 0; i < kBPer; ++i) {
         const int sl = i / kPerSlot;
-        const int ch = ok[sl] ? 2 * (b_k + kBSub * i) - 16 * sl : 0;
+        const int ch = ok[sl] ? 2 * (b_k + kBSub * i) - 16 * sl : 0;  // two taps: C = 16
         const unsigned word = *reinterpret_cast<const unsigned*>(base[sl] + ch);
         rb[i] = ok[sl] ? word : 0u;
       }
