@@ -13,10 +13,11 @@
 //                   with spatially flipped, channel-swapped weights (no scatter).
 //                   Otherwise dcol = W^T dy in column tiles, then col2im adds.
 //  backward weights dW[K, CRS] = sum_n dY_n[K, PQ] * col_n^T[PQ, CRS], implicit
-//                   transposed im2col packer; db = row sums of dY. With at least
-//                   one image per thread, threads split the batch into private
-//                   partial dW sums reduced at the end of the same parallel region
-//                   (splitting dW instead made every thread read and pack all of dY).
+//                   transposed im2col packer; db = row sums of dY. The batch is
+//                   cut into at most kDwMaxChunks groups fixed by N, whose partial
+//                   dW sums are added in group order: the result does not depend
+//                   on the thread count (splitting dW alone made every thread read
+//                   and pack all of dY).
 // Weights are packed per call: packing costs K*CRS, against K*CRS*N*P*Q
 // multiply-adds, under 1 % for every layer of the study's models at batch 1,
 // so no cache keyed by pointer (which would go stale on in-place updates).
@@ -261,8 +262,11 @@ inline void conv2d_backward_data(const Conv2dShape& s, const float* dy, const fl
     // About 256 KiB of tile stays in L2 between the GEMM and the scatter, but
     // at least 128 columns: each GEMM call packs all of its rows x K block of
     // W^T, so a narrower tile (kNR columns for AlexNet's 96*121 rows) spent as
-    // long packing as multiplying.
-    int chunk = std::max(round_up(128, kNR), (65536 / std::max(rows, 1)) / kNR * kNR);
+    // long packing as multiplying. The tile width comes from the whole C*R*S,
+    // not this job's rows: the scatter adds into dx in (tile, row) order, so a
+    // width that followed the thread count would change the sums' order.
+    const int all_rows = CRS;
+    int chunk = std::max(round_up(128, kNR), (65536 / std::max(all_rows, 1)) / kNR * kNR);
     chunk = std::min(chunk, round_up(PQ, kNR));
     float* tile = thread_scratch(kScratchTile, static_cast<size_t>(rows) * chunk);
     const DenseA pa{w + static_cast<long>(c0) * RS, CRS, true, 1.f};
@@ -312,69 +316,76 @@ inline void conv_dw_range(const Conv2dShape& s, const float* x, const float* dy,
   }
 }
 
+// db[k] = sum over images (in order) of the row sums of dY: the same order
+// whatever the thread count.
+inline void conv_db_rows(const Conv2dShape& s, const float* dy, int k0, int k1, float* db) {
+  const int PQ = s.P * s.Q;
+  for (int k = k0; k < k1; ++k) {
+    float acc = 0.f;
+    for (int n = 0; n < s.N; ++n) {
+      const float* row = dy + (static_cast<long>(n) * s.K + k) * PQ;
+#pragma omp simd reduction(+ : acc)
+      for (int i = 0; i < PQ; ++i) acc += row[i];
+    }
+    db[k] = acc;
+  }
+}
+
+// The batch is cut into this many chunks at most, whatever the thread count.
+constexpr int kDwMaxChunks = 8;
+
 inline void conv2d_backward_weights(const Conv2dShape& s, const float* x, const float* dy,
                                     float* dw, float* db) {
-  const int CRS = s.C * s.R * s.S, PQ = s.P * s.Q;
+  // Deterministic: every dW element is summed in an order fixed by the shape
+  // alone. The batch is cut into `chunks` contiguous groups of images (a
+  // function of N only); each group's partial dW accumulates its images in
+  // order, and the partials are added in group order. Threads take (group,
+  // column or row slice) tasks; slicing dW never changes an element's order.
+  // So the bytes are the same at 1, 2 or 16 threads (docs/determinism.md).
+  const int CRS = s.C * s.R * s.S;
   const long nw = static_cast<long>(s.K) * CRS;
   const int threads = std::max(1, ecg::num_threads());
-  if (s.N >= threads && threads > 1) {
-    // Batch split: each thread correlates its own images over the whole dW
-    // (no duplicated packing or reads), then the partial sums are reduced.
-    // Partials of threads > 0 live in one shared buffer owned by this call.
-    float* partial = thread_scratch(kScratchWeights, static_cast<size_t>(nw) * (threads - 1));
-#pragma omp parallel num_threads(threads)
-    {
-      const int t = omp_get_thread_num(), T = omp_get_num_threads();
-      int n0, n1;
-      split_range(s.N, T, t, 1, n0, n1);
-      float* mine = t == 0 ? dw : partial + static_cast<long>(t - 1) * nw;
-      if (n1 > n0)
-        conv_dw_range(s, x, dy, n0, n1, 0, s.K, 0, CRS, mine);
+  const int chunks = std::max(1, std::min(s.N, kDwMaxChunks));
+  // Slices per group so that small batches still use every thread: columns
+  // when there are enough of them, else rows.
+  const int want = std::max(1, (threads + chunks - 1) / chunks);
+  const bool split_cols = CRS >= 2 * kNR * want;
+  const int slices =
+      std::max(1, std::min(want, split_cols ? (CRS + kNR - 1) / kNR : (s.K + kMR - 1) / kMR));
+  float* partial = chunks > 1
+                       ? thread_scratch(kScratchWeights, static_cast<size_t>(nw) * (chunks - 1))
+                       : nullptr;
+  const int tasks = chunks * slices;
+#pragma omp parallel num_threads(std::min(threads, tasks))
+  {
+#pragma omp for schedule(dynamic, 1)
+    for (int task = 0; task < tasks; ++task) {
+      const int g = task / slices, sl = task % slices;
+      int n0, n1, m0 = 0, m1 = s.K, j0 = 0, j1 = CRS;
+      split_range(s.N, chunks, g, 1, n0, n1);
+      if (split_cols)
+        split_range(CRS, slices, sl, kNR, j0, j1);
       else
-        std::memset(mine, 0, sizeof(float) * nw);
-#pragma omp barrier
+        split_range(s.K, slices, sl, kMR, m0, m1);
+      if (m1 <= m0 || j1 <= j0) continue;
+      float* mine = g == 0 ? dw : partial + static_cast<long>(g - 1) * nw;
+      conv_dw_range(s, x, dy, n0, n1, m0, m1, j0, j1, mine);
+    }
+    // Implicit barrier: every partial is complete.
+    if (chunks > 1) {
 #pragma omp for schedule(static)
       for (long i = 0; i < nw; ++i) {
         float acc = dw[i];
-        for (int u = 1; u < T; ++u) acc += partial[static_cast<long>(u - 1) * nw + i];
+        for (int u = 1; u < chunks; ++u) acc += partial[static_cast<long>(u - 1) * nw + i];
         dw[i] = acc;
       }
-#pragma omp for schedule(static)
-      for (int k = 0; k < (db ? s.K : 0); ++k) {
-        float acc = 0.f;
-        for (int n = 0; n < s.N; ++n) {
-          const float* row = dy + (static_cast<long>(n) * s.K + k) * PQ;
-#pragma omp simd reduction(+ : acc)
-          for (int i = 0; i < PQ; ++i) acc += row[i];
-        }
-        db[k] = acc;
-      }
     }
-    return;
-  }
-  // Small batch: each task owns a block of dW and loops over the whole batch.
-  const bool split_cols = CRS >= 2 * kNR * threads;
-  const int tasks =
-      std::max(1, std::min(threads, split_cols ? (CRS + kNR - 1) / kNR : (s.K + kMR - 1) / kMR));
-#pragma omp parallel for num_threads(tasks) schedule(static, 1)
-  for (int t = 0; t < tasks; ++t) {
-    int m0 = 0, m1 = s.K, j0 = 0, j1 = CRS;
-    if (split_cols)
-      split_range(CRS, tasks, t, kNR, j0, j1);
-    else
-      split_range(s.K, tasks, t, kMR, m0, m1);
-    if (m1 <= m0 || j1 <= j0) continue;
-    conv_dw_range(s, x, dy, 0, s.N, m0, m1, j0, j1, dw);
-    if (db && j0 == 0)
-      for (int k = m0; k < m1; ++k) {
-        float acc = 0.f;
-        for (int n = 0; n < s.N; ++n) {
-          const float* row = dy + (static_cast<long>(n) * s.K + k) * PQ;
-#pragma omp simd reduction(+ : acc)
-          for (int i = 0; i < PQ; ++i) acc += row[i];
-        }
-        db[k] = acc;
-      }
+    if (db) {
+      const int T = omp_get_num_threads(), t = omp_get_thread_num();
+      int k0, k1;
+      split_range(s.K, T, t, 1, k0, k1);
+      conv_db_rows(s, dy, k0, k1, db);
+    }
   }
 }
 

@@ -3,6 +3,7 @@
 // asymmetric padding, 1x1 and 11x11 kernels, batch 1 and 16.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "kernels/ref/conv2d_ref.h"
 #include "kernels/ref/gemm_ref.h"
@@ -102,6 +103,14 @@ const ConvCase kConvCases[] = {
     {"pad_beyond_kernel", 1, 4, 5, 5, 3, 3, 2, 1, 1, 3, 0, 1, 2},
     {"deep_kc_blocks", 1, 40, 15, 15, 70, 3, 3, 1, 1, -1, 0, 0, 0},
     {"rect_stride_2x1", 2, 6, 9, 8, 10, 3, 5, 2, 1, 1, 2, 1, 2},
+    // Batch 1, stride 2, output wider than one col2im tile at any thread count.
+    {"3x3_s2_wide_tiles", 1, 8, 64, 64, 4, 3, 3, 2, 2, -1, 0, 0, 0},
+    // ResNet-11's stem and stage 0 at the golden test's size (batch 2, 32 px).
+    {"resnet_stem", 2, 3, 32, 32, 16, 3, 3, 1, 1, -1, 0, 0, 0},
+    {"resnet_s0_conv1", 2, 16, 32, 32, 16, 3, 3, 1, 1, -1, 0, 0, 0},
+    {"resnet_s0_conv2", 2, 16, 32, 32, 64, 3, 3, 1, 1, -1, 0, 0, 0},
+    {"resnet_s0_shortcut", 2, 16, 32, 32, 64, 1, 1, 1, 1, 0, 0, 0, 0},
+    {"resnet_s0_b1_conv1", 2, 64, 32, 32, 16, 3, 3, 1, 1, -1, 0, 0, 0},
 };
 
 TEST(CpuConv2d, AllDirectionsMatchReference) {
@@ -154,6 +163,41 @@ TEST(CpuConv2d, AllDirectionsMatchReference) {
           EXPECT_TRUE(all_near("conv bwd weights (no db) " + tag, dw, dw_ref,
                                kConvBwdTolPerTermF32 * (npq + 4), kRelTolF32));
         }
+      }
+    }
+  }
+}
+
+// Determinism (docs/determinism.md): each direction gives the same bytes at
+// any thread count, since the order of every sum is fixed by the shape.
+TEST(CpuConv2d, SameBytesAtAnyThreadCount) {
+  ThreadGuard guard;
+  for (const auto& cc : kConvCases) {
+    const Conv2dShape s = make_shape(cc);
+    const size_t nx = static_cast<size_t>(s.N) * s.C * s.H * s.W;
+    const size_t nw = static_cast<size_t>(s.K) * s.C * s.R * s.S;
+    const size_t ny = static_cast<size_t>(s.N) * s.K * s.P * s.Q;
+    auto x = random_vec(nx, 21), w = random_vec(nw, 22), b = random_vec(s.K, 23),
+         dy = random_vec(ny, 24);
+    for (Isa isa : fast_isas()) {
+      std::vector<float> y1, dx1, dw1, db1;
+      for (int threads : {1, 2, 3, 4, 16}) {
+        set_num_threads(threads);
+        std::vector<float> y(ny), dx(nx), dw(nw), db(s.K);
+        ops().conv2d_forward.exact(DeviceType::CPU, isa)(s, x.data(), w.data(), b.data(), y.data());
+        ops().conv2d_backward_data.exact(DeviceType::CPU, isa)(s, dy.data(), w.data(), dx.data());
+        ops().conv2d_backward_weights.exact(DeviceType::CPU, isa)(s, x.data(), dy.data(), dw.data(),
+                                                                  db.data());
+        if (threads == 1) {
+          y1 = y, dx1 = dx, dw1 = dw, db1 = db;
+          continue;
+        }
+        const std::string tag = std::string(cc.name) + " " + isa_name(isa) + " threads " +
+                                std::to_string(threads) + " vs 1";
+        EXPECT_EQ(std::memcmp(y.data(), y1.data(), ny * sizeof(float)), 0) << "fwd " << tag;
+        EXPECT_EQ(std::memcmp(dx.data(), dx1.data(), nx * sizeof(float)), 0) << "bwd data " << tag;
+        EXPECT_EQ(std::memcmp(dw.data(), dw1.data(), nw * sizeof(float)), 0) << "bwd w " << tag;
+        EXPECT_EQ(std::memcmp(db.data(), db1.data(), s.K * sizeof(float)), 0) << "bwd b " << tag;
       }
     }
   }

@@ -5,9 +5,13 @@
 
 #include <cmath>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
+#include <map>
 
+#include "core/runtime.h"
 #include "models/checkpoint.h"
+#include "models/safetensors.h"
 #include "models/trainer.h"
 #include "quadrant_data.h"
 
@@ -52,6 +56,35 @@ TEST_F(TrainerTest, SameSeedGivesBitIdenticalLosses) {
   TrainResult r2 = train(*b, d2, nullptr, options("b", 2), false);
   ASSERT_EQ(r1.history.size(), 2u);
   for (size_t e = 0; e < 2; ++e) EXPECT_EQ(r1.history[e].train_loss, r2.history[e].train_loss);
+}
+
+// The determinism contract (docs/determinism.md): for one seed, ISA and
+// model, training writes the same bytes whatever the thread count. Four
+// threads on a two-core machine oversubscribe, which is fine for bytes.
+TEST_F(TrainerTest, SameCheckpointBytesAtOneTwoAndFourThreads) {
+  std::map<std::string, Tensor> first;
+  for (int threads : {1, 2, 4}) {
+    set_num_threads(threads);
+    auto m = model();
+    auto d = quadrant_data(16, 11);
+    const std::string sub = "threads" + std::to_string(threads);
+    train(*m, d, nullptr, options(sub, 2), false);
+    const SafetensorsFile state = load_safetensors((dir_ / sub / "state.safetensors").string());
+    ASSERT_GT(state.tensors.size(), 50u);
+    if (first.empty()) {
+      first = state.tensors;
+      continue;
+    }
+    ASSERT_EQ(state.tensors.size(), first.size());
+    for (const auto& [name, t] : state.tensors) {
+      const Tensor& want = first.at(name);
+      ASSERT_EQ(t.shape(), want.shape()) << name;
+      ASSERT_EQ(t.dtype(), want.dtype()) << name;
+      EXPECT_EQ(std::memcmp(t.raw_data(), want.raw_data(), t.nbytes()), 0)
+          << name << " differs between 1 and " << threads << " threads";
+    }
+  }
+  set_num_threads(0);
 }
 
 TEST_F(TrainerTest, ResumeEqualsUninterrupted) {
