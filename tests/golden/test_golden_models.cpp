@@ -96,6 +96,11 @@ void expect_summary(const GoldenFile& g, const std::string& name, const Tensor& 
 
 // Per-model tolerances. Observed margins (worst |err|/bound with
 // ECG_GOLDEN_MARGINS=1, 2026-11-25, f32 on avx512) are written beside each.
+// ResNet-11's input was redrawn on 2026-12-07 so that no ReLU input of the
+// reference run lies within 3e-6 of zero (make_golden.py, RELU_MARGIN): the old
+// one put a stage-0 pre-activation at 2e-7, where float32 rounding decided the
+// gate and AVX2 landed on the other side. Worst margins since, over generic,
+// avx2 and avx512: step-3 loss 0.31, step-1 loss 0.21, everything else < 0.08.
 struct ModelTolerances {
   Tolerance loss32, loss_updated32, logits32, grad32, grad_sums32, param32, param_sums32,
       noisy_bias32, running32;
