@@ -1,7 +1,8 @@
 // GoogleTest glue for golden comparisons: the list of variants every golden
-// test runs (the f64 reference path, and the f32 path once per ISA level this
-// CPU supports, so each fast kernel registered later is checked against
-// PyTorch too), and an EXPECT-style check that prints the margin.
+// test runs (the f64 reference path, and the f32 path once per kernel level of
+// the architecture, skipped by name where this CPU lacks it, so each fast
+// kernel registered later is checked against PyTorch too), and an EXPECT-style
+// check that prints the margin.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -21,12 +22,31 @@ struct Variant {
   Isa isa;
 };
 
+// Every kernel level of this architecture, whether or not this CPU runs it:
+// a level the CPU lacks is instantiated and reported as skipped, by name, so
+// a run's log says which levels it did not cover.
+inline std::vector<Isa> architecture_levels() {
+#if defined(__aarch64__)
+  return {Isa::Ref, Isa::Generic, Isa::Neon};
+#elif defined(__x86_64__)
+  return {Isa::Ref, Isa::Generic, Isa::Avx2, Isa::Avx512};
+#else
+  return {Isa::Ref, Isa::Generic};
+#endif
+}
+
 inline std::vector<Variant> all_variants() {
   std::vector<Variant> v{{DType::F64, Isa::Ref}};
-  for (int i = 0; i < static_cast<int>(Isa::Count); ++i)
-    if (isa_supported(static_cast<Isa>(i))) v.push_back({DType::F32, static_cast<Isa>(i)});
+  for (Isa isa : architecture_levels()) v.push_back({DType::F32, isa});
   return v;
 }
+
+// For the start of a test body or SetUp(): skips, naming the level.
+#define ECG_SKIP_IF_CPU_LACKS(isa)                                                          \
+  do {                                                                                      \
+    if (!isa_supported(isa))                                                                \
+      GTEST_SKIP() << "kernel level " << isa_name(isa) << ": this CPU does not support it"; \
+  } while (0)
 
 // Readable parameter in failure lines instead of the struct's raw bytes.
 inline void PrintTo(const Variant& v, std::ostream* os) {

@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "core/ops.h"
@@ -261,24 +262,34 @@ void run_model(const std::string& model_name, DType dt, const ModelTolerances& t
   }
 }
 
-class GoldenModels : public ::testing::TestWithParam<DType> {};
+// One suite over every variant: float64 on the reference, float32 at each
+// kernel level of the architecture (skipped by name where the CPU lacks it).
+class GoldenModels : public ::testing::TestWithParam<Variant> {
+ protected:
+  void SetUp() override {
+    ECG_SKIP_IF_CPU_LACKS(GetParam().isa);
+    isa_ = std::make_unique<IsaScope>(GetParam().isa);
+  }
+  void TearDown() override { isa_.reset(); }
+
+ private:
+  std::unique_ptr<IsaScope> isa_;
+};
 
 TEST_P(GoldenModels, ResNet11OneForwardAndThreeKerasAdamSteps) {
-  run_model("resnet11", GetParam(), kResNet);
+  run_model("resnet11", GetParam().dtype, kResNet);
 }
 
-// The float64 AlexNet runs on the scalar reference (3 x 0.9 GMAC per step),
-// too slow for every CI run; ECG_GOLDEN_SLOW=1 adds it.
+// AlexNet on the scalar reference (float64, or float32 at the ref level:
+// 3 x 0.9 GMAC per step) takes minutes, too slow for every CI run;
+// ECG_GOLDEN_SLOW=1 adds them.
 TEST_P(GoldenModels, AlexNetOneForwardAndThreeKerasAdamSteps) {
-  if (GetParam() == DType::F64 && !std::getenv("ECG_GOLDEN_SLOW"))
-    GTEST_SKIP() << "f64 AlexNet takes minutes on the scalar reference; set ECG_GOLDEN_SLOW=1";
-  run_model("alexnet", GetParam(), kAlexNet);
+  if (GetParam().isa == Isa::Ref && !std::getenv("ECG_GOLDEN_SLOW"))
+    GTEST_SKIP() << "AlexNet on the scalar reference takes minutes; set ECG_GOLDEN_SLOW=1";
+  run_model("alexnet", GetParam().dtype, kAlexNet);
 }
 
-INSTANTIATE_TEST_SUITE_P(Dtypes, GoldenModels, ::testing::Values(DType::F32, DType::F64),
-                         [](const ::testing::TestParamInfo<DType>& i) {
-                           return std::string(dtype_name(i.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Variants, GoldenModels, ::testing::ValuesIn(all_variants()), variant_name);
 
 }  // namespace
 }  // namespace ecg::golden

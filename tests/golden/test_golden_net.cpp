@@ -67,6 +67,7 @@ Tensor forward(const std::map<std::string, Tensor>& p, const Tensor& x, const Te
 }
 
 void run(const Variant& v, const std::string& variant, const std::string& optimizer) {
+  ECG_SKIP_IF_CPU_LACKS(v.isa);
   IsaScope isa(v.isa);
   const DType dt = v.dtype;
   static const GoldenFile g = GoldenFile::load(golden_path("net_adam.bin"));

@@ -46,7 +46,10 @@ std::vector<std::string> cases_with(const GoldenFile& g, const std::string& pref
 
 class GoldenOps : public ::testing::TestWithParam<Variant> {
  protected:
-  void SetUp() override { isa_ = std::make_unique<IsaScope>(GetParam().isa); }
+  void SetUp() override {
+    ECG_SKIP_IF_CPU_LACKS(GetParam().isa);
+    isa_ = std::make_unique<IsaScope>(GetParam().isa);
+  }
   void TearDown() override { isa_.reset(); }
 
   DType dt() const { return GetParam().dtype; }
