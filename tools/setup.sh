@@ -16,7 +16,9 @@ JOBS=${ECG_JOBS:-$(nproc)}
 REQUIRED_PACKAGES=(cmake ninja-build g++ pkg-config libgtest-dev libbenchmark-dev
   libjpeg62-turbo-dev libpng-dev libcli11-dev nlohmann-json3-dev clang-format
   libboost-context-dev zlib1g-dev)
-OPTIONAL_PACKAGES=(libdnnl-dev libopenblas-dev)
+# ccache (optional) keeps compiled objects outside the clone, so a fresh clone
+# (CI, a second checkout) rebuilds only what changed.
+OPTIONAL_PACKAGES=(libdnnl-dev libopenblas-dev ccache)
 
 missing_packages() {
   local p
@@ -53,10 +55,27 @@ install_deps() {
   fi
 }
 
+# With ccache present: one cache under ~/.cache/ecgcnn shared by every clone.
+# Paths under the clone are hashed relative to it (CCACHE_BASEDIR), and the
+# build folder is left out of the hash (CCACHE_NOHASHDIR; it only names the
+# debug info's compile directory), so another clone of the same commit hits.
+# .ci/run sets the same variables for its sanitizer build.
+ECG_CACHE_FLAGS=()
+setup_compiler_cache() {
+  ECG_CACHE_FLAGS=()
+  command -v ccache >/dev/null 2>&1 || return 0
+  export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ecgcnn/ccache}
+  export CCACHE_BASEDIR=$ROOT CCACHE_NOHASHDIR=1
+  ccache --max-size 5G >/dev/null
+  ECG_CACHE_FLAGS=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+}
+
 build() {
   # -DECG_CUDA=OFF: the CPU program (a build dir configured before the option
   # defaulted to OFF may still hold ON in its cache).
-  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DECG_CUDA=OFF "$@" >/dev/null
+  setup_compiler_cache
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DECG_CUDA=OFF \
+    "${ECG_CACHE_FLAGS[@]}" "$@" >/dev/null
   cmake --build "$BUILD_DIR" -j "$JOBS"
 }
 

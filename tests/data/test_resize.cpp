@@ -6,6 +6,7 @@
 
 #include "data/image_io.h"
 #include "data/resize.h"
+#include "tests/source_dir.h"
 
 namespace ecg::data {
 namespace {

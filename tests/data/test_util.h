@@ -10,13 +10,14 @@
 #include <string>
 
 #include "data/image.h"
+#include "tests/source_dir.h"
 
 namespace ecg::data::testing {
 
 namespace fs = std::filesystem;
 
 inline std::string sample_dir() {
-  return ECG_SOURCE_DIR "/../shared/data/ecg-sample";
+  return std::string(ECG_SOURCE_DIR) + "/../shared/data/ecg-sample";
 }
 inline bool have_samples() {
   return fs::is_directory(sample_dir() + "/train");

@@ -8,10 +8,7 @@
 #include <sstream>
 
 #include "core/error.h"
-
-#ifndef ECG_SOURCE_DIR
-#define ECG_SOURCE_DIR "."
-#endif
+#include "tests/source_dir.h"
 
 namespace ecg::golden {
 

@@ -8,6 +8,7 @@
 
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
+#include "tests/source_dir.h"
 
 namespace ecg {
 namespace {
