@@ -1,5 +1,6 @@
-// Fine-tuning from the command line (issue 21): `train --init-from --freeze
-// --freeze-bn` and its errors, on a tiny synthetic set made with `ecgcnn synth`.
+// Fine-tuning and whole-folder evaluation from the command line (issue 21):
+// `train --init-from --freeze --freeze-bn`, its errors, and `eval --split all`,
+// on a tiny synthetic set made with `ecgcnn synth`.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -129,6 +130,27 @@ TEST_F(CliFinetune, HelpDocumentsTheFinetuningRecipe) {
   EXPECT_EQ(r.code, 0);
   for (const char* s : {"--init-from", "--freeze", "--freeze-bn", "--lr 1e-4"})
     EXPECT_NE(r.out.find(s), std::string::npos) << s;
+}
+
+// eval on a plain folder of class folders counts every image; on a folder
+// with train/ and test/ it keeps evaluating test unless --split all.
+TEST_F(CliFinetune, EvalSplitAllCountsEveryImage) {
+  const std::string ck = path("pre/best.safetensors");
+  auto eval = [&](const std::string& args) {
+    CliRun r = run("eval --checkpoint " + ck + " --json " + args);
+    EXPECT_EQ(r.code, 0) << r.err;
+    return r.code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json::object();
+  };
+  nlohmann::json j = eval("--data " + path("data/train"));
+  EXPECT_EQ(j.value("split", ""), "all");
+  EXPECT_EQ(j.value("total", 0), 20);
+  j = eval("--data " + path("data/train") + " --split test");
+  EXPECT_EQ(j.value("total", 0), 4);  // the 20 % split a training run would hold out
+  j = eval("--data " + path("data"));
+  EXPECT_EQ(j.value("split", ""), "test");
+  EXPECT_EQ(j.value("total", 0), 4);
+  j = eval("--data " + path("data") + " --split all");
+  EXPECT_EQ(j.value("total", 0), 24);
 }
 
 }  // namespace
