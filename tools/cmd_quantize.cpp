@@ -23,7 +23,7 @@ namespace {
 struct QuantizeCli {
   std::string checkpoint, calib, method = "auto", out = "model.int8";
   std::string report;
-  int images = 200, eval_images = 300;
+  int images = 200, eval_images = 300, weight_bits = 8;
   double percentile = 99.99;
   double budget = -1;  // points; < 0: no fallback
   bool sensitivity = true, stability = true, bias_correction = true;
@@ -65,6 +65,7 @@ void run_quantize(const QuantizeCli& o) {
             o.method, "' (expected minmax, percentile, kl, mse or auto)");
   qo.calib.percentile = o.percentile;
   qo.bias_correction = o.bias_correction;
+  qo.weight_bits = o.weight_bits;
   LoadedCheckpoint ck = load_checkpoint(o.checkpoint);
   cli::DataConfig cfg = cli::DataConfig::for_model(ck.model->config().name);
   cfg.root = o.calib;
@@ -92,6 +93,7 @@ void run_quantize(const QuantizeCli& o) {
   qo.preprocessing = cfg.json();
   quant::Int8Model q = quant::quantize_model(*ck.model, calib, qo);
   nlohmann::json report = {{"checkpoint", o.checkpoint},
+                           {"weight_bits", o.weight_bits},
                            {"calibration_folder", o.calib},
                            {"calibration_images", calib_set.size()},
                            {"method", o.method}};
@@ -233,6 +235,10 @@ void ecg_cli_quantize(CLI::App& app) {
   sub->add_flag("!--no-stability", o.stability,
                 "skip the three-subset calibration stability report");
   sub->add_option("--report", o.report, "write the reports as JSON to this file");
+  sub->add_option("--weight-bits", o.weight_bits,
+                  "8 (default): weights in [-127, 127]; 7: in [-63, 63], which lets AVX2 CPUs "
+                  "without VNNI run every convolution on the faster exact vpmaddubsw path")
+      ->check(CLI::IsMember({7, 8}));
   sub->add_flag("!--no-bias-correction", o.bias_correction,
                 "do not correct conv biases for the mean shift of weight rounding");
   sub->callback([] { run_quantize(o); });
