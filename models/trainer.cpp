@@ -13,6 +13,7 @@
 #include "core/autograd.h"
 #include "core/rng.h"
 #include "models/checkpoint.h"
+#include "models/finetune.h"
 #include "models/metrics.h"
 #include "models/report.h"
 #include "models/safetensors.h"
@@ -194,13 +195,11 @@ EvalResult evaluate(Model& model, BatchSource& data, bool progress, const std::s
   return r;
 }
 
-void recompute_bn_statistics(Model& model, BatchSource& data, int epoch, int batches) {
+void recompute_bn_statistics(Model& model, BatchSource& data, int epoch, int batches,
+                             const std::vector<std::string>& keep) {
   std::vector<BatchNorm*> bns;
-  std::function<void(Module&)> collect = [&](Module& m) {
-    if (auto* bn = dynamic_cast<BatchNorm*>(&m)) bns.push_back(bn);
-    for (auto& [name, p] : m.named_children()) collect(*p);
-  };
-  collect(model);
+  for (auto& [name, bn] : named_batch_norms(model))
+    if (!matches_prefix(name, keep)) bns.push_back(bn);
   if (bns.empty() || batches <= 0) return;
   std::vector<double> saved;
   for (BatchNorm* bn : bns) {
@@ -211,6 +210,7 @@ void recompute_bn_statistics(Model& model, BatchSource& data, int epoch, int bat
   NoGradGuard guard;
   const bool was_training = model.is_training();
   model.train();
+  hold_frozen_batch_norms(model, keep, false);  // kept layers normalise as they will in training
   data.begin_epoch(epoch);
   Batch b;
   for (int k = 0; k < batches && data.batch(k, b); ++k) {
@@ -379,7 +379,10 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
   const std::string state_path = (fs::path(opt.out_dir) / "state.safetensors").string();
   const std::string best_path = (fs::path(opt.out_dir) / "best.safetensors").string();
 
-  std::unique_ptr<Optimizer> optim = make_optimizer(opt.optimizer, model.parameters(), opt.lr);
+  // Frozen parameters stay out of the optimiser (no update, no weight decay);
+  // with nothing frozen the list and its order are model.parameters().
+  FreezeGuard frozen(model, opt.freeze);
+  std::unique_ptr<Optimizer> optim = make_optimizer(opt.optimizer, frozen.trainable(), opt.lr);
   const Tensor class_weight = class_weight_tensor(opt.class_weights, model.config().classes);
   ReduceLrOnPlateau::Options po;
   po.factor = opt.plateau_factor;
@@ -408,6 +411,7 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
     optim->set_lr(lr);
     train_data.begin_epoch(s.epoch);
     model.train();
+    hold_frozen_batch_norms(model, opt.freeze, opt.freeze_bn);
     const int64_t nb = train_data.num_batches();
     auto t0 = std::chrono::steady_clock::now();
     const double seconds_before = s.epoch_seconds;
@@ -427,7 +431,7 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
              s.next_batch + 1, "): loss is ", total.item(), "; first non-finite values in ",
              locate_non_finite(model, b.images), ". Try a lower --lr.");
       total.backward();
-      if (opt.clip_norm > 0) clip_grad_norm(model.parameters(), opt.clip_norm);
+      if (opt.clip_norm > 0) clip_grad_norm(frozen.trainable(), opt.clip_norm);
       optim->step();
       model.zero_grad();
       ++global_step;
@@ -464,8 +468,8 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
     rec.lr = lr;
     rec.seconds = s.epoch_seconds;
     rec.images_per_s = s.epoch_seconds > 0 ? s.seen / s.epoch_seconds : 0;
-    if (opt.precise_bn_batches > 0)
-      recompute_bn_statistics(model, train_data, s.epoch, opt.precise_bn_batches);
+    if (opt.precise_bn_batches > 0 && !opt.freeze_bn)
+      recompute_bn_statistics(model, train_data, s.epoch, opt.precise_bn_batches, opt.freeze);
     if (val_data && val_data->num_samples() > 0) {
       EvalResult v = evaluate(model, *val_data);
       rec.val_loss = v.loss;

@@ -78,6 +78,12 @@ struct TrainOptions {
   // forget their initial values, so short runs on small data validate on
   // stale statistics; 0 keeps the study's behaviour.
   int precise_bn_batches = 0;
+  // Fine-tuning (models/finetune.h): parameters whose names start with one of
+  // `freeze` get no updates and their BatchNorm layers keep their running
+  // statistics; `freeze_bn` keeps every BatchNorm's statistics (eval mode),
+  // which also turns precise BN off.
+  std::vector<std::string> freeze;
+  bool freeze_bn = false;
   bool progress = true;
   // Extra best-on-validation checkpoints restricted to the first h epochs
   // (best_e<h>.safetensors). Because the schedule and plateau rule depend only
@@ -114,7 +120,9 @@ EvalResult evaluate(Model& model, BatchSource& data, bool progress = false,
 
 // Recomputes every BatchNorm's running mean and variance as the average of
 // the batch statistics over the first `batches` batches of `data` (no grad).
-void recompute_bn_statistics(Model& model, BatchSource& data, int epoch, int batches);
+// BatchNorm layers whose names start with one of `keep` are left as they are.
+void recompute_bn_statistics(Model& model, BatchSource& data, int epoch, int batches,
+                             const std::vector<std::string>& keep = {});
 
 // Trains `model`; resumes from out_dir/state when `resume` is true and the
 // state exists. Writes out_dir/best.safetensors, out_dir/state.safetensors,

@@ -1,6 +1,7 @@
 // `ecgcnn eval --checkpoint F --data DIR`: accuracy, per-class precision,
 // recall, F1, macro and weighted F1, confusion matrix; --json for machines.
-// The test split is evaluated unless --split says otherwise.
+// A folder with train/ and test/ is evaluated on test, a plain folder of
+// class folders on all its images, unless --split says otherwise.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -19,7 +20,7 @@
 namespace {
 
 struct EvalCli {
-  std::string checkpoint, data, split = "test", model_file;
+  std::string checkpoint, data, split, model_file;  // split: empty = by the folder's layout
   bool json = false;
 };
 
@@ -57,7 +58,25 @@ ecg::EvalResult evaluate_int8(const std::function<ecg::Tensor(const ecg::Tensor&
   return r;
 }
 
-void run_eval(const EvalCli& o) {
+// --split: "all" evaluates every image once; without --split, a folder with
+// its own test/ is evaluated on it, and a plain folder of class folders on all
+// its images (its 20 % test split is a training-time notion the user never chose).
+ecg::BatchSource* select_split(const std::string& requested, const ecg::cli::DataSplits& s,
+                               const std::string& root, std::string* chosen) {
+  const bool given_test = s.summary.value("given_test", false);
+  *chosen = !requested.empty() ? requested : given_test ? "test" : "all";
+  ECG_CHECK(*chosen == "all" || *chosen == "test" || *chosen == "val" || *chosen == "train",
+            "--split: expected all, test, val or train, got '", *chosen, "'");
+  ecg::BatchSource* src = *chosen == "all"    ? s.all.get()
+                          : *chosen == "test" ? s.test.get()
+                          : *chosen == "val"  ? s.val.get()
+                                              : s.train.get();
+  ECG_CHECK(src && src->num_samples() > 0, "eval: the ", *chosen, " split of '", root,
+            "' is empty");
+  return src;
+}
+
+void run_eval(EvalCli o) {
   using namespace ecg;
   ECG_CHECK(!o.checkpoint.empty() || !o.model_file.empty(),
             "eval: --checkpoint FILE or --model FILE is required");
@@ -90,13 +109,9 @@ void run_eval(const EvalCli& o) {
   if (data_info.contains("val_fraction"))
     cfg.val_fraction = data_info["val_fraction"].get<double>();
   cli::DataSplits splits = cli::open_splits(cfg);
-  ECG_CHECK(o.split == "test" || o.split == "val" || o.split == "train",
-            "--split: expected test, val or train, got '", o.split, "'");
-  BatchSource* src = o.split == "test"  ? splits.test.get()
-                     : o.split == "val" ? splits.val.get()
-                                        : splits.train.get();
-  ECG_CHECK(src && src->num_samples() > 0, "eval: the ", o.split, " split of '", o.data,
-            "' is empty");
+  std::string split;
+  BatchSource* src = select_split(o.split, splits, o.data, &split);
+  o.split = split;
   EvalResult r;
   if (qmodel) {
     quant::Int8Runner runner(*qmodel);
@@ -117,9 +132,10 @@ void run_eval(const EvalCli& o) {
   if (o.json) {
     std::printf("%s\n", j.dump(2).c_str());
   } else {
-    std::printf("%s on the %s split of %s (%lld images), loss %.4f\n\n%s",
-                (qmodel ? model_name + " int8" : model_name).c_str(), o.split.c_str(),
-                o.data.c_str(), static_cast<long long>(rep.total), r.loss, rep.text().c_str());
+    const std::string where = o.split == "all" ? "all images" : "the " + o.split + " split";
+    std::printf("%s on %s of %s (%lld images), loss %.4f\n\n%s",
+                (qmodel ? model_name + " int8" : model_name).c_str(), where.c_str(), o.data.c_str(),
+                static_cast<long long>(rep.total), r.loss, rep.text().c_str());
   }
   // Add the result to the run's report when the checkpoint sits in a run folder.
   namespace fs = std::filesystem;
@@ -152,7 +168,9 @@ void ecg_cli_eval(CLI::App& app) {
   sub->add_option("--checkpoint", o.checkpoint, "float checkpoint (.safetensors)");
   sub->add_option("--model", o.model_file, "or: an int8 model file from ecgcnn quantize");
   sub->add_option("--data", o.data, "dataset folder");
-  sub->add_option("--split", o.split, "test (default), val or train");
+  sub->add_option("--split", o.split,
+                  "all, test, val or train (default: test where the folder has train/ and test/, "
+                  "else all)");
   sub->add_flag(
       "--json", o.json,
       "print JSON (accuracy, macro_f1, weighted_f1, per_class, confusion_matrix, classes)");

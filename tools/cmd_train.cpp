@@ -10,6 +10,7 @@
 #include "core/profiler.h"
 #include "data_sources.h"
 #include "models/checkpoint.h"
+#include "models/finetune.h"
 #include "models/safetensors.h"
 
 namespace {
@@ -18,7 +19,8 @@ struct TrainCli {
   ecg::cli::DataConfig data;
   ecg::TrainOptions train;
   std::string model = "resnet11", resume;
-  int image_size = 0;  // 0 = the model's study default
+  std::string init_from;  // fine-tuning: weights and BN statistics from this checkpoint
+  int image_size = 0;     // 0 = the model's study default
   bool no_augment = false, flip = false, no_oversample = false, class_weighted = false;
   bool profile = false;
 };
@@ -41,7 +43,10 @@ nlohmann::json to_json(const TrainCli& c) {
           {"no_oversample", c.no_oversample},
           {"class_weighted", c.class_weighted},
           {"val_fraction", c.data.val_fraction},
-          {"precise_bn", c.train.precise_bn_batches}};
+          {"precise_bn", c.train.precise_bn_batches},
+          {"init_from", c.init_from},
+          {"freeze", c.train.freeze},
+          {"freeze_bn", c.train.freeze_bn}};
 }
 
 void from_json(const nlohmann::json& j, TrainCli& c) {
@@ -63,9 +68,43 @@ void from_json(const nlohmann::json& j, TrainCli& c) {
   c.class_weighted = j.at("class_weighted");
   c.data.val_fraction = j.at("val_fraction");
   c.train.precise_bn_batches = j.value("precise_bn", 0);
+  // A resumed fine-tuning run keeps its frozen parts; its weights come from
+  // the saved state, so init_from is only a record and is not loaded again.
+  c.train.freeze = j.value("freeze", std::vector<std::string>{});
+  c.train.freeze_bn = j.value("freeze_bn", false);
 }
 
-void run_train(TrainCli c, int epochs_override) {
+// --init-from: reads the checkpoint before any data is decoded, so a bad file
+// fails at once, and takes its model and input size where the command line
+// gives none (a mismatch with one given is an error in init_from_checkpoint).
+std::unique_ptr<ecg::LoadedCheckpoint> open_init_checkpoint(TrainCli& c, bool model_given,
+                                                            bool size_given) {
+  auto ck = std::make_unique<ecg::LoadedCheckpoint>(ecg::load_checkpoint(c.init_from));
+  const ecg::ModelConfig& have = ck->model->config();
+  if (!model_given) c.model = have.name;
+  if (!size_given) c.image_size = have.image_size;
+  const int size =
+      c.image_size > 0 ? c.image_size : ecg::cli::DataConfig::for_model(c.model).image_size;
+  ECG_CHECK(have.name == c.model && have.image_size == size, "--init-from '", c.init_from,
+            "' holds ", have.name, " at ", have.image_size, " px, this run is ", c.model, " at ",
+            size, " px (pass --model ", have.name, " --image-size ", have.image_size, ")");
+  return ck;
+}
+
+// Copies the checkpoint into the new model and records where it came from.
+void init_model(ecg::Model& model, const ecg::LoadedCheckpoint& ck, TrainCli& c,
+                const std::vector<std::string>& classes) {
+  ecg::InitFromResult r = ecg::init_from_checkpoint(model, ck, c.init_from, classes);
+  if (!r.message.empty()) std::fprintf(stderr, "%s\n", r.message.c_str());
+  std::fprintf(stderr, "initialised from %s: %d tensors%s\n", c.init_from.c_str(), r.tensors_loaded,
+               r.head_reinitialised ? " (head re-initialised)" : "");
+  c.train.extra_config["init_from"] = {{"checkpoint", c.init_from},
+                                       {"head_reinitialised", r.head_reinitialised},
+                                       {"freeze", c.train.freeze},
+                                       {"freeze_bn", c.train.freeze_bn}};
+}
+
+void run_train(TrainCli c, int epochs_override, bool model_given, bool size_given) {
   namespace fs = std::filesystem;
   using namespace ecg;
   const bool resume = !c.resume.empty();
@@ -86,6 +125,8 @@ void run_train(TrainCli c, int epochs_override) {
     if (epochs_override > 0) c.train.epochs = epochs_override;
   }
   ECG_CHECK(!c.data.root.empty(), "train: --data DIR is required");
+  std::unique_ptr<LoadedCheckpoint> init;
+  if (!c.init_from.empty()) init = open_init_checkpoint(c, model_given, size_given);
   cli::DataConfig data = cli::DataConfig::for_model(c.model);
   data.root = c.data.root;
   data.val_fraction = c.data.val_fraction;
@@ -117,6 +158,7 @@ void run_train(TrainCli c, int epochs_override) {
   mc.classes = static_cast<int>(splits.classes.size());
   mc.seed = c.train.seed;
   auto model = build_model(mc);
+  if (init) init_model(*model, *init, c, splits.classes);
   model->to(cli::selected_device());  // --device: the loop runs where the model lives
   std::fprintf(stderr, "%s: %lld parameters, input %dx%d, %lld train / %lld validation images\n",
                c.model.c_str(), static_cast<long long>(model->num_parameters()), data.image_size,
@@ -128,8 +170,9 @@ void run_train(TrainCli c, int epochs_override) {
     j["image_size"] = data.image_size;
     write_file_atomic((fs::path(c.train.out_dir) / "train_config.json").string(), j.dump(2));
   }
-  c.train.extra_config = {
-      {"data", data.json()}, {"classes", splits.classes}, {"splits", splits.summary}};
+  c.train.extra_config["data"] = data.json();
+  c.train.extra_config["classes"] = splits.classes;
+  c.train.extra_config["splits"] = splits.summary;
   if (c.class_weighted && splits.summary.contains("train_counts")) {
     std::vector<double> counts = splits.summary["train_counts"].get<std::vector<double>>();
     double total = 0;
@@ -159,13 +202,14 @@ void ecg_cli_train(CLI::App& app) {
   auto* sub = app.add_subcommand("train", "train a model on a folder of ECG images");
   ecg::cli::add_runtime_flags(sub);
   sub->add_option("--data", c.data.root, "dataset folder (train/ and test/, or class folders)");
-  sub->add_option("--model", c.model, "alexnet, resnet11, resnet20, resnet29");
+  static CLI::Option *model_opt = nullptr, *size_opt = nullptr;
+  model_opt = sub->add_option("--model", c.model, "alexnet, resnet11, resnet20, resnet29");
   static CLI::Option* epochs_opt = nullptr;
   epochs_opt = sub->add_option("--epochs", c.train.epochs, "epochs (with --resume: new total)")
                    ->check(CLI::Range(1, 100000));
   sub->add_option("--batch", c.train.batch, "batch size")->check(CLI::Range(1, 4096));
-  sub->add_option("--image-size", c.image_size, "square input size (default 224)")
-      ->check(CLI::Range(8, 4096));
+  size_opt = sub->add_option("--image-size", c.image_size, "square input size (default 224)")
+                 ->check(CLI::Range(8, 4096));
   sub->add_option("--seed", c.train.seed, "seed for initialisation, splits, order, augmentation");
   sub->add_option("--out", c.train.out_dir, "run folder (checkpoints, history, report)");
   sub->add_option("--recipe", c.train.recipe, "default, or study (the notebooks' exact settings)");
@@ -184,7 +228,29 @@ void ecg_cli_train(CLI::App& app) {
   sub->add_flag("--flip", c.flip, "random horizontal flips (reverses time on an ECG)");
   sub->add_flag("--no-oversample", c.no_oversample, "do not duplicate minority-class images");
   sub->add_flag("--class-weighted", c.class_weighted, "weight the loss by inverse class frequency");
-  sub->add_option("--resume", c.resume, "continue the run in this folder with its saved settings");
+  CLI::Option* resume_opt = sub->add_option(
+      "--resume", c.resume, "continue the run in this folder with its saved settings");
+  sub->add_option("--init-from", c.init_from,
+                  "fine-tune: start from this checkpoint's weights and BN statistics (same model "
+                  "and image size, which it sets when not given; new head if its classes differ)")
+      ->excludes(resume_opt);
+  sub->add_option("--freeze", c.train.freeze,
+                  "comma list of layer-name prefixes to keep fixed (no updates, no weight decay, "
+                  "BN statistics kept), e.g. stem,stage0; see `ecgcnn summary`")
+      ->delimiter(',');
+  sub->add_flag("--freeze-bn", c.train.freeze_bn,
+                "keep every BatchNorm's running statistics: normalise with them, never update "
+                "them (turns --precise-bn off); gamma and beta still train unless frozen");
+  sub->footer(
+      "Fine-tuning a pretrained model on a few real scans (BatchNorm statistics updated on a few "
+      "dozen images collapse to chance; keep them, and lower the learning rate):\n"
+      "  ecgcnn train --data real/ --init-from runs/synth/best.safetensors --freeze-bn "
+      "--optimizer adam --lr 1e-4 --schedule constant --epochs 15 --out runs/finetune\n"
+      "Add --freeze stem,stage0 to keep the early layers; --freeze stem,stage0,stage1,stage2 "
+      "trains only the head (fc).");
   sub->add_flag("--profile", c.profile, "time every op; print tables and write a Chrome trace");
-  sub->callback([] { run_train(c, epochs_opt->count() ? c.train.epochs : 0); });
+  sub->callback([] {
+    run_train(c, epochs_opt->count() ? c.train.epochs : 0, model_opt->count() > 0,
+              size_opt->count() > 0);
+  });
 }

@@ -109,6 +109,9 @@ DataSplits open_splits(const DataConfig& cfg) {
   std::vector<int> val = cfg.val_from_test ? prepared->test : prepared->val;
   s.val = std::make_unique<SharedLoaderSource>(prepared, val, eval_opts);
   s.test = std::make_unique<SharedLoaderSource>(prepared, prepared->test, eval_opts);
+  std::vector<int> all(prepared->images.count());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
+  s.all = std::make_unique<SharedLoaderSource>(prepared, all, eval_opts);
   auto counts = [&](const std::vector<int>& idx) {
     std::vector<int64_t> c(s.classes.size(), 0);
     for (int i : idx) ++c[prepared->images.samples[i].label];

@@ -36,6 +36,8 @@ struct DataConfig {
 
 struct DataSplits {
   std::unique_ptr<BatchSource> train, val, test;
+  // Every image once (no oversampled duplicates), in file order: `eval --split all`.
+  std::unique_ptr<BatchSource> all;
   std::vector<std::string> classes;
   nlohmann::json summary;  // counts per split and class, source folder
 };
