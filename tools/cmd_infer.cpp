@@ -1,6 +1,7 @@
 // `ecgcnn infer --model FILE IMAGE...`: INT8 inference; preprocessing (decode,
 // resize, quantize the input) is timed apart from the network, as the study did.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -39,7 +40,7 @@ void run_infer(const InferCli& o) {
   for (const std::string& path : o.inputs) {
     double t0 = now_ms();
     Tensor x = path.size() > 4 && path.substr(path.size() - 4) == ".npy"
-                   ? data::read_npy(path)
+                   ? cli::load_npy_input(path)
                    : cli::load_image(path, cfg);
     if (x.dim() == 3) x = x.view({1, x.size(0), x.size(1), x.size(2)});
     double t1 = now_ms();
@@ -47,6 +48,11 @@ void run_infer(const InferCli& o) {
     double t2 = now_ms();
     Tensor p = softmax(logits);
     const int C = m.num_classes();
+    // NaN compares false, so argmax would name class 0 with "nan%".
+    for (int c = 0; c < C; ++c)
+      ECG_CHECK(std::isfinite(logits.at({0, c})), "'", path,
+                "': the model's output is not finite (logit ", c, " is ", logits.at({0, c}),
+                "); expected a finite input");
     int best = 0;
     for (int c = 1; c < C; ++c)
       if (p.at({0, c}) > p.at({0, best})) best = c;

@@ -1,6 +1,7 @@
 // `ecgcnn predict --checkpoint F IMAGE...`: class, probabilities and logits
 // per image. `.npy` inputs are float32 arrays already preprocessed (CHW or
 // NCHW), so results can be compared with another framework on identical input.
+#include <cmath>
 #include <cstdio>
 
 #include "cli_common.h"
@@ -36,7 +37,7 @@ void run_predict(const PredictCli& o) {
   for (const std::string& path : o.inputs) {
     Tensor x;
     if (ends_with(path, ".npy")) {
-      x = data::read_npy(path);
+      x = cli::load_npy_input(path);
       if (x.dim() == 3) x = x.view({1, x.size(0), x.size(1), x.size(2)});
       ECG_CHECK(x.dim() == 4 && x.size(1) == 3 && x.size(2) == S && x.size(3) == S, "'", path,
                 "': expected a float32 array [3, ", S, ", ", S, "] or [N, 3, ", S, ", ", S,
@@ -48,6 +49,12 @@ void run_predict(const PredictCli& o) {
     Tensor probs = softmax(logits);
     const int C = static_cast<int>(logits.size(1));
     for (int64_t n = 0; n < logits.size(0); ++n) {
+      // NaN compares false, so argmax would name class 0 with "nan%".
+      for (int c = 0; c < C; ++c)
+        ECG_CHECK(std::isfinite(logits.at({n, c})), "'", path, "'",
+                  logits.size(0) > 1 ? "[" + std::to_string(n) + "]" : std::string(),
+                  ": the model's output is not finite (logit ", c, " is ", logits.at({n, c}),
+                  "); expected a finite input");
       int best = 0;
       for (int c = 1; c < C; ++c)
         if (probs.at({n, c}) > probs.at({n, best})) best = c;

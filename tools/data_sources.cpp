@@ -1,5 +1,6 @@
 #include "data_sources.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -7,6 +8,7 @@
 #include "core/runtime.h"
 #include "data/batch_source.h"
 #include "data/loader.h"
+#include "data/npy.h"
 #include "data/preprocess.h"
 
 namespace ecg::cli {
@@ -129,6 +131,15 @@ Tensor load_image(const std::string& path, const DataConfig& cfg) {
   data::Image img = data::load_preprocessed(path, pre);
   Tensor x = Tensor::empty({1, 3, cfg.image_size, cfg.image_size});
   data::image_to_chw(img, pre, x.data<float>());
+  return x;
+}
+
+Tensor load_npy_input(const std::string& path) {
+  Tensor x = data::read_npy(path);
+  const std::vector<float> v = x.to_vector_f32();
+  for (size_t i = 0; i < v.size(); ++i)
+    ECG_CHECK(std::isfinite(v[i]), "'", path, "': element ", i, " is ", v[i],
+              ", expected finite values");
   return x;
 }
 

@@ -45,4 +45,8 @@ DataSplits open_splits(const DataConfig& cfg);
 // One preprocessed image [1, 3, S, S] (predict).
 Tensor load_image(const std::string& path, const DataConfig& cfg);
 
+// A preprocessed .npy input for predict/infer: float values, all finite (a
+// NaN would quantize to an arbitrary int8 or make every probability NaN).
+Tensor load_npy_input(const std::string& path);
+
 }  // namespace ecg::cli

@@ -1,0 +1,126 @@
+// Bad model files and inputs as a user meets them (issue 17): every command
+// that loads a damaged checkpoint or int8 model exits 1 with one line naming
+// the file and the field, writes nothing, and never prints a result for a
+// non-finite output. Files are built with the library in a temp folder.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "data/npy.h"
+#include "models/checkpoint.h"
+#include "models/safetensors.h"
+#include "quant/quantizer.h"
+
+namespace ecg {
+namespace {
+
+namespace fs = std::filesystem;
+using data::write_npy;
+
+struct CliRun {
+  int code = -1;
+  std::string out, err;
+};
+
+CliRun run(const std::string& args) {
+  std::string errfile =
+      fs::temp_directory_path() / ("ecg_cli_bad_err_" + std::to_string(::getpid()));
+  std::string cmd = std::string(ECG_CLI_PATH) + " " + args + " 2>" + errfile;
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(errfile);
+  r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
+  std::remove(errfile.c_str());
+  return r;
+}
+
+class CliBadFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("ecg_cli_bad_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    ModelConfig c;
+    c.image_size = 32;
+    model_ = build_model(c);
+    model_->eval();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  // One line on stderr naming the file and the field, exit 1.
+  void expect_refused(const CliRun& r, const std::string& file, const std::string& field) {
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(file), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(field), std::string::npos) << r.err;
+  }
+  std::shared_ptr<Model> model_;
+  fs::path dir_;
+};
+
+TEST_F(CliBadFiles, CheckpointWithTooFewClassNamesIsRefused) {
+  save_checkpoint(path("good.safetensors"), *model_, {});
+  SafetensorsFile f = load_safetensors(path("good.safetensors"));
+  auto info = nlohmann::json::parse(f.metadata["ecgcnn"]);
+  info["classes"] = {"only", "two"};
+  std::vector<std::pair<std::string, Tensor>> t(f.tensors.begin(), f.tensors.end());
+  save_safetensors(path("short.safetensors"), t, {{"ecgcnn", info.dump()}});
+  write_npy(path("x.npy"), Tensor::uniform({3, 32, 32}, 1, 0.0, 1.0));
+  for (const char* json : {"", " --json"})
+    expect_refused(
+        run("predict --checkpoint " + path("short.safetensors") + " " + path("x.npy") + json),
+        "short.safetensors", "'classes'");
+  expect_refused(run("quantize --checkpoint " + path("short.safetensors") + " --calib " +
+                     path("nodata") + " --out " + path("m.int8")),
+                 "short.safetensors", "'classes'");
+  EXPECT_FALSE(fs::exists(path("m.int8")));
+  // The good checkpoint predicts.
+  CliRun r = run("predict --checkpoint " + path("good.safetensors") + " " + path("x.npy"));
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+TEST_F(CliBadFiles, NonFiniteInputIsNeverClassified) {
+  save_checkpoint(path("good.safetensors"), *model_, {});
+  Tensor x = Tensor::uniform({3, 32, 32}, 1, 0.0, 1.0);
+  x.data<float>()[100] = std::numeric_limits<float>::quiet_NaN();
+  write_npy(path("nan.npy"), x);
+  CliRun r = run("predict --checkpoint " + path("good.safetensors") + " " + path("nan.npy"));
+  expect_refused(r, "nan.npy", "element 100");
+  EXPECT_EQ(r.out.find("nan%"), std::string::npos) << r.out;
+}
+
+TEST_F(CliBadFiles, Int8ModelWithMismatchedMetadataIsRefused) {
+  std::vector<Tensor> calib = {Tensor::uniform({4, 3, 32, 32}, 7, 0.0, 1.0)};
+  quant::QuantizeOptions o;
+  o.classes = {"a", "b", "c", "d"};
+  quant::save_int8_model(path("good.int8"), quant::quantize_model(*model_, calib, o));
+  std::ifstream in(path("good.int8"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Same header length: "image_size":32 -> 64 (was a heap overflow in the runner).
+  const size_t at = bytes.find("\"image_size\":32");
+  ASSERT_NE(at, std::string::npos);
+  std::string big = bytes;
+  big[at + 13] = '6';
+  big[at + 14] = '4';
+  std::ofstream(path("big.int8"), std::ios::binary) << big;
+  write_npy(path("x.npy"), Tensor::uniform({3, 64, 64}, 1, 0.0, 1.0));
+  expect_refused(run("infer --model " + path("big.int8") + " " + path("x.npy")), "big.int8",
+                 "'image_size'");
+  write_npy(path("x32.npy"), Tensor::uniform({3, 32, 32}, 1, 0.0, 1.0));
+  CliRun r = run("infer --model " + path("good.int8") + " " + path("x32.npy"));
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+}  // namespace
+}  // namespace ecg
