@@ -80,6 +80,7 @@ void check_layout(const std::string& path, std::vector<Span> spans, uint64_t dat
 }  // namespace
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
+  data::remove_stale_temporaries(path);
   data::write_file_atomic(path, bytes.data(), bytes.size());
 }
 

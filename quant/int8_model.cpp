@@ -411,6 +411,7 @@ void save_int8_model(const std::string& path, const Int8Model& m, uint32_t versi
   out.append(reinterpret_cast<const char*>(&hl), 4);
   out += header;
   out += blobs.data;
+  data::remove_stale_temporaries(path);  // left by a quantize that was killed
   data::write_file_atomic(path, out.data(), out.size());
 }
 

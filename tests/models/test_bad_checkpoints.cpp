@@ -3,6 +3,7 @@
 // each is refused before anything is used, with one message naming the file
 // and the field (issue 17). Files are made from a good one in a temp folder.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -229,6 +230,25 @@ TEST_F(BadCheckpoint, OffsetsMustTileTheDataExactly) {
   e = load_error(with_header(
       "trailing.safetensors", [](json&) {}, std::string(64, '\0')));
   EXPECT_NAMES(e, "trailing.safetensors", "trailing bytes");
+}
+
+// A writer killed between its write and its rename leaves <file>.tmp.<pid>.<n>
+// behind; the next write of that file removes it, but not a live writer's.
+TEST_F(BadCheckpoint, StaleTemporariesOfKilledWritersAreRemoved) {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ::waitpid(child, nullptr, 0);
+  const std::string dead = path("m.safetensors.tmp." + std::to_string(child) + ".0");
+  const std::string live = path("m.safetensors.tmp." + std::to_string(::getppid()) + ".3");
+  std::ofstream(dead) << "partial";
+  std::ofstream(live) << "in progress";
+  ModelConfig c;
+  c.image_size = 32;
+  save_checkpoint(path("m.safetensors"), *build_model(c), {});
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::exists(path("m.safetensors")));
 }
 
 }  // namespace
