@@ -93,6 +93,51 @@ std::string locate_non_finite(Model& model, const Tensor& images) {
   return where;
 }
 
+// The first of `tensors` (kind, name, tensor) that holds a non-finite
+// value, as "<kind> <name> (layer <layer>) holds <value>"; empty when all
+// are finite. One sum() per tensor screens them (a reduction on the model's
+// device; NaN and Inf propagate into the sum); only a non-finite sum is read
+// back element by element, which also tells a real Inf from a sum of finite
+// values that overflowed.
+struct Named {
+  const char* kind;
+  std::string name;
+  Tensor t;
+};
+std::string first_non_finite(const std::vector<Named>& tensors) {
+  NoGradGuard guard;
+  for (const Named& n : tensors) {
+    if (!n.t.defined() || std::isfinite(sum(n.t.detach()).item())) continue;
+    for (float v : n.t.to_vector_f32())
+      if (!std::isfinite(v)) {
+        const size_t dot = n.name.rfind('.');
+        return std::string(n.kind) + " " + n.name + " (layer " +
+               (dot == std::string::npos ? n.name : n.name.substr(0, dot)) + ") holds " +
+               std::to_string(v);
+      }
+  }
+  return "";
+}
+
+// Stops training on the first non-finite gradient, parameter or BatchNorm
+// statistic: the loss alone can stay finite while a running variance
+// overflows (Adam at a huge learning rate), and a checkpoint saved from that
+// model would predict NaN. Nothing is saved from this step, so
+// best.safetensors and state.safetensors keep the last good values.
+void check_finite(Model& model, bool gradients, int64_t step, int epoch, int64_t batch) {
+  std::vector<Named> tensors;
+  for (auto& [name, p] : model.named_parameters())
+    tensors.push_back({gradients ? "gradient of" : "parameter", name, gradients ? p->grad() : *p});
+  if (!gradients)
+    for (auto& [name, b] : model.named_buffers()) tensors.push_back({"statistic", name, *b});
+  const std::string bad = first_non_finite(tensors);
+  if (bad.empty()) return;
+  fail("training diverged at step ", step, " (epoch ", epoch, ", batch ", batch, "): ", bad,
+       gradients ? " before the optimizer step" : " after the optimizer step",
+       "; nothing was saved from this step (best.safetensors and the state keep the last good "
+       "values). Try a lower --lr.");
+}
+
 Tensor class_weight_tensor(const std::vector<float>& w, int classes) {
   if (w.empty()) return Tensor();
   ECG_CHECK(static_cast<int>(w.size()) == classes, "class weights: ", w.size(), " values for ",
@@ -427,10 +472,12 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
              s.next_batch + 1, "): loss is ", total.item(), "; first non-finite values in ",
              locate_non_finite(model, b.images), ". Try a lower --lr.");
       total.backward();
+      check_finite(model, /*gradients=*/true, global_step + 1, s.epoch + 1, s.next_batch + 1);
       if (opt.clip_norm > 0) clip_grad_norm(model.parameters(), opt.clip_norm);
       optim->step();
       model.zero_grad();
       ++global_step;
+      check_finite(model, /*gradients=*/false, global_step, s.epoch + 1, s.next_batch + 1);
       const Tensor logits_host = logits.to(Device::cpu());
       const float* lp = logits_host.data<float>();
       for (size_t k = 0; k < b.labels.size(); ++k)
