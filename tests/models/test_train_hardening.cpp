@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
@@ -76,6 +77,73 @@ TEST_F(TrainHardening, AdamAtHugeLearningRateStopsAndLeavesOnlyFiniteCheckpoints
     std::printf("stopped with: %s\n", msg.c_str());
   }
   expect_only_finite_files();
+}
+
+// A training state edited or damaged between runs is refused at --resume,
+// naming the file and the field, before the model or optimizer is touched.
+TEST_F(TrainHardening, DamagedResumeStateIsRefused) {
+  auto d = quadrant_data(16, 5);
+  auto m = model();
+  train(*m, d, nullptr, options(1, 1e-3), false);
+  const std::string state = (dir_ / "run" / "state.safetensors").string();
+  const SafetensorsFile good = load_safetensors(state);
+  // Writes `state` from the good one with edits, resumes, returns the error.
+  auto resume_error = [&](const std::function<void(nlohmann::json&)>& edit_meta,
+                          const std::function<void(std::map<std::string, Tensor>&)>& edit_tensors) {
+    nlohmann::json meta = nlohmann::json::parse(good.metadata.at("ecgcnn_train_state"));
+    edit_meta(meta);
+    std::map<std::string, Tensor> t;
+    for (auto& [n, v] : good.tensors) t[n] = v.clone();
+    edit_tensors(t);
+    std::vector<std::pair<std::string, Tensor>> list(t.begin(), t.end());
+    save_safetensors(state, list, {{"ecgcnn_train_state", meta.dump()}});
+    auto fresh = model();
+    try {
+      train(*fresh, d, nullptr, options(2, 1e-3), true);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    ADD_FAILURE() << "resumed";
+    return std::string();
+  };
+  auto no_tensor_edit = [](std::map<std::string, Tensor>&) {};
+  auto expect = [&](const std::string& msg, const std::string& field) {
+    EXPECT_NE(msg.find(state), std::string::npos) << msg;
+    EXPECT_NE(msg.find(field), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  };
+  expect(resume_error([](nlohmann::json&) {},
+                      [](std::map<std::string, Tensor>& t) { t.erase("optim.v.3"); }),
+         "optim.v.3");
+  expect(resume_error(
+             [](nlohmann::json&) {},
+             [](std::map<std::string, Tensor>& t) { t.at("optim.m.0").data<float>()[0] = NAN; }),
+         "optim.m.0");
+  expect(resume_error([](nlohmann::json&) {},
+                      [](std::map<std::string, Tensor>& t) {
+                        t.at("model.stem_bn.running_var").data<float>()[0] = -1;
+                      }),
+         "stem_bn.running_var");
+  expect(resume_error([](nlohmann::json& j) { j["optimizer"] = "sgd"; }, no_tensor_edit),
+         "'optimizer'");
+  expect(resume_error([](nlohmann::json& j) { j["epoch"] = -1; }, no_tensor_edit), "'epoch'");
+  expect(resume_error([](nlohmann::json& j) { j["epoch"] = 1e12; }, no_tensor_edit), "'epoch'");
+  expect(resume_error([](nlohmann::json& j) { j["next_batch"] = 1000000; }, no_tensor_edit),
+         "'next_batch'");
+  expect(resume_error([](nlohmann::json& j) { j["correct"] = 1000; }, no_tensor_edit), "'correct'");
+  expect(resume_error([](nlohmann::json& j) { j["history"] = nlohmann::json::array(); },
+                      no_tensor_edit),
+         "'history'");
+  expect(resume_error([](nlohmann::json& j) { j["plateau"]["scale"] = 0; }, no_tensor_edit),
+         "'scale'");
+  expect(resume_error([](nlohmann::json& j) { j["optimizer_steps"] = "two"; }, no_tensor_edit),
+         "'optimizer_steps'");
+  // The unedited state resumes.
+  std::vector<std::pair<std::string, Tensor>> list(good.tensors.begin(), good.tensors.end());
+  save_safetensors(state, list, good.metadata);
+  auto fresh = model();
+  TrainResult r = train(*fresh, d, nullptr, options(2, 1e-3), true);
+  EXPECT_EQ(r.history.size(), 2u);
 }
 
 }  // namespace
