@@ -2,6 +2,7 @@
 // profiling) and the rule that every failure is one line plus a non-zero exit.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <exception>
 #include <functional>
 #include <string>
 
@@ -12,6 +13,18 @@ struct Int8Model;
 }
 
 namespace ecg::cli {
+
+// Thrown by a subcommand that ends without an error message but must not
+// exit 0 (train interrupted by Ctrl-C: 130); main() returns the code.
+class ExitStatus : public std::exception {
+ public:
+  explicit ExitStatus(int code) : code_(code) {}
+  int code() const { return code_; }
+  const char* what() const noexcept override { return "exit status"; }
+
+ private:
+  int code_;
+};
 
 struct GlobalOptions {
   int threads = 0;  // 0 = all cores

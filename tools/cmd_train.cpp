@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "cli_common.h"
 #include "core/profiler.h"
@@ -24,7 +25,9 @@ struct TrainCli {
 };
 
 nlohmann::json to_json(const TrainCli& c) {
-  return {{"data", c.data.root},
+  // Absolute, so that --resume works from any folder.
+  const std::string data = std::filesystem::absolute(c.data.root).lexically_normal().string();
+  return {{"data", data},
           {"model", c.model},
           {"epochs", c.train.epochs},
           {"batch", c.train.batch},
@@ -147,9 +150,23 @@ void run_train(TrainCli c, int epochs_override) {
     Profiler::instance().write_chrome_trace(trace, 0);
     std::fprintf(stderr, "Chrome trace of step 1: %s\n", trace.c_str());
   }
-  if (r.interrupted) return;
+  // Ctrl-C: the state is saved; 128 + SIGINT tells scripts the run did not finish.
+  if (r.interrupted) throw cli::ExitStatus(130);
   std::printf("best validation accuracy %.4f at epoch %d; checkpoint %s; report %s/report.html\n",
               r.best_val_acc, r.best_epoch + 1, r.best_checkpoint.c_str(), c.train.out_dir.c_str());
+}
+
+// With --resume every setting comes from the run's train_config.json, so a
+// setting flag given as well would be ignored; it is refused instead.
+// --epochs sets a new total; the runtime flags and --profile do not change
+// the run's numbers.
+void check_resume_flags(const CLI::App& sub) {
+  static const std::set<std::string> accepted = {"",      "--help",    "--resume", "--epochs",
+                                                 "--isa", "--threads", "--device", "--profile"};
+  for (const CLI::Option* o : sub.get_options())
+    ECG_CHECK(o->count() == 0 || accepted.count(o->get_name()), "--resume: ", o->get_name(),
+              " is taken from the saved run (train_config.json) and cannot be changed; with "
+              "--resume give only --epochs (a new total), --threads, --isa, --device or --profile");
 }
 
 }  // namespace
@@ -186,5 +203,8 @@ void ecg_cli_train(CLI::App& app) {
   sub->add_flag("--class-weighted", c.class_weighted, "weight the loss by inverse class frequency");
   sub->add_option("--resume", c.resume, "continue the run in this folder with its saved settings");
   sub->add_flag("--profile", c.profile, "time every op; print tables and write a Chrome trace");
-  sub->callback([] { run_train(c, epochs_opt->count() ? c.train.epochs : 0); });
+  sub->callback([sub] {
+    if (!c.resume.empty()) check_resume_flags(*sub);
+    run_train(c, epochs_opt->count() ? c.train.epochs : 0);
+  });
 }

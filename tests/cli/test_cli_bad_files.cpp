@@ -3,6 +3,7 @@
 // the file and the field, writes nothing, and never prints a result for a
 // non-finite output. Files are built with the library in a temp folder.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,6 +121,68 @@ TEST_F(CliBadFiles, Int8ModelWithMismatchedMetadataIsRefused) {
   write_npy(path("x32.npy"), Tensor::uniform({3, 32, 32}, 1, 0.0, 1.0));
   CliRun r = run("infer --model " + path("good.int8") + " " + path("x32.npy"));
   EXPECT_EQ(r.code, 0) << r.err;
+}
+
+// With --resume the settings come from the run folder: a setting flag is
+// refused by name instead of being ignored.
+TEST_F(CliBadFiles, ResumeRefusesSettingFlags) {
+  CliRun r = run("train --resume " + path("run") + " --lr 0.1");
+  expect_refused(r, "--lr", "train_config.json");
+  r = run("train --resume " + path("run") + " --model resnet20 --epochs 3");
+  expect_refused(r, "--model", "--resume");
+}
+
+// Runs `ecgcnn args` in `cwd` with stderr to `err`; returns the pid.
+pid_t spawn(const std::string& cwd, const std::vector<std::string>& args, const std::string& err) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::chdir(cwd.c_str()) != 0 || !std::freopen(err.c_str(), "w", stderr) ||
+        !std::freopen("/dev/null", "w", stdout))
+      ::_exit(99);
+    std::vector<char*> argv = {const_cast<char*>(ECG_CLI_PATH)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(ECG_CLI_PATH, argv.data());
+    ::_exit(98);
+  }
+  return pid;
+}
+
+std::string slurp(const std::string& file) {
+  std::ifstream in(file);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Ctrl-C saves the state and exits 130 (not 0: the run did not finish); the
+// run folder records the data folder as an absolute path, so --resume works
+// from anywhere.
+TEST_F(CliBadFiles, CtrlCExits130AndResumeWorksFromAnotherFolder) {
+  CliRun r = run("synth --out " + path("data") + " --per-class 6 --width 320 --seed 3 --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string err = path("train.err");
+  const pid_t pid = spawn(dir_.string(),
+                          {"train", "--data", "data", "--model", "resnet11", "--image-size", "32",
+                           "--epochs", "50", "--batch", "2", "--precise-bn", "0", "--out", "run"},
+                          err);
+  ASSERT_GT(pid, 0);
+  // The progress line appears after the first step, when the handler is installed.
+  for (int i = 0; i < 600 && slurp(err).find("epoch 1/50") == std::string::npos; ++i)
+    ::usleep(100000);
+  ASSERT_NE(slurp(err).find("epoch 1/50"), std::string::npos) << slurp(err);
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 130) << slurp(err);
+  EXPECT_NE(slurp(err).find("interrupted after step"), std::string::npos) << slurp(err);
+  EXPECT_TRUE(fs::exists(path("run/state.safetensors")));
+  const auto cfg = nlohmann::json::parse(slurp(path("run/train_config.json")));
+  EXPECT_TRUE(fs::path(cfg.at("data").get<std::string>()).is_absolute()) << cfg.dump();
+  // From another folder, with a new total of one epoch.
+  const pid_t again = spawn("/", {"train", "--resume", path("run"), "--epochs", "1"}, err);
+  ::waitpid(again, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << slurp(err);
+  EXPECT_TRUE(fs::exists(path("run/best.safetensors")));
 }
 
 }  // namespace
