@@ -44,7 +44,8 @@ nlohmann::json to_json(const TrainCli& c) {
           {"no_oversample", c.no_oversample},
           {"class_weighted", c.class_weighted},
           {"val_fraction", c.data.val_fraction},
-          {"precise_bn", c.train.precise_bn_batches}};
+          {"precise_bn", c.train.precise_bn_batches},
+          {"skip_bad", c.data.skip_bad}};
 }
 
 void from_json(const nlohmann::json& j, TrainCli& c) {
@@ -66,6 +67,7 @@ void from_json(const nlohmann::json& j, TrainCli& c) {
   c.class_weighted = j.at("class_weighted");
   c.data.val_fraction = j.at("val_fraction");
   c.train.precise_bn_batches = j.value("precise_bn", 0);
+  c.data.skip_bad = j.value("skip_bad", false);
 }
 
 void run_train(TrainCli c, int epochs_override) {
@@ -98,6 +100,7 @@ void run_train(TrainCli c, int epochs_override) {
   data.augment = !c.no_augment;
   data.flip = c.flip;
   data.oversample = !c.no_oversample;
+  data.skip_bad = c.data.skip_bad;
   if (c.train.recipe == "study") {
     // The notebooks: Keras Adam 1e-3 with the step schedules, shift + flip
     // augmentation for the ResNets, none for AlexNet; ResNets validated on test.
@@ -201,6 +204,7 @@ void ecg_cli_train(CLI::App& app) {
   sub->add_flag("--flip", c.flip, "random horizontal flips (reverses time on an ECG)");
   sub->add_flag("--no-oversample", c.no_oversample, "do not duplicate minority-class images");
   sub->add_flag("--class-weighted", c.class_weighted, "weight the loss by inverse class frequency");
+  ecg::cli::add_skip_bad_flag(sub, c.data.skip_bad);
   sub->add_option("--resume", c.resume, "continue the run in this folder with its saved settings");
   sub->add_flag("--profile", c.profile, "time every op; print tables and write a Chrome trace");
   sub->callback([sub] {

@@ -106,6 +106,7 @@ DataSplits open_splits(const DataConfig& cfg) {
   train_opts.augment.hflip = cfg.flip;
   data::LoaderOptions eval_opts = data::eval_options(train_opts);
   DataSplits s;
+  s.skipped = prepared->report.warnings;
   for (const auto& n : data::class_names()) s.classes.push_back(n);
   s.train = std::make_unique<SharedLoaderSource>(prepared, prepared->train, train_opts);
   std::vector<int> val = cfg.val_from_test ? prepared->test : prepared->val;

@@ -37,7 +37,8 @@ struct DataConfig {
 struct DataSplits {
   std::unique_ptr<BatchSource> train, val, test;
   std::vector<std::string> classes;
-  nlohmann::json summary;  // counts per split and class, source folder
+  nlohmann::json summary;            // counts per split and class, source folder
+  std::vector<std::string> skipped;  // with skip_bad: "path: error" per bad file
 };
 
 DataSplits open_splits(const DataConfig& cfg);

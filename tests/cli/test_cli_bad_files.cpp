@@ -123,6 +123,75 @@ TEST_F(CliBadFiles, Int8ModelWithMismatchedMetadataIsRefused) {
   EXPECT_EQ(r.code, 0) << r.err;
 }
 
+// predict without --skip-bad prints what it computed before the bad input,
+// then fails naming it; with --skip-bad it lists the bad inputs (count and
+// names, in the JSON too) and goes on.
+TEST_F(CliBadFiles, PredictSkipBadListsBadInputsAndGoesOn) {
+  save_checkpoint(path("good.safetensors"), *model_, {});
+  write_npy(path("a.npy"), Tensor::uniform({3, 32, 32}, 1, 0.0, 1.0));
+  write_npy(path("b.npy"), Tensor::uniform({3, 32, 32}, 2, 0.0, 1.0));
+  Tensor bad = Tensor::uniform({3, 32, 32}, 3, 0.0, 1.0);
+  bad.data<float>()[7] = std::numeric_limits<float>::infinity();
+  write_npy(path("inf.npy"), bad);
+  const std::string inputs =
+      path("a.npy") + " " + path("inf.npy") + " " + path("missing.png") + " " + path("b.npy");
+  const std::string head = "predict --checkpoint " + path("good.safetensors") + " ";
+  CliRun r = run(head + inputs + " --json");
+  expect_refused(r, "inf.npy", "element 7");
+  auto j = nlohmann::json::parse(r.out);  // what was computed before the bad input
+  ASSERT_EQ(j.size(), 1u) << r.out;
+  EXPECT_EQ(j[0].at("input"), path("a.npy"));
+  r = run(head + inputs + " --json --skip-bad");
+  EXPECT_EQ(r.code, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 4u) << r.out;
+  EXPECT_TRUE(j[1].value("skipped", false));
+  EXPECT_TRUE(j[2].value("skipped", false));
+  EXPECT_EQ(j[3].at("input"), path("b.npy"));
+  EXPECT_NE(r.err.find("skipped 2 of 4 inputs"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("missing.png"), std::string::npos) << r.err;
+  r = run(head + inputs + " --skip-bad");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("b.npy"), std::string::npos) << r.out;
+  r = run(head + path("inf.npy") + " --skip-bad");  // nothing usable: still an error
+  EXPECT_EQ(r.code, 1) << r.err;
+}
+
+// eval stops at a corrupt image naming it; with --skip-bad it reports the
+// bad files (JSON: skipped_count, skipped_files) and evaluates the rest.
+TEST_F(CliBadFiles, EvalSkipBadCountsAndNamesBadImages) {
+  ::setenv("ECG_CACHE_DIR", path("cache").c_str(), 1);
+  CliRun r = run("synth --out " + path("data") + " --per-class 3 --width 320 --seed 3 --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string victim;
+  for (const auto& e : fs::recursive_directory_iterator(path("data/test")))
+    if (e.path().extension() == ".jpg") victim = e.path().string();
+  ASSERT_FALSE(victim.empty());
+  std::ofstream(victim, std::ios::binary) << "not a jpeg";
+  save_checkpoint(path("good.safetensors"), *model_, {});
+  const std::string head =
+      "eval --checkpoint " + path("good.safetensors") + " --data " + path("data") + " --json";
+  r = run(head);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find(fs::path(victim).filename().string()), std::string::npos) << r.err;
+  r = run(head + " --skip-bad");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("skipped_count"), 1);
+  EXPECT_NE(j.at("skipped_files")[0].get<std::string>().find(victim), std::string::npos) << r.out;
+  // train takes the same flag (and records it for --resume).
+  const std::string train = "train --data " + path("data") +
+                            " --image-size 32 --epochs 1 --batch 4 --precise-bn 0 --out " +
+                            path("run");
+  r = run(train);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find(fs::path(victim).filename().string()), std::string::npos) << r.err;
+  r = run(train + " --skip-bad");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find(fs::path(victim).filename().string()), std::string::npos) << r.err;
+  ::unsetenv("ECG_CACHE_DIR");
+}
+
 // With --resume the settings come from the run folder: a setting flag is
 // refused by name instead of being ignored.
 TEST_F(CliBadFiles, ResumeRefusesSettingFlags) {
