@@ -43,7 +43,9 @@ struct DataSplits {
 
 DataSplits open_splits(const DataConfig& cfg);
 
-// One preprocessed image [1, 3, S, S] (predict).
+// One preprocessed image [1, 3, S, S] (predict, infer). An image under 16
+// pixels on a side is an error naming the file; one smaller than the model's
+// input is upscaled with a warning on stderr.
 Tensor load_image(const std::string& path, const DataConfig& cfg);
 
 // A preprocessed .npy input for predict/infer: float values, all finite (a

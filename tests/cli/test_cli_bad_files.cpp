@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "data/image_io.h"
 #include "data/npy.h"
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
@@ -121,6 +122,20 @@ TEST_F(CliBadFiles, Int8ModelWithMismatchedMetadataIsRefused) {
   write_npy(path("x32.npy"), Tensor::uniform({3, 32, 32}, 1, 0.0, 1.0));
   CliRun r = run("infer --model " + path("good.int8") + " " + path("x32.npy"));
   EXPECT_EQ(r.code, 0) << r.err;
+}
+
+// A 1x1 image cannot hold an ECG: refused by name, not classified with
+// confidence; one smaller than the model's input is upscaled with a warning.
+TEST_F(CliBadFiles, TinyImagesAreRefusedOrWarnedAbout) {
+  save_checkpoint(path("good.safetensors"), *model_, {});
+  data::write_png(path("dot.png"), data::Image(1, 1, 3, 200));
+  data::write_png(path("small.png"), data::Image(20, 24, 3, 90));
+  const std::string head = "predict --checkpoint " + path("good.safetensors") + " ";
+  expect_refused(run(head + path("dot.png")), "dot.png", "1x1 pixels");
+  CliRun r = run(head + path("small.png"));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: '" + path("small.png") + "' is 20x24 pixels"), std::string::npos)
+      << r.err;
 }
 
 // predict without --skip-bad prints what it computed before the bad input,
