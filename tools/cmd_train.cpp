@@ -2,10 +2,12 @@
 // split for model selection (better method than the study, which selected on
 // its test split); `--recipe study` reproduces the notebooks' settings.
 // `--resume RUN_DIR` continues an interrupted run with its saved settings.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <type_traits>
 
 #include "cli_common.h"
 #include "core/profiler.h"
@@ -48,26 +50,68 @@ nlohmann::json to_json(const TrainCli& c) {
           {"skip_bad", c.data.skip_bad}};
 }
 
+// One field of train_config.json; a missing field or one of the wrong type
+// is an error naming it.
+template <class T>
+void field(const nlohmann::json& j, const char* name, T& out) {
+  try {
+    out = j.at(name).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    ecg::fail("field '", name, "' is ", j.contains(name) ? j[name].dump() : "missing",
+              ", expected a ",
+              std::is_same<T, std::string>::value ? "string"
+              : std::is_same<T, bool>::value      ? "boolean"
+                                                  : "number");
+  }
+}
+
 void from_json(const nlohmann::json& j, TrainCli& c) {
-  c.data.root = j.at("data");
-  c.model = j.at("model");
-  c.train.epochs = j.at("epochs");
-  c.train.batch = j.at("batch");
-  c.image_size = j.at("image_size");
-  c.train.seed = j.at("seed");
-  c.train.recipe = j.at("recipe");
-  c.train.optimizer = j.at("optimizer");
-  c.train.lr = j.at("lr");
-  c.train.schedule = j.at("schedule");
-  c.train.warmup_epochs = j.at("warmup_epochs");
-  c.train.early_stop_patience = j.at("early_stop");
-  c.no_augment = j.at("no_augment");
-  c.flip = j.at("flip");
-  c.no_oversample = j.at("no_oversample");
-  c.class_weighted = j.at("class_weighted");
-  c.data.val_fraction = j.at("val_fraction");
-  c.train.precise_bn_batches = j.value("precise_bn", 0);
-  c.data.skip_bad = j.value("skip_bad", false);
+  field(j, "data", c.data.root);
+  field(j, "model", c.model);
+  field(j, "epochs", c.train.epochs);
+  field(j, "batch", c.train.batch);
+  field(j, "image_size", c.image_size);
+  field(j, "seed", c.train.seed);
+  field(j, "recipe", c.train.recipe);
+  field(j, "optimizer", c.train.optimizer);
+  field(j, "lr", c.train.lr);
+  field(j, "schedule", c.train.schedule);
+  field(j, "warmup_epochs", c.train.warmup_epochs);
+  field(j, "early_stop", c.train.early_stop_patience);
+  field(j, "no_augment", c.no_augment);
+  field(j, "flip", c.flip);
+  field(j, "no_oversample", c.no_oversample);
+  field(j, "class_weighted", c.class_weighted);
+  field(j, "val_fraction", c.data.val_fraction);
+  c.train.precise_bn_batches = 0;  // older files have neither
+  c.data.skip_bad = false;
+  if (j.contains("precise_bn")) field(j, "precise_bn", c.train.precise_bn_batches);
+  if (j.contains("skip_bad")) field(j, "skip_bad", c.data.skip_bad);
+}
+
+// The settings read back from train_config.json, in the ranges the flags
+// accept: a damaged or edited file (batch 0, negative epochs, an unknown
+// model) would otherwise reach the loader or the loop.
+void check_saved_config(const TrainCli& c, const std::string& file) {
+  using ecg::fail;
+  auto in = [&](const char* field, double v, double lo, double hi) {
+    if (!(v >= lo && v <= hi))
+      fail("--resume: '", file, "': field '", field, "' is ", v, ", expected a value in [", lo,
+           ", ", hi, "]");
+  };
+  in("epochs", c.train.epochs, 1, 100000);
+  in("batch", c.train.batch, 1, 4096);
+  if (c.image_size != 0) in("image_size", c.image_size, 8, 4096);
+  in("lr", c.train.lr, 1e-300, 1e300);
+  in("warmup_epochs", c.train.warmup_epochs, 0, 100000);
+  in("early_stop", c.train.early_stop_patience, 0, 100000);
+  in("val_fraction", c.data.val_fraction, 0.0, 0.9);
+  in("precise_bn", c.train.precise_bn_batches, 0, 1000000);
+  const std::vector<std::string> models = ecg::model_names();
+  if (std::find(models.begin(), models.end(), c.model) == models.end())
+    fail("--resume: '", file, "': field 'model' is '", c.model,
+         "', expected alexnet, resnet11, resnet20 or resnet29");
+  if (c.data.root.empty()) fail("--resume: '", file, "': field 'data' is empty");
 }
 
 void run_train(TrainCli c, int epochs_override) {
@@ -85,10 +129,18 @@ void run_train(TrainCli c, int epochs_override) {
       j = nlohmann::json::parse(in);
       from_json(j, c);
     } catch (const std::exception& e) {
-      fail("--resume: cannot read '", cfg_path.string(), "': ", e.what());
+      fail("--resume: '", cfg_path.string(), "': ", e.what());
     }
+    check_saved_config(c, cfg_path.string());
     c.train.out_dir = out;
     if (epochs_override > 0) c.train.epochs = epochs_override;
+    std::fprintf(stderr,
+                 "--resume: settings from %s: data %s, model %s, image size %d, batch %d, "
+                 "optimizer %s, lr %g, schedule %s, seed %llu, recipe %s; epochs %d%s\n",
+                 cfg_path.c_str(), c.data.root.c_str(), c.model.c_str(), c.image_size,
+                 c.train.batch, c.train.optimizer.c_str(), c.train.lr, c.train.schedule.c_str(),
+                 static_cast<unsigned long long>(c.train.seed), c.train.recipe.c_str(),
+                 c.train.epochs, epochs_override > 0 ? " (--epochs)" : "");
   }
   ECG_CHECK(!c.data.root.empty(), "train: --data DIR is required");
   cli::DataConfig data = cli::DataConfig::for_model(c.model);

@@ -216,6 +216,41 @@ TEST_F(CliBadFiles, ResumeRefusesSettingFlags) {
   expect_refused(r, "--model", "--resume");
 }
 
+// A run folder's train_config.json edited or damaged: refused by file and
+// field before any data is read.
+TEST_F(CliBadFiles, ResumeRefusesADamagedTrainConfig) {
+  fs::create_directories(path("run"));
+  const nlohmann::json good = {{"data", path("data")},
+                               {"model", "resnet11"},
+                               {"epochs", 2},
+                               {"batch", 4},
+                               {"image_size", 32},
+                               {"seed", 1},
+                               {"recipe", "default"},
+                               {"optimizer", "adam"},
+                               {"lr", 0.001},
+                               {"schedule", "constant"},
+                               {"warmup_epochs", 0},
+                               {"early_stop", 0},
+                               {"no_augment", false},
+                               {"flip", false},
+                               {"no_oversample", false},
+                               {"class_weighted", false},
+                               {"val_fraction", 0.2},
+                               {"precise_bn", 0}};
+  auto resume_with = [&](const char* field, const nlohmann::json& value) {
+    nlohmann::json j = good;
+    j[field] = value;
+    std::ofstream(path("run/train_config.json")) << j.dump();
+    return run("train --resume " + path("run"));
+  };
+  expect_refused(resume_with("batch", 0), "train_config.json", "'batch'");
+  expect_refused(resume_with("epochs", -3), "train_config.json", "'epochs'");
+  expect_refused(resume_with("val_fraction", 7), "train_config.json", "'val_fraction'");
+  expect_refused(resume_with("model", "vgg16"), "train_config.json", "'model'");
+  expect_refused(resume_with("lr", "fast"), "train_config.json", "lr");
+}
+
 // Runs `ecgcnn args` in `cwd` with stderr to `err`; returns the pid.
 pid_t spawn(const std::string& cwd, const std::vector<std::string>& args, const std::string& err) {
   const pid_t pid = ::fork();
