@@ -95,26 +95,33 @@ std::string locate_non_finite(Model& model, const Tensor& images) {
 
 // The first of `tensors` (kind, name, tensor) that holds a non-finite
 // value, as "<kind> <name> (layer <layer>) holds <value>"; empty when all
-// are finite. One sum() per tensor screens them (a reduction on the model's
-// device; NaN and Inf propagate into the sum); only a non-finite sum is read
-// back element by element, which also tells a real Inf from a sum of finite
-// values that overflowed.
+// are finite. One pass over a host copy (none on the CPU): about 1.3 M
+// values per step for ResNet-11's parameters and gradients, small next to
+// the step itself.
 struct Named {
   const char* kind;
   std::string name;
   Tensor t;
 };
 std::string first_non_finite(const std::vector<Named>& tensors) {
-  NoGradGuard guard;
   for (const Named& n : tensors) {
-    if (!n.t.defined() || std::isfinite(sum(n.t.detach()).item())) continue;
-    for (float v : n.t.to_vector_f32())
-      if (!std::isfinite(v)) {
-        const size_t dot = n.name.rfind('.');
-        return std::string(n.kind) + " " + n.name + " (layer " +
-               (dot == std::string::npos ? n.name : n.name.substr(0, dot)) + ") holds " +
-               std::to_string(v);
-      }
+    if (!n.t.defined()) continue;
+    const Tensor c = n.t.detach().to(Device::cpu()).contiguous();
+    double bad = 0;
+    bool found = false;
+    if (c.dtype() == DType::F32) {
+      const float* p = c.data<float>();
+      for (int64_t i = 0; i < c.numel() && !found; ++i)
+        if (!std::isfinite(p[i])) found = true, bad = p[i];
+    } else {
+      for (double v : c.to_vector_f64())
+        if (!found && !std::isfinite(v)) found = true, bad = v;
+    }
+    if (!found) continue;
+    const size_t dot = n.name.rfind('.');
+    return std::string(n.kind) + " " + n.name + " (layer " +
+           (dot == std::string::npos ? n.name : n.name.substr(0, dot)) + ") holds " +
+           std::to_string(bad);
   }
   return "";
 }
