@@ -131,7 +131,8 @@ std::string first_non_finite(const std::vector<Named>& tensors) {
 // overflows (Adam at a huge learning rate), and a checkpoint saved from that
 // model would predict NaN. Nothing is saved from this step, so
 // best.safetensors and state.safetensors keep the last good values.
-void check_finite(Model& model, bool gradients, int64_t step, int epoch, int64_t batch) {
+void check_finite(Model& model, bool gradients, const char* when, int64_t step, int epoch,
+                  int64_t batch) {
   std::vector<Named> tensors;
   for (auto& [name, p] : model.named_parameters())
     tensors.push_back({gradients ? "gradient of" : "parameter", name, gradients ? p->grad() : *p});
@@ -139,8 +140,8 @@ void check_finite(Model& model, bool gradients, int64_t step, int epoch, int64_t
     for (auto& [name, b] : model.named_buffers()) tensors.push_back({"statistic", name, *b});
   const std::string bad = first_non_finite(tensors);
   if (bad.empty()) return;
-  fail("training diverged at step ", step, " (epoch ", epoch, ", batch ", batch, "): ", bad,
-       gradients ? " before the optimizer step" : " after the optimizer step",
+  fail("training diverged at step ", step, " (epoch ", epoch, ", batch ", batch, "): ", bad, " ",
+       when,
        "; nothing was saved from this step (best.safetensors and the state keep the last good "
        "values). Try a lower --lr.");
 }
@@ -578,12 +579,14 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
              s.next_batch + 1, "): loss is ", total.item(), "; first non-finite values in ",
              locate_non_finite(model, b.images), ". Try a lower --lr.");
       total.backward();
-      check_finite(model, /*gradients=*/true, global_step + 1, s.epoch + 1, s.next_batch + 1);
+      check_finite(model, /*gradients=*/true, "before the optimizer step", global_step + 1,
+                   s.epoch + 1, s.next_batch + 1);
       if (opt.clip_norm > 0) clip_grad_norm(model.parameters(), opt.clip_norm);
       optim->step();
       model.zero_grad();
       ++global_step;
-      check_finite(model, /*gradients=*/false, global_step, s.epoch + 1, s.next_batch + 1);
+      check_finite(model, /*gradients=*/false, "after the optimizer step", global_step, s.epoch + 1,
+                   s.next_batch + 1);
       const Tensor logits_host = logits.to(Device::cpu());
       const float* lp = logits_host.data<float>();
       for (size_t k = 0; k < b.labels.size(); ++k)
@@ -617,8 +620,12 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
     rec.lr = lr;
     rec.seconds = s.epoch_seconds;
     rec.images_per_s = s.epoch_seconds > 0 ? s.seen / s.epoch_seconds : 0;
-    if (opt.precise_bn_batches > 0)
+    if (opt.precise_bn_batches > 0) {
       recompute_bn_statistics(model, train_data, s.epoch, opt.precise_bn_batches);
+      check_finite(model, /*gradients=*/false,
+                   "after recomputing the BatchNorm statistics (--precise-bn)", global_step,
+                   s.epoch + 1, nb);
+    }
     if (val_data && val_data->num_samples() > 0) {
       EvalResult v = evaluate(model, *val_data);
       rec.val_loss = v.loss;
