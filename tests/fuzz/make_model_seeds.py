@@ -7,6 +7,7 @@
   seeds_int8/         tiny int8 graphs (conv + ReLU, max pool, dense) that
                       load and run, in format version 3
   seeds_npy/          float32 / float64 arrays in .npy versions 1 to 3
+  seeds_train_config/ a run folder's train_config.json, current and older
 Usage: python3 tests/fuzz/make_model_seeds.py  (from the repository root)."""
 import json
 import os
@@ -135,9 +136,21 @@ def npy_seeds():
     out("seeds_npy", "scalar_v1.npy", npy(1, "<f4", [], [7]))
 
 
+def train_config_seeds():
+    good = {"data": "/data/ecg", "model": "resnet11", "epochs": 30, "batch": 16,
+            "image_size": 224, "seed": 1, "recipe": "default", "optimizer": "adam", "lr": 0.001,
+            "schedule": "study", "warmup_epochs": 0, "early_stop": 0, "no_augment": False,
+            "flip": False, "no_oversample": False, "class_weighted": False,
+            "val_fraction": 0.2, "precise_bn": 20, "skip_bad": False}
+    out("seeds_train_config", "train_config.json", json.dumps(good, indent=2).encode())
+    old = {k: v for k, v in good.items() if k not in ("precise_bn", "skip_bad")}
+    out("seeds_train_config", "old_train_config.json", json.dumps(old).encode())
+
+
 if __name__ == "__main__":
     checkpoint_seeds()
     state_seeds()
     int8_seed("conv_dense.int8", relu=False, pool=False)
     int8_seed("conv_relu_pool_dense.int8", relu=True, pool=True)
     npy_seeds()
+    train_config_seeds()
