@@ -92,6 +92,7 @@ void run_quantize(const QuantizeCli& o) {
   qo.classes = ck.info["classes"].get<std::vector<std::string>>();
   qo.preprocessing = cfg.json();
   quant::Int8Model q = quant::quantize_model(*ck.model, calib, qo);
+  quant::validate_int8_model(q, o.out);  // before the reports spend minutes on it
   nlohmann::json report = {{"checkpoint", o.checkpoint},
                            {"weight_bits", o.weight_bits},
                            {"calibration_folder", o.calib},
@@ -176,7 +177,9 @@ void run_quantize(const QuantizeCli& o) {
                                     {"max_scale_spread", st.max_scale_spread}};
     }
   }
-  quant::save_int8_model(o.out, q);
+  // Everything that can fail runs before the model file is written (the
+  // write itself validates the graph and goes through a temporary file), so
+  // a failed run leaves no file behind.
   std::printf("\n");
   Tensor sample = calib[0].slice(0, 0, std::min<int64_t>(8, calib[0].size(0))).contiguous();
   std::vector<quant::LayerReport> rows = quant::layer_report(*ck.model, q, sample);
@@ -191,6 +194,7 @@ void run_quantize(const QuantizeCli& o) {
                       {"cosine", r.cosine}});
   }
   report["layers"] = layers;
+  quant::save_int8_model(o.out, q);
   const double bytes = static_cast<double>(fs::file_size(o.out));
   quant::ArenaPlan plan = quant::plan_arena(q, 1, true, /*in_place_residual=*/true,
                                             quant::RowTilingOptions::per_thread());
