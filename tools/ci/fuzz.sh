@@ -12,8 +12,30 @@ if ! command -v clang++ >/dev/null; then
   echo "fuzz: clang++ not found, skipped"
   exit 0
 fi
+# libFuzzer's runtime comes with Debian's libclang-rt-<version>-dev, which a
+# fresh machine may lack: installed here when running as root.
+fuzzer_links() {
+  echo 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }' |
+    clang++ -x c++ -fsanitize=fuzzer - -o /tmp/ecg_fuzz_probe.$$ >/dev/null 2>&1
+}
+if ! fuzzer_links; then
+  rt="libclang-rt-$(clang++ --version | grep -o 'version [0-9]*' | grep -o '[0-9]*')-dev"
+  if [ "$(id -u)" -eq 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$rt" >/dev/null 2>&1 || true
+  fi
+  if ! fuzzer_links; then
+    echo "fuzz: SKIPPED, clang cannot link -fsanitize=fuzzer (install $rt); no fuzz target ran"
+    exit 0
+  fi
+fi
+rm -f /tmp/ecg_fuzz_probe.$$
+# The compiler cache of .ci/run and tools/setup.sh, when present.
+launcher=()
+if command -v ccache >/dev/null 2>&1; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DECG_FUZZ=ON -DECG_SANITIZE=ON \
-  -DECG_BUILD_BENCH=OFF -DECG_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  -DECG_BUILD_BENCH=OFF -DECG_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
 cmake --build build-fuzz -j "$(nproc)" --target fuzz_decode fuzz_safetensors fuzz_train_state \
   fuzz_int8_model fuzz_npy
 
