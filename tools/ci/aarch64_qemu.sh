@@ -79,8 +79,12 @@ TESTS=(test_core test_cpu_kernels test_int8 test_int8_model)
 FLOAT_TESTS=(test_golden)
 declare -A TEST_DIR=([test_core]=core [test_cpu_kernels]=kernels [test_int8]=int8
   [test_int8_model]=quant [test_golden]=golden)
+# test_golden: all but AlexNet (3 x 0.9 GMAC per step and level took most of
+# the suite's 15 minutes under qemu on a loaded machine; it runs natively at
+# every x86 level).
 declare -A TEST_ARGS=(
-  [test_int8_model]=--gtest_filter=Int8Model.EveryKernelIsBitExactWithTheReferenceOnTheWholeNetwork)
+  [test_int8_model]=--gtest_filter=Int8Model.EveryKernelIsBitExactWithTheReferenceOnTheWholeNetwork
+  [test_golden]=--gtest_filter=-*AlexNet*)
 stamp "build ${TESTS[*]} ${FLOAT_TESTS[*]}"
 cmake --build "$BUILD" -j "$JOBS" --target "${TESTS[@]}" "${FLOAT_TESTS[@]}"
 
