@@ -391,8 +391,8 @@ void check_moments(const std::map<std::string, Tensor>& optim_t, const std::stri
     for (const std::string& k : kinds) {
       const std::string name = k + "." + std::to_string(i);
       ECG_CHECK(optim_t.count(name), "training state '", path, "': optimizer moment 'optim.", name,
-                "' is missing, expected one per parameter after ", steps, " optimizer steps (",
-                optimizer, ")");
+                "' is missing, expected one per trainable parameter after ", steps,
+                " optimizer steps (", optimizer, ")");
       ++expected;
     }
   ECG_CHECK(kinds.empty() || optim_t.size() == expected, "training state '", path, "' holds ",
@@ -436,7 +436,9 @@ void check_counters(const nlohmann::json& meta, const std::string& path, int64_t
             "': field 'dropout_counters' expected ", dropouts, " counters (one per dropout layer)");
 }
 
-void load_loop_state(const std::string& path, Model& model, Optimizer& optim,
+// trainable: the parameters the optimizer updates (all but the --freeze ones),
+// which its moments are numbered by.
+void load_loop_state(const std::string& path, Model& model, Optimizer& optim, size_t trainable,
                      const std::string& optimizer, int64_t batches, LoopState& s) {
   SafetensorsFile f = load_safetensors(path);
   auto it = f.metadata.find("ecgcnn_train_state");
@@ -462,7 +464,7 @@ void load_loop_state(const std::string& path, Model& model, Optimizer& optim,
     if (n.rfind("optim.", 0) == 0) optim_t[n.substr(6)] = t;
   }
   const int64_t steps = meta.at("optimizer_steps").get<int64_t>();
-  check_moments(optim_t, optimizer, model.parameters().size(), steps, path);
+  check_moments(optim_t, optimizer, trainable, steps, path);
   try {
     load_state(model, model_t, path);
     optim.load_state(optim_t, steps);
@@ -546,7 +548,8 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
   if (resume) {
     ECG_CHECK(fs::exists(state_path), "--resume: no training state in '", opt.out_dir,
               "' (expected ", state_path, ")");
-    load_loop_state(state_path, model, *optim, opt.optimizer, train_data.num_batches(), s);
+    load_loop_state(state_path, model, *optim, frozen.trainable().size(), opt.optimizer,
+                    train_data.num_batches(), s);
     std::fprintf(stderr, "resuming %s at epoch %d, batch %lld\n", opt.out_dir.c_str(), s.epoch + 1,
                  static_cast<long long>(s.next_batch));
   }
