@@ -69,24 +69,34 @@ Tensor read_npy(const std::string& path) {
     fail("'", path, "': dtype ", descr,
          " is not supported (expected float32 '<f4' or float64 '<f8')");
   }
+  // The shape is a tuple "(d0, d1, ...)"; every element count is checked
+  // against the file before anything is allocated.
+  ECG_CHECK(shape_s.size() >= 2 && shape_s.front() == '(' && shape_s.back() == ')', "'", path,
+            "': field 'shape' is ", shape_s, ", expected a tuple such as (3, 224, 224)");
   Shape shape;
   std::string inner = shape_s.substr(1, shape_s.size() - 2);
   std::stringstream ss(inner);
   std::string tok;
+  uint64_t numel = 1;
   while (std::getline(ss, tok, ',')) {
-    size_t a = tok.find_first_not_of(' ');
+    const size_t a = tok.find_first_not_of(' '), b = tok.find_last_not_of(' ');
     if (a == std::string::npos) continue;
-    try {
-      long long v = std::stoll(tok.substr(a));
-      ECG_CHECK(v >= 0 && v < (1ll << 40), "'", path, "': invalid dimension ", v);
-      shape.push_back(v);
-    } catch (const std::logic_error&) {
-      fail("'", path, "': malformed shape ", shape_s);
-    }
+    const std::string digits = tok.substr(a, b - a + 1);
+    ECG_CHECK(digits.size() <= 13 && digits.find_first_not_of("0123456789") == std::string::npos,
+              "'", path, "': field 'shape' is ", shape_s, ", expected non-negative integers");
+    const uint64_t v = std::stoull(digits);
+    ECG_CHECK(v < (1ull << 40) && (v == 0 || numel <= (1ull << 40) / v), "'", path,
+              "': field 'shape' ", shape_s, " is too large");
+    numel *= v;
+    shape.push_back(static_cast<int64_t>(v));
   }
+  const uint64_t nbytes = numel * dtype_size(dt);
+  ECG_CHECK(header_end + nbytes <= size, "'", path, "' is truncated: shape ", shape_str(shape),
+            " needs ", nbytes, " bytes of data, the file has ", size - header_end);
+  ECG_CHECK(header_end + nbytes == size, "'", path, "' has ", size - header_end - nbytes,
+            " trailing bytes after the ", nbytes, " bytes its shape ", shape_str(shape),
+            " describes");
   Tensor t = Tensor::empty(shape, dt);
-  ECG_CHECK(header_end + t.nbytes() <= size, "'", path, "' is truncated: shape ", shape_str(shape),
-            " needs ", t.nbytes(), " bytes of data, the file has ", size - header_end);
   f.read(static_cast<char*>(t.raw_data()), static_cast<std::streamsize>(t.nbytes()));
   ECG_CHECK(f, "'", path, "': read error");
   return t.to(DType::F32);

@@ -150,6 +150,10 @@ class PackedConvInt8 {
  public:
   virtual ~PackedConvInt8() = default;
   virtual Int8Kernel kernel() const = 0;
+  // The code path inside the kernel where it has more than one (the AVX2
+  // kernel: "avx2-maddubs" where this layer's weights prove vpmaddubsw
+  // cannot saturate, else "avx2-maddwd"); otherwise int8_kernel_name(kernel()).
+  virtual const char* variant() const { return int8_kernel_name(kernel()); }
   virtual const ConvInt8Params& params() const = 0;
   // Bytes of scratch each thread uses per call (bounded by a few output rows).
   virtual size_t scratch_bytes_per_thread() const = 0;

@@ -2,6 +2,7 @@
 
 #include "data/file_util.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -46,9 +47,40 @@ bool parse_st_dtype(const std::string& s, DType& out) {
 // Header guard against absurd allocations from a corrupt length field.
 constexpr uint64_t kMaxHeaderBytes = 100u << 20;
 
+struct Span {
+  uint64_t begin, end;
+  std::string name;
+};
+
+// The data section must be the tensors' bytes back to back, as the Python
+// package requires too: overlapping spans would alias two tensors (a file
+// edited by hand or crafted), gaps and trailing bytes mean the header does
+// not describe the file. Zero-byte tensors may sit anywhere.
+void check_layout(const std::string& path, std::vector<Span> spans, uint64_t data_size) {
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  uint64_t at = 0;
+  const Span* prev = nullptr;
+  for (const Span& s : spans) {
+    if (s.begin == s.end) continue;
+    ECG_CHECK(s.begin >= at, "checkpoint '", path, "': field data_offsets of tensor '", s.name,
+              "' [", s.begin, ", ", s.end, ") overlaps tensor '", prev ? prev->name : "", "' [",
+              prev ? prev->begin : 0, ", ", at, "); expected non-overlapping tensors");
+    ECG_CHECK(s.begin == at, "checkpoint '", path, "': field data_offsets of tensor '", s.name,
+              "' starts at ", s.begin, ", expected ", at, " (unused bytes before it)");
+    at = s.end;
+    prev = &s;
+  }
+  ECG_CHECK(at == data_size, "checkpoint '", path, "' has ", data_size - at,
+            " trailing bytes after its last tensor (data section of ", data_size,
+            " bytes, tensors end at ", at, ")");
+}
+
 }  // namespace
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
+  data::remove_stale_temporaries(path);
   data::write_file_atomic(path, bytes.data(), bytes.size());
 }
 
@@ -105,6 +137,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
   ECG_CHECK(header.is_object(), "checkpoint '", path, "': header is not a JSON object");
   const uint64_t data_start = 8 + hl, data_size = size - data_start;
   SafetensorsFile out;
+  std::vector<Span> spans;
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
     const auto& e = it.value();
@@ -149,6 +182,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
     const uint64_t elem = is_i64 ? 8 : dtype_size(dt);
     ECG_CHECK(en - b == numel * elem, "checkpoint '", path, "': tensor '", name, "' has ", en - b,
               " bytes for shape ", shape_str(shape), " of ", is_i64 ? "i64" : dtype_name(dt));
+    spans.push_back({b, en, name});
     Tensor t = Tensor::empty(shape, dt);
     f.seekg(static_cast<std::streamoff>(data_start + b));
     if (is_i64) {
@@ -167,6 +201,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
     ECG_CHECK(f, "checkpoint '", path, "': cannot read tensor '", name, "'");
     out.tensors[name] = t;
   }
+  check_layout(path, std::move(spans), data_size);
   return out;
 }
 

@@ -26,7 +26,8 @@ void save_safetensors(const std::string& path,
 SafetensorsFile load_safetensors(const std::string& path);
 
 // Writes `bytes` to `path` atomically (data::write_file_atomic: temporary
-// file, fsync, rename), so a crash never leaves a half-written file.
+// file, fsync, rename), so a crash never leaves a half-written file; first
+// removes the temporaries of `path` that killed writers left behind.
 void write_file_atomic(const std::string& path, const std::string& bytes);
 
 }  // namespace ecg

@@ -375,6 +375,7 @@ nlohmann::json node_json_v3(const NodeQ& n, const std::vector<TensorQ>& t, BlobW
 void save_int8_model(const std::string& path, const Int8Model& m, uint32_t version) {
   ECG_CHECK(version >= kOldestVersion && version <= kVersion,
             "save_int8_model: cannot write version ", version);
+  validate_int8_model(m, path);  // never write a file the loader would refuse
   BlobWriter blobs;
   nlohmann::json h;
   h["model"] = m.model_name;
@@ -410,6 +411,7 @@ void save_int8_model(const std::string& path, const Int8Model& m, uint32_t versi
   out.append(reinterpret_cast<const char*>(&hl), 4);
   out += header;
   out += blobs.data;
+  data::remove_stale_temporaries(path);  // left by a quantize that was killed
   data::write_file_atomic(path, out.data(), out.size());
 }
 
@@ -496,6 +498,10 @@ Int8Model load_int8_model(const std::string& path) {
         ECG_CHECK(std::isfinite(v) && v > 0, "'", path, "': node ", n.name, " has weight scale ",
                   v);
     };
+    // Which tensors earlier nodes wrote: a node that reads ahead would see
+    // stale arena bytes (validate_int8_model checks it again as a whole).
+    std::vector<bool> written(static_cast<size_t>(nt), false);
+    if (nt > 0) written[0] = true;
     for (const auto& j : h.at("nodes")) {
       NodeQ n;
       ECG_CHECK(parse_kind(j.at("kind").get<std::string>(), n.kind), "'", path,
@@ -505,9 +511,12 @@ Int8Model load_int8_model(const std::string& path) {
       n.output = j.at("output").get<int>();
       ECG_CHECK(!n.inputs.empty(), "'", path, "': node ", n.name, " has no input");
       for (int t : n.inputs)
-        ECG_CHECK(t >= 0 && t < nt, "'", path, "': node ", n.name, " reads tensor ", t);
+        ECG_CHECK(t >= 0 && t < nt && written[static_cast<size_t>(t)], "'", path, "': node ",
+                  n.name, ": field 'inputs' names tensor ", t,
+                  ", expected one written by an earlier node");
       ECG_CHECK(n.output >= -1 && n.output < nt, "'", path, "': node ", n.name, " writes tensor ",
                 n.output);
+      if (n.output >= 0) written[static_cast<size_t>(n.output)] = true;
       if (version >= 3) {
         // Version 3: geometry and choices stored, integers derived.
         auto derive = [&](bool relu) {
@@ -596,6 +605,7 @@ Int8Model load_int8_model(const std::string& path) {
   }
   ECG_CHECK(!m.tensors.empty() && !m.nodes.empty() && m.nodes.back().kind == NodeKind::Dense, "'",
             path, "' has no graph ending in a dense layer");
+  validate_int8_model(m, path);
   return m;
 }
 

@@ -112,6 +112,15 @@ void save_int8_model(const std::string& path, const Int8Model& m,
                      uint32_t version = kInt8FormatVersion);
 Int8Model load_int8_model(const std::string& path);
 
+// The model as a whole: a known architecture, image_size equal to the input
+// tensor's H and W (3 channels), every tensor [1, H, W, C] with a finite
+// scale, nodes that read only what earlier nodes wrote and map their input
+// shapes to their outputs, weight counts and scales per output channel, one
+// dense layer last, and one non-empty class name per dense output. Throws an
+// ecg::Error naming `path`, the field and what was expected. load_int8_model
+// runs it before returning and save_int8_model before writing.
+void validate_int8_model(const Int8Model& m, const std::string& path);
+
 // Static arena plan: every tensor gets an offset so that tensors alive at the
 // same time never overlap (greedy first fit by size, from lifetimes in
 // execution order), for a given batch size.

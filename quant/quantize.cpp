@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/error.h"
+
 namespace ecg::quant {
 
 QParams choose_qparams(float lo, float hi) {
@@ -48,7 +50,11 @@ void fold_batch_norm(int K, int64_t per_channel, float* w, float* bias, const fl
   }
 }
 
-QuantizedWeights quantize_weights_per_channel(const float* w, int K, int64_t per_channel) {
+QuantizedWeights quantize_weights_per_channel(const float* w, int K, int64_t per_channel,
+                                              int qmax) {
+  ECG_CHECK(qmax >= 1 && qmax <= 127, "quantize_weights_per_channel: qmax ", qmax,
+            " outside [1, 127]");
+  const double top = static_cast<double>(qmax);
   QuantizedWeights out;
   out.q.resize(static_cast<size_t>(K) * per_channel);
   out.scale.resize(K);
@@ -58,13 +64,13 @@ QuantizedWeights quantize_weights_per_channel(const float* w, int K, int64_t per
     for (int64_t i = 0; i < per_channel; ++i)
       if (std::isfinite(wk[i])) amax = std::max(amax, std::fabs(static_cast<double>(wk[i])));
     // An all-zero channel (dead filter): scale 1, weights 0, no division by zero.
-    const float scale = amax > 0.0 ? static_cast<float>(amax / 127.0) : 1.f;
+    const float scale = amax > 0.0 ? static_cast<float>(amax / top) : 1.f;
     out.scale[k] = scale;
     for (int64_t i = 0; i < per_channel; ++i) {
       const double v =
           std::isfinite(wk[i]) ? std::nearbyint(wk[i] / static_cast<double>(scale)) : 0.0;
       out.q[static_cast<size_t>(k) * per_channel + i] =
-          static_cast<int8_t>(std::min(127.0, std::max(-127.0, v)));
+          static_cast<int8_t>(std::min(top, std::max(-top, v)));
     }
   }
   return out;

@@ -56,7 +56,10 @@ struct QuantizedWeights {
 };
 
 // Symmetric per-output-channel: scale[k] = max|w[k]| / 127, q = round(w / scale).
-QuantizedWeights quantize_weights_per_channel(const float* w, int K, int64_t per_channel);
+// qmax = 127 for 8-bit weights, 63 for 7-bit ones (the AVX2 vpmaddubsw path
+// needs no adjacent pair beyond 128 in sum; 7 bits guarantee it everywhere).
+QuantizedWeights quantize_weights_per_channel(const float* w, int K, int64_t per_channel,
+                                              int qmax = 127);
 
 // int32 bias at scale s_in * s_w[k], saturated to the int32 range.
 std::vector<int32_t> quantize_bias(const float* bias, int K, float s_in, const float* s_w);

@@ -9,6 +9,12 @@ namespace ecg::quant {
 
 namespace {
 
+int weight_qmax(const QuantizeOptions& opt) {
+  ECG_CHECK(opt.weight_bits == 7 || opt.weight_bits == 8, "quantize: weight bits ", opt.weight_bits,
+            " (expected 7 or 8)");
+  return (1 << (opt.weight_bits - 1)) - 1;
+}
+
 // A convolution with its BatchNorm folded in (float, OIHW).
 struct FoldedConv {
   std::string name;
@@ -222,8 +228,8 @@ Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib,
     n.name = c.name;
     const QParams pin = qp.at(in), pout = qp.at(out_q);
     n.conv.shape = conv_shape(c, shapes.at(in));
-    QuantizedWeights w =
-        quantize_weights_per_channel(c.w.data<float>(), c.cfg.out, c.w.numel() / c.cfg.out);
+    QuantizedWeights w = quantize_weights_per_channel(c.w.data<float>(), c.cfg.out,
+                                                      c.w.numel() / c.cfg.out, weight_qmax(opt));
     n.weights = w.q;
     n.weight_scale = w.scale;
     n.weights_f32 = c.w.to_vector_f32();
@@ -322,7 +328,7 @@ Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib,
     n.kind = NodeKind::Dense;
     n.name = "fc";
     n.conv = int8::dense_int8_params(in, out);
-    QuantizedWeights qw = quantize_weights_per_channel(wp.data(), out, in);
+    QuantizedWeights qw = quantize_weights_per_channel(wp.data(), out, in, weight_qmax(opt));
     n.weights = qw.q;
     n.weight_scale = qw.scale;
     n.weights_f32 = wp;

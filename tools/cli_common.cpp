@@ -1,5 +1,6 @@
 #include "cli_common.h"
 
+#include <cstdio>
 #include <fstream>
 #include <string>
 
@@ -29,6 +30,40 @@ void add_precision_flag(CLI::App* sub) {
                   "int8 model arithmetic on --device cuda: int8 (exact integers, default) or "
                   "fp16 (half2 on the int8 weights)")
       ->check(CLI::IsMember({"int8", "fp16"}));
+}
+
+void add_skip_bad_flag(CLI::App* sub, bool& skip_bad) {
+  sub->add_flag("--skip-bad", skip_bad,
+                "list bad input files (unreadable, corrupt, wrong shape, non-finite) and go on "
+                "instead of stopping at the first");
+}
+
+InputResults for_each_input(const std::vector<std::string>& inputs, bool skip_bad,
+                            const std::function<nlohmann::json(const std::string&)>& one,
+                            const std::function<void(const nlohmann::json&)>& print_partial) {
+  InputResults out;
+  for (const std::string& path : inputs) {
+    try {
+      for (const auto& r : one(path)) out.results.push_back(r);
+    } catch (const Error& e) {
+      if (!skip_bad) {
+        print_partial(out.results);
+        throw;
+      }
+      std::fprintf(stderr, "warning: skipped: %s\n", e.what());
+      out.results.push_back({{"input", path}, {"skipped", true}, {"error", e.what()}});
+      out.skipped.push_back(path);
+    }
+  }
+  if (!out.skipped.empty()) {
+    std::string names;
+    for (const auto& p : out.skipped) names += (names.empty() ? "" : ", ") + p;
+    std::fprintf(stderr, "skipped %zu of %zu inputs: %s\n", out.skipped.size(), inputs.size(),
+                 names.c_str());
+  }
+  ECG_CHECK(out.skipped.size() < inputs.size(), "none of the ", inputs.size(),
+            " inputs could be used (all skipped)");
+  return out;
 }
 
 double peak_rss_mb() {

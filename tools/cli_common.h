@@ -2,8 +2,11 @@
 // profiling) and the rule that every failure is one line plus a non-zero exit.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <exception>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -12,6 +15,18 @@ struct Int8Model;
 }
 
 namespace ecg::cli {
+
+// Thrown by a subcommand that ends without an error message but must not
+// exit 0 (train interrupted by Ctrl-C: 130); main() returns the code.
+class ExitStatus : public std::exception {
+ public:
+  explicit ExitStatus(int code) : code_(code) {}
+  int code() const { return code_; }
+  const char* what() const noexcept override { return "exit status"; }
+
+ private:
+  int code_;
+};
 
 struct GlobalOptions {
   int threads = 0;  // 0 = all cores
@@ -35,6 +50,24 @@ double peak_rss_mb();
 // Adds --threads, --isa and --device to a subcommand (they are accepted before
 // or after it).
 void add_runtime_flags(CLI::App* sub);
+
+// The per-input loop of predict and infer. `one(path)` classifies one input,
+// prints its text lines and returns its JSON results (an array). A bad input
+// (an ecg::Error, which names the file): with skip_bad, a warning on stderr
+// and an entry {"input", "skipped": true, "error"} in the results, and the
+// loop goes on (all inputs bad is still an error); without it,
+// `print_partial(results so far)` runs (JSON mode prints what was computed)
+// and the error propagates. The skipped count and names end on stderr.
+struct InputResults {
+  nlohmann::json results = nlohmann::json::array();
+  std::vector<std::string> skipped;
+};
+InputResults for_each_input(const std::vector<std::string>& inputs, bool skip_bad,
+                            const std::function<nlohmann::json(const std::string&)>& one,
+                            const std::function<void(const nlohmann::json&)>& print_partial);
+
+// Adds --skip-bad to a subcommand.
+void add_skip_bad_flag(CLI::App* sub, bool& skip_bad);
 
 // Adds --precision (int8 | fp16) to a subcommand that runs int8 models.
 void add_precision_flag(CLI::App* sub);

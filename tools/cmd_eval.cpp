@@ -22,6 +22,7 @@ namespace {
 struct EvalCli {
   std::string checkpoint, data, split, model_file;  // split: empty = by the folder's layout
   bool json = false;
+  bool skip_bad = false;
 };
 
 // Int8 model evaluation: the same splits and metrics as the float path.
@@ -105,6 +106,7 @@ void run_eval(EvalCli o) {
   cfg.image_size = image_size;
   cfg.augment = false;
   cfg.progress = !o.json;
+  cfg.skip_bad = o.skip_bad;
   if (data_info.contains("seed")) cfg.seed = data_info["seed"].get<uint64_t>();
   if (data_info.contains("val_fraction"))
     cfg.val_fraction = data_info["val_fraction"].get<double>();
@@ -129,6 +131,8 @@ void run_eval(EvalCli o) {
   j["split"] = o.split;
   j["checkpoint"] = qmodel ? o.model_file : o.checkpoint;
   j["int8"] = static_cast<bool>(qmodel);
+  j["skipped_count"] = splits.skipped.size();
+  j["skipped_files"] = splits.skipped;  // "path: error" each (--skip-bad)
   if (o.json) {
     std::printf("%s\n", j.dump(2).c_str());
   } else {
@@ -136,6 +140,8 @@ void run_eval(EvalCli o) {
     std::printf("%s on %s of %s (%lld images), loss %.4f\n\n%s",
                 (qmodel ? model_name + " int8" : model_name).c_str(), where.c_str(), o.data.c_str(),
                 static_cast<long long>(rep.total), r.loss, rep.text().c_str());
+    if (!splits.skipped.empty())
+      std::printf("\nskipped %zu bad file(s) (listed above as warnings)\n", splits.skipped.size());
   }
   // Add the result to the run's report when the checkpoint sits in a run folder.
   namespace fs = std::filesystem;
@@ -171,6 +177,7 @@ void ecg_cli_eval(CLI::App& app) {
   sub->add_option("--split", o.split,
                   "all, test, val or train (default: test where the folder has train/ and test/, "
                   "else all)");
+  ecg::cli::add_skip_bad_flag(sub, o.skip_bad);
   sub->add_flag(
       "--json", o.json,
       "print JSON (accuracy, macro_f1, weighted_f1, per_class, confusion_matrix, classes)");

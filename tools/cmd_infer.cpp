@@ -1,6 +1,7 @@
 // `ecgcnn infer --model FILE IMAGE...`: INT8 inference; preprocessing (decode,
 // resize, quantize the input) is timed apart from the network, as the study did.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -16,6 +17,7 @@ struct InferCli {
   std::string model;
   std::vector<std::string> inputs;
   bool json = false;
+  bool skip_bad = false;
 };
 
 double now_ms() {
@@ -35,18 +37,26 @@ void run_infer(const InferCli& o) {
       static_cast<double>(on_device.run ? on_device.arena_bytes : runner.plan().bytes) / 1e6;
   cli::DataConfig cfg = cli::DataConfig::for_model(m.model_name);
   cfg.image_size = m.image_size;
-  nlohmann::json all = nlohmann::json::array();
-  for (const std::string& path : o.inputs) {
+  auto one = [&](const std::string& path) {
     double t0 = now_ms();
     Tensor x = path.size() > 4 && path.substr(path.size() - 4) == ".npy"
-                   ? data::read_npy(path)
+                   ? cli::load_npy_input(path)
                    : cli::load_image(path, cfg);
     if (x.dim() == 3) x = x.view({1, x.size(0), x.size(1), x.size(2)});
+    const int S = m.image_size;
+    ECG_CHECK(x.dim() == 4 && x.size(0) == 1 && x.size(1) == 3 && x.size(2) == S && x.size(3) == S,
+              "'", path, "': expected a float32 array [3, ", S, ", ", S, "], got ",
+              shape_str(x.shape()));
     double t1 = now_ms();
     Tensor logits = on_device.run ? on_device.run(x) : runner.run(x);
     double t2 = now_ms();
     Tensor p = softmax(logits);
     const int C = m.num_classes();
+    // NaN compares false, so argmax would name class 0 with "nan%".
+    for (int c = 0; c < C; ++c)
+      ECG_CHECK(std::isfinite(logits.at({0, c})), "'", path,
+                "': the model's output is not finite (logit ", c, " is ", logits.at({0, c}),
+                "); expected a finite input");
     int best = 0;
     for (int c = 1; c < C; ++c)
       if (p.at({0, c}) > p.at({0, best})) best = c;
@@ -55,26 +65,32 @@ void run_infer(const InferCli& o) {
       probs.push_back(p.at({0, c}));
       lg.push_back(logits.at({0, c}));
     }
-    all.push_back({{"input", path},
-                   {"class", m.classes[best]},
-                   {"class_index", best},
-                   {"probabilities", probs},
-                   {"logits", lg},
-                   {"preprocess_ms", t1 - t0},
-                   {"inference_ms", t2 - t1}});
     if (!o.json)
       std::printf("%s: %s (%.1f%%)  preprocessing %.2f ms, inference %.2f ms\n", path.c_str(),
                   m.classes[best].c_str(), 100 * probs[best], t1 - t0, t2 - t1);
-  }
+    return nlohmann::json::array({{{"input", path},
+                                   {"class", m.classes[best]},
+                                   {"class_index", best},
+                                   {"probabilities", probs},
+                                   {"logits", lg},
+                                   {"preprocess_ms", t1 - t0},
+                                   {"inference_ms", t2 - t1}}});
+  };
+  auto json_out = [&](const nlohmann::json& all, size_t skipped) {
+    return nlohmann::json{
+        {"results", all},
+        {"skipped_count", skipped},
+        {"kernel", on_device.run ? on_device.kernel : int8::int8_kernel_name(runner.kernel())},
+        {"planned_arena_mb", arena_mb},
+        {"peak_rss_mb", ecg::cli::peak_rss_mb()}};
+  };
+  cli::InputResults r =
+      cli::for_each_input(o.inputs, o.skip_bad, one, [&](const nlohmann::json& all) {
+        if (o.json) std::printf("%s\n", json_out(all, 0).dump(2).c_str());
+      });
+  const nlohmann::json& all = r.results;
   if (o.json) {
-    std::printf("%s\n",
-                nlohmann::json{{"results", all},
-                               {"kernel", on_device.run ? on_device.kernel
-                                                        : int8::int8_kernel_name(runner.kernel())},
-                               {"planned_arena_mb", arena_mb},
-                               {"peak_rss_mb", ecg::cli::peak_rss_mb()}}
-                    .dump(2)
-                    .c_str());
+    std::printf("%s\n", json_out(all, r.skipped.size()).dump(2).c_str());
   } else {
     std::printf(
         "int8 kernel %s; planned arena %.2f MB; peak resident memory %.1f MB (study: 10.08 MB)\n",
@@ -93,5 +109,6 @@ void ecg_cli_infer(CLI::App& app) {
   sub->add_option("--model", o.model, "int8 model file from ecgcnn quantize");
   sub->add_option("inputs", o.inputs, "image files (or preprocessed .npy arrays)");
   sub->add_flag("--json", o.json, "print JSON");
+  ecg::cli::add_skip_bad_flag(sub, o.skip_bad);
   sub->callback([] { run_infer(o); });
 }

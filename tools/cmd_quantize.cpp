@@ -23,7 +23,7 @@ namespace {
 struct QuantizeCli {
   std::string checkpoint, calib, method = "auto", out = "model.int8";
   std::string report;
-  int images = 200, eval_images = 300;
+  int images = 200, eval_images = 300, weight_bits = 8;
   double percentile = 99.99;
   double budget = -1;  // points; < 0: no fallback
   bool sensitivity = true, stability = true, bias_correction = true;
@@ -65,6 +65,7 @@ void run_quantize(const QuantizeCli& o) {
             o.method, "' (expected minmax, percentile, kl, mse or auto)");
   qo.calib.percentile = o.percentile;
   qo.bias_correction = o.bias_correction;
+  qo.weight_bits = o.weight_bits;
   LoadedCheckpoint ck = load_checkpoint(o.checkpoint);
   cli::DataConfig cfg = cli::DataConfig::for_model(ck.model->config().name);
   cfg.root = o.calib;
@@ -91,7 +92,9 @@ void run_quantize(const QuantizeCli& o) {
   qo.classes = ck.info["classes"].get<std::vector<std::string>>();
   qo.preprocessing = cfg.json();
   quant::Int8Model q = quant::quantize_model(*ck.model, calib, qo);
+  quant::validate_int8_model(q, o.out);  // before the reports spend minutes on it
   nlohmann::json report = {{"checkpoint", o.checkpoint},
+                           {"weight_bits", o.weight_bits},
                            {"calibration_folder", o.calib},
                            {"calibration_images", calib_set.size()},
                            {"method", o.method}};
@@ -174,7 +177,9 @@ void run_quantize(const QuantizeCli& o) {
                                     {"max_scale_spread", st.max_scale_spread}};
     }
   }
-  quant::save_int8_model(o.out, q);
+  // Everything that can fail runs before the model file is written (the
+  // write itself validates the graph and goes through a temporary file), so
+  // a failed run leaves no file behind.
   std::printf("\n");
   Tensor sample = calib[0].slice(0, 0, std::min<int64_t>(8, calib[0].size(0))).contiguous();
   std::vector<quant::LayerReport> rows = quant::layer_report(*ck.model, q, sample);
@@ -189,6 +194,7 @@ void run_quantize(const QuantizeCli& o) {
                       {"cosine", r.cosine}});
   }
   report["layers"] = layers;
+  quant::save_int8_model(o.out, q);
   const double bytes = static_cast<double>(fs::file_size(o.out));
   quant::ArenaPlan plan = quant::plan_arena(q, 1, true, /*in_place_residual=*/true,
                                             quant::RowTilingOptions::per_thread());
@@ -233,6 +239,10 @@ void ecg_cli_quantize(CLI::App& app) {
   sub->add_flag("!--no-stability", o.stability,
                 "skip the three-subset calibration stability report");
   sub->add_option("--report", o.report, "write the reports as JSON to this file");
+  sub->add_option("--weight-bits", o.weight_bits,
+                  "8 (default): weights in [-127, 127]; 7: in [-63, 63], which lets AVX2 CPUs "
+                  "without VNNI run every convolution on the faster exact vpmaddubsw path")
+      ->check(CLI::IsMember({7, 8}));
   sub->add_flag("!--no-bias-correction", o.bias_correction,
                 "do not correct conv biases for the mean shift of weight rounding");
   sub->callback([] { run_quantize(o); });

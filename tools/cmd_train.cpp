@@ -2,9 +2,11 @@
 // split for model selection (better method than the study, which selected on
 // its test split); `--recipe study` reproduces the notebooks' settings.
 // `--resume RUN_DIR` continues an interrupted run with its saved settings.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "cli_common.h"
 #include "core/profiler.h"
@@ -12,67 +14,11 @@
 #include "models/checkpoint.h"
 #include "models/finetune.h"
 #include "models/safetensors.h"
+#include "train_config.h"
 
 namespace {
 
-struct TrainCli {
-  ecg::cli::DataConfig data;
-  ecg::TrainOptions train;
-  std::string model = "resnet11", resume;
-  std::string init_from;  // fine-tuning: weights and BN statistics from this checkpoint
-  int image_size = 0;     // 0 = the model's study default
-  bool no_augment = false, flip = false, no_oversample = false, class_weighted = false;
-  bool profile = false;
-};
-
-nlohmann::json to_json(const TrainCli& c) {
-  return {{"data", c.data.root},
-          {"model", c.model},
-          {"epochs", c.train.epochs},
-          {"batch", c.train.batch},
-          {"image_size", c.image_size},
-          {"seed", c.train.seed},
-          {"recipe", c.train.recipe},
-          {"optimizer", c.train.optimizer},
-          {"lr", c.train.lr},
-          {"schedule", c.train.schedule},
-          {"warmup_epochs", c.train.warmup_epochs},
-          {"early_stop", c.train.early_stop_patience},
-          {"no_augment", c.no_augment},
-          {"flip", c.flip},
-          {"no_oversample", c.no_oversample},
-          {"class_weighted", c.class_weighted},
-          {"val_fraction", c.data.val_fraction},
-          {"precise_bn", c.train.precise_bn_batches},
-          {"init_from", c.init_from},
-          {"freeze", c.train.freeze},
-          {"freeze_bn", c.train.freeze_bn}};
-}
-
-void from_json(const nlohmann::json& j, TrainCli& c) {
-  c.data.root = j.at("data");
-  c.model = j.at("model");
-  c.train.epochs = j.at("epochs");
-  c.train.batch = j.at("batch");
-  c.image_size = j.at("image_size");
-  c.train.seed = j.at("seed");
-  c.train.recipe = j.at("recipe");
-  c.train.optimizer = j.at("optimizer");
-  c.train.lr = j.at("lr");
-  c.train.schedule = j.at("schedule");
-  c.train.warmup_epochs = j.at("warmup_epochs");
-  c.train.early_stop_patience = j.at("early_stop");
-  c.no_augment = j.at("no_augment");
-  c.flip = j.at("flip");
-  c.no_oversample = j.at("no_oversample");
-  c.class_weighted = j.at("class_weighted");
-  c.data.val_fraction = j.at("val_fraction");
-  c.train.precise_bn_batches = j.value("precise_bn", 0);
-  // A resumed fine-tuning run keeps its frozen parts; its weights come from
-  // the saved state, so init_from is only a record and is not loaded again.
-  c.train.freeze = j.value("freeze", std::vector<std::string>{});
-  c.train.freeze_bn = j.value("freeze_bn", false);
-}
+using TrainCli = ecg::cli::TrainSettings;
 
 // --init-from: reads the checkpoint before any data is decoded, so a bad file
 // fails at once, and takes its model and input size where the command line
@@ -113,16 +59,16 @@ void run_train(TrainCli c, int epochs_override, bool model_given, bool size_give
     fs::path cfg_path = fs::path(out) / "train_config.json";
     ECG_CHECK(fs::exists(cfg_path), "--resume: '", out,
               "' has no train_config.json; is it a run folder?");
-    std::ifstream in(cfg_path);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(in);
-      from_json(j, c);
-    } catch (const std::exception& e) {
-      fail("--resume: cannot read '", cfg_path.string(), "': ", e.what());
-    }
+    cli::read_train_config(cfg_path.string(), c);
     c.train.out_dir = out;
     if (epochs_override > 0) c.train.epochs = epochs_override;
+    std::fprintf(stderr,
+                 "--resume: settings from %s: data %s, model %s, image size %d, batch %d, "
+                 "optimizer %s, lr %g, schedule %s, seed %llu, recipe %s; epochs %d%s\n",
+                 cfg_path.c_str(), c.data.root.c_str(), c.model.c_str(), c.image_size,
+                 c.train.batch, c.train.optimizer.c_str(), c.train.lr, c.train.schedule.c_str(),
+                 static_cast<unsigned long long>(c.train.seed), c.train.recipe.c_str(),
+                 c.train.epochs, epochs_override > 0 ? " (--epochs)" : "");
   }
   ECG_CHECK(!c.data.root.empty(), "train: --data DIR is required");
   std::unique_ptr<LoadedCheckpoint> init;
@@ -136,6 +82,7 @@ void run_train(TrainCli c, int epochs_override, bool model_given, bool size_give
   data.augment = !c.no_augment;
   data.flip = c.flip;
   data.oversample = !c.no_oversample;
+  data.skip_bad = c.data.skip_bad;
   if (c.train.recipe == "study") {
     // The notebooks: Keras Adam 1e-3 with the step schedules, shift + flip
     // augmentation for the ResNets, none for AlexNet; ResNets validated on test.
@@ -166,7 +113,7 @@ void run_train(TrainCli c, int epochs_override, bool model_given, bool size_give
                static_cast<long long>(splits.val ? splits.val->num_samples() : 0));
   fs::create_directories(c.train.out_dir);
   if (!resume) {
-    nlohmann::json j = to_json(c);
+    nlohmann::json j = cli::train_config_json(c);
     j["image_size"] = data.image_size;
     write_file_atomic((fs::path(c.train.out_dir) / "train_config.json").string(), j.dump(2));
   }
@@ -190,9 +137,23 @@ void run_train(TrainCli c, int epochs_override, bool model_given, bool size_give
     Profiler::instance().write_chrome_trace(trace, 0);
     std::fprintf(stderr, "Chrome trace of step 1: %s\n", trace.c_str());
   }
-  if (r.interrupted) return;
+  // Ctrl-C: the state is saved; 128 + SIGINT tells scripts the run did not finish.
+  if (r.interrupted) throw cli::ExitStatus(130);
   std::printf("best validation accuracy %.4f at epoch %d; checkpoint %s; report %s/report.html\n",
               r.best_val_acc, r.best_epoch + 1, r.best_checkpoint.c_str(), c.train.out_dir.c_str());
+}
+
+// With --resume every setting comes from the run's train_config.json, so a
+// setting flag given as well would be ignored; it is refused instead.
+// --epochs sets a new total; the runtime flags and --profile do not change
+// the run's numbers.
+void check_resume_flags(const CLI::App& sub) {
+  static const std::set<std::string> accepted = {"",      "--help",    "--resume", "--epochs",
+                                                 "--isa", "--threads", "--device", "--profile"};
+  for (const CLI::Option* o : sub.get_options())
+    ECG_CHECK(o->count() == 0 || accepted.count(o->get_name()), "--resume: ", o->get_name(),
+              " is taken from the saved run (train_config.json) and cannot be changed; with "
+              "--resume give only --epochs (a new total), --threads, --isa, --device or --profile");
 }
 
 }  // namespace
@@ -228,6 +189,7 @@ void ecg_cli_train(CLI::App& app) {
   sub->add_flag("--flip", c.flip, "random horizontal flips (reverses time on an ECG)");
   sub->add_flag("--no-oversample", c.no_oversample, "do not duplicate minority-class images");
   sub->add_flag("--class-weighted", c.class_weighted, "weight the loss by inverse class frequency");
+  ecg::cli::add_skip_bad_flag(sub, c.data.skip_bad);
   CLI::Option* resume_opt = sub->add_option(
       "--resume", c.resume, "continue the run in this folder with its saved settings");
   sub->add_option("--init-from", c.init_from,
@@ -249,7 +211,8 @@ void ecg_cli_train(CLI::App& app) {
       "Add --freeze stem,stage0 to keep the early layers; --freeze stem,stage0,stage1,stage2 "
       "trains only the head (fc).");
   sub->add_flag("--profile", c.profile, "time every op; print tables and write a Chrome trace");
-  sub->callback([] {
+  sub->callback([sub] {
+    if (!c.resume.empty()) check_resume_flags(*sub);
     run_train(c, epochs_opt->count() ? c.train.epochs : 0, model_opt->count() > 0,
               size_opt->count() > 0);
   });

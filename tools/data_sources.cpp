@@ -1,12 +1,17 @@
 #include "data_sources.h"
 
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 
 #include "core/runtime.h"
 #include "data/batch_source.h"
+#include "data/file_util.h"
+#include "data/image_io.h"
 #include "data/loader.h"
+#include "data/npy.h"
 #include "data/preprocess.h"
 
 namespace ecg::cli {
@@ -104,6 +109,7 @@ DataSplits open_splits(const DataConfig& cfg) {
   train_opts.augment.hflip = cfg.flip;
   data::LoaderOptions eval_opts = data::eval_options(train_opts);
   DataSplits s;
+  s.skipped = prepared->report.warnings;
   for (const auto& n : data::class_names()) s.classes.push_back(n);
   s.train = std::make_unique<SharedLoaderSource>(prepared, prepared->train, train_opts);
   std::vector<int> val = cfg.val_from_test ? prepared->test : prepared->val;
@@ -127,11 +133,34 @@ DataSplits open_splits(const DataConfig& cfg) {
   return s;
 }
 
+// An ECG report scan is thousands of pixels wide; below this a file cannot
+// hold one, and the resize would invent every pixel the model sees.
+constexpr int kMinImageSide = 16;
+
 Tensor load_image(const std::string& path, const DataConfig& cfg) {
   data::PreprocessOptions pre = preprocess_of(cfg);
-  data::Image img = data::load_preprocessed(path, pre);
+  const std::vector<uint8_t> bytes = data::read_file_bytes(path);
+  const data::ImageInfo info = data::probe_image_memory(bytes.data(), bytes.size(), path);
+  ECG_CHECK(info.width >= kMinImageSide && info.height >= kMinImageSide, "'", path, "': image is ",
+            info.width, "x", info.height, " pixels, expected at least ", kMinImageSide, "x",
+            kMinImageSide, " (an ECG report scan)");
+  if (info.width < cfg.image_size || info.height < cfg.image_size)
+    std::fprintf(stderr,
+                 "warning: '%s' is %dx%d pixels, smaller than the model's %dx%d input; it is "
+                 "upscaled and the result may mean little\n",
+                 path.c_str(), info.width, info.height, cfg.image_size, cfg.image_size);
+  data::Image img = data::preprocess_memory(bytes.data(), bytes.size(), pre, path);
   Tensor x = Tensor::empty({1, 3, cfg.image_size, cfg.image_size});
   data::image_to_chw(img, pre, x.data<float>());
+  return x;
+}
+
+Tensor load_npy_input(const std::string& path) {
+  Tensor x = data::read_npy(path);
+  const std::vector<float> v = x.to_vector_f32();
+  for (size_t i = 0; i < v.size(); ++i)
+    ECG_CHECK(std::isfinite(v[i]), "'", path, "': element ", i, " is ", v[i],
+              ", expected finite values");
   return x;
 }
 

@@ -39,12 +39,19 @@ struct DataSplits {
   // Every image once (no oversampled duplicates), in file order: `eval --split all`.
   std::unique_ptr<BatchSource> all;
   std::vector<std::string> classes;
-  nlohmann::json summary;  // counts per split and class, source folder
+  nlohmann::json summary;            // counts per split and class, source folder
+  std::vector<std::string> skipped;  // with skip_bad: "path: error" per bad file
 };
 
 DataSplits open_splits(const DataConfig& cfg);
 
-// One preprocessed image [1, 3, S, S] (predict).
+// One preprocessed image [1, 3, S, S] (predict, infer). An image under 16
+// pixels on a side is an error naming the file; one smaller than the model's
+// input is upscaled with a warning on stderr.
 Tensor load_image(const std::string& path, const DataConfig& cfg);
+
+// A preprocessed .npy input for predict/infer: float values, all finite (a
+// NaN would quantize to an arbitrary int8 or make every probability NaN).
+Tensor load_npy_input(const std::string& path);
 
 }  // namespace ecg::cli

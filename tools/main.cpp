@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
       if (c == '\n') c = ' ';
     std::cerr << "ecgcnn: " << msg << " (see ecgcnn --help)\n";
     return 2;
+  } catch (const ecg::cli::ExitStatus& e) {
+    return e.code();
   } catch (const ecg::Error& e) {
     std::cerr << "ecgcnn: error: " << e.what() << "\n";
     return 1;

@@ -1,6 +1,7 @@
 // Int8 convolution on ResNet-11's layer shapes at batch 1 (224x224 input),
 // per int8 kernel, reported as GOP/s (2 ops per multiply-add) and as a share
-// of the vpdpbusd peak measured by this binary at start-up; the float conv of
+// of the peak of its instructions measured by this binary at start-up (vpdpbusd
+// zmm; vpmaddubsw + vpmaddwd for the AVX2 kernel); the float conv of
 // the op table on the same shapes for the int8/float ratio; and the whole
 // conv stack of one ResNet-11 forward pass.
 //
@@ -25,7 +26,8 @@
 
 namespace bench_int8 {
 double vnni_peak_ops(int threads);
-}
+double avx2_maddubs_peak_ops(int threads);
+}  // namespace bench_int8
 
 namespace {
 
@@ -65,7 +67,16 @@ Conv2dShape shape_of(const Layer& l) {
   return s;
 }
 
-double g_peak = 0.0;  // ops/s, measured in main
+// One benchmarked kernel: the kernel, the weight range its layers get (127:
+// 8-bit; 63: 7-bit, which puts the AVX2 kernel on its vpmaddubsw path), the
+// name in the benchmark's label, and the peak (ops/s) its rows are measured
+// against (0: not measurable here).
+struct KernelCase {
+  int8::Int8Kernel kernel;
+  int wmax;
+  std::string label;
+  double peak;
+};
 
 struct Int8Layer {
   std::unique_ptr<int8::PackedConvInt8> conv;
@@ -73,7 +84,7 @@ struct Int8Layer {
   double ops = 0;
 };
 
-Int8Layer make_int8_layer(const Layer& l, int8::Int8Kernel k) {
+Int8Layer make_int8_layer(const Layer& l, const KernelCase& kc) {
   std::mt19937 g(1);
   Int8Layer L;
   int8::ConvInt8Params p;
@@ -91,8 +102,10 @@ Int8Layer make_int8_layer(const Layer& l, int8::Int8Kernel k) {
     p.add = int8::make_add_requant(0.05, p.zp_out, 0.04, 2, 0.07, -10, -10, 127);
   }
   std::vector<int8_t> w(static_cast<size_t>(s.K) * s.C * s.R * s.S);
-  for (auto& v : w) v = static_cast<int8_t>(static_cast<int>(g() % 255) - 127);
-  L.conv = int8::pack_conv_int8(p, w.data(), k);
+  for (auto& v : w)
+    v = static_cast<int8_t>(static_cast<int>(g() % static_cast<unsigned>(2 * kc.wmax + 1)) -
+                            kc.wmax);
+  L.conv = int8::pack_conv_int8(p, w.data(), kc.kernel);
   L.x.resize(static_cast<size_t>(s.H) * s.W * s.C);
   for (auto& v : L.x) v = static_cast<int8_t>(g());
   L.y.resize(static_cast<size_t>(s.P) * s.Q * s.K);
@@ -101,28 +114,28 @@ Int8Layer make_int8_layer(const Layer& l, int8::Int8Kernel k) {
   return L;
 }
 
-void set_rate_counters(benchmark::State& st, double ops) {
+void set_rate_counters(benchmark::State& st, double ops, double peak) {
   st.counters["GOP/s"] =
       benchmark::Counter(ops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  if (g_peak > 0)
+  if (peak > 0)
     st.counters["pct_int8_peak"] =
-        benchmark::Counter(ops / g_peak * 100.0, benchmark::Counter::kIsIterationInvariantRate);
+        benchmark::Counter(ops / peak * 100.0, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void bm_int8_layer(benchmark::State& st, Layer l, int8::Int8Kernel k) {
-  Int8Layer L = make_int8_layer(l, k);
+void bm_int8_layer(benchmark::State& st, Layer l, KernelCase kc) {
+  Int8Layer L = make_int8_layer(l, kc);
   for (auto _ : st) {
     L.conv->run(1, L.x.data(), L.y.data(), L.res.data());
     benchmark::DoNotOptimize(L.y.data());
   }
-  set_rate_counters(st, L.ops);
+  set_rate_counters(st, L.ops, kc.peak);
 }
 
-void bm_int8_stack(benchmark::State& st, int8::Int8Kernel k) {
+void bm_int8_stack(benchmark::State& st, KernelCase kc) {
   std::vector<Int8Layer> layers;
   double ops = 0;
   for (const Layer& l : kResNet11) {
-    layers.push_back(make_int8_layer(l, k));
+    layers.push_back(make_int8_layer(l, kc));
     ops += layers.back().ops;
   }
   for (auto _ : st)
@@ -130,7 +143,7 @@ void bm_int8_stack(benchmark::State& st, int8::Int8Kernel k) {
       L.conv->run(1, L.x.data(), L.y.data(), L.res.data());
       benchmark::DoNotOptimize(L.y.data());
     }
-  set_rate_counters(st, ops);
+  set_rate_counters(st, ops, kc.peak);
 }
 
 // The float convolution the op table resolves to (NCHW float), same shapes.
@@ -144,7 +157,7 @@ void bm_float_layer(benchmark::State& st, Layer l) {
     fn(s, x.data(), w.data(), b.data(), y.data());
     benchmark::DoNotOptimize(y.data());
   }
-  set_rate_counters(st, s.flops());
+  set_rate_counters(st, s.flops(), 0.0);
 }
 
 void bm_float_stack(benchmark::State& st) {
@@ -170,7 +183,7 @@ void bm_float_stack(benchmark::State& st) {
       fn(f.s, f.x.data(), f.w.data(), f.b.data(), f.y.data());
       benchmark::DoNotOptimize(f.y.data());
     }
-  set_rate_counters(st, flops);
+  set_rate_counters(st, flops, 0.0);
 }
 
 }  // namespace
@@ -178,29 +191,36 @@ void bm_float_stack(benchmark::State& st) {
 int main(int argc, char** argv) {
   if (const char* t = std::getenv("ECG_BENCH_THREADS")) ecg::set_num_threads(std::atoi(t));
   const int threads = ecg::num_threads();
-  g_peak = bench_int8::vnni_peak_ops(threads);
-  std::printf("threads %d, int8 vpdpbusd zmm peak %.1f GOP/s (0 = not measurable here)\n", threads,
-              g_peak * 1e-9);
-  std::vector<int8::Int8Kernel> kernels;
-  for (auto k : {int8::Int8Kernel::Avx512Vnni, int8::Int8Kernel::AvxVnni, int8::Int8Kernel::Avx2,
-                 int8::Int8Kernel::Generic})
-    if (int8::int8_kernel_supported(k)) kernels.push_back(k);
+  const double vnni_peak = bench_int8::vnni_peak_ops(threads);
+  const double maddubs_peak = bench_int8::avx2_maddubs_peak_ops(threads);
+  std::printf(
+      "threads %d, int8 peaks (0 = not measurable here): vpdpbusd zmm %.1f GOP/s, "
+      "AVX2 vpmaddubsw+vpmaddwd %.1f GOP/s\n",
+      threads, vnni_peak * 1e-9, maddubs_peak * 1e-9);
+  // The AVX2 kernel twice: 8-bit weights (its exact vpmaddwd path) and 7-bit
+  // ones (its vpmaddubsw path). AVX-VNNI's ymm peak is not probed (no such CPU yet).
+  std::vector<KernelCase> kernels;
+  using K = int8::Int8Kernel;
+  for (const KernelCase& kc : {KernelCase{K::Avx512Vnni, 127, "avx512-vnni", vnni_peak},
+                               KernelCase{K::AvxVnni, 127, "avx-vnni", 0.0},
+                               KernelCase{K::Avx2, 63, "avx2-maddubs-7bit", maddubs_peak},
+                               KernelCase{K::Avx2, 127, "avx2-maddwd", maddubs_peak},
+                               KernelCase{K::Generic, 127, "generic", 0.0}})
+    if (int8::int8_kernel_supported(kc.kernel)) kernels.push_back(kc);
   const Isa float_isa = ops().conv2d_forward.resolved_isa();
   std::printf("float conv2d_forward resolves to isa %s\n", isa_name(float_isa));
 
-  for (auto k : kernels) {
-    const std::string kn = int8::int8_kernel_name(k);
-    benchmark::RegisterBenchmark(("int8/" + kn + "/resnet11_conv_stack").c_str(), bm_int8_stack, k)
+  for (const KernelCase& kc : kernels)
+    benchmark::RegisterBenchmark(("int8/" + kc.label + "/resnet11_conv_stack").c_str(),
+                                 bm_int8_stack, kc)
         ->Unit(benchmark::kMillisecond);
-  }
   if (float_isa != Isa::Ref)
     benchmark::RegisterBenchmark("float/resnet11_conv_stack", bm_float_stack)
         ->Unit(benchmark::kMillisecond);
   for (const Layer& l : kResNet11) {
-    for (auto k : kernels)
-      benchmark::RegisterBenchmark(
-          ("int8/" + std::string(int8::int8_kernel_name(k)) + "/" + l.name).c_str(), bm_int8_layer,
-          l, k)
+    for (const KernelCase& kc : kernels)
+      benchmark::RegisterBenchmark(("int8/" + kc.label + "/" + l.name).c_str(), bm_int8_layer, l,
+                                   kc)
           ->Unit(benchmark::kMillisecond);
     if (float_isa != Isa::Ref)
       benchmark::RegisterBenchmark(("float/" + std::string(l.name)).c_str(), bm_float_layer, l)

@@ -1,13 +1,14 @@
-// The machine's int8 peak as this binary sees it: independent vpdpbusd zmm
-// chains (12 per thread, more than latency x throughput), one OpenMP thread
-// per ecg::num_threads(). One vpdpbusd = 64 multiply-adds = 128 int8 ops.
+// The machine's int8 peaks as this binary sees them, one OpenMP thread per
+// ecg::num_threads(), each on its own CPU time: independent vpdpbusd zmm
+// chains (12 per thread, more than latency x throughput; one vpdpbusd = 64
+// multiply-adds = 128 int8 ops), and the AVX2 vpmaddubsw step without VNNI.
 #include <cstdint>
 
+#include <time.h>
 #include "core/cpu_features.h"
 #include "core/runtime.h"
 #if defined(ECG_BENCH_AVX512VNNI)
 #include <immintrin.h>
-#include <time.h>
 // GCC 12 warns inside its own avx512fintrin.h (_mm512_undefined_epi32's
 // `__Y = __Y`, GCC bug 105593); nothing uninitialized is read.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -60,6 +61,66 @@ double vnni_peak_ops(int threads) {
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
     const double sec = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
     rate += 12.0 * 64.0 * 2.0 * static_cast<double>(iters) / sec;
+  }
+  volatile int64_t keep = sink;
+  (void)keep;
+  return rate;
+#else
+  (void)threads;
+  return 0.0;
+#endif
+}
+
+// The AVX2 int8 peak without VNNI: 32 multiply-adds per vpmaddubsw (u8 x s8
+// pairs into int16) + vpmaddwd by ones (pairs into int32) + vpaddd, the three
+// instructions of the avx2-maddubs kernel's step, in 6 independent chains per
+// thread. Inline assembly needs no -mavx2 (the assembler takes the mnemonics);
+// the CPU check guards it. 0 when the CPU lacks AVX2 or this is not x86.
+double avx2_maddubs_peak_ops(int threads) {
+#if defined(__x86_64__)
+  if (!ecg::cpu_features().avx2) return 0.0;
+  const int64_t iters = 30000000;
+  int64_t sink = 0;
+  double rate = 0.0;
+#pragma omp parallel num_threads(threads) reduction(+ : sink, rate)
+  {
+    timespec t0{}, t1{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    int64_t n = iters;
+    asm volatile(
+        "vpcmpeqb %%ymm0, %%ymm0, %%ymm0\n\t"
+        "vpabsb %%ymm0, %%ymm1\n\t"
+        "vpabsw %%ymm0, %%ymm15\n\t"
+        "1:\n\t"
+        "vpmaddubsw %%ymm1, %%ymm0, %%ymm2\n\t"
+        "vpmaddubsw %%ymm1, %%ymm0, %%ymm3\n\t"
+        "vpmaddubsw %%ymm1, %%ymm0, %%ymm4\n\t"
+        "vpmaddubsw %%ymm1, %%ymm0, %%ymm5\n\t"
+        "vpmaddubsw %%ymm1, %%ymm0, %%ymm6\n\t"
+        "vpmaddubsw %%ymm1, %%ymm0, %%ymm7\n\t"
+        "vpmaddwd %%ymm15, %%ymm2, %%ymm2\n\t"
+        "vpmaddwd %%ymm15, %%ymm3, %%ymm3\n\t"
+        "vpmaddwd %%ymm15, %%ymm4, %%ymm4\n\t"
+        "vpmaddwd %%ymm15, %%ymm5, %%ymm5\n\t"
+        "vpmaddwd %%ymm15, %%ymm6, %%ymm6\n\t"
+        "vpmaddwd %%ymm15, %%ymm7, %%ymm7\n\t"
+        "vpaddd %%ymm2, %%ymm8, %%ymm8\n\t"
+        "vpaddd %%ymm3, %%ymm9, %%ymm9\n\t"
+        "vpaddd %%ymm4, %%ymm10, %%ymm10\n\t"
+        "vpaddd %%ymm5, %%ymm11, %%ymm11\n\t"
+        "vpaddd %%ymm6, %%ymm12, %%ymm12\n\t"
+        "vpaddd %%ymm7, %%ymm13, %%ymm13\n\t"
+        "dec %0\n\t"
+        "jnz 1b\n\t"
+        "vzeroupper\n\t"
+        : "+r"(n)
+        :
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+          "xmm11", "xmm12", "xmm13", "xmm15", "cc");
+    sink += n;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    const double sec = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
+    rate += 6.0 * 32.0 * 2.0 * static_cast<double>(iters) / sec;
   }
   volatile int64_t keep = sink;
   (void)keep;

@@ -140,12 +140,14 @@ void check_all(const ConvInt8Params& p, int N, const std::vector<int8_t>& w,
   set_num_threads(0);
 }
 
-void run_case(const Case& c, bool residual, OutputMode mode, uint64_t seed) {
+// wmax: weights drawn from [-wmax, wmax] (127: 8-bit, 63: 7-bit).
+void run_case(const Case& c, bool residual, OutputMode mode, uint64_t seed, int wmax = 127) {
   std::mt19937_64 g(seed);
   const Conv2dShape s = make_shape(c);
   const ConvInt8Params p = random_params(s, g, residual, mode, seed % 2 == 0);
   std::vector<int8_t> w(static_cast<size_t>(s.K) * s.C * s.R * s.S);
-  for (auto& v : w) v = static_cast<int8_t>(static_cast<int>(g() % 255) - 127);
+  for (auto& v : w)
+    v = static_cast<int8_t>(static_cast<int>(g() % static_cast<uint64_t>(2 * wmax + 1)) - wmax);
   // Output channel 0 all zero (a pruned/dead filter): its output is bias only.
   std::fill(w.begin(), w.begin() + static_cast<size_t>(s.C) * s.R * s.S, 0);
   std::vector<int8_t> x(static_cast<size_t>(s.N) * s.H * s.W * s.C);
@@ -226,6 +228,63 @@ TEST(ConvInt8, ExtremeValuesMatchReference) {
   for (auto& v : x) v = (g() & 1) ? 127 : -128;
   std::vector<int8_t> res(static_cast<size_t>(s.P) * s.Q * s.K, -128);
   check_all(p, 1, w, x, res, "extreme");
+}
+
+// The AVX2 kernel's vpmaddubsw path (kernels/cpu/int8/conv_int8_avx2.cpp):
+// taken only where the weights prove no pair can saturate int16, then exact.
+std::string avx2_variant(const ConvInt8Params& p, const std::vector<int8_t>& w) {
+  return int8::pack_conv_int8(p, w.data(), Int8Kernel::Avx2)->variant();
+}
+
+TEST(ConvInt8, SevenBitWeightsTakeTheMaddubsPathAndMatchReference) {
+  if (!int8::int8_kernel_supported(Int8Kernel::Avx2)) GTEST_SKIP() << "no AVX2 on this CPU";
+  uint64_t seed = 900;
+  for (const Case& c : kCases) {
+    for (bool residual : {false, true}) run_case(c, residual, OutputMode::Int8, seed++, 63);
+    run_case(c, false, OutputMode::Int32, seed++, 63);
+    std::mt19937_64 g(seed);
+    const Conv2dShape s = make_shape(c);
+    std::vector<int8_t> w(static_cast<size_t>(s.K) * s.C * s.R * s.S);
+    for (auto& v : w) v = static_cast<int8_t>(static_cast<int>(g() % 127) - 63);
+    EXPECT_STREQ(avx2_variant(random_params(s, g, false, OutputMode::Int8), w).c_str(),
+                 "avx2-maddubs")
+        << c.name;
+  }
+}
+
+// Pairs exactly at the bound: 255 * (64 + 64) = 32640 and 255 * (-64 - 64) =
+// -32640 with every activation at its extreme (x = 127 is u = 255); then one
+// weight past it (65 + 64), which must fall back to vpmaddwd, still exact.
+TEST(ConvInt8, MaddubsWorstCasePairsMatchReference) {
+  if (!int8::int8_kernel_supported(Int8Kernel::Avx2)) GTEST_SKIP() << "no AVX2 on this CPU";
+  const Case c{"maddubs_bound", 1, 37, 6, 7, 20, 3, 3, 1, -1};  // odd C: an unpaired channel
+  const Conv2dShape s = make_shape(c);
+  const int RS = s.R * s.S;
+  std::vector<int8_t> w(static_cast<size_t>(s.K) * s.C * RS);
+  for (int k = 0; k < s.K; ++k)
+    for (int ch = 0; ch < s.C; ++ch)
+      for (int tap = 0; tap < RS; ++tap)  // pair j = ch / 2 of channel k: all +64 or all -64
+        w[(static_cast<size_t>(k) * s.C + ch) * RS + tap] = ((k + ch / 2 + tap) % 2) ? 64 : -64;
+  std::mt19937_64 g(78);
+  for (int zp_in : {127, -128}) {
+    ConvInt8Params p = random_params(s, g, true, OutputMode::Int32);
+    p.zp_in = zp_in;
+    std::vector<int8_t> res(static_cast<size_t>(s.P) * s.Q * s.K, 0);
+    for (int8_t xv : {int8_t(127), int8_t(-128)}) {
+      std::vector<int8_t> x(static_cast<size_t>(s.H) * s.W * s.C, xv);
+      EXPECT_EQ(avx2_variant(p, w), "avx2-maddubs");
+      check_all(p, 1, w, x, res, "maddubs bound x=" + std::to_string(xv));
+      std::vector<int8_t> mixed(x.size());
+      for (auto& v : mixed) v = (g() & 1) ? 127 : -128;
+      check_all(p, 1, w, mixed, res, "maddubs bound mixed");
+    }
+    std::vector<int8_t> past = w;
+    past[5 * static_cast<size_t>(s.C) * RS] =
+        past[5 * static_cast<size_t>(s.C) * RS] > 0 ? 65 : -65;
+    EXPECT_EQ(avx2_variant(p, past), "avx2-maddwd");
+    std::vector<int8_t> x(static_cast<size_t>(s.H) * s.W * s.C, 127);
+    check_all(p, 1, past, x, res, "one pair past the bound");
+  }
 }
 
 TEST(ConvInt8, DenseMatchesReference) {

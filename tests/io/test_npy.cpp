@@ -57,5 +57,43 @@ TEST(Npy, BadFilesAreClearErrors) {
   std::remove(tmp("x.npy").c_str());
 }
 
+// Headers found or suggested by fuzz_npy (tests/fuzz): a shape that is not a
+// tuple (threw std::out_of_range), dimensions whose product overflows or
+// needs more bytes than the file has (allocated before the size check), and
+// trailing bytes. Each is an ecg::Error naming the file and the field.
+TEST(Npy, MalformedShapesAreClearErrors) {
+  auto write = [](const std::string& name, const std::string& shape, size_t data_bytes) {
+    std::string h = "{'descr': '<f4', 'fortran_order': False, 'shape'" + shape + ", }";
+    while ((10 + h.size() + 1) % 64) h.push_back(' ');
+    h.push_back('\n');
+    std::ofstream f(tmp(name), std::ios::binary);
+    f.write("\x93NUMPY\x01\x00", 8);
+    char len[2] = {static_cast<char>(h.size() & 0xff), static_cast<char>(h.size() >> 8)};
+    f.write(len, 2);
+    f << h << std::string(data_bytes, '\0');
+    return tmp(name);
+  };
+  auto expect = [](const std::string& file, const std::string& needle) {
+    try {
+      data::read_npy(file);
+      ADD_FAILURE() << "read " << file;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(file), std::string::npos) << e.what();
+    }
+    std::remove(file.c_str());
+  };
+  expect(write("a.npy", "(4 ,:,)", 16), "'shape'");  // the fuzzer's input: ':' then no tuple
+  expect(write("b.npy", ": 4", 16), "'shape'");      // not a tuple
+  expect(write("c.npy", ": (4x,)", 16), "'shape'");  // not a number
+  expect(write("d.npy", ": (-1,)", 16), "'shape'");  // negative
+  expect(write("e.npy", ": (1099511627775, 1099511627775)", 16), "too large");
+  expect(write("f.npy", ": (1000000, 1000000)", 16), "truncated");  // 4 TB, not allocated
+  expect(write("g.npy", ": (4,)", 20), "trailing bytes");
+  const std::string ok = write("h.npy", ": (2, 2)", 16);
+  EXPECT_EQ(data::read_npy(ok).shape(), (Shape{2, 2}));
+  std::remove(ok.c_str());
+}
+
 }  // namespace
 }  // namespace ecg

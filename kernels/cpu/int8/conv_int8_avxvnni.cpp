@@ -11,44 +11,25 @@
 #include <array>
 #include <utility>
 
-#include "kernels/cpu/int8/conv_int8_driver.h"
-#include "kernels/cpu/int8/epilogue_avx2.h"
+#include "kernels/cpu/int8/u8s8_tile.h"
 
 namespace ecg::int8::detail {
 namespace {
 
 using Args = TileArgs<uint8_t, int8_t>;
 
-template <int M>
-void tile(const Args& a, const ConvInt8Params& p) {
-  __m256i acc[M][2];
-  for (int i = 0; i < M; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
-  const int64_t ps = a.pix_stride;
-  for (int tap = 0; tap < a.taps; ++tap) {
-    const uint8_t* s = a.src + a.tap_off[tap];
-    const int8_t* w = a.w + static_cast<int64_t>(tap) * a.groups * 64;
-    for (int g = 0; g < a.groups; ++g, s += 4, w += 64) {
-      const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w));
-      const __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + 32));
-#pragma GCC unroll 16
-      for (int i = 0; i < M; ++i) {
-        int32_t x4;
-        std::memcpy(&x4, s + i * ps, 4);
-        const __m256i b = _mm256_set1_epi32(x4);
-        acc[i][0] = _mm256_dpbusd_avx_epi32(acc[i][0], b, w0);
-        acc[i][1] = _mm256_dpbusd_avx_epi32(acc[i][1], b, w1);
-      }
-    }
+struct VnniDot {
+  static __m256i step(__m256i acc, __m256i b, __m256i w) {
+    return _mm256_dpbusd_avx_epi32(acc, b, w);
   }
-  avx2::store_tile<M>(acc, a, p);
-}
+};
 
 constexpr int kMR = 6;
 using TileFn = void (*)(const Args&, const ConvInt8Params&);
 
 template <size_t... I>
 constexpr std::array<TileFn, sizeof...(I)> make_table(std::index_sequence<I...>) {
-  return {{&tile<static_cast<int>(I) + 1>...}};
+  return {{&u8s8_tile<VnniDot, static_cast<int>(I) + 1>...}};
 }
 
 struct AvxVnniTraits {
@@ -60,15 +41,9 @@ struct AvxVnniTraits {
   static constexpr int kActShift = 128;
   static constexpr Int8Kernel kKernel = Int8Kernel::AvxVnni;
 
-  static uint8_t convert(int8_t x) { return static_cast<uint8_t>(x) ^ 0x80u; }
+  static uint8_t convert(int8_t x) { return to_shifted_u8(x); }
   static void convert_run(const int8_t* src, uint8_t* dst, int64_t n) {
-    const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32)
-      _mm256_storeu_si256(
-          reinterpret_cast<__m256i*>(dst + i),
-          _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)), flip));
-    for (; i < n; ++i) dst[i] = convert(src[i]);
+    to_shifted_u8_run(src, dst, n);
   }
   static void dispatch(int m, bool, const Args& a, const ConvInt8Params& p) {
     static constexpr auto t = make_table(std::make_index_sequence<kMR>{});

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <cstring>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 #include "core/error.h"
@@ -62,6 +63,16 @@ struct TileArgs {
   void* out;               // pixel 0, first channel (int8 or int32 per mode)
   int64_t out_stride;      // elements between output pixels (K)
   const int8_t* res;       // residual at pixel 0 (fused add) or null
+};
+
+// Traits::kVariant where a kernel has several code paths, else the kernel's name.
+template <class T, class = void>
+struct VariantName {
+  static const char* get() { return int8_kernel_name(T::kKernel); }
+};
+template <class T>
+struct VariantName<T, std::void_t<decltype(T::kVariant)>> {
+  static const char* get() { return T::kVariant; }
 };
 
 template <class Traits>
@@ -115,6 +126,7 @@ class PackedConvSimd final : public PackedConvInt8 {
   }
 
   Int8Kernel kernel() const override { return Traits::kKernel; }
+  const char* variant() const override { return VariantName<Traits>::get(); }
   const ConvInt8Params& params() const override { return p_; }
 
   size_t scratch_bytes_per_thread() const override {

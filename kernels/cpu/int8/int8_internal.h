@@ -62,7 +62,9 @@ void for_each_epilogue_block(int n, const Requant* rq, int32_t zp_out, int32_t q
 
 std::unique_ptr<PackedConvInt8> pack_conv_int8_generic(const ConvInt8Params& p, const int8_t* w);
 #if defined(ECG_INT8_X86)
+// Picks the vpmaddubsw path when maddubs_cannot_saturate(shape, w), else vpmaddwd.
 std::unique_ptr<PackedConvInt8> pack_conv_int8_avx2(const ConvInt8Params& p, const int8_t* w);
+bool maddubs_cannot_saturate(const Conv2dShape& s, const int8_t* w);
 std::unique_ptr<PackedConvInt8> pack_conv_int8_avxvnni(const ConvInt8Params& p, const int8_t* w);
 std::unique_ptr<PackedConvInt8> pack_conv_int8_avx512vnni(const ConvInt8Params& p, const int8_t* w);
 void epilogue_hook_avx2(int n, const int32_t* acc, const Requant* rq, int32_t zp_out, int32_t qmin,
