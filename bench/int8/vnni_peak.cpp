@@ -19,22 +19,37 @@
 
 namespace bench_int8 {
 
-// Ops per second (2 per multiply-add) summed over `threads`, each thread's
-// rate taken on its own CPU time (the machines are shared: wall time would
-// measure the neighbours); 0 when not built or the CPU lacks AVX-512 VNNI.
-double vnni_peak_ops(int threads) {
-#if defined(ECG_BENCH_AVX512VNNI)
-  if (!ecg::cpu_features().avx512_vnni) return 0.0;
-  const int64_t iters = 50000000;
-  int64_t sink = 0;
+namespace {
+
+// Runs `loop(iters)` (one asm loop of `ops_per_iter` int8 ops per iteration)
+// on each of `threads` OpenMP threads and sums their rates, each taken on the
+// thread's own CPU time: the machines are shared, and wall time would measure
+// the neighbours.
+template <class Loop>
+double summed_rate(int threads, int64_t iters, double ops_per_iter, Loop loop) {
   double rate = 0.0;
-#pragma omp parallel num_threads(threads) reduction(+ : sink, rate)
+#pragma omp parallel num_threads(threads) reduction(+ : rate)
   {
     timespec t0{}, t1{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-    // Inline assembly: with intrinsics GCC 12 copies every accumulator
-    // through a second register each iteration, which halves the rate.
-    int64_t n = iters;
+    loop(iters);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    const double sec = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
+    rate += ops_per_iter * static_cast<double>(iters) / sec;
+  }
+  return rate;
+}
+
+}  // namespace
+
+// Ops per second (2 per multiply-add) summed over `threads`; 0 when not built
+// or the CPU lacks AVX-512 VNNI.
+double vnni_peak_ops(int threads) {
+#if defined(ECG_BENCH_AVX512VNNI)
+  if (!ecg::cpu_features().avx512_vnni) return 0.0;
+  // Inline assembly: with intrinsics GCC 12 copies every accumulator
+  // through a second register each iteration, which halves the rate.
+  return summed_rate(threads, 50000000, 12.0 * 64.0 * 2.0, [](int64_t n) {
     asm volatile(
         "vpternlogd $0xff, %%zmm0, %%zmm0, %%zmm0\n\t"
         "vpternlogd $0xff, %%zmm1, %%zmm1, %%zmm1\n\t"
@@ -57,14 +72,7 @@ double vnni_peak_ops(int threads) {
         :
         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
           "xmm11", "xmm12", "xmm13", "cc");
-    sink += n;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-    const double sec = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
-    rate += 12.0 * 64.0 * 2.0 * static_cast<double>(iters) / sec;
-  }
-  volatile int64_t keep = sink;
-  (void)keep;
-  return rate;
+  });
 #else
   (void)threads;
   return 0.0;
@@ -79,14 +87,7 @@ double vnni_peak_ops(int threads) {
 double avx2_maddubs_peak_ops(int threads) {
 #if defined(__x86_64__)
   if (!ecg::cpu_features().avx2) return 0.0;
-  const int64_t iters = 30000000;
-  int64_t sink = 0;
-  double rate = 0.0;
-#pragma omp parallel num_threads(threads) reduction(+ : sink, rate)
-  {
-    timespec t0{}, t1{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-    int64_t n = iters;
+  return summed_rate(threads, 30000000, 6.0 * 32.0 * 2.0, [](int64_t n) {
     asm volatile(
         "vpcmpeqb %%ymm0, %%ymm0, %%ymm0\n\t"
         "vpabsb %%ymm0, %%ymm1\n\t"
@@ -117,14 +118,7 @@ double avx2_maddubs_peak_ops(int threads) {
         :
         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
           "xmm11", "xmm12", "xmm13", "xmm15", "cc");
-    sink += n;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-    const double sec = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
-    rate += 6.0 * 32.0 * 2.0 * static_cast<double>(iters) / sec;
-  }
-  volatile int64_t keep = sink;
-  (void)keep;
-  return rate;
+  });
 #else
   (void)threads;
   return 0.0;
