@@ -370,6 +370,24 @@ nlohmann::json node_json_v3(const NodeQ& n, const std::vector<TensorQ>& t, BlobW
   return j;
 }
 
+// The blobs the header names must not share bytes (two nodes' weights
+// aliased would be a crafted or damaged file) and must end where the file
+// ends: the writer aligns each blob's start to 16 bytes and writes nothing
+// after the last one.
+void check_blob_spans(const std::string& path, std::vector<std::pair<uint64_t, uint64_t>> spans,
+                      uint64_t blob_size) {
+  std::sort(spans.begin(), spans.end());
+  uint64_t end = 0;
+  for (const auto& s : spans) {
+    ECG_CHECK(s.first >= end, "'", path, "': a blob at [", s.first, ", ", s.second,
+              ") overlaps the one ending at ", end, "; expected non-overlapping blobs");
+    end = s.second;
+  }
+  ECG_CHECK(end == blob_size, "'", path, "' has ", blob_size - end,
+            " trailing bytes after its last blob (", blob_size, " bytes of data, blobs end at ",
+            end, ")");
+}
+
 }  // namespace
 
 void save_int8_model(const std::string& path, const Int8Model& m, uint32_t version) {
@@ -431,10 +449,12 @@ Int8Model load_int8_model(const std::string& path) {
   const uint8_t* blob_base = f.data + 16 + hl;
   const uint64_t blob_size = f.size - 16 - hl;
   Int8Model m;
+  std::vector<std::pair<uint64_t, uint64_t>> spans;  // [begin, end) of every blob read
   try {
     nlohmann::json h = nlohmann::json::parse(f.data + 16, f.data + 16 + hl);
     auto blob = [&](const nlohmann::json& j, size_t elem, size_t expect_count) {
       uint64_t off = j.at(0).get<uint64_t>(), n = j.at(1).get<uint64_t>();
+      if (n > 0) spans.emplace_back(off, off + n);
       ECG_CHECK(off <= blob_size && n <= blob_size - off, "'", path,
                 "' is truncated or malformed: a blob at ", off, " of ", n,
                 " bytes passes the end (", blob_size, " bytes of data)");
@@ -605,6 +625,7 @@ Int8Model load_int8_model(const std::string& path) {
   }
   ECG_CHECK(!m.tensors.empty() && !m.nodes.empty() && m.nodes.back().kind == NodeKind::Dense, "'",
             path, "' has no graph ending in a dense layer");
+  check_blob_spans(path, std::move(spans), blob_size);
   validate_int8_model(m, path);
   return m;
 }

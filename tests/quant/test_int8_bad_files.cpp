@@ -134,6 +134,15 @@ TEST_F(BadInt8, GraphMustReadOnlyWhatWasWritten) {
       "batch.int8", "'nhwc'");
 }
 
+TEST_F(BadInt8, BlobsMustNotOverlapOrLeaveTrailingBytes) {
+  // The stem's bias pointed at its weight scales (both K * 4 bytes).
+  const std::string e = load_error(with_header(
+      "alias.int8", [](json& h) { h["nodes"][0]["bias"] = h["nodes"][0]["weight_scale"]; }));
+  EXPECT_NAMES(e, "alias.int8", "overlaps");
+  std::ofstream(path("tail.int8"), std::ios::binary) << bytes_ << std::string(16, '\0');
+  EXPECT_NAMES(load_error(path("tail.int8")), "tail.int8", "trailing bytes");
+}
+
 TEST_F(BadInt8, SaveRefusesAMismatchedModelAndWritesNothing) {
   quant::Int8Model m = *model_;
   m.classes.pop_back();
