@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "core/autograd.h"
+#include "core/json_checked.h"
 #include "core/rng.h"
 #include "models/checkpoint.h"
 #include "models/finetune.h"
@@ -283,16 +284,19 @@ nlohmann::json epoch_json(const EpochRecord& e) {
           {"seconds", e.seconds},   {"images_per_s", e.images_per_s}};
 }
 
+// Each field type- and range-checked (json_checked.h): an int read from a
+// huge float would be undefined behaviour.
 EpochRecord epoch_from_json(const nlohmann::json& j) {
   EpochRecord e;
-  e.epoch = j.at("epoch");
-  e.train_loss = j.at("train_loss");
-  e.train_acc = j.at("train_acc");
-  e.val_loss = j.at("val_loss");
-  e.val_acc = j.at("val_acc");
-  e.lr = j.at("lr");
-  e.seconds = j.at("seconds");
-  e.images_per_s = j.value("images_per_s", 0.0);
+  e.epoch = json_int<int>(j.at("epoch"), "history.epoch");
+  e.train_loss = json_double(j.at("train_loss"), "history.train_loss");
+  e.train_acc = json_double(j.at("train_acc"), "history.train_acc");
+  e.val_loss = json_double(j.at("val_loss"), "history.val_loss");
+  e.val_acc = json_double(j.at("val_acc"), "history.val_acc");
+  e.lr = json_double(j.at("lr"), "history.lr");
+  e.seconds = json_double(j.at("seconds"), "history.seconds");
+  e.images_per_s =
+      j.contains("images_per_s") ? json_double(j["images_per_s"], "history.images_per_s") : 0.0;
   return e;
 }
 
@@ -358,8 +362,11 @@ void apply_loop_state(const nlohmann::json& meta, Model& model, LoopState& s) {
   s.early_wait = meta.at("early_wait");
   s.result.best_epoch = meta.at("best_epoch");
   s.result.best_val_acc = meta.at("best_val_acc");
-  s.result.horizon_best_val_acc = meta.value("horizon_best_val_acc", std::vector<double>{});
-  model.set_dropout_counters(meta.at("dropout_counters").get<std::vector<uint64_t>>());
+  if (meta.contains("horizon_best_val_acc"))
+    for (const auto& v : meta["horizon_best_val_acc"])
+      s.result.horizon_best_val_acc.push_back(json_double(v, "horizon_best_val_acc"));
+  model.set_dropout_counters(
+      json_int_vector<uint64_t>(meta.at("dropout_counters"), "dropout_counters"));
   for (auto& e : meta.at("history")) s.result.history.push_back(epoch_from_json(e));
 }
 
@@ -463,13 +470,15 @@ void load_loop_state(const std::string& path, Model& model, Optimizer& optim,
   }
   const int64_t steps = meta.at("optimizer_steps").get<int64_t>();
   check_moments(optim_t, optimizer, model.parameters().size(), steps, path);
+  // The counters and history first: the model and optimizer change only
+  // once everything in the file has been read.
   try {
-    load_state(model, model_t, path);
-    optim.load_state(optim_t, steps);
     apply_loop_state(meta, model, s);
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const std::exception& e) {
     fail("training state '", path, "' is malformed: ", e.what());
   }
+  load_state(model, model_t, path);
+  optim.load_state(optim_t, steps);
 }
 
 LrSchedule make_schedule(const TrainOptions& opt, const std::string& model) {
