@@ -443,8 +443,11 @@ void check_counters(const nlohmann::json& meta, const std::string& path, int64_t
             "': field 'dropout_counters' expected ", dropouts, " counters (one per dropout layer)");
 }
 
+// `optim_params`: how many parameters the optimizer updates (the trainable
+// ones; frozen parameters have no moments).
 void load_loop_state(const std::string& path, Model& model, Optimizer& optim,
-                     const std::string& optimizer, int64_t batches, LoopState& s) {
+                     const std::string& optimizer, size_t optim_params, int64_t batches,
+                     LoopState& s) {
   SafetensorsFile f = load_safetensors(path);
   auto it = f.metadata.find("ecgcnn_train_state");
   ECG_CHECK(it != f.metadata.end(), "'", path, "' is not an ecgcnn training state");
@@ -469,7 +472,7 @@ void load_loop_state(const std::string& path, Model& model, Optimizer& optim,
     if (n.rfind("optim.", 0) == 0) optim_t[n.substr(6)] = t;
   }
   const int64_t steps = meta.at("optimizer_steps").get<int64_t>();
-  check_moments(optim_t, optimizer, model.parameters().size(), steps, path);
+  check_moments(optim_t, optimizer, optim_params, steps, path);
   // The counters and history first: the model and optimizer change only
   // once everything in the file has been read.
   try {
@@ -555,7 +558,8 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
   if (resume) {
     ECG_CHECK(fs::exists(state_path), "--resume: no training state in '", opt.out_dir,
               "' (expected ", state_path, ")");
-    load_loop_state(state_path, model, *optim, opt.optimizer, train_data.num_batches(), s);
+    load_loop_state(state_path, model, *optim, opt.optimizer, frozen.trainable().size(),
+                    train_data.num_batches(), s);
     std::fprintf(stderr, "resuming %s at epoch %d, batch %lld\n", opt.out_dir.c_str(), s.epoch + 1,
                  static_cast<long long>(s.next_batch));
   }
