@@ -77,7 +77,9 @@ Tensor read_npy(const std::string& path) {
   std::string inner = shape_s.substr(1, shape_s.size() - 2);
   std::stringstream ss(inner);
   std::string tok;
-  uint64_t numel = 1;
+  // `extent` multiplies the non-zero dimensions: a zero one empties the
+  // array but the strides still multiply the others (found by fuzz_npy).
+  uint64_t numel = 1, extent = 1;
   while (std::getline(ss, tok, ',')) {
     const size_t a = tok.find_first_not_of(' '), b = tok.find_last_not_of(' ');
     if (a == std::string::npos) continue;
@@ -85,9 +87,10 @@ Tensor read_npy(const std::string& path) {
     ECG_CHECK(digits.size() <= 13 && digits.find_first_not_of("0123456789") == std::string::npos,
               "'", path, "': field 'shape' is ", shape_s, ", expected non-negative integers");
     const uint64_t v = std::stoull(digits);
-    ECG_CHECK(v < (1ull << 40) && (v == 0 || numel <= (1ull << 40) / v), "'", path,
+    ECG_CHECK(v < (1ull << 40) && (v == 0 || extent <= (1ull << 40) / v), "'", path,
               "': field 'shape' ", shape_s, " is too large");
     numel *= v;
+    if (v > 0) extent *= v;
     shape.push_back(static_cast<int64_t>(v));
   }
   const uint64_t nbytes = numel * dtype_size(dt);

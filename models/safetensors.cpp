@@ -162,15 +162,18 @@ SafetensorsFile load_safetensors(const std::string& path) {
     ECG_CHECK(is_i64 || parse_st_dtype(e["dtype"].get<std::string>(), dt), "checkpoint '", path,
               "': tensor '", name, "' has unsupported dtype ", e["dtype"].dump());
     Shape shape;
-    uint64_t numel = 1;
+    // `extent` multiplies the non-zero dimensions: a zero one empties the
+    // tensor but its strides still multiply the others.
+    uint64_t numel = 1, extent = 1;
     for (const auto& d : e["shape"]) {
       ECG_CHECK(d.is_number_unsigned() || (d.is_number_integer() && d.get<int64_t>() >= 0),
                 "checkpoint '", path, "': tensor '", name, "' has an invalid shape");
       uint64_t v = d.get<uint64_t>();
-      ECG_CHECK(v < (1ull << 40) && (v == 0 || numel <= (1ull << 40) / v), "checkpoint '", path,
+      ECG_CHECK(v < (1ull << 40) && (v == 0 || extent <= (1ull << 40) / v), "checkpoint '", path,
                 "': tensor '", name, "' shape is too large");
       shape.push_back(static_cast<int64_t>(v));
       numel *= v;
+      if (v > 0) extent *= v;
     }
     const auto& off = e["data_offsets"];
     ECG_CHECK(off[0].is_number_unsigned() && off[1].is_number_unsigned(), "checkpoint '", path,

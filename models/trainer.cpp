@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "core/autograd.h"
+#include "core/json_checked.h"
 #include "core/rng.h"
 #include "models/checkpoint.h"
 #include "models/finetune.h"
@@ -283,16 +284,19 @@ nlohmann::json epoch_json(const EpochRecord& e) {
           {"seconds", e.seconds},   {"images_per_s", e.images_per_s}};
 }
 
+// Each field type- and range-checked (json_checked.h): an int read from a
+// huge float would be undefined behaviour.
 EpochRecord epoch_from_json(const nlohmann::json& j) {
   EpochRecord e;
-  e.epoch = j.at("epoch");
-  e.train_loss = j.at("train_loss");
-  e.train_acc = j.at("train_acc");
-  e.val_loss = j.at("val_loss");
-  e.val_acc = j.at("val_acc");
-  e.lr = j.at("lr");
-  e.seconds = j.at("seconds");
-  e.images_per_s = j.value("images_per_s", 0.0);
+  e.epoch = json_int<int>(j.at("epoch"), "history.epoch");
+  e.train_loss = json_double(j.at("train_loss"), "history.train_loss");
+  e.train_acc = json_double(j.at("train_acc"), "history.train_acc");
+  e.val_loss = json_double(j.at("val_loss"), "history.val_loss");
+  e.val_acc = json_double(j.at("val_acc"), "history.val_acc");
+  e.lr = json_double(j.at("lr"), "history.lr");
+  e.seconds = json_double(j.at("seconds"), "history.seconds");
+  e.images_per_s =
+      j.contains("images_per_s") ? json_double(j["images_per_s"], "history.images_per_s") : 0.0;
   return e;
 }
 
@@ -358,8 +362,11 @@ void apply_loop_state(const nlohmann::json& meta, Model& model, LoopState& s) {
   s.early_wait = meta.at("early_wait");
   s.result.best_epoch = meta.at("best_epoch");
   s.result.best_val_acc = meta.at("best_val_acc");
-  s.result.horizon_best_val_acc = meta.value("horizon_best_val_acc", std::vector<double>{});
-  model.set_dropout_counters(meta.at("dropout_counters").get<std::vector<uint64_t>>());
+  if (meta.contains("horizon_best_val_acc"))
+    for (const auto& v : meta["horizon_best_val_acc"])
+      s.result.horizon_best_val_acc.push_back(json_double(v, "horizon_best_val_acc"));
+  model.set_dropout_counters(
+      json_int_vector<uint64_t>(meta.at("dropout_counters"), "dropout_counters"));
   for (auto& e : meta.at("history")) s.result.history.push_back(epoch_from_json(e));
 }
 
@@ -436,10 +443,11 @@ void check_counters(const nlohmann::json& meta, const std::string& path, int64_t
             "': field 'dropout_counters' expected ", dropouts, " counters (one per dropout layer)");
 }
 
-// trainable: the parameters the optimizer updates (all but the --freeze ones),
-// which its moments are numbered by.
-void load_loop_state(const std::string& path, Model& model, Optimizer& optim, size_t trainable,
-                     const std::string& optimizer, int64_t batches, LoopState& s) {
+// `optim_params`: how many parameters the optimizer updates (the trainable
+// ones; frozen parameters have no moments).
+void load_loop_state(const std::string& path, Model& model, Optimizer& optim,
+                     const std::string& optimizer, size_t optim_params, int64_t batches,
+                     LoopState& s) {
   SafetensorsFile f = load_safetensors(path);
   auto it = f.metadata.find("ecgcnn_train_state");
   ECG_CHECK(it != f.metadata.end(), "'", path, "' is not an ecgcnn training state");
@@ -464,14 +472,16 @@ void load_loop_state(const std::string& path, Model& model, Optimizer& optim, si
     if (n.rfind("optim.", 0) == 0) optim_t[n.substr(6)] = t;
   }
   const int64_t steps = meta.at("optimizer_steps").get<int64_t>();
-  check_moments(optim_t, optimizer, trainable, steps, path);
+  check_moments(optim_t, optimizer, optim_params, steps, path);
+  // The counters and history first: the model and optimizer change only
+  // once everything in the file has been read.
   try {
-    load_state(model, model_t, path);
-    optim.load_state(optim_t, steps);
     apply_loop_state(meta, model, s);
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const std::exception& e) {
     fail("training state '", path, "' is malformed: ", e.what());
   }
+  load_state(model, model_t, path);
+  optim.load_state(optim_t, steps);
 }
 
 LrSchedule make_schedule(const TrainOptions& opt, const std::string& model) {
@@ -548,7 +558,7 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
   if (resume) {
     ECG_CHECK(fs::exists(state_path), "--resume: no training state in '", opt.out_dir,
               "' (expected ", state_path, ")");
-    load_loop_state(state_path, model, *optim, frozen.trainable().size(), opt.optimizer,
+    load_loop_state(state_path, model, *optim, opt.optimizer, frozen.trainable().size(),
                     train_data.num_batches(), s);
     std::fprintf(stderr, "resuming %s at epoch %d, batch %lld\n", opt.out_dir.c_str(), s.epoch + 1,
                  static_cast<long long>(s.next_batch));

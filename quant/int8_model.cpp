@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/autograd.h"
+#include "core/json_checked.h"
 #include "core/ops.h"
 #include "core/profiler.h"
 #include "core/runtime.h"
@@ -37,7 +38,7 @@ Conv2dShape conv_shape_from(const nlohmann::json& j) {
               &s.R,        &s.S,          &s.stride_h,  &s.stride_w, &s.pad_top,
               &s.pad_left, &s.pad_bottom, &s.pad_right, &s.P,        &s.Q};
   ECG_CHECK(j.is_array() && j.size() == 15, "conv shape must have 15 fields");
-  for (int i = 0; i < 15; ++i) *f[i] = j[i].get<int>();
+  for (int i = 0; i < 15; ++i) *f[i] = json_int<int>(j[i], "shape");
   return s;
 }
 nlohmann::json pool_json(const Pool2dShape& s) {
@@ -49,7 +50,7 @@ Pool2dShape pool_shape_from(const nlohmann::json& j) {
   int* f[] = {&s.N,        &s.C,       &s.H,        &s.W,          &s.R,         &s.S, &s.stride_h,
               &s.stride_w, &s.pad_top, &s.pad_left, &s.pad_bottom, &s.pad_right, &s.P, &s.Q};
   ECG_CHECK(j.is_array() && j.size() == 14, "pool shape must have 14 fields");
-  for (int i = 0; i < 14; ++i) *f[i] = j[i].get<int>();
+  for (int i = 0; i < 14; ++i) *f[i] = json_int<int>(j[i], "pool");
   return s;
 }
 nlohmann::json add_json(const int8::AddRequant& a) {
@@ -59,7 +60,7 @@ int8::AddRequant add_from(const nlohmann::json& j) {
   int8::AddRequant a;
   int32_t* f[] = {&a.zp_a, &a.zp_b, &a.mul_a, &a.mul_b, &a.shift, &a.zp_out, &a.qmin, &a.qmax};
   ECG_CHECK(j.is_array() && j.size() == 8, "add parameters must have 8 fields");
-  for (int i = 0; i < 8; ++i) *f[i] = j[i].get<int32_t>();
+  for (int i = 0; i < 8; ++i) *f[i] = json_int<int32_t>(j[i], "add");
   ECG_CHECK(a.shift >= 1 && a.shift <= 31, "add shift ", a.shift, " outside [1, 31]");
   return a;
 }
@@ -321,7 +322,7 @@ void conv_geometry_from(const nlohmann::json& j, Conv2dShape& s) {
   int* f[] = {&s.K,       &s.R,        &s.S,          &s.stride_h, &s.stride_w,
               &s.pad_top, &s.pad_left, &s.pad_bottom, &s.pad_right};
   ECG_CHECK(j.is_array() && j.size() == 9, "conv geometry must have 9 fields");
-  for (int i = 0; i < 9; ++i) *f[i] = j[i].get<int>();
+  for (int i = 0; i < 9; ++i) *f[i] = json_int<int>(j[i], "shape");
   ECG_CHECK(s.K > 0 && s.R > 0 && s.S > 0 && s.stride_h > 0 && s.stride_w > 0 && s.pad_top >= 0 &&
                 s.pad_left >= 0 && s.pad_bottom >= 0 && s.pad_right >= 0,
             "invalid conv geometry ", j.dump());
@@ -333,7 +334,7 @@ void pool_geometry_from(const nlohmann::json& j, Pool2dShape& s) {
   int* f[] = {&s.R,       &s.S,        &s.stride_h,   &s.stride_w,
               &s.pad_top, &s.pad_left, &s.pad_bottom, &s.pad_right};
   ECG_CHECK(j.is_array() && j.size() == 8, "pool geometry must have 8 fields");
-  for (int i = 0; i < 8; ++i) *f[i] = j[i].get<int>();
+  for (int i = 0; i < 8; ++i) *f[i] = json_int<int>(j[i], "pool");
   ECG_CHECK(s.R > 0 && s.S > 0 && s.stride_h > 0 && s.stride_w > 0 && s.pad_top >= 0 &&
                 s.pad_left >= 0 && s.pad_bottom >= 0 && s.pad_right >= 0,
             "invalid pool geometry ", j.dump());
@@ -368,6 +369,24 @@ nlohmann::json node_json_v3(const NodeQ& n, const std::vector<TensorQ>& t, BlobW
     j["add"] = add_json(n.add);
   }
   return j;
+}
+
+// The blobs the header names must not share bytes (two nodes' weights
+// aliased would be a crafted or damaged file) and must end where the file
+// ends: the writer aligns each blob's start to 16 bytes and writes nothing
+// after the last one.
+void check_blob_spans(const std::string& path, std::vector<std::pair<uint64_t, uint64_t>> spans,
+                      uint64_t blob_size) {
+  std::sort(spans.begin(), spans.end());
+  uint64_t end = 0;
+  for (const auto& s : spans) {
+    ECG_CHECK(s.first >= end, "'", path, "': a blob at [", s.first, ", ", s.second,
+              ") overlaps the one ending at ", end, "; expected non-overlapping blobs");
+    end = s.second;
+  }
+  ECG_CHECK(end == blob_size, "'", path, "' has ", blob_size - end,
+            " trailing bytes after its last blob (", blob_size, " bytes of data, blobs end at ",
+            end, ")");
 }
 
 }  // namespace
@@ -431,10 +450,13 @@ Int8Model load_int8_model(const std::string& path) {
   const uint8_t* blob_base = f.data + 16 + hl;
   const uint64_t blob_size = f.size - 16 - hl;
   Int8Model m;
+  std::vector<std::pair<uint64_t, uint64_t>> spans;  // [begin, end) of every blob read
   try {
     nlohmann::json h = nlohmann::json::parse(f.data + 16, f.data + 16 + hl);
     auto blob = [&](const nlohmann::json& j, size_t elem, size_t expect_count) {
-      uint64_t off = j.at(0).get<uint64_t>(), n = j.at(1).get<uint64_t>();
+      uint64_t off = json_int<uint64_t>(j.at(0), "blob offset"),
+               n = json_int<uint64_t>(j.at(1), "blob size");
+      if (n > 0) spans.emplace_back(off, off + n);
       ECG_CHECK(off <= blob_size && n <= blob_size - off, "'", path,
                 "' is truncated or malformed: a blob at ", off, " of ", n,
                 " bytes passes the end (", blob_size, " bytes of data)");
@@ -443,7 +465,7 @@ Int8Model load_int8_model(const std::string& path) {
       return std::make_pair(blob_base + off, static_cast<size_t>(n));
     };
     m.model_name = h.at("model").get<std::string>();
-    m.image_size = h.at("image_size").get<int>();
+    m.image_size = json_int<int>(h.at("image_size"), "image_size");
     m.classes = h.at("classes").get<std::vector<std::string>>();
     m.preprocessing = h.value("preprocessing", nlohmann::json::object());
     m.calibration = h.value("calibration", nlohmann::json::object());
@@ -451,11 +473,12 @@ Int8Model load_int8_model(const std::string& path) {
       TensorQ q;
       q.name = t.at("name").get<std::string>();
       const auto& s = t.at("nhwc");
-      q.N = s.at(0), q.H = s.at(1), q.W = s.at(2), q.C = s.at(3);
+      q.N = json_int<int>(s.at(0), "nhwc"), q.H = json_int<int>(s.at(1), "nhwc");
+      q.W = json_int<int>(s.at(2), "nhwc"), q.C = json_int<int>(s.at(3), "nhwc");
       ECG_CHECK(q.N > 0 && q.H > 0 && q.W > 0 && q.C > 0 && q.bytes() < (int64_t(1) << 34), "'",
                 path, "': tensor ", q.name, " has an invalid shape");
-      q.scale = t.at("scale").get<float>();
-      q.zero_point = t.at("zero_point").get<int32_t>();
+      q.scale = json_float(t.at("scale"), "scale");
+      q.zero_point = json_int<int32_t>(t.at("zero_point"), "zero_point");
       ECG_CHECK(std::isfinite(q.scale) && q.scale > 0, "'", path, "': tensor ", q.name,
                 " has scale ", q.scale);
       ECG_CHECK(q.zero_point >= -128 && q.zero_point <= 127, "'", path, "': tensor ", q.name,
@@ -507,8 +530,8 @@ Int8Model load_int8_model(const std::string& path) {
       ECG_CHECK(parse_kind(j.at("kind").get<std::string>(), n.kind), "'", path,
                 "': unknown node kind ", j.at("kind").dump());
       n.name = j.at("name").get<std::string>();
-      n.inputs = j.at("inputs").get<std::vector<int>>();
-      n.output = j.at("output").get<int>();
+      n.inputs = json_int_vector<int>(j.at("inputs"), "inputs");
+      n.output = json_int<int>(j.at("output"), "output");
       ECG_CHECK(!n.inputs.empty(), "'", path, "': node ", n.name, " has no input");
       for (int t : n.inputs)
         ECG_CHECK(t >= 0 && t < nt && written[static_cast<size_t>(t)], "'", path, "': node ",
@@ -530,14 +553,14 @@ Int8Model load_int8_model(const std::string& path) {
           conv_geometry_from(j.at("shape"), n.conv.shape);
           n.conv.residual = j.contains("pre_add");
           if (n.conv.residual) {
-            n.pre_add_scale = j.at("pre_add").at(0).get<float>();
-            n.pre_add_zero_point = j.at("pre_add").at(1).get<int32_t>();
+            n.pre_add_scale = json_float(j.at("pre_add").at(0), "pre_add");
+            n.pre_add_zero_point = json_int<int32_t>(j.at("pre_add").at(1), "pre_add");
           }
           derive(false);  // the input size first: read_weights needs C
           read_weights(n, j);
           derive(j.value("relu", false));
         } else if (n.kind == NodeKind::Dense) {
-          n.conv.shape.K = j.at("units").get<int>();
+          n.conv.shape.K = json_int<int>(j.at("units"), "units");
           ECG_CHECK(n.conv.shape.K > 0, "'", path, "': dense node ", n.name, " has no units");
           derive(false);
           read_weights(n, j);
@@ -559,10 +582,10 @@ Int8Model load_int8_model(const std::string& path) {
         c.shape = conv_shape_from(j.at("shape"));
         ECG_CHECK(c.shape.K > 0 && c.shape.C > 0 && c.shape.R > 0 && c.shape.S > 0, "'", path,
                   "': node ", n.name, " has an invalid shape");
-        c.zp_in = j.at("zp_in");
-        c.zp_out = j.at("zp_out");
-        c.qmin = j.at("qmin");
-        c.qmax = j.at("qmax");
+        c.zp_in = json_int<int32_t>(j.at("zp_in"), "zp_in");
+        c.zp_out = json_int<int32_t>(j.at("zp_out"), "zp_out");
+        c.qmin = json_int<int32_t>(j.at("qmin"), "qmin");
+        c.qmax = json_int<int32_t>(j.at("qmax"), "qmax");
         c.output = j.at("int32_out").get<bool>() ? int8::OutputMode::Int32 : int8::OutputMode::Int8;
         c.residual = j.at("residual");
         if (c.residual) c.add = add_from(j.at("add"));
@@ -582,10 +605,10 @@ Int8Model load_int8_model(const std::string& path) {
         n.pool = pool_shape_from(j.at("pool"));
       } else if (n.kind == NodeKind::AvgPool) {
         n.avg.shape = pool_shape_from(j.at("pool"));
-        n.avg.zp_in = j.at("zp_in");
-        n.avg.zp_out = j.at("zp_out");
-        n.avg.qmin = j.at("qmin");
-        n.avg.qmax = j.at("qmax");
+        n.avg.zp_in = json_int<int32_t>(j.at("zp_in"), "zp_in");
+        n.avg.zp_out = json_int<int32_t>(j.at("zp_out"), "zp_out");
+        n.avg.qmin = json_int<int32_t>(j.at("qmin"), "qmin");
+        n.avg.qmax = json_int<int32_t>(j.at("qmax"), "qmax");
         const size_t cnt = static_cast<size_t>(n.avg.shape.R) * n.avg.shape.S + 1;
         auto r = blob(j.at("requant"), 8, cnt);
         std::vector<int32_t> rq(2 * cnt);
@@ -605,6 +628,7 @@ Int8Model load_int8_model(const std::string& path) {
   }
   ECG_CHECK(!m.tensors.empty() && !m.nodes.empty() && m.nodes.back().kind == NodeKind::Dense, "'",
             path, "' has no graph ending in a dense layer");
+  check_blob_spans(path, std::move(spans), blob_size);
   validate_int8_model(m, path);
   return m;
 }

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <type_traits>
 
+#include "core/json_checked.h"
+
 namespace ecg::cli {
 
 nlohmann::json train_config_json(const TrainSettings& c) {
@@ -36,17 +38,21 @@ nlohmann::json train_config_json(const TrainSettings& c) {
 
 namespace {
 
-// One field of train_config.json; a missing field or one of the wrong type
-// is an error naming it.
+// One field of train_config.json; a missing field, one of the wrong type or
+// an integer out of T's range is an error naming it.
 template <class T>
 void field(const nlohmann::json& j, const char* name, T& out) {
-  try {
-    out = j.at(name).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    fail("field '", name, "' is ", j.contains(name) ? j[name].dump() : "missing", ", expected a ",
-         std::is_same<T, std::string>::value ? "string"
-         : std::is_same<T, bool>::value      ? "boolean"
-                                             : "number");
+  ECG_CHECK(j.is_object() && j.contains(name), "field '", name, "' is missing");
+  const nlohmann::json& v = j[name];
+  constexpr bool is_bool = std::is_same<T, bool>::value;
+  if constexpr (is_bool || std::is_same<T, std::string>::value) {
+    ECG_CHECK(is_bool ? v.is_boolean() : v.is_string(), "field '", name, "' is ", v.dump(),
+              ", expected a ", is_bool ? "boolean" : "string");
+    out = v.get<T>();
+  } else if constexpr (std::is_integral<T>::value) {
+    out = json_int<T>(v, name);  // range-checked: get<int>() of 1e47 is undefined
+  } else {
+    out = json_double(v, name);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -249,6 +250,9 @@ TEST_F(CliBadFiles, ResumeRefusesADamagedTrainConfig) {
   expect_refused(resume_with("val_fraction", 7), "train_config.json", "'val_fraction'");
   expect_refused(resume_with("model", "vgg16"), "train_config.json", "'model'");
   expect_refused(resume_with("lr", "fast"), "train_config.json", "lr");
+  // fuzz_train_config's finding: an int read from 3e47 was undefined behaviour.
+  expect_refused(resume_with("batch", 3.04444e47), "train_config.json", "'batch'");
+  expect_refused(resume_with("seed", -1), "train_config.json", "'seed'");
 }
 
 // Runs `ecgcnn args` in `cwd` with stderr to `err`; returns the pid.

@@ -230,6 +230,13 @@ TEST_F(BadCheckpoint, OffsetsMustTileTheDataExactly) {
   e = load_error(with_header(
       "trailing.safetensors", [](json&) {}, std::string(64, '\0')));
   EXPECT_NAMES(e, "trailing.safetensors", "trailing bytes");
+  // An empty tensor whose other dimensions would overflow its strides.
+  e = load_error(with_header("strides.safetensors", [](json& h) {
+    h["empty"] = {{"dtype", "F32"},
+                  {"shape", {0, uint64_t(1) << 39, uint64_t(1) << 39}},
+                  {"data_offsets", {0, 0}}};
+  }));
+  EXPECT_NAMES(e, "strides.safetensors", "too large");
 }
 
 // A writer killed between its write and its rename leaves <file>.tmp.<pid>.<n>

@@ -138,6 +138,8 @@ TEST_F(TrainHardening, DamagedResumeStateIsRefused) {
          "'scale'");
   expect(resume_error([](nlohmann::json& j) { j["optimizer_steps"] = "two"; }, no_tensor_edit),
          "'optimizer_steps'");
+  expect(resume_error([](nlohmann::json& j) { j["history"][0]["epoch"] = 3e47; }, no_tensor_edit),
+         "'history.epoch'");
   // The unedited state resumes.
   std::vector<std::pair<std::string, Tensor>> list(good.tensors.begin(), good.tensors.end());
   save_safetensors(state, list, good.metadata);

@@ -115,6 +115,22 @@ TEST_F(BadInt8, ImageSizeMustMatchTheInputTensor) {
       "pre.int8", "'preprocessing.image_size'");
 }
 
+// Numbers that do not fit the field's type (a float-to-int cast of 1e47 is
+// undefined behaviour) are refused by name.
+TEST_F(BadInt8, NumbersOutOfTheirTypesRangeAreRefused) {
+  EXPECT_NAMES(load_error(with_header("big.int8", [](json& h) { h["image_size"] = 1e47; })),
+               "big.int8", "'image_size'");
+  EXPECT_NAMES(
+      load_error(with_header("half.int8", [](json& h) { h["tensors"][1]["zero_point"] = 2.5; })),
+      "half.int8", "'zero_point'");
+  EXPECT_NAMES(
+      load_error(with_header("scale.int8", [](json& h) { h["tensors"][1]["scale"] = 1e300; })),
+      "scale.int8", "'scale'");
+  EXPECT_NAMES(
+      load_error(with_header("in.int8", [](json& h) { h["nodes"][1]["inputs"] = {4294967296.0}; })),
+      "in.int8", "'inputs'");
+}
+
 TEST_F(BadInt8, ModelNameMustBeKnown) {
   EXPECT_NAMES(load_error(with_header("vgg.int8", [](json& h) { h["model"] = "vgg16"; })),
                "vgg.int8", "'model'");
@@ -132,6 +148,15 @@ TEST_F(BadInt8, GraphMustReadOnlyWhatWasWritten) {
   EXPECT_NAMES(
       load_error(with_header("batch.int8", [](json& h) { h["tensors"][0]["nhwc"][0] = 4; })),
       "batch.int8", "'nhwc'");
+}
+
+TEST_F(BadInt8, BlobsMustNotOverlapOrLeaveTrailingBytes) {
+  // The stem's bias pointed at its weight scales (both K * 4 bytes).
+  const std::string e = load_error(with_header(
+      "alias.int8", [](json& h) { h["nodes"][0]["bias"] = h["nodes"][0]["weight_scale"]; }));
+  EXPECT_NAMES(e, "alias.int8", "overlaps");
+  std::ofstream(path("tail.int8"), std::ios::binary) << bytes_ << std::string(16, '\0');
+  EXPECT_NAMES(load_error(path("tail.int8")), "tail.int8", "trailing bytes");
 }
 
 TEST_F(BadInt8, SaveRefusesAMismatchedModelAndWritesNothing) {

@@ -37,7 +37,7 @@ fi
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DECG_FUZZ=ON -DECG_SANITIZE=ON \
   -DECG_BUILD_BENCH=OFF -DECG_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
 cmake --build build-fuzz -j "$(nproc)" --target fuzz_decode fuzz_safetensors fuzz_train_state \
-  fuzz_int8_model fuzz_npy
+  fuzz_int8_model fuzz_npy fuzz_train_config
 
 # run TARGET SEED_DIR...: fuzzes into a scratch corpus (the committed seeds stay as they are).
 run() {
@@ -63,7 +63,7 @@ f=tests/fuzz
 status=0
 pairs=("fuzz_decode $f/corpus $f/seeds" "fuzz_safetensors $f/seeds_safetensors"
   "fuzz_train_state $f/seeds_state $f/seeds_safetensors" "fuzz_int8_model $f/seeds_int8"
-  "fuzz_npy $f/seeds_npy")
+  "fuzz_npy $f/seeds_npy" "fuzz_train_config $f/seeds_train_config")
 for ((i = 0; i < ${#pairs[@]}; i += 2)); do
   # shellcheck disable=SC2086
   run ${pairs[i]} &
