@@ -113,15 +113,30 @@ const ConvCase kConvCases[] = {
     {"resnet_s0_b1_conv1", 2, 64, 32, 32, 16, 3, 3, 1, 1, -1, 0, 0, 0},
 };
 
+// One case's shape, sizes and random tensors (input, weights, bias, output
+// gradient; seeds seed .. seed + 3).
+struct ConvData {
+  Conv2dShape s;
+  size_t nx, nw, ny;
+  std::vector<float> x, w, b, dy;
+  ConvData(const ConvCase& cc, unsigned seed)
+      : s(make_shape(cc)),
+        nx(static_cast<size_t>(s.N) * s.C * s.H * s.W),
+        nw(static_cast<size_t>(s.K) * s.C * s.R * s.S),
+        ny(static_cast<size_t>(s.N) * s.K * s.P * s.Q),
+        x(random_vec(nx, seed)),
+        w(random_vec(nw, seed + 1)),
+        b(random_vec(static_cast<size_t>(s.K), seed + 2)),
+        dy(random_vec(ny, seed + 3)) {}
+};
+
 TEST(CpuConv2d, AllDirectionsMatchReference) {
   ThreadGuard guard;
   for (const auto& cc : kConvCases) {
-    const Conv2dShape s = make_shape(cc);
-    const size_t nx = static_cast<size_t>(s.N) * s.C * s.H * s.W;
-    const size_t nw = static_cast<size_t>(s.K) * s.C * s.R * s.S;
-    const size_t ny = static_cast<size_t>(s.N) * s.K * s.P * s.Q;
-    auto x = random_vec(nx, 11), w = random_vec(nw, 12), b = random_vec(s.K, 13),
-         dy = random_vec(ny, 14);
+    const ConvData d(cc, 11);
+    const Conv2dShape& s = d.s;
+    const size_t nx = d.nx, nw = d.nw, ny = d.ny;
+    const std::vector<float>&x = d.x, &w = d.w, &b = d.b, &dy = d.dy;
     auto xd = to_double(x), wd = to_double(w), bd = to_double(b), dyd = to_double(dy);
     std::vector<double> y_ref(ny), dx_ref(nx), dw_ref(nw), db_ref(s.K);
     ref::conv2d_forward<double>(s, xd.data(), wd.data(), bd.data(), y_ref.data());
@@ -173,12 +188,10 @@ TEST(CpuConv2d, AllDirectionsMatchReference) {
 TEST(CpuConv2d, SameBytesAtAnyThreadCount) {
   ThreadGuard guard;
   for (const auto& cc : kConvCases) {
-    const Conv2dShape s = make_shape(cc);
-    const size_t nx = static_cast<size_t>(s.N) * s.C * s.H * s.W;
-    const size_t nw = static_cast<size_t>(s.K) * s.C * s.R * s.S;
-    const size_t ny = static_cast<size_t>(s.N) * s.K * s.P * s.Q;
-    auto x = random_vec(nx, 21), w = random_vec(nw, 22), b = random_vec(s.K, 23),
-         dy = random_vec(ny, 24);
+    const ConvData d(cc, 21);
+    const Conv2dShape& s = d.s;
+    const size_t nx = d.nx, nw = d.nw, ny = d.ny;
+    const std::vector<float>&x = d.x, &w = d.w, &b = d.b, &dy = d.dy;
     for (Isa isa : fast_isas()) {
       std::vector<float> y1, dx1, dw1, db1;
       for (int threads : {1, 2, 3, 4, 16}) {
