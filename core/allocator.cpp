@@ -10,7 +10,7 @@
 #include <mutex>
 #include <vector>
 
-#include "core/error.h"
+#include "kernels/error.h"
 
 namespace ecg {
 

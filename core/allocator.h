@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "core/op_table.h"
+#include "kernels/op_table.h"
 
 namespace ecg {
 

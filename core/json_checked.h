@@ -14,7 +14,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "core/error.h"
+#include "kernels/error.h"
 
 namespace ecg {
 

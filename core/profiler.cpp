@@ -6,7 +6,7 @@
 #include <map>
 #include <sstream>
 
-#include "core/error.h"
+#include "kernels/error.h"
 
 namespace ecg {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/cpu_features.h"
+#include "kernels/cpu_features.h"
 
 namespace ecg {
 

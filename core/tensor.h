@@ -12,7 +12,7 @@
 
 #include "core/allocator.h"
 #include "core/dtype.h"
-#include "core/error.h"
+#include "kernels/error.h"
 
 namespace ecg {
 

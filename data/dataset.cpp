@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <map>
 
-#include "core/error.h"
 #include "core/rng.h"
+#include "kernels/error.h"
 
 namespace fs = std::filesystem;
 

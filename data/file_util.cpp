@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/error.h"
+#include "kernels/error.h"
 
 namespace ecg::data {
 

@@ -3,8 +3,8 @@
 
 #include <cstring>
 
-#include "core/error.h"
 #include "data/file_util.h"
+#include "kernels/error.h"
 
 namespace ecg::data {
 

@@ -9,8 +9,8 @@
 #include <mutex>
 #include <thread>
 
-#include "core/error.h"
 #include "data/file_util.h"
+#include "kernels/error.h"
 
 namespace ecg::data {
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
 #include "data/image_io.h"
+#include "kernels/error.h"
 
 // jpeglib.h needs size_t and FILE declared before it.
 #include <jpeglib.h>

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
-#include "core/error.h"
 #include "core/rng.h"
+#include "kernels/error.h"
 
 namespace ecg::data {
 

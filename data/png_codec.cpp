@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
 #include "data/image_io.h"
+#include "kernels/error.h"
 
 namespace ecg::data {
 namespace {

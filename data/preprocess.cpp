@@ -2,9 +2,9 @@
 
 #include <sstream>
 
-#include "core/error.h"
 #include "data/file_util.h"
 #include "data/image_io.h"
+#include "kernels/error.h"
 
 namespace ecg::data {
 

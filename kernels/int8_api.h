@@ -41,7 +41,7 @@
 #include <memory>
 #include <vector>
 
-#include "core/cpu_features.h"
+#include "kernels/cpu_features.h"
 #include "kernels/kernel_api.h"
 
 namespace ecg::int8 {

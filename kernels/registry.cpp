@@ -1,7 +1,7 @@
 // Fills the op table: the scalar reference first, then each compiled backend.
 // The ISA units exist only where their compiler flags were available; each
 // registers under its own level, and dispatch picks at run time.
-#include "core/op_table.h"
+#include "kernels/op_table.h"
 
 namespace ecg {
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "core/error.h"
+#include "kernels/error.h"
 
 namespace ecg {
 

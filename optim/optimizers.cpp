@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "core/autograd.h"
-#include "core/op_table.h"
 #include "core/ops.h"
+#include "kernels/op_table.h"
 #include "kernels/ref/optimizer_ref.h"
 #include "optim/optimizer.h"
 

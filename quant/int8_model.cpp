@@ -15,8 +15,8 @@
 #include "core/json_checked.h"
 #include "core/ops.h"
 #include "core/profiler.h"
-#include "core/runtime.h"
 #include "data/file_util.h"
+#include "kernels/runtime.h"
 #include "quant/quantize.h"
 
 namespace ecg::quant {

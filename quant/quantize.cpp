@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "core/error.h"
+#include "kernels/error.h"
 
 namespace ecg::quant {
 

@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "core/error.h"
-#include "core/runtime.h"
+#include "kernels/error.h"
+#include "kernels/runtime.h"
 #include "quant/int8_model.h"
 
 namespace ecg::quant {

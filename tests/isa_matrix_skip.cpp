@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "core/cpu_features.h"
+#include "kernels/cpu_features.h"
 
 namespace {
 

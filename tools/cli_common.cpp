@@ -5,9 +5,9 @@
 #include <string>
 
 #include "core/allocator.h"
-#include "core/cpu_features.h"
-#include "core/error.h"
-#include "core/runtime.h"
+#include "kernels/cpu_features.h"
+#include "kernels/error.h"
+#include "kernels/runtime.h"
 
 namespace ecg::cli {
 

@@ -5,10 +5,10 @@
 
 #include "cli_common.h"
 #include "core/allocator.h"
-#include "core/cpu_features.h"
-#include "core/op_table.h"
-#include "core/runtime.h"
+#include "kernels/cpu_features.h"
 #include "kernels/int8_api.h"
+#include "kernels/op_table.h"
+#include "kernels/runtime.h"
 
 void ecg_cli_info(CLI::App& app) {
   auto* sub = app.add_subcommand("info", "show version, build options, CPU features and dispatch");

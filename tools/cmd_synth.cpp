@@ -10,12 +10,12 @@
 #include <vector>
 
 #include "cli_common.h"
-#include "core/error.h"
 #include "data/image_io.h"
 #include "data/synth/centroid.h"
 #include "data/synth/dataset.h"
 #include "data/synth/font.h"
 #include "data/synth/raster.h"
+#include "kernels/error.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <iostream>
 
 #include "cli_common.h"
-#include "core/error.h"
+#include "kernels/error.h"
 
 #define ECG_COMMAND(name) void ecg_cli_##name(CLI::App& app);
 #include "ecg_commands.inc"

@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
-#include "core/op_table.h"
-#include "core/runtime.h"
 #include "kernels/int8_api.h"
+#include "kernels/op_table.h"
+#include "kernels/runtime.h"
 
 namespace bench_int8 {
 double vnni_peak_ops(int threads);

@@ -5,8 +5,8 @@
 #include <cstdint>
 
 #include <time.h>
-#include "core/cpu_features.h"
-#include "core/runtime.h"
+#include "kernels/cpu_features.h"
+#include "kernels/runtime.h"
 #if defined(ECG_BENCH_AVX512VNNI)
 #include <immintrin.h>
 // GCC 12 warns inside its own avx512fintrin.h (_mm512_undefined_epi32's

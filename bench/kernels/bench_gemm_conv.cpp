@@ -6,8 +6,8 @@
 #include <algorithm>
 
 #include "bench/kernels/bench_common.h"
-#include "core/op_table.h"
-#include "core/runtime.h"
+#include "kernels/op_table.h"
+#include "kernels/runtime.h"
 
 namespace ecg::bench {
 

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "bench/kernels/bench_common.h"
-#include "core/cpu_features.h"
-#include "core/runtime.h"
+#include "kernels/cpu_features.h"
+#include "kernels/runtime.h"
 
 int main(int argc, char** argv) {
   int threads = 0;

@@ -8,7 +8,7 @@
 //   and write y once (backward: read dy and argmax, write dx), Adam reads
 //   param, grad, m, v and writes param, m, v = 7 per element.
 #include "bench/kernels/bench_common.h"
-#include "core/op_table.h"
+#include "kernels/op_table.h"
 
 namespace ecg::bench {
 

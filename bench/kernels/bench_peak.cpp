@@ -11,8 +11,8 @@
 #include <cstring>
 
 #include "bench/kernels/bench_common.h"
-#include "core/cpu_features.h"
 #include "kernels/cpu/scratch.h"
+#include "kernels/cpu_features.h"
 
 namespace ecg::bench {
 

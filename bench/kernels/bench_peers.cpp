@@ -5,7 +5,7 @@
 //                                        blocked layouts; no reorder is timed.
 // bench/kernels/ratio_table.py turns the JSON into per-shape ratios.
 #include "bench/kernels/bench_common.h"
-#include "core/runtime.h"
+#include "kernels/runtime.h"
 
 #ifdef ECG_BENCH_HAVE_OPENBLAS
 #include <cblas.h>

@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <limits>
 
-#include "core/error.h"
 #include "data/synth/page.h"
 #include "data/synth/rng.h"
+#include "kernels/error.h"
 
 namespace ecg::data::synth {
 

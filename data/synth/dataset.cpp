@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/error.h"
 #include "data/image_io.h"
+#include "kernels/error.h"
 
 namespace ecg::data::synth {
 

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <cstdio>
 
-#include "core/error.h"
 #include "data/synth/font.h"
 #include "data/synth/raster.h"
+#include "kernels/error.h"
 
 namespace ecg::data::synth {
 

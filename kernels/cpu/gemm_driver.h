@@ -23,8 +23,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/runtime.h"
 #include "kernels/cpu/scratch.h"
+#include "kernels/runtime.h"
 
 namespace ecg::cpu::ECG_CPU_NS {
 

@@ -3,7 +3,7 @@
 // convolution and memory-bound kernel compiled from the shared bodies.
 #include <algorithm>
 
-#include "core/op_table.h"
+#include "kernels/op_table.h"
 
 #define ECG_CPU_NS generic_isa
 

@@ -15,8 +15,8 @@
 #include <cstring>
 #include <limits>
 
-#include "core/op_table.h"
 #include "kernels/kernel_api.h"
+#include "kernels/op_table.h"
 #include "kernels/ref/batch_norm_ref.h"
 #include "kernels/ref/loss_ref.h"
 

@@ -1,7 +1,7 @@
 // Registers the float instantiations of the scalar reference at Isa::Ref, so
 // every op works (slowly) before any fast kernel exists, and ECG_ISA=ref runs
 // the whole framework on the spec.
-#include "core/op_table.h"
+#include "kernels/op_table.h"
 #include "kernels/ref/batch_norm_ref.h"
 #include "kernels/ref/conv2d_ref.h"
 #include "kernels/ref/elementwise_ref.h"

@@ -2,8 +2,8 @@
 // back downwards, and forcing a level changes what runs.
 #include <gtest/gtest.h>
 
-#include "core/cpu_features.h"
-#include "core/op_table.h"
+#include "kernels/cpu_features.h"
+#include "kernels/op_table.h"
 
 namespace ecg {
 namespace {

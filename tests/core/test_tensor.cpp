@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "core/allocator.h"
-#include "core/error.h"
 #include "core/tensor.h"
+#include "kernels/error.h"
 
 namespace ecg {
 namespace {

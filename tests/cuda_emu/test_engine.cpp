@@ -33,8 +33,8 @@
 #include <vector>
 
 #include "core/autograd.h"
-#include "core/cpu_features.h"
 #include "core/ops.h"
+#include "kernels/cpu_features.h"
 #include "kernels/cuda/engine/engine.h"
 #include "kernels/cuda/engine/int8_runner.h"
 #include "models/models.h"

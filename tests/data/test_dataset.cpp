@@ -6,9 +6,9 @@
 #include <map>
 #include <set>
 
-#include "core/error.h"
 #include "data/dataset.h"
 #include "data/image_io.h"
+#include "kernels/error.h"
 #include "tests/data/test_util.h"
 
 namespace ecg::data {

@@ -12,9 +12,9 @@
 // after <cstdio>: jpeglib.h needs FILE and size_t
 #include <jpeglib.h>
 
-#include "core/error.h"
 #include "data/file_util.h"
 #include "data/image_io.h"
+#include "kernels/error.h"
 #include "tests/data/test_util.h"
 
 namespace ecg::data {

@@ -7,10 +7,10 @@
 #include <cmath>
 #include <filesystem>
 
-#include "core/error.h"
 #include "data/batch_source.h"
 #include "data/image_io.h"
 #include "data/loader.h"
+#include "kernels/error.h"
 #include "tests/data/test_util.h"
 
 namespace ecg::data {

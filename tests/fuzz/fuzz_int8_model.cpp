@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/error.h"
+#include "kernels/error.h"
 #include "quant/int8_model.h"
 #include "tests/fuzz/fuzz_input.h"
 

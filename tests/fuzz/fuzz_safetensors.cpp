@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/error.h"
+#include "kernels/error.h"
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
 #include "tests/fuzz/fuzz_input.h"

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 
-#include "core/error.h"
+#include "kernels/error.h"
 #include "models/trainer.h"
 #include "tests/fuzz/fuzz_input.h"
 

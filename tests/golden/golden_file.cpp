@@ -7,7 +7,7 @@
 #include <iterator>
 #include <sstream>
 
-#include "core/error.h"
+#include "kernels/error.h"
 #include "tests/source_dir.h"
 
 namespace ecg::golden {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "core/cpu_features.h"
+#include "kernels/cpu_features.h"
 #include "tests/golden/golden_file.h"
 
 namespace ecg::golden {

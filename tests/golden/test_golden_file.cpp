@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/error.h"
+#include "kernels/error.h"
 #include "tests/golden/golden_file.h"
 
 namespace ecg::golden {

@@ -25,8 +25,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/op_table.h"
 #include "core/ops.h"
+#include "kernels/op_table.h"
 #include "models/models.h"
 #include "optim/optimizer.h"
 #include "tests/golden/golden_test_util.h"

@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "core/runtime.h"
+#include "kernels/error.h"
 #include "kernels/int8_api.h"
 #include "kernels/ref/int8_ref.h"
+#include "kernels/runtime.h"
 
 namespace {
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "core/cpu_features.h"
-#include "core/op_table.h"
-#include "core/runtime.h"
+#include "kernels/cpu_features.h"
+#include "kernels/op_table.h"
+#include "kernels/runtime.h"
 
 namespace ecg::test {
 

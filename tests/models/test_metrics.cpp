@@ -1,7 +1,7 @@
 // Metrics against a hand-computed confusion matrix.
 #include <gtest/gtest.h>
 
-#include "core/error.h"
+#include "kernels/error.h"
 #include "models/metrics.h"
 
 namespace ecg {

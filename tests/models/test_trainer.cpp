@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <map>
 
-#include "core/runtime.h"
+#include "kernels/runtime.h"
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
 #include "models/trainer.h"

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "core/error.h"
+#include "kernels/error.h"
 #include "optim/lr_schedule.h"
 
 namespace ecg {

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "core/op_table.h"
+#include "kernels/error.h"
+#include "kernels/op_table.h"
 #include "kernels/ref/optimizer_ref.h"
 #include "optim/optimizer.h"
 #include "tests/golden/golden_test_util.h"

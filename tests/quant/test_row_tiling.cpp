@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <string>
 
-#include "core/runtime.h"
+#include "kernels/runtime.h"
 #include "quant/quantizer.h"
 #include "tests/quant/random_resnet.h"
 

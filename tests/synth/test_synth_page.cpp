@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
 #include "data/image_io.h"
 #include "data/synth/centroid.h"
 #include "data/synth/dataset.h"
+#include "kernels/error.h"
 
 using namespace ecg::data;
 using namespace ecg::data::synth;

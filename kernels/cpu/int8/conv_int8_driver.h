@@ -25,10 +25,10 @@
 #include <type_traits>
 #include <vector>
 
-#include "core/error.h"
-#include "core/runtime.h"
 #include "kernels/cpu/int8/int8_internal.h"
+#include "kernels/error.h"
 #include "kernels/int8_api.h"
+#include "kernels/runtime.h"
 
 namespace ecg::int8::detail {
 

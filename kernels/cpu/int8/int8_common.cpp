@@ -6,11 +6,11 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/cpu_features.h"
-#include "core/error.h"
-#include "core/runtime.h"
 #include "kernels/cpu/int8/int8_internal.h"
+#include "kernels/cpu_features.h"
+#include "kernels/error.h"
 #include "kernels/ref/int8_ref.h"
+#include "kernels/runtime.h"
 
 namespace ecg::int8 {
 

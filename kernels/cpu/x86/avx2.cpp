@@ -8,8 +8,8 @@
 
 #include <algorithm>
 
-#include "core/op_table.h"
 #include "kernels/cpu/scratch.h"
+#include "kernels/op_table.h"
 
 #define ECG_CPU_NS avx2_isa
 

@@ -30,7 +30,6 @@
 
 #include "core/allocator.h"
 #include "core/caching_allocator.h"
-#include "core/op_table.h"
 #include "kernels/cuda/batch_norm.cuh"
 #include "kernels/cuda/conv2d.cuh"
 #include "kernels/cuda/elementwise.cuh"
@@ -39,6 +38,7 @@
 #include "kernels/cuda/linear.cuh"
 #include "kernels/cuda/pool.cuh"
 #include "kernels/cuda/softmax_xent.cuh"
+#include "kernels/op_table.h"
 
 namespace ecg {
 namespace cuda {
@@ -351,7 +351,7 @@ bool install_engine(std::string* why) {
 
 }  // namespace cuda
 
-// Declared in core/op_table.h: the CUDA column of the op table, one entry per
+// Declared in kernels/op_table.h: the CUDA column of the op table, one entry per
 // op that kernels/cuda implements (at the lowest ISA level, so that every CPU
 // level finds it).
 void register_cuda_kernels(OpTable& t) {

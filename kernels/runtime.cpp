@@ -1,4 +1,4 @@
-#include "core/runtime.h"
+#include "kernels/runtime.h"
 
 #include <thread>
 #ifdef ECG_HAVE_OPENMP

@@ -1,10 +1,10 @@
-#include "core/cpu_features.h"
+#include "kernels/cpu_features.h"
 
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 
-#include "core/error.h"
+#include "kernels/error.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>

@@ -1,4 +1,4 @@
-#include "core/op_table.h"
+#include "kernels/op_table.h"
 
 #include <mutex>
 

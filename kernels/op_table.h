@@ -7,8 +7,8 @@
 #pragma once
 #include <array>
 
-#include "core/cpu_features.h"
-#include "core/error.h"
+#include "kernels/cpu_features.h"
+#include "kernels/error.h"
 #include "kernels/kernel_api.h"
 
 namespace ecg {
