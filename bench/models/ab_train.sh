@@ -4,9 +4,11 @@
 # each, the median of the per-round ratios B/A, and their spread. Used for the
 # cost of issue 22's fixed-order reductions (A: the commit before, B: after).
 #
-# Usage: bench/models/ab_train.sh <binary A> <binary B> [rounds] [threads] [size] [batch] [steps]
-# Defaults: 8 rounds, 2 threads, ResNet-11 at 224 px, batch 16, 3 timed steps
-# (plus one warm-up). OMP_WAIT_POLICY=passive for both, as for every engine.
+# Usage: [MODE=train|infer|int8] bench/models/ab_train.sh <binary A> <binary B> [rounds] [threads] [size] [batch] [steps]
+# Defaults: train, 8 rounds, 2 threads, ResNet-11 at 224 px, batch 16, 3 timed
+# steps (plus one warm-up). OMP_WAIT_POLICY=passive for both, as for every
+# engine. MODE=infer (float) and MODE=int8 (quantized on the fly) time
+# inference, as for issue 16's restructuring (same speed before and after).
 set -euo pipefail
 A=${1:?binary A}
 B=${2:?binary B}
@@ -15,15 +17,16 @@ THREADS=${4:-2}
 SIZE=${5:-224}
 BATCH=${6:-16}
 STEPS=${7:-3}
+MODE=${MODE:-train}
 export OMP_WAIT_POLICY=passive
 
 rate() {
-  "$1" bench --model resnet11 --mode train --batch "$BATCH" --image-size "$SIZE" --steps "$STEPS" \
+  "$1" bench --model resnet11 --mode "$MODE" --batch "$BATCH" --image-size "$SIZE" --steps "$STEPS" \
     --warmup 1 --threads "$THREADS" --json | grep -o '"images_per_s":[0-9.e+-]*' | cut -d: -f2
 }
 
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
-echo "config: resnet11 train, batch $BATCH, ${SIZE} px, $THREADS threads, $STEPS steps, $ROUNDS rounds"
+echo "config: resnet11 $MODE, batch $BATCH, ${SIZE} px, $THREADS threads, $STEPS steps, $ROUNDS rounds"
 a_all=() b_all=() ratios=()
 for r in $(seq "$ROUNDS"); do
   a=$(rate "$A")
