@@ -14,7 +14,7 @@
 
 namespace ecg {
 
-std::string Device::str() const {
+std::string Device::name() const {
   return type == DeviceType::CPU ? "cpu" : "cuda:" + std::to_string(index);
 }
 
@@ -181,8 +181,8 @@ void Allocator::copy_on_device(void* dst, const void* src, size_t n) const {
 
 void Allocator::memset_zero(void* dst, size_t n) const {
   if (n == 0) return;
-  std::vector<char> zeros(n, 0);
-  copy_from_host(dst, zeros.data(), n);
+  std::vector<char> zero_bytes(n, 0);
+  copy_from_host(dst, zero_bytes.data(), n);
 }
 
 std::unique_ptr<Allocator> new_cpu_caching_allocator() {

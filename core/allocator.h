@@ -20,7 +20,7 @@ struct Device {
   static Device cuda(int i = 0) { return {DeviceType::CUDA, i}; }
   bool operator==(const Device& o) const { return type == o.type && index == o.index; }
   bool operator!=(const Device& o) const { return !(*this == o); }
-  std::string str() const;
+  std::string name() const;  // "cpu" or "cuda:<index>"
 };
 
 struct AllocatorStats {

@@ -48,7 +48,7 @@ inline bool is_float(const Tensor& t) {
 inline void check_float_cpu(const char* op, const Tensor& t, const char* what) {
   ECG_CHECK(t.defined(), op, ": ", what, " is undefined");
   ECG_CHECK(is_float(t), op, ": ", what, " must be f32 or f64, got ", dtype_name(t.dtype()));
-  ECG_CHECK(t.device().type == DeviceType::CPU, op, ": ", what, " is on ", t.device().str(),
+  ECG_CHECK(t.device().type == DeviceType::CPU, op, ": ", what, " is on ", t.device().name(),
             " (this op runs on the CPU)");
 }
 
@@ -59,13 +59,13 @@ inline void check_float(const char* op, const Tensor& t, const char* what) {
   ECG_CHECK(t.defined(), op, ": ", what, " is undefined");
   ECG_CHECK(is_float(t), op, ": ", what, " must be f32 or f64, got ", dtype_name(t.dtype()));
   ECG_CHECK(t.dtype() == DType::F32 || t.device().type == DeviceType::CPU, op, ": ", what,
-            " is f64 on ", t.device().str(), " (f64 runs on the CPU only)");
+            " is f64 on ", t.device().name(), " (f64 runs on the CPU only)");
 }
 
 inline void check_same_device(const char* op, const Tensor& first, const Tensor& t,
                               const char* what) {
-  ECG_CHECK(t.device() == first.device(), op, ": ", what, " is on ", t.device().str(),
-            " but the input is on ", first.device().str());
+  ECG_CHECK(t.device() == first.device(), op, ": ", what, " is on ", t.device().name(),
+            " but the input is on ", first.device().name());
 }
 
 inline void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {

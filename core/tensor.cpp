@@ -210,7 +210,7 @@ double Tensor::item() const {
 double Tensor::at(const std::vector<int64_t>& index) const {
   ECG_CHECK(static_cast<int64_t>(index.size()) == dim(), "at(): ", index.size(),
             " indices for shape ", shape_str(shape_));
-  ECG_CHECK(device().type == DeviceType::CPU, "at(): tensor is on ", device().str());
+  ECG_CHECK(device().type == DeviceType::CPU, "at(): tensor is on ", device().name());
   int64_t off = 0;
   for (size_t i = 0; i < index.size(); ++i) {
     ECG_CHECK(index[i] >= 0 && index[i] < shape_[i], "at(): index ", index[i],
@@ -351,7 +351,8 @@ void Tensor::copy_(const Tensor& src) {
     return;
   }
   if (device().type != DeviceType::CPU) {
-    ECG_CHECK(is_contiguous(), "copy_: the destination on ", device().str(), " must be contiguous");
+    ECG_CHECK(is_contiguous(), "copy_: the destination on ", device().name(),
+              " must be contiguous");
     if (src.dtype_ == dtype_ && src.is_contiguous()) {
       transfer_bytes(raw_data(), device(), src.raw_data(), src.device(), nbytes());
       return;
@@ -465,7 +466,7 @@ Tensor Tensor::detach() const {
 std::string Tensor::to_string(int max_per_dim) const {
   std::ostringstream os;
   os << "Tensor(shape=" << shape_str(shape_) << ", dtype=" << dtype_name(dtype_)
-     << ", device=" << device().str();
+     << ", device=" << device().name();
   if (requires_grad()) os << ", requires_grad";
   os << ")";
   if (!defined() || device().type != DeviceType::CPU) return os.str();

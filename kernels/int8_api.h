@@ -137,13 +137,16 @@ struct ConvInt8Params {
 // Neon: ARMv8.0 SMULL/SMLAL2 + SADALP; NeonDot: ARMv8.2 SDOT (aarch64 builds only).
 enum class Int8Kernel { Ref, Generic, Avx2, AvxVnni, Avx512Vnni, Neon, NeonDot };
 const char* int8_kernel_name(Int8Kernel k);
-// Best kernel for this CPU (avx512_vnni -> avx_vnni -> avx2 -> generic; on
-// aarch64 neon-dot -> neon -> generic), capped by the active ecg ISA level (ECG_ISA=ref forces the
-// reference, =generic the portable blocked kernel, =avx2 rules out AVX-512 VNNI but keeps AVX-VNNI
-// and AVX2). ECG_INT8_KERNEL=<name> forces one kernel by int8_kernel_name (throws when unknown or
-// unsupported).
-Int8Kernel best_int8_kernel();
+// Whether this CPU runs the kernel and this build compiled it.
 bool int8_kernel_supported(Int8Kernel k);
+// The int8 side of the one dispatcher (kernels/cpu_features.h): the best
+// kernel this CPU supports at or below an ISA level. ref: Ref; generic:
+// Generic; avx2: AvxVnni, else Avx2; avx512: Avx512Vnni, else the avx2
+// choice; neon: NeonDot, else Neon (Generic where the build has none).
+Int8Kernel int8_kernel_for(Isa level);
+// int8_kernel_for(active_isa()): ECG_ISA or --isa picks the level for every
+// CPU kernel, int8 included. Throws when the retired ECG_INT8_KERNEL is set.
+Int8Kernel best_int8_kernel();
 
 // Weights packed once for one kernel and one geometry (N may change per call).
 class PackedConvInt8 {
@@ -184,11 +187,7 @@ class PackedConvInt8 {
 // weights OIHW int8 in [-127, 127]. Throws ecg::Error on bad shapes or an
 // unsupported kernel.
 std::unique_ptr<PackedConvInt8> pack_conv_int8(const ConvInt8Params& p, const int8_t* weights,
-                                               Int8Kernel kernel);
-inline std::unique_ptr<PackedConvInt8> pack_conv_int8(const ConvInt8Params& p,
-                                                      const int8_t* weights) {
-  return pack_conv_int8(p, weights, best_int8_kernel());
-}
+                                               Int8Kernel kernel = best_int8_kernel());
 
 // Dense layer as a 1x1 convolution: x [N, in], w [out, in], y [N, out].
 ConvInt8Params dense_int8_params(int in, int out);

@@ -64,8 +64,12 @@ struct OpSlot {
 
   // Which level get() would run (for the profiler and `ecgcnn info`).
   Isa resolved_isa(DeviceType d = DeviceType::CPU) const {
+    return resolved_isa_at(d, active_isa());
+  }
+  // Which level get_at(d, level) would run.
+  Isa resolved_isa_at(DeviceType d, Isa level) const {
     const auto& row = fn[static_cast<int>(d)];
-    for (int i = static_cast<int>(active_isa()); i >= 0; --i)
+    for (int i = static_cast<int>(level); i >= 0; --i)
       if (row[i]) return static_cast<Isa>(i);
     return Isa::Ref;
   }

@@ -1,7 +1,9 @@
 // `ecgcnn info`: version, build options, CPU features, the ISA the dispatcher
-// chose, threads, and whether CUDA support was compiled in.
+// chose and the fp32 and int8 kernels of every level, threads, and whether
+// CUDA support was compiled in.
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "cli_common.h"
 #include "core/allocator.h"
@@ -9,6 +11,44 @@
 #include "kernels/int8_api.h"
 #include "kernels/op_table.h"
 #include "kernels/runtime.h"
+
+namespace {
+
+using ecg::Isa;
+
+// One row of the per-level table: an fp32 op and the level of the variant the
+// dispatcher runs at each level ("none" where the op has no CPU kernel).
+template <class Fn>
+void print_op_row(const ecg::OpSlot<Fn>& slot, const std::vector<Isa>& levels) {
+  std::printf("  %-32s", slot.name);
+  for (Isa l : levels)
+    std::printf(" %-12s", slot.available()
+                              ? ecg::isa_name(slot.resolved_isa_at(ecg::DeviceType::CPU, l))
+                              : "none");
+  std::printf("\n");
+}
+
+// One column per ISA level this CPU runs: the int8 convolution kernel, then
+// every fp32 op of the op table.
+void print_kernels_per_level() {
+  using namespace ecg;
+  std::vector<Isa> levels;
+  for (int i = 0; i < static_cast<int>(Isa::Count); ++i)
+    if (isa_supported(static_cast<Isa>(i))) levels.push_back(static_cast<Isa>(i));
+  std::printf("kernels per isa level (ECG_ISA or --isa picks one, * the active one):\n");
+  std::printf("  %-32s", "level");
+  for (Isa l : levels)
+    std::printf(" %-12s", (std::string(isa_name(l)) + (l == active_isa() ? "*" : "")).c_str());
+  std::printf("\n  %-32s", "int8 conv");
+  for (Isa l : levels) std::printf(" %-12s", int8::int8_kernel_name(int8::int8_kernel_for(l)));
+  std::printf("\n");
+  OpTable& t = ops();
+#define ECG_SHOW(op, Fn) print_op_row(t.op, levels);
+  ECG_OP_LIST(ECG_SHOW)
+#undef ECG_SHOW
+}
+
+}  // namespace
 
 void ecg_cli_info(CLI::App& app) {
   auto* sub = app.add_subcommand("info", "show version, build options, CPU features and dispatch");
@@ -41,13 +81,7 @@ void ecg_cli_info(CLI::App& app) {
     std::printf("best isa:         %s\n", isa_name(best_supported_isa()));
     std::printf("active isa:       %s (set ECG_ISA or --isa to force)\n", isa_name(active_isa()));
     std::printf("threads:          %d (hardware %d)\n", num_threads(), hardware_threads());
-    std::printf("int8 conv kernel: %s (set ECG_INT8_KERNEL to force)\n",
-                int8::int8_kernel_name(int8::best_int8_kernel()));
-    std::printf("kernels in use:\n");
-    OpTable& t = ops();
-#define ECG_SHOW(op, Fn) \
-  std::printf("  %-32s %s\n", #op, t.op.available() ? isa_name(t.op.resolved_isa()) : "none");
-    ECG_OP_LIST(ECG_SHOW)
-#undef ECG_SHOW
+    std::printf("int8 conv kernel: %s\n", int8::int8_kernel_name(int8::best_int8_kernel()));
+    print_kernels_per_level();
   });
 }

@@ -7,6 +7,8 @@
 
 #define ECG_CPU_NS generic_isa
 
+#include "kernels/cpu/micro_tile.h"
+
 namespace ecg::cpu::ECG_CPU_NS {
 
 // C tile in a local array that GCC keeps in registers: 4 x 8 floats = 8 SSE
@@ -25,13 +27,7 @@ struct MicroKernel {
         for (int j = 0; j < NR; ++j) acc[i][j] += ai * bk[j];
       }
     }
-    for (int i = 0; i < m; ++i) {
-      float* ci = c + i * ldc;
-      if (accumulate)
-        for (int j = 0; j < n; ++j) ci[j] += acc[i][j];
-      else
-        for (int j = 0; j < n; ++j) ci[j] = acc[i][j];
-    }
+    store_tile_part<NR>(&acc[0][0], c, ldc, accumulate, m, n);
   }
 };
 

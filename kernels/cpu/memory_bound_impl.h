@@ -29,6 +29,17 @@ inline int threads_for(int64_t elements) {
   return elements < kParallelMin ? 1 : std::max(1, ecg::num_threads());
 }
 
+// One axis of a pool window: output position o reads input coordinates
+// origin + tap (origin = o * stride - pad); the taps [lo, hi) fall inside the
+// input's extent.
+struct TapsInBounds {
+  int origin, lo, hi;
+};
+inline TapsInBounds taps_in_bounds(int o, int stride, int pad, int taps, int extent) {
+  const int origin = o * stride - pad;
+  return {origin, std::max(0, -origin), std::min(taps, extent - origin)};
+}
+
 inline void relu_forward(int64_t n, const float* x, float* y) {
 #pragma omp parallel for simd num_threads(threads_for(n)) schedule(static)
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;
@@ -210,11 +221,9 @@ inline void max_pool_forward(const Pool2dShape& s, const float* x, float* y, int
       continue;
     }
     for (int p = 0; p < s.P; ++p) {
-      const int h0 = p * s.stride_h - s.pad_top;
-      const int r0 = std::max(0, -h0), r1 = std::min(s.R, s.H - h0);
+      const auto [h0, r0, r1] = taps_in_bounds(p, s.stride_h, s.pad_top, s.R, s.H);
       for (int q = 0; q < s.Q; ++q) {
-        const int v0 = q * s.stride_w - s.pad_left;
-        const int t0 = std::max(0, -v0), t1 = std::min(s.S, s.W - v0);
+        const auto [v0, t0, t1] = taps_in_bounds(q, s.stride_w, s.pad_left, s.S, s.W);
         float best = -std::numeric_limits<float>::infinity();
         int32_t best_i = -1;
         for (int r = r0; r < r1; ++r)
@@ -281,11 +290,9 @@ inline void avg_pool_forward(const Pool2dShape& s, const float* x, float* y) {
       continue;
     }
     for (int p = 0; p < s.P; ++p) {
-      const int h0 = p * s.stride_h - s.pad_top;
-      const int r0 = std::max(0, -h0), r1 = std::min(s.R, s.H - h0);
+      const auto [h0, r0, r1] = taps_in_bounds(p, s.stride_h, s.pad_top, s.R, s.H);
       for (int q = 0; q < s.Q; ++q) {
-        const int v0 = q * s.stride_w - s.pad_left;
-        const int t0 = std::max(0, -v0), t1 = std::min(s.S, s.W - v0);
+        const auto [v0, t0, t1] = taps_in_bounds(q, s.stride_w, s.pad_left, s.S, s.W);
         float acc = 0.f;
         for (int r = r0; r < r1; ++r)
           for (int t = t0; t < t1; ++t) acc += xp[(h0 + r) * s.W + v0 + t];
@@ -305,11 +312,9 @@ inline void avg_pool_backward(const Pool2dShape& s, const float* dy, float* dx) 
     std::memset(dxp, 0, sizeof(float) * HW);
     const float* gp = dy + plane * PQ;
     for (int p = 0; p < s.P; ++p) {
-      const int h0 = p * s.stride_h - s.pad_top;
-      const int r0 = std::max(0, -h0), r1 = std::min(s.R, s.H - h0);
+      const auto [h0, r0, r1] = taps_in_bounds(p, s.stride_h, s.pad_top, s.R, s.H);
       for (int q = 0; q < s.Q; ++q) {
-        const int v0 = q * s.stride_w - s.pad_left;
-        const int t0 = std::max(0, -v0), t1 = std::min(s.S, s.W - v0);
+        const auto [v0, t0, t1] = taps_in_bounds(q, s.stride_w, s.pad_left, s.S, s.W);
         const int cnt = std::max(0, r1 - r0) * std::max(0, t1 - t0);
         if (!cnt) continue;
         const float g = gp[p * s.Q + q] / static_cast<float>(cnt);

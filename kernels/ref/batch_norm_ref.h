@@ -55,6 +55,18 @@ void batch_norm_forward_eval(const BatchNormShape& s, const T* x, const T* gamma
   }
 }
 
+// Calls f(idx, g) for every element of channel c in (n, i) order, g = dy[idx]
+// masked by y > 0 when the ReLU is fused (its gradient is zero where y is).
+template <class T, class F>
+void for_each_bn_grad(const BatchNormShape& s, int c, const T* y, const T* dy, bool fuse_relu,
+                      F&& f) {
+  for (int n = 0; n < s.N; ++n)
+    for (int i = 0; i < s.HW; ++i) {
+      const long idx = (static_cast<long>(n) * s.C + c) * s.HW + i;
+      f(idx, fuse_relu && !(y[idx] > T(0)) ? T(0) : dy[idx]);
+    }
+}
+
 // With xhat = (x - mean) * invstd and g = dy (masked by y > 0 when fused):
 //   dbeta = sum g, dgamma = sum g * xhat,
 //   dx = gamma * invstd * (g - dbeta / M - xhat * dgamma / M), M = N * HW.
@@ -65,22 +77,16 @@ void batch_norm_backward(const BatchNormShape& s, const T* x, const T* y, const 
   const T count = static_cast<T>(static_cast<long>(s.N) * s.HW);
   for (int c = 0; c < s.C; ++c) {
     T sum_g = 0, sum_gx = 0;
-    for (int n = 0; n < s.N; ++n)
-      for (int i = 0; i < s.HW; ++i) {
-        long idx = (static_cast<long>(n) * s.C + c) * s.HW + i;
-        T g = fuse_relu && !(y[idx] > T(0)) ? T(0) : dy[idx];
-        sum_g += g;
-        sum_gx += g * (x[idx] - save_mean[c]) * save_invstd[c];
-      }
+    for_each_bn_grad(s, c, y, dy, fuse_relu, [&](long idx, T g) {
+      sum_g += g;
+      sum_gx += g * (x[idx] - save_mean[c]) * save_invstd[c];
+    });
     dbeta[c] = sum_g;
     dgamma[c] = sum_gx;
-    for (int n = 0; n < s.N; ++n)
-      for (int i = 0; i < s.HW; ++i) {
-        long idx = (static_cast<long>(n) * s.C + c) * s.HW + i;
-        T g = fuse_relu && !(y[idx] > T(0)) ? T(0) : dy[idx];
-        T xhat = (x[idx] - save_mean[c]) * save_invstd[c];
-        dx[idx] = gamma[c] * save_invstd[c] * (g - sum_g / count - xhat * sum_gx / count);
-      }
+    for_each_bn_grad(s, c, y, dy, fuse_relu, [&](long idx, T g) {
+      T xhat = (x[idx] - save_mean[c]) * save_invstd[c];
+      dx[idx] = gamma[c] * save_invstd[c] * (g - sum_g / count - xhat * sum_gx / count);
+    });
   }
 }
 
@@ -103,14 +109,11 @@ void batch_norm_backward_eval(const BatchNormShape& s, const T* x, const T* y, c
   for (int c = 0; c < s.C; ++c) {
     T invstd = T(1) / std::sqrt(running_var[c] + eps);
     T sum_g = 0, sum_gx = 0;
-    for (int n = 0; n < s.N; ++n)
-      for (int i = 0; i < s.HW; ++i) {
-        long idx = (static_cast<long>(n) * s.C + c) * s.HW + i;
-        T g = fuse_relu && !(y[idx] > T(0)) ? T(0) : dy[idx];
-        sum_g += g;
-        sum_gx += g * (x[idx] - running_mean[c]) * invstd;
-        dx[idx] = g * gamma[c] * invstd;
-      }
+    for_each_bn_grad(s, c, y, dy, fuse_relu, [&](long idx, T g) {
+      sum_g += g;
+      sum_gx += g * (x[idx] - running_mean[c]) * invstd;
+      dx[idx] = g * gamma[c] * invstd;
+    });
     dbeta[c] = sum_g;
     dgamma[c] = sum_gx;
   }

@@ -33,15 +33,17 @@ void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias,
         }
 }
 
-// dx[n,c,h,v] = sum over (k,r,t) with h = p*stride - pad + r of dy[n,k,p,q] * w[k,c,r,t].
-template <class T>
-void conv2d_backward_data(const Conv2dShape& s, const T* dy, const T* w, T* dx) {
-  for (long i = 0; i < static_cast<long>(s.N) * s.C * s.H * s.W; ++i) dx[i] = T(0);
+// Calls f(y_index, x_index, w_index) for every in-bounds product
+// x[n,c,h,v] * w[k,c,r,t] that output y[n,k,p,q] sums, in (n, k, p, q, c, r, t)
+// order: the order in which the backward references accumulate, so their
+// float sums are the spec's bit for bit.
+template <class F>
+void for_each_conv_term(const Conv2dShape& s, F&& f) {
   for (int n = 0; n < s.N; ++n)
     for (int k = 0; k < s.K; ++k)
       for (int p = 0; p < s.P; ++p)
         for (int q = 0; q < s.Q; ++q) {
-          T g = dy[((n * s.K + k) * s.P + p) * s.Q + q];
+          const long yi = ((static_cast<long>(n) * s.K + k) * s.P + p) * s.Q + q;
           for (int c = 0; c < s.C; ++c)
             for (int r = 0; r < s.R; ++r) {
               int h = conv_in_coord(p, r, s.stride_h, s.pad_top);
@@ -49,36 +51,32 @@ void conv2d_backward_data(const Conv2dShape& s, const T* dy, const T* w, T* dx) 
               for (int t = 0; t < s.S; ++t) {
                 int v = conv_in_coord(q, t, s.stride_w, s.pad_left);
                 if (v < 0 || v >= s.W) continue;
-                dx[((n * s.C + c) * s.H + h) * s.W + v] +=
-                    g * w[((k * s.C + c) * s.R + r) * s.S + t];
+                f(yi, ((static_cast<long>(n) * s.C + c) * s.H + h) * s.W + v,
+                  ((static_cast<long>(k) * s.C + c) * s.R + r) * s.S + t);
               }
             }
         }
 }
 
+// dx[n,c,h,v] = sum over (k,r,t) with h = p*stride - pad + r of dy[n,k,p,q] * w[k,c,r,t].
+template <class T>
+void conv2d_backward_data(const Conv2dShape& s, const T* dy, const T* w, T* dx) {
+  for (long i = 0; i < static_cast<long>(s.N) * s.C * s.H * s.W; ++i) dx[i] = T(0);
+  for_each_conv_term(s, [&](long yi, long xi, long wi) { dx[xi] += dy[yi] * w[wi]; });
+}
+
 template <class T>
 void conv2d_backward_weights(const Conv2dShape& s, const T* x, const T* dy, T* dw, T* db) {
   for (long i = 0; i < static_cast<long>(s.K) * s.C * s.R * s.S; ++i) dw[i] = T(0);
-  if (db)
+  if (db) {
+    // Each db[k] sums its dy in (n, p, q) order, as the term loop visits them.
     for (int k = 0; k < s.K; ++k) db[k] = T(0);
-  for (int n = 0; n < s.N; ++n)
-    for (int k = 0; k < s.K; ++k)
-      for (int p = 0; p < s.P; ++p)
-        for (int q = 0; q < s.Q; ++q) {
-          T g = dy[((n * s.K + k) * s.P + p) * s.Q + q];
-          if (db) db[k] += g;
-          for (int c = 0; c < s.C; ++c)
-            for (int r = 0; r < s.R; ++r) {
-              int h = conv_in_coord(p, r, s.stride_h, s.pad_top);
-              if (h < 0 || h >= s.H) continue;
-              for (int t = 0; t < s.S; ++t) {
-                int v = conv_in_coord(q, t, s.stride_w, s.pad_left);
-                if (v < 0 || v >= s.W) continue;
-                dw[((k * s.C + c) * s.R + r) * s.S + t] +=
-                    g * x[((n * s.C + c) * s.H + h) * s.W + v];
-              }
-            }
-        }
+    for (int n = 0; n < s.N; ++n)
+      for (int k = 0; k < s.K; ++k)
+        for (long pq = 0; pq < static_cast<long>(s.P) * s.Q; ++pq)
+          db[k] += dy[(static_cast<long>(n) * s.K + k) * s.P * s.Q + pq];
+  }
+  for_each_conv_term(s, [&](long yi, long xi, long wi) { dw[wi] += dy[yi] * x[xi]; });
 }
 
 }  // namespace ecg::ref

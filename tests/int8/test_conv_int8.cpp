@@ -307,12 +307,25 @@ TEST(ConvInt8, DenseMatchesReference) {
   }
 }
 
-TEST(ConvInt8, KernelChoiceFollowsEnvironment) {
-  for (Int8Kernel k : all_kernels()) {
-    setenv("ECG_INT8_KERNEL", int8::int8_kernel_name(k), 1);
-    EXPECT_EQ(int8::best_int8_kernel(), k);
+TEST(ConvInt8, KernelChoiceFollowsIsaLevel) {
+  // ECG_ISA / set_active_isa pick the level for every CPU kernel: the int8
+  // kernel is the best one at or below it, and each choice runs here.
+  const Isa saved = active_isa();
+  for (int i = 0; i < static_cast<int>(Isa::Count); ++i) {
+    const Isa level = static_cast<Isa>(i);
+    if (!isa_supported(level)) continue;
+    set_active_isa(level);
+    const Int8Kernel k = int8::best_int8_kernel();
+    EXPECT_EQ(k, int8::int8_kernel_for(level));
+    EXPECT_TRUE(int8::int8_kernel_supported(k)) << isa_name(level);
+    if (level == Isa::Ref) EXPECT_EQ(k, Int8Kernel::Ref);
+    if (level == Isa::Generic) EXPECT_EQ(k, Int8Kernel::Generic);
+    if (level == Isa::Avx512 && int8::int8_kernel_supported(Int8Kernel::Avx512Vnni))
+      EXPECT_EQ(k, Int8Kernel::Avx512Vnni);
   }
-  setenv("ECG_INT8_KERNEL", "sse9", 1);
+  set_active_isa(saved);
+  // The retired second variable fails loudly instead of being ignored.
+  setenv("ECG_INT8_KERNEL", "avx2", 1);
   EXPECT_THROW(int8::best_int8_kernel(), Error);
   unsetenv("ECG_INT8_KERNEL");
   EXPECT_TRUE(int8::int8_kernel_supported(int8::best_int8_kernel()));

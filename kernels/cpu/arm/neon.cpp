@@ -19,6 +19,8 @@
 
 #define ECG_CPU_NS neon_isa
 
+#include "kernels/cpu/micro_tile.h"
+
 namespace ecg::cpu::ECG_CPU_NS {
 
 struct NeonMicroKernel {
@@ -79,13 +81,7 @@ struct NeonMicroKernel {
     float tmp[MR * NR];
     for (int i = 0; i < MR; ++i)
       for (int v = 0; v < 3; ++v) vst1q_f32(tmp + i * NR + 4 * v, rows[i][v]);
-    for (int i = 0; i < m; ++i) {
-      float* ci = c + i * ldc;
-      if (accumulate)
-        for (int j = 0; j < n; ++j) ci[j] += tmp[i * NR + j];
-      else
-        for (int j = 0; j < n; ++j) ci[j] = tmp[i * NR + j];
-    }
+    store_tile_part<NR>(tmp, c, ldc, accumulate, m, n);
   }
 };
 

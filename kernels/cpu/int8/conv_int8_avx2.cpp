@@ -29,55 +29,29 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <array>
-#include <utility>
 
 #include "kernels/cpu/int8/conv_int8_driver.h"
 #include "kernels/cpu/int8/epilogue_avx2.h"
-#include "kernels/cpu/int8/u8s8_tile.h"
+#include "kernels/cpu/int8/ymm_tile.h"
 
 namespace ecg::int8::detail {
 namespace {
 
-using Args = TileArgs<int16_t, int16_t>;
-
-template <int M>
-void tile(const Args& a, const ConvInt8Params& p) {
-  __m256i acc[M][2];
-  for (int i = 0; i < M; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
-  const int64_t ps = a.pix_stride;
-  for (int tap = 0; tap < a.taps; ++tap) {
-    const int16_t* s = a.src + a.tap_off[tap];
-    const int16_t* w = a.w + static_cast<int64_t>(tap) * a.groups * 32;
-    for (int g = 0; g < a.groups; ++g, s += 2, w += 32) {
-      const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w));
-      const __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + 16));
-#pragma GCC unroll 16
-      for (int i = 0; i < M; ++i) {
-        int32_t x2;
-        std::memcpy(&x2, s + i * ps, 4);
-        const __m256i b = _mm256_set1_epi32(x2);
-        acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(b, w0));
-        acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(b, w1));
-      }
-    }
+// vpmaddwd on the int16 band: two int16 products per int32 lane, summed.
+struct MaddwdDot {
+  using Band = int16_t;
+  using Weight = int16_t;
+  static __m256i step(__m256i acc, __m256i b, __m256i w) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(b, w));
   }
-  avx2::store_tile<M>(acc, a, p);
-}
-
-constexpr int kMR = 5;
-using TileFn = void (*)(const Args&, const ConvInt8Params&);
-
-template <size_t... I>
-constexpr std::array<TileFn, sizeof...(I)> make_table(std::index_sequence<I...>) {
-  return {{&tile<static_cast<int>(I) + 1>...}};
-}
+};
 
 struct Avx2Traits {
   using Band = int16_t;
   using Weight = int16_t;
+  using Args = TileArgs<Band, Weight>;
   static constexpr int kGroup = 2;
-  static constexpr int kMR = ::ecg::int8::detail::kMR;
+  static constexpr int kMR = 5;
   static constexpr int kBlocks = 1;
   static constexpr int kActShift = 0;
   static constexpr Int8Kernel kKernel = Int8Kernel::Avx2;
@@ -93,33 +67,27 @@ struct Avx2Traits {
     for (; i < n; ++i) dst[i] = src[i];
   }
   static void dispatch(int m, bool, const Args& a, const ConvInt8Params& p) {
-    static constexpr auto t = make_table(std::make_index_sequence<kMR>{});
-    t[m - 1](a, p);
+    run_tile<YmmTile<MaddwdDot>, kMR>(m, a, p);
   }
 };
 
 // vpmaddubsw + vpmaddwd by ones: the four u8 x s8 products of each 32-bit lane
 // summed into int32, exact when no adjacent pair saturates int16.
 struct MaddubsDot {
+  using Band = uint8_t;
+  using Weight = int8_t;
   static __m256i step(__m256i acc, __m256i b, __m256i w) {
     const __m256i pairs = _mm256_maddubs_epi16(b, w);
     return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
   }
 };
 
-constexpr int kMaddubsMR = 4;
-using U8TileFn = void (*)(const TileArgs<uint8_t, int8_t>&, const ConvInt8Params&);
-
-template <size_t... I>
-constexpr std::array<U8TileFn, sizeof...(I)> make_maddubs_table(std::index_sequence<I...>) {
-  return {{&u8s8_tile<MaddubsDot, static_cast<int>(I) + 1>...}};
-}
-
 struct Avx2MaddubsTraits {
   using Band = uint8_t;
   using Weight = int8_t;
+  using Args = TileArgs<Band, Weight>;
   static constexpr int kGroup = 4;
-  static constexpr int kMR = kMaddubsMR;
+  static constexpr int kMR = 4;
   static constexpr int kBlocks = 1;
   static constexpr int kActShift = 128;
   static constexpr Int8Kernel kKernel = Int8Kernel::Avx2;
@@ -129,9 +97,8 @@ struct Avx2MaddubsTraits {
   static void convert_run(const int8_t* src, uint8_t* dst, int64_t n) {
     to_shifted_u8_run(src, dst, n);
   }
-  static void dispatch(int m, bool, const TileArgs<uint8_t, int8_t>& a, const ConvInt8Params& p) {
-    static constexpr auto t = make_maddubs_table(std::make_index_sequence<kMR>{});
-    t[m - 1](a, p);
+  static void dispatch(int m, bool, const Args& a, const ConvInt8Params& p) {
+    run_tile<YmmTile<MaddubsDot>, kMR>(m, a, p);
   }
 };
 

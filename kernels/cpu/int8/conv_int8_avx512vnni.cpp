@@ -10,9 +10,6 @@
 // vpdpbusd (not the saturating vpdpbusds) wraps modulo 2^32 like the spec.
 #include <immintrin.h>
 
-#include <array>
-#include <utility>
-
 #include "kernels/cpu/int8/conv_int8_driver.h"
 
 // GCC 12 warns inside its own avx512fintrin.h (the `__Y = __Y` placeholder of
@@ -113,8 +110,16 @@ inline void store_block(__m512i acc, const Epilogue& e, bool fast, __mmask16 m, 
 
 using Args = TileArgs<uint8_t, int8_t>;
 
-template <int M, int NV>
-void tile(const Args& a, const ConvInt8Params& p) {
+// NV 16-channel blocks (1 or 2) of M pixels.
+template <int NV>
+struct ZmmTile {
+  template <int M>
+  static void run(const Args& a, const ConvInt8Params& p);
+};
+
+template <int NV>
+template <int M>
+void ZmmTile<NV>::run(const Args& a, const ConvInt8Params& p) {
   __m512i acc[M][NV];
   // Accumulators start at the folded bias: one add less in the epilogue.
   for (int v = 0; v < NV; ++v) {
@@ -153,19 +158,11 @@ void tile(const Args& a, const ConvInt8Params& p) {
   }
 }
 
-constexpr int kMR = 14;
-using TileFn = void (*)(const Args&, const ConvInt8Params&);
-
-template <int NV, size_t... I>
-constexpr std::array<TileFn, sizeof...(I)> make_table(std::index_sequence<I...>) {
-  return {{&tile<static_cast<int>(I) + 1, NV>...}};
-}
-
 struct Avx512VnniTraits {
   using Band = uint8_t;
   using Weight = int8_t;
   static constexpr int kGroup = 4;
-  static constexpr int kMR = ::ecg::int8::detail::kMR;
+  static constexpr int kMR = 14;
   static constexpr int kBlocks = 2;
   static constexpr int kActShift = 128;
   static constexpr Int8Kernel kKernel = Int8Kernel::Avx512Vnni;
@@ -183,8 +180,8 @@ struct Avx512VnniTraits {
     }
   }
   static void dispatch(int m, bool two, const Args& a, const ConvInt8Params& p) {
-    static constexpr auto t1 = make_table<1>(std::make_index_sequence<kMR>{});
-    static constexpr auto t2 = make_table<2>(std::make_index_sequence<kMR>{});
+    static constexpr auto t1 = tile_table<ZmmTile<1>, Args>(std::make_index_sequence<kMR>{});
+    static constexpr auto t2 = tile_table<ZmmTile<2>, Args>(std::make_index_sequence<kMR>{});
     (two ? t2 : t1)[m - 1](a, p);
   }
 };

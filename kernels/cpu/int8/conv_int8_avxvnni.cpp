@@ -8,35 +8,25 @@
 // Micro-kernel: 6 output pixels x 16 output channels = 12 ymm accumulators.
 #include <immintrin.h>
 
-#include <array>
-#include <utility>
-
-#include "kernels/cpu/int8/u8s8_tile.h"
+#include "kernels/cpu/int8/ymm_tile.h"
 
 namespace ecg::int8::detail {
 namespace {
 
-using Args = TileArgs<uint8_t, int8_t>;
-
 struct VnniDot {
+  using Band = uint8_t;
+  using Weight = int8_t;
   static __m256i step(__m256i acc, __m256i b, __m256i w) {
     return _mm256_dpbusd_avx_epi32(acc, b, w);
   }
 };
 
-constexpr int kMR = 6;
-using TileFn = void (*)(const Args&, const ConvInt8Params&);
-
-template <size_t... I>
-constexpr std::array<TileFn, sizeof...(I)> make_table(std::index_sequence<I...>) {
-  return {{&u8s8_tile<VnniDot, static_cast<int>(I) + 1>...}};
-}
-
 struct AvxVnniTraits {
   using Band = uint8_t;
   using Weight = int8_t;
+  using Args = TileArgs<Band, Weight>;
   static constexpr int kGroup = 4;
-  static constexpr int kMR = ::ecg::int8::detail::kMR;
+  static constexpr int kMR = 6;
   static constexpr int kBlocks = 1;
   static constexpr int kActShift = 128;
   static constexpr Int8Kernel kKernel = Int8Kernel::AvxVnni;
@@ -46,8 +36,7 @@ struct AvxVnniTraits {
     to_shifted_u8_run(src, dst, n);
   }
   static void dispatch(int m, bool, const Args& a, const ConvInt8Params& p) {
-    static constexpr auto t = make_table(std::make_index_sequence<kMR>{});
-    t[m - 1](a, p);
+    run_tile<YmmTile<VnniDot>, kMR>(m, a, p);
   }
 };
 

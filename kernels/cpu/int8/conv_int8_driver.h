@@ -19,10 +19,12 @@
 // which the band's shifted values (x + kActShift) cancel exactly.
 #pragma once
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <new>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/int8/int8_internal.h"
@@ -74,6 +76,21 @@ template <class T>
 struct VariantName<T, std::void_t<decltype(T::kVariant)>> {
   static const char* get() { return T::kVariant; }
 };
+
+// The tiles of 1..MR output pixels of one kernel as a table built at compile
+// time, so a Traits::dispatch(m, ...) is one indirect call. Tile::run<M>(a, p)
+// is the tile of M pixels.
+template <class Tile, class Args, size_t... I>
+constexpr std::array<void (*)(const Args&, const ConvInt8Params&), sizeof...(I)> tile_table(
+    std::index_sequence<I...>) {
+  return {{&Tile::template run<static_cast<int>(I) + 1>...}};
+}
+// Runs the tile of m pixels, 1 <= m <= MR.
+template <class Tile, int MR, class Args>
+void run_tile(int m, const Args& a, const ConvInt8Params& p) {
+  static constexpr auto table = tile_table<Tile, Args>(std::make_index_sequence<MR>{});
+  table[m - 1](a, p);
+}
 
 template <class Traits>
 class PackedConvSimd final : public PackedConvInt8 {

@@ -9,9 +9,6 @@
 // step); accumulation in uint32 so that a wrap (never reached by real layers)
 // is defined and equals the int32 wrap of the spec. The epilogue is the
 // scalar int8::requantize / add_requantize itself.
-#include <array>
-#include <utility>
-
 #include "kernels/cpu/int8/conv_int8_driver.h"
 
 namespace ecg::int8::detail {
@@ -19,8 +16,13 @@ namespace {
 
 using Args = TileArgs<int16_t, int16_t>;
 
+struct GenericTile {
+  template <int M>
+  static void run(const Args& a, const ConvInt8Params& p);
+};
+
 template <int M>
-void tile(const Args& a, const ConvInt8Params& p) {
+void GenericTile::run(const Args& a, const ConvInt8Params& p) {
   uint32_t acc[M][16];
   for (int i = 0; i < M; ++i)
     for (int j = 0; j < 16; ++j) acc[i][j] = static_cast<uint32_t>(a.ep->bias[j]);
@@ -51,19 +53,11 @@ void tile(const Args& a, const ConvInt8Params& p) {
     }
 }
 
-constexpr int kMR = 4;
-using TileFn = void (*)(const Args&, const ConvInt8Params&);
-
-template <size_t... I>
-constexpr std::array<TileFn, sizeof...(I)> make_table(std::index_sequence<I...>) {
-  return {{&tile<static_cast<int>(I) + 1>...}};
-}
-
 struct GenericTraits {
   using Band = int16_t;
   using Weight = int16_t;
   static constexpr int kGroup = 1;
-  static constexpr int kMR = ::ecg::int8::detail::kMR;
+  static constexpr int kMR = 4;
   static constexpr int kBlocks = 1;
   static constexpr int kActShift = 0;
   static constexpr Int8Kernel kKernel = Int8Kernel::Generic;
@@ -73,8 +67,7 @@ struct GenericTraits {
     for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
   }
   static void dispatch(int m, bool, const Args& a, const ConvInt8Params& p) {
-    static constexpr auto t = make_table(std::make_index_sequence<kMR>{});
-    t[m - 1](a, p);
+    run_tile<GenericTile, kMR>(m, a, p);
   }
 };
 

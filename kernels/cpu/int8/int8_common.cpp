@@ -1,13 +1,12 @@
-// Portable part of the int8 kernels: multiplier encoding, kernel choice and
-// packing dispatch, the reference-backed packed convolution, pools and add
-// (memory-bound, one OpenMP implementation each over the reference's rows).
+// Portable part of the int8 kernels: multiplier encoding, packing dispatch
+// (which kernel each ISA level runs is kernels/int8_api.cpp), the
+// reference-backed packed convolution, pools and add (memory-bound, one
+// OpenMP implementation each over the reference's rows).
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 
 #include "kernels/cpu/int8/int8_internal.h"
-#include "kernels/cpu_features.h"
 #include "kernels/error.h"
 #include "kernels/ref/int8_ref.h"
 #include "kernels/runtime.h"
@@ -55,88 +54,6 @@ AddRequant make_add_requant(double s_a, int32_t zp_a, double s_b, int32_t zp_b, 
   p.mul_a = static_cast<int32_t>(std::min<int64_t>(limit, std::llround(std::ldexp(ra, t))));
   p.mul_b = static_cast<int32_t>(std::min<int64_t>(limit, std::llround(std::ldexp(rb, t))));
   return p;
-}
-
-const char* int8_kernel_name(Int8Kernel k) {
-  switch (k) {
-    case Int8Kernel::Ref:
-      return "ref";
-    case Int8Kernel::Generic:
-      return "generic";
-    case Int8Kernel::Avx2:
-      return "avx2";
-    case Int8Kernel::AvxVnni:
-      return "avx-vnni";
-    case Int8Kernel::Avx512Vnni:
-      return "avx512-vnni";
-    case Int8Kernel::Neon:
-      return "neon";
-    case Int8Kernel::NeonDot:
-      return "neon-dot";
-  }
-  return "?";
-}
-
-bool int8_kernel_supported(Int8Kernel k) {
-  const CpuFeatures& f = cpu_features();
-  switch (k) {
-    case Int8Kernel::Ref:
-    case Int8Kernel::Generic:
-      return true;
-#if defined(ECG_INT8_X86)
-    case Int8Kernel::Avx2:
-      return f.avx2 && f.fma;
-#if defined(ECG_INT8_HAVE_AVXVNNI)
-    case Int8Kernel::AvxVnni:
-      return f.avx2 && f.avx_vnni;
-#endif
-#if defined(ECG_INT8_HAVE_AVX512VNNI)
-    case Int8Kernel::Avx512Vnni:
-      return f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512_vnni;
-#endif
-#endif
-#if defined(ECG_INT8_ARM)
-    case Int8Kernel::Neon:
-      return f.neon;
-#if defined(ECG_INT8_HAVE_NEON_DOT)
-    case Int8Kernel::NeonDot:
-      return f.neon && f.asimd_dotprod;
-#endif
-#endif
-    default:
-      return false;
-  }
-  (void)f;
-}
-
-Int8Kernel best_int8_kernel() {
-  // ECG_INT8_KERNEL=ref|generic|avx2|avx-vnni|avx512-vnni|neon|neon-dot forces one
-  // kernel (whole-network bit-exactness runs, benchmarks); unknown or unsupported throws.
-  if (const char* env = std::getenv("ECG_INT8_KERNEL")) {
-    for (Int8Kernel k :
-         {Int8Kernel::Ref, Int8Kernel::Generic, Int8Kernel::Avx2, Int8Kernel::AvxVnni,
-          Int8Kernel::Avx512Vnni, Int8Kernel::Neon, Int8Kernel::NeonDot})
-      if (std::strcmp(env, int8_kernel_name(k)) == 0) {
-        ECG_CHECK(int8_kernel_supported(k), "ECG_INT8_KERNEL=", env,
-                  ": not available on this CPU/build");
-        return k;
-      }
-    fail("ECG_INT8_KERNEL=", env,
-         ": expected ref, generic, avx2, avx-vnni, avx512-vnni, neon or neon-dot");
-  }
-  const Isa level = active_isa();
-  if (level == Isa::Neon) {
-    if (int8_kernel_supported(Int8Kernel::NeonDot)) return Int8Kernel::NeonDot;
-    if (int8_kernel_supported(Int8Kernel::Neon)) return Int8Kernel::Neon;
-  }
-  if (level >= Isa::Avx512 && level != Isa::Neon && int8_kernel_supported(Int8Kernel::Avx512Vnni))
-    return Int8Kernel::Avx512Vnni;
-  if (level >= Isa::Avx2 && level != Isa::Neon) {
-    if (int8_kernel_supported(Int8Kernel::AvxVnni)) return Int8Kernel::AvxVnni;
-    if (int8_kernel_supported(Int8Kernel::Avx2)) return Int8Kernel::Avx2;
-  }
-  if (level >= Isa::Generic) return Int8Kernel::Generic;
-  return Int8Kernel::Ref;
 }
 
 namespace {
