@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU build of `ecgcnn` (-DECG_CUDA=ON): kernels/cuda/engine/engine.cu
+# The GPU build of `ecgcnn` (-DECG_CUDA=ON): core/cuda/engine.cu
 # compiled by nvcc (CUDA 13 from /usr/local/cuda here), the int8 runner's
 # host translation unit, CUDA::cudart and cuBLAS linked into the program.
 # Only the ecgcnn target and one architecture (sm_75; ECG_CUDA_ARCHITECTURES
