@@ -1,4 +1,4 @@
-// The CUDA engine (kernels/cuda/engine) on the emulator: tensors on
+// The CUDA engine (core/cuda) on the emulator: tensors on
 // Device::cuda(), the op table's CUDA column under autograd, the optimisers'
 // device updates, and whole networks against the CPU path.
 //
