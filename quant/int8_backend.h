@@ -71,4 +71,12 @@ class Int8Backend {
 // backends give the same bits).
 void scale_int8_logits(const Int8Model& m, int node, const int32_t* acc, int N, float* logits);
 
+// The real values of `count` bytes of int8 tensor t (its scale and zero point).
+std::vector<float> dequantize_tensor(const Int8Model& m, int t, const int8_t* bytes, int64_t count);
+
+// A float-fallback conv node's result y (NCHW [N, K, P, Q]) as the int8
+// backends store it: quantized to the output tensor's parameters (NHWC) and
+// clamped like the int8 node (after its residual add, if any).
+void quantize_float_output(const Int8Model& m, int node, const float* y, int N, int8_t* out);
+
 }  // namespace ecg::quant

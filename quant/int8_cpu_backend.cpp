@@ -136,26 +136,11 @@ std::vector<int8_t> CpuInt8Backend::tensor_bytes(int t, int N) const {
 }
 
 std::vector<float> CpuInt8Backend::tensor_values(int t, int N) const {
-  const TensorQ& q = model_->tensors[t];
-  const QParams p{q.scale, q.zero_point};
-  const int8_t* x = ptr(t);
-  std::vector<float> v(static_cast<size_t>(batch_bytes(t, N)));
-  for (size_t i = 0; i < v.size(); ++i) v[i] = dequantize_value(x[i], p);
-  return v;
+  return dequantize_tensor(*model_, t, ptr(t), batch_bytes(t, N));
 }
 
-// Quantized to the output tensor's parameters and clamped like the int8 node.
 void CpuInt8Backend::store_float_output(int node, const float* y, int N) {
-  const NodeQ& n = model_->nodes[node];
-  const Conv2dShape& s = n.conv.shape;
-  const TensorQ& tout = model_->tensors[n.output];
-  const int32_t lo = n.conv.residual ? n.conv.add.qmin : n.conv.qmin;
-  const int32_t hi = n.conv.residual ? n.conv.add.qmax : n.conv.qmax;
-  int8_t* out = ptr(n.output);
-  quantize_nchw_to_nhwc(y, N, s.K, s.P, s.Q, {tout.scale, tout.zero_point}, out);
-  const int64_t count = static_cast<int64_t>(N) * s.K * s.P * s.Q;
-  for (int64_t i = 0; i < count; ++i)
-    out[i] = static_cast<int8_t>(std::min<int32_t>(hi, std::max<int32_t>(lo, out[i])));
+  quantize_float_output(*model_, node, y, N, ptr(model_->nodes[node].output));
 }
 
 }  // namespace ecg::quant

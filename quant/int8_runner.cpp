@@ -2,6 +2,7 @@
 // CLI asks by device and precision.
 #include "quant/int8_runner.h"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -9,6 +10,7 @@
 #include "core/ops.h"
 #include "core/profiler.h"
 #include "kernels/error.h"
+#include "quant/quantize.h"
 
 namespace ecg::quant {
 
@@ -27,6 +29,26 @@ void scale_int8_logits(const Int8Model& m, int node, const int32_t* acc, int N, 
   for (int b = 0; b < N; ++b)
     for (int k = 0; k < K; ++k)
       logits[b * K + k] = s_in * n.weight_scale[k] * static_cast<float>(acc[b * K + k]);
+}
+
+std::vector<float> dequantize_tensor(const Int8Model& m, int t, const int8_t* bytes,
+                                     int64_t count) {
+  const QParams p{m.tensors[t].scale, m.tensors[t].zero_point};
+  std::vector<float> v(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) v[i] = dequantize_value(bytes[i], p);
+  return v;
+}
+
+void quantize_float_output(const Int8Model& m, int node, const float* y, int N, int8_t* out) {
+  const NodeQ& n = m.nodes[node];
+  const Conv2dShape& s = n.conv.shape;
+  const TensorQ& tout = m.tensors[n.output];
+  const int32_t lo = n.conv.residual ? n.conv.add.qmin : n.conv.qmin;
+  const int32_t hi = n.conv.residual ? n.conv.add.qmax : n.conv.qmax;
+  quantize_nchw_to_nhwc(y, N, s.K, s.P, s.Q, {tout.scale, tout.zero_point}, out);
+  const int64_t count = static_cast<int64_t>(N) * s.K * s.P * s.Q;
+  for (int64_t i = 0; i < count; ++i)
+    out[i] = static_cast<int8_t>(std::min<int32_t>(hi, std::max<int32_t>(lo, out[i])));
 }
 
 Int8GraphRunner::Int8GraphRunner(const Int8Model& m, std::unique_ptr<Int8Backend> backend,

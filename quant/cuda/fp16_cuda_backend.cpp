@@ -12,40 +12,21 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/allocator.h"
 #include "core/cuda/engine.h"
 #include "core/cuda/fp16_launch.h"
 #include "core/tensor.h"
 #include "kernels/cuda/conv_fp16_pack.h"
+#include "quant/cuda/cuda_backend_common.h"
 #include "quant/cuda/fp16_cuda_backend.h"
 
 namespace ecg::cuda {
 
 namespace {
 
-Allocator& device_allocator() {
-  return allocator_for(DeviceType::CUDA);
-}
-
-template <class T>
-Tensor fp16_upload(const std::vector<T>& v, DType dt) {
-  Tensor t = Tensor::empty({static_cast<int64_t>(v.size())}, dt, Device::cuda());
-  if (!v.empty()) device_allocator().copy_from_host(t.raw_data(), v.data(), v.size() * sizeof(T));
-  return t;
-}
-
 // The ReLU of a conv node as the int8 graph encodes it: its output (after the
 // residual add, if any) is clamped at the zero point, i.e. at the real 0.
 bool fp16_relu(const quant::NodeQ& n) {
   return n.conv.residual ? n.conv.add.qmin == n.conv.add.zp_out : n.conv.qmin == n.conv.zp_out;
-}
-
-PoolFp16Args fp16_pool_args(const Pool2dShape& s) {
-  PoolFp16Args a{};
-  a.N = s.N, a.C = s.C, a.H = s.H, a.W = s.W, a.R = s.R, a.S = s.S;
-  a.stride_h = s.stride_h, a.stride_w = s.stride_w, a.pad_top = s.pad_top;
-  a.pad_left = s.pad_left, a.P = s.P, a.Q = s.Q;
-  return a;
 }
 
 // Float NCHW on the host -> half NHWC at `dst` on the device.
@@ -87,10 +68,10 @@ class Fp16CudaBackend : public quant::Int8Backend {
             dense_outputs = std::max<int64_t>(dense_outputs, n.conv.shape.K);
           break;
         case quant::NodeKind::MaxPool:
-          d.pool = fp16_pool_args(n.pool);
+          d.pool = pool_args<PoolFp16Args>(n.pool);
           break;
         case quant::NodeKind::AvgPool:
-          d.pool = fp16_pool_args(n.avg.shape);
+          d.pool = pool_args<PoolFp16Args>(n.avg.shape);
           break;
         case quant::NodeKind::Add:
           break;
@@ -184,10 +165,10 @@ class Fp16CudaBackend : public quant::Int8Backend {
     const bool relu = n.kind == quant::NodeKind::Conv && fp16_relu(n);
     ConvFp16Packed p = pack_conv_fp16(n.conv, n.weights.data(), n.weight_scale.data(),
                                       m.tensors[n.inputs[0]].scale, relu);
-    d.weights = fp16_upload(p.weights, DType::I8);
-    d.stage = fp16_upload(p.stage, DType::I32);
-    d.scale = fp16_upload(p.scale, DType::F32);
-    d.bias = fp16_upload(p.bias, DType::F32);
+    d.weights = upload_vector(p.weights, DType::I8);
+    d.stage = upload_vector(p.stage, DType::I32);
+    d.scale = upload_vector(p.scale, DType::F32);
+    d.bias = upload_vector(p.bias, DType::F32);
     d.conv = p.args;
     d.conv.w = static_cast<const signed char*>(d.weights.raw_data());
     d.conv.w_stage = static_cast<const unsigned*>(d.stage.raw_data());

@@ -10,35 +10,16 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/allocator.h"
 #include "core/cuda/engine.h"
 #include "core/cuda/int8_launch.h"
 #include "core/tensor.h"
 #include "kernels/cuda/conv_int8_pack.h"
+#include "quant/cuda/cuda_backend_common.h"
 #include "quant/quantize.h"
 
 namespace ecg::cuda {
 
 namespace {
-
-Allocator& device_allocator() {
-  return allocator_for(DeviceType::CUDA);
-}
-
-template <class T>
-Tensor upload_vector(const std::vector<T>& v, DType dt) {
-  Tensor t = Tensor::empty({static_cast<int64_t>(v.size())}, dt, Device::cuda());
-  if (!v.empty()) device_allocator().copy_from_host(t.raw_data(), v.data(), v.size() * sizeof(T));
-  return t;
-}
-
-PoolInt8Args pool_args(const Pool2dShape& s) {
-  PoolInt8Args a{};
-  a.N = s.N, a.C = s.C, a.H = s.H, a.W = s.W, a.R = s.R, a.S = s.S;
-  a.stride_h = s.stride_h, a.stride_w = s.stride_w, a.pad_top = s.pad_top;
-  a.pad_left = s.pad_left, a.P = s.P, a.Q = s.Q;
-  return a;
-}
 
 class Int8CudaBackend : public quant::Int8Backend {
  public:
@@ -75,7 +56,7 @@ class Int8CudaBackend : public quant::Int8Backend {
           break;
         }
         case quant::NodeKind::MaxPool:
-          d.pool = pool_args(n.pool);
+          d.pool = pool_args<PoolInt8Args>(n.pool);
           break;
         case quant::NodeKind::AvgPool:
           pack_avg_pool(n, d);
@@ -146,24 +127,15 @@ class Int8CudaBackend : public quant::Int8Backend {
   }
 
   std::vector<float> tensor_values(int t, int N) const override {
-    const quant::TensorQ& q = model_->tensors[t];
-    const quant::QParams p{q.scale, q.zero_point};
     const std::vector<int8_t> x = tensor_bytes(t, N);
-    std::vector<float> v(x.size());
-    for (size_t i = 0; i < x.size(); ++i) v[i] = quant::dequantize_value(x[i], p);
-    return v;
+    return quant::dequantize_tensor(*model_, t, x.data(), static_cast<int64_t>(x.size()));
   }
 
   // Quantized and clamped like the int8 node, on the host, then uploaded.
   void store_float_output(int node, const float* y, int N) override {
     const quant::NodeQ& n = model_->nodes[node];
-    const Conv2dShape& s = n.conv.shape;
-    const quant::TensorQ& tout = model_->tensors[n.output];
-    const int32_t lo = n.conv.residual ? n.conv.add.qmin : n.conv.qmin;
-    const int32_t hi = n.conv.residual ? n.conv.add.qmax : n.conv.qmax;
-    std::vector<int8_t> out(static_cast<size_t>(N) * s.K * s.P * s.Q);
-    quant::quantize_nchw_to_nhwc(y, N, s.K, s.P, s.Q, {tout.scale, tout.zero_point}, out.data());
-    for (int8_t& v : out) v = static_cast<int8_t>(std::min<int32_t>(hi, std::max<int32_t>(lo, v)));
+    std::vector<int8_t> out(static_cast<size_t>(batch_bytes(n.output, N)));
+    quant::quantize_float_output(*model_, node, y, N, out.data());
     device_allocator().copy_from_host(ptr(n.output), out.data(), out.size());
   }
 
@@ -191,7 +163,7 @@ class Int8CudaBackend : public quant::Int8Backend {
   }
 
   static void pack_avg_pool(const quant::NodeQ& n, Node& d) {
-    d.pool = pool_args(n.avg.shape);
+    d.pool = pool_args<PoolInt8Args>(n.avg.shape);
     d.pool.zp_in = n.avg.zp_in, d.pool.zp_out = n.avg.zp_out;
     d.pool.qmin = n.avg.qmin, d.pool.qmax = n.avg.qmax;
     std::vector<int32_t> m0, shift;
