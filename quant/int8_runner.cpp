@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "core/autograd.h"
@@ -88,14 +89,11 @@ void Int8GraphRunner::run_node(int i, int N, float* logits) {
   const NodeQ& n = model_.nodes[i];
   LayerScope layer(n.name);
   if ((n.kind == NodeKind::Conv || n.kind == NodeKind::Dense) && n.run_float) {
-    if (backend_->host_op_timers()) {
-      Conv2dShape cs = n.conv.shape;
-      cs.N = N;
-      OpTimer timer("float_conv", cs.flops(), 0, active_isa());
-      run_float_node(i, N, logits);
-    } else {
-      run_float_node(i, N, logits);
-    }
+    Conv2dShape cs = n.conv.shape;
+    cs.N = N;
+    std::optional<OpTimer> timer;
+    if (backend_->host_op_timers()) timer.emplace("float_conv", cs.flops(), 0, active_isa());
+    run_float_node(i, N, logits);
     return;
   }
   switch (n.kind) {

@@ -93,19 +93,8 @@ class Fp16CudaBackend : public quant::Int8Backend {
                      n.conv.residual ? ptr(n.inputs[1]) : nullptr, "conv_fp16");
   }
 
-  void max_pool(int node, int N) override {
-    const quant::NodeQ& n = model_->nodes[node];
-    PoolFp16Args a = nodes_[node].pool;
-    a.N = N;
-    engine_max_pool_fp16(a, ptr(n.inputs[0]), ptr(n.output));
-  }
-
-  void avg_pool(int node, int N) override {
-    const quant::NodeQ& n = model_->nodes[node];
-    PoolFp16Args a = nodes_[node].pool;
-    a.N = N;
-    engine_avg_pool_fp16(a, ptr(n.inputs[0]), ptr(n.output));
-  }
+  void max_pool(int node, int N) override { pool(node, N, &engine_max_pool_fp16); }
+  void avg_pool(int node, int N) override { pool(node, N, &engine_avg_pool_fp16); }
 
   void add(int node, int N) override {
     const quant::NodeQ& n = model_->nodes[node];
@@ -174,6 +163,14 @@ class Fp16CudaBackend : public quant::Int8Backend {
     d.conv.w_stage = static_cast<const unsigned*>(d.stage.raw_data());
     d.conv.scale = d.scale.data<float>();
     d.conv.bias = d.bias.data<float>();
+  }
+
+  using PoolLaunch = void (*)(const PoolFp16Args&, const void*, void*);
+  void pool(int node, int N, PoolLaunch launch) {
+    const quant::NodeQ& n = model_->nodes[node];
+    PoolFp16Args a = nodes_[node].pool;
+    a.N = N;
+    launch(a, ptr(n.inputs[0]), ptr(n.output));
   }
 
   void* ptr(int t) const { return static_cast<char*>(arena_.raw_data()) + 2 * plan_.offset[t]; }

@@ -89,19 +89,8 @@ class Int8CudaBackend : public quant::Int8Backend {
                      n.conv.residual ? ptr(n.inputs[1]) : nullptr, workspace(), "conv_int8");
   }
 
-  void max_pool(int node, int N) override {
-    const quant::NodeQ& n = model_->nodes[node];
-    PoolInt8Args a = nodes_[node].pool;
-    a.N = N;
-    engine_max_pool_int8(a, ptr(n.inputs[0]), ptr(n.output));
-  }
-
-  void avg_pool(int node, int N) override {
-    const quant::NodeQ& n = model_->nodes[node];
-    PoolInt8Args a = nodes_[node].pool;
-    a.N = N;
-    engine_avg_pool_int8(a, ptr(n.inputs[0]), ptr(n.output));
-  }
+  void max_pool(int node, int N) override { pool(node, N, &engine_max_pool_int8); }
+  void avg_pool(int node, int N) override { pool(node, N, &engine_avg_pool_int8); }
 
   void add(int node, int N) override {
     const quant::NodeQ& n = model_->nodes[node];
@@ -173,6 +162,14 @@ class Int8CudaBackend : public quant::Int8Backend {
     d.shift = upload_vector(shift, DType::I32);
     d.pool.m0 = d.m0.data<int32_t>();
     d.pool.shift = d.shift.data<int32_t>();
+  }
+
+  using PoolLaunch = void (*)(const PoolInt8Args&, const signed char*, signed char*);
+  void pool(int node, int N, PoolLaunch launch) {
+    const quant::NodeQ& n = model_->nodes[node];
+    PoolInt8Args a = nodes_[node].pool;
+    a.N = N;
+    launch(a, ptr(n.inputs[0]), ptr(n.output));
   }
 
   signed char* ptr(int t) const {
