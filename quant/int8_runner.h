@@ -49,9 +49,6 @@ class Int8GraphRunner {
   const char* path_name() const { return backend_->path_name(); }
   int64_t arena_bytes() const { return backend_->arena_bytes(); }
 
- protected:
-  const Int8Backend& backend() const { return *backend_; }
-
  private:
   const Int8Model& model_;
   std::unique_ptr<Int8Backend> backend_;
