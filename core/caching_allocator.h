@@ -1,5 +1,5 @@
 // The size-class cache shared by the CPU allocator (core/allocator.cpp) and
-// the CUDA engine's device allocator (kernels/cuda/engine/engine.cuh): freed
+// the CUDA engine's device allocator (core/cuda/engine.cuh): freed
 // blocks are kept by size class and handed out again, because fresh memory is
 // slow on both (page faults for a new 200 MB host buffer on every step;
 // cudaMalloc synchronises the whole device). A device supplies how to get and

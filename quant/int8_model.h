@@ -1,7 +1,8 @@
 // The INT8 model: a small graph of integer ops (conv with fused requantize,
-// ReLU clamp and residual add; pools; a last dense layer that dequantizes),
-// its self-describing file format, and the runner that executes it on the
-// int8 kernels of kernels/int8_api.h with a static memory arena.
+// ReLU clamp and residual add; pools; a last dense layer that dequantizes)
+// and its self-describing file format (int8_graph.cpp, int8_file.cpp). Its
+// memory plan is quant/arena_plan.h; the one graph walk that runs it on a
+// backend (CPU int8 kernels, CUDA int8, CUDA FP16) is quant/int8_runner.h.
 //
 // Tensors are int8 NHWC with one (scale, zero-point) each; the network input
 // is quantized from the float NCHW image, the logits come out as float.
@@ -44,7 +45,6 @@
 
 #include "core/tensor.h"
 #include "kernels/int8_api.h"
-#include "quant/row_tiling.h"
 
 namespace ecg::quant {
 
@@ -120,70 +120,5 @@ Int8Model load_int8_model(const std::string& path);
 // ecg::Error naming `path`, the field and what was expected. load_int8_model
 // runs it before returning and save_int8_model before writing.
 void validate_int8_model(const Int8Model& m, const std::string& path);
-
-// Static arena plan: every tensor gets an offset so that tensors alive at the
-// same time never overlap (greedy first fit by size, from lifetimes in
-// execution order), for a given batch size.
-//
-// in_place_residual: a conv with a fused residual add may write its output
-// over the residual when that conv is the residual's last reader and both
-// have the same size. Every int8 epilogue (and the float-fallback path) reads
-// residual[i] before it writes output[i] and touches no other element of
-// either, so this is exact; it saves one full-size tensor per block (at
-// 224 px, a 3.2 MB stage-0 tensor). Those two tensors are then the only
-// pairs that overlap while alive.
-//
-// row tiling (rt.slabs > 0): the leading convolutions run as one row group
-// (quant/row_tiling.h) with rt.slabs slabs: nodes [0, rt.last], or by
-// default the prefix whose plan has the smallest peak (a longer prefix only
-// when it saves more than 1 %; none when no prefix saves that much), with
-// rt.band_rows-row bands, or 4, 2, 1 rows when the larger band does not bring
-// the peak 10 % below layer by layer (many slabs). Its
-// windowed tensors get no whole-tensor bytes: offset[t] is then the tensor's
-// window in slab 0's block, window_block[0] the start of the `slabs` blocks,
-// all alive while the group runs. ResNet-11 at 224 px, batch 1: 5.62 MB
-// layer by layer; 2.81 / 3.68 / 4.80 MB with 1 / 2 / 4 slabs (8-row bands),
-// 4.16 MB with 8 (2-row), 4.62 MB with 16 (1-row); the test prints them.
-struct ArenaPlan {
-  std::vector<int64_t> offset;        // per tensor
-  int64_t bytes = 0;                  // planned peak
-  int64_t naive_bytes = 0;            // sum of all tensors (no reuse)
-  std::vector<RowGroup> row_groups;   // empty without row tiling
-  std::vector<int64_t> window_block;  // per row group
-};
-ArenaPlan plan_arena(const Int8Model& m, int batch, bool reuse = true,
-                     bool in_place_residual = false,
-                     const RowTilingOptions& rt = RowTilingOptions::off());
-
-// Executes an Int8Model: weights packed once for one kernel at construction.
-class Int8Runner {
- public:
-  // reuse_arena=false gives every tensor its own bytes, so all of them can be
-  // read after run() (per-layer reports, bit-exactness tests); true plans
-  // with lifetimes, in-place residual adds and row tiling (by default one
-  // slab per thread).
-  Int8Runner(const Int8Model& m, int8::Int8Kernel kernel = int8::best_int8_kernel(),
-             int max_batch = 1, bool reuse_arena = true,
-             const RowTilingOptions& rt = RowTilingOptions::per_thread());
-  // images: float [N, 3, S, S] NCHW (already preprocessed); returns logits [N, classes].
-  Tensor run(const Tensor& images);
-  // Quantized bytes of every tensor after the last run() (bit-exactness tests).
-  std::vector<int8_t> tensor_bytes(int tensor_id, int batch) const;
-  const ArenaPlan& plan() const { return plan_; }
-  int8::Int8Kernel kernel() const { return kernel_; }
-  const Int8Model& model() const { return model_; }
-
- private:
-  const Int8Model& model_;
-  int8::Int8Kernel kernel_;
-  int max_batch_;
-  ArenaPlan plan_;
-  std::vector<int8_t> arena_;
-  std::vector<int32_t> logits_acc_;
-  std::vector<std::unique_ptr<int8::PackedConvInt8>> packed_;  // per node (int8 conv/dense)
-
-  void run_float_node(const NodeQ& n, int N, Tensor* logits);
-  void run_row_group(const RowGroup& g, int64_t window_block, int N);
-};
 
 }  // namespace ecg::quant

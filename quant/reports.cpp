@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/autograd.h"
+#include "quant/int8_runner.h"
 #include "quant/quantize.h"
 
 namespace ecg::quant {

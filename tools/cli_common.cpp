@@ -8,6 +8,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/error.h"
 #include "kernels/runtime.h"
+#include "quant/int8_runner.h"
 
 namespace ecg::cli {
 
@@ -98,19 +99,9 @@ Device selected_device() {
   return global_options().device == "cuda" ? Device::cuda() : Device::cpu();
 }
 
-namespace {
-Int8DeviceRunnerFactory g_int8_factory = nullptr;
-}
-
-void set_int8_device_runner_factory(Int8DeviceRunnerFactory factory) {
-  g_int8_factory = factory;
-}
-
-Int8DeviceRunner int8_device_runner(const quant::Int8Model& m, int max_batch) {
-  if (selected_device().type == DeviceType::CPU) return {};
-  ECG_CHECK(g_int8_factory, "--device ", global_options().device,
-            ": this build cannot run int8 models there");
-  return g_int8_factory(m, max_batch);
+std::unique_ptr<quant::Int8GraphRunner> int8_runner(const quant::Int8Model& m, int max_batch) {
+  const GlobalOptions& g = global_options();
+  return quant::make_int8_runner(m, {g.device, g.precision}, max_batch);
 }
 
 }  // namespace ecg::cli

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -12,7 +13,8 @@
 
 namespace ecg::quant {
 struct Int8Model;
-}
+class Int8GraphRunner;
+}  // namespace ecg::quant
 
 namespace ecg::cli {
 
@@ -75,17 +77,9 @@ void add_precision_flag(CLI::App* sub);
 // The device of --device (checked and started by apply_global_options).
 Device selected_device();
 
-// The INT8 graph on --device when that is not the CPU. A device backend
-// linked into the program (tools/cuda_device.cpp) installs the factory;
-// int8_device_runner() returns an empty `run` on the CPU, where the caller
-// uses quant::Int8Runner.
-struct Int8DeviceRunner {
-  std::function<Tensor(const Tensor&)> run;  // float images -> logits on the host
-  std::string kernel;                        // e.g. "cuda-f32-exact", "cuda-fp16"
-  int64_t arena_bytes = 0;                   // its planned activation arena
-};
-using Int8DeviceRunnerFactory = Int8DeviceRunner (*)(const quant::Int8Model& m, int max_batch);
-void set_int8_device_runner_factory(Int8DeviceRunnerFactory factory);
-Int8DeviceRunner int8_device_runner(const quant::Int8Model& m, int max_batch);
+// The int8 graph walk on --device with --precision (quant::make_int8_runner):
+// the CPU's int8 kernels, or a backend the program registered
+// (tools/cuda_device.cpp: the CUDA engine's int8 and FP16 paths).
+std::unique_ptr<quant::Int8GraphRunner> int8_runner(const quant::Int8Model& m, int max_batch);
 
 }  // namespace ecg::cli

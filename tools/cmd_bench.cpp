@@ -29,6 +29,7 @@
 #include "models/models.h"
 #include "optim/optimizer.h"
 #include "quant/int8_model.h"
+#include "quant/int8_runner.h"
 #include "quant/quantizer.h"
 
 namespace {
@@ -110,8 +111,7 @@ void run_bench(const BenchOptions& o) {
   Tensor target = one_hot(labels, cfg.classes);
   std::unique_ptr<Optimizer> opt;
   std::unique_ptr<quant::Int8Model> qmodel;
-  std::unique_ptr<quant::Int8Runner> runner;
-  cli::Int8DeviceRunner on_device;  // --device cuda with --mode int8
+  std::unique_ptr<quant::Int8GraphRunner> runner;  // --mode int8, on --device with --precision
   double model_mb = 0;
   if (o.mode == "int8") {
     // A given int8 model, or this float model quantized on random images:
@@ -139,8 +139,7 @@ void run_bench(const BenchOptions& o) {
       model_mb = static_cast<double>(f.tellg()) / 1e6;
       if (o.int8_model.empty()) std::remove(path.c_str());
     }
-    runner = std::make_unique<quant::Int8Runner>(*qmodel, int8::best_int8_kernel(), o.batch);
-    on_device = cli::int8_device_runner(*qmodel, o.batch);
+    runner = cli::int8_runner(*qmodel, o.batch);
   } else if (o.mode == "train") {
     model->train();
     opt = make_optimizer("adam", model->parameters(), 1e-4);
@@ -172,8 +171,6 @@ void run_bench(const BenchOptions& o) {
       opt->step();
       model->zero_grad();
       loss.item();  // waits for a device to finish the step
-    } else if (on_device.run) {
-      on_device.run(x);
     } else if (runner) {
       runner->run(x);
     } else {
@@ -202,8 +199,8 @@ void run_bench(const BenchOptions& o) {
                       {"peak_rss_mb", ecg::cli::peak_rss_mb()},
                       {"allocator_peak_mb", cpu_allocator().stats().peak_bytes_in_use / 1048576.0}};
   if (runner) {
-    j["int8_kernel"] = int8::int8_kernel_name(runner->kernel());
-    j["planned_arena_mb"] = runner->plan().bytes / 1e6;
+    j["int8_kernel"] = runner->path_name();
+    j["planned_arena_mb"] = runner->arena_bytes() / 1e6;
   }
   if (o.device_report) {
     const double mean = std::accumulate(ms.begin(), ms.end(), 0.0) / ms.size();
@@ -228,7 +225,7 @@ void run_bench(const BenchOptions& o) {
     if (!o.json) {
       std::printf("device report (%s %s, batch %d, %d timed runs, %d threads, %s)\n",
                   o.model.c_str(), o.mode.c_str(), o.batch, o.steps, num_threads(),
-                  runner ? int8::int8_kernel_name(runner->kernel()) : isa_name(active_isa()));
+                  runner ? runner->path_name() : isa_name(active_isa()));
       std::printf("  model size              %.2f MB\n", d["model_size_mb"].get<double>());
       std::printf("  preprocessing           %.2f ms\n", d["preprocessing_ms"].get<double>());
       std::printf("  inference (average)     %.2f ms\n", d["inference_avg_ms"].get<double>());

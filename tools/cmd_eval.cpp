@@ -16,6 +16,7 @@
 #include "models/report.h"
 #include "models/safetensors.h"
 #include "quant/int8_model.h"
+#include "quant/int8_runner.h"
 
 namespace {
 
@@ -116,11 +117,8 @@ void run_eval(EvalCli o) {
   o.split = split;
   EvalResult r;
   if (qmodel) {
-    quant::Int8Runner runner(*qmodel);
-    cli::Int8DeviceRunner on_device = cli::int8_device_runner(*qmodel, 1);
-    r = evaluate_int8(
-        on_device.run ? on_device.run : [&runner](const Tensor& x) { return runner.run(x); }, *src,
-        !o.json);
+    std::unique_ptr<quant::Int8GraphRunner> runner = cli::int8_runner(*qmodel, 1);
+    r = evaluate_int8([&runner](const Tensor& x) { return runner->run(x); }, *src, !o.json);
   } else {
     ck.model->to(cli::selected_device());
     r = evaluate(*ck.model, *src, !o.json, "eval " + o.split);

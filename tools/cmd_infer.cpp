@@ -10,6 +10,7 @@
 #include "data/npy.h"
 #include "data_sources.h"
 #include "quant/int8_model.h"
+#include "quant/int8_runner.h"
 
 namespace {
 
@@ -31,10 +32,8 @@ void run_infer(const InferCli& o) {
   ECG_CHECK(!o.model.empty(), "infer: --model FILE is required");
   ECG_CHECK(!o.inputs.empty(), "infer: give at least one image");
   quant::Int8Model m = quant::load_int8_model(o.model);
-  quant::Int8Runner runner(m);
-  cli::Int8DeviceRunner on_device = cli::int8_device_runner(m, 1);  // --device cuda
-  const double arena_mb =
-      static_cast<double>(on_device.run ? on_device.arena_bytes : runner.plan().bytes) / 1e6;
+  std::unique_ptr<quant::Int8GraphRunner> runner = cli::int8_runner(m, 1);  // --device, --precision
+  const double arena_mb = static_cast<double>(runner->arena_bytes()) / 1e6;
   cli::DataConfig cfg = cli::DataConfig::for_model(m.model_name);
   cfg.image_size = m.image_size;
   auto one = [&](const std::string& path) {
@@ -48,7 +47,7 @@ void run_infer(const InferCli& o) {
               "'", path, "': expected a float32 array [3, ", S, ", ", S, "], got ",
               shape_str(x.shape()));
     double t1 = now_ms();
-    Tensor logits = on_device.run ? on_device.run(x) : runner.run(x);
+    Tensor logits = runner->run(x);
     double t2 = now_ms();
     Tensor p = softmax(logits);
     const int C = m.num_classes();
@@ -77,12 +76,11 @@ void run_infer(const InferCli& o) {
                                    {"inference_ms", t2 - t1}}});
   };
   auto json_out = [&](const nlohmann::json& all, size_t skipped) {
-    return nlohmann::json{
-        {"results", all},
-        {"skipped_count", skipped},
-        {"kernel", on_device.run ? on_device.kernel : int8::int8_kernel_name(runner.kernel())},
-        {"planned_arena_mb", arena_mb},
-        {"peak_rss_mb", ecg::cli::peak_rss_mb()}};
+    return nlohmann::json{{"results", all},
+                          {"skipped_count", skipped},
+                          {"kernel", runner->path_name()},
+                          {"planned_arena_mb", arena_mb},
+                          {"peak_rss_mb", ecg::cli::peak_rss_mb()}};
   };
   cli::InputResults r =
       cli::for_each_input(o.inputs, o.skip_bad, one, [&](const nlohmann::json& all) {
@@ -94,8 +92,7 @@ void run_infer(const InferCli& o) {
   } else {
     std::printf(
         "int8 kernel %s; planned arena %.2f MB; peak resident memory %.1f MB (study: 10.08 MB)\n",
-        on_device.run ? on_device.kernel.c_str() : int8::int8_kernel_name(runner.kernel()),
-        arena_mb, ecg::cli::peak_rss_mb());
+        runner->path_name(), arena_mb, ecg::cli::peak_rss_mb());
   }
 }
 

@@ -15,6 +15,7 @@
 #include "data_sources.h"
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
+#include "quant/arena_plan.h"
 #include "quant/quantizer.h"
 #include "quant/reports.h"
 

@@ -1,7 +1,7 @@
 // Argument types of the int8 kernels (conv_int8.cuh, pool_int8.cuh) and the
 // host-side rules about them, apart from the kernels: host code that packs or
 // holds these arguments (conv_int8_pack.h, the int8 runner of
-// kernels/cuda/engine) includes only this file, so in a GPU build it compiles
+// quant/cuda) includes only this file, so in a GPU build it compiles
 // with the host compiler (C++17) while the kernels stay in nvcc's C++14
 // translation unit. C++14, no kernels.
 #pragma once

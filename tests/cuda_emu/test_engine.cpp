@@ -1,4 +1,4 @@
-// The CUDA engine (kernels/cuda/engine) on the emulator: tensors on
+// The CUDA engine (core/cuda) on the emulator: tensors on
 // Device::cuda(), the op table's CUDA column under autograd, the optimisers'
 // device updates, and whole networks against the CPU path.
 //
@@ -33,12 +33,12 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/cuda/engine.h"
 #include "core/ops.h"
 #include "kernels/cpu_features.h"
-#include "kernels/cuda/engine/engine.h"
-#include "kernels/cuda/engine/int8_runner.h"
 #include "models/models.h"
 #include "optim/optimizer.h"
+#include "quant/cuda/int8_cuda_backend.h"
 #include "quant/int8_model.h"
 #include "quant/quantizer.h"
 #include "tests/quant/random_resnet.h"

@@ -1,4 +1,4 @@
-// The FP16 runner (kernels/cuda/engine/fp16_runner.h) on the emulator: the
+// The FP16 runner (quant/cuda/fp16_cuda_backend.h) on the emulator: the
 // quantized ResNet-11 at 32 px, batch 2, through the half2 path of sm_53.
 //
 // Layer by layer: every convolution's output, computed by the device from its
@@ -31,10 +31,10 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/cuda/engine.h"
 #include "core/ops.h"
-#include "kernels/cuda/engine/engine.h"
-#include "kernels/cuda/engine/fp16_runner.h"
 #include "models/models.h"
+#include "quant/cuda/fp16_cuda_backend.h"
 #include "quant/int8_model.h"
 #include "quant/quantizer.h"
 #include "tests/cuda_emu/fp16_reference.h"

@@ -6,6 +6,7 @@
 
 #include "kernels/error.h"
 #include "quant/int8_model.h"
+#include "quant/int8_runner.h"
 #include "tests/fuzz/fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

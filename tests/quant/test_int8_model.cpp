@@ -11,6 +11,7 @@
 
 #include "core/autograd.h"
 #include "models/trainer.h"
+#include "quant/int8_runner.h"
 #include "quant/quantizer.h"
 #include "tests/models/quadrant_data.h"
 #include "tests/quant/random_resnet.h"

@@ -13,6 +13,7 @@
 
 #include "core/autograd.h"
 #include "models/trainer.h"
+#include "quant/int8_runner.h"
 #include "quant/quantize.h"
 #include "quant/reports.h"
 #include "tests/quant/random_resnet.h"

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kernels/runtime.h"
+#include "quant/int8_runner.h"
 #include "quant/quantizer.h"
 #include "tests/quant/random_resnet.h"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The GPU build of `ecgcnn` (-DECG_CUDA=ON): kernels/cuda/engine/engine.cu
-# compiled by nvcc (CUDA 13 from /usr/local/cuda here), the int8 runner's
-# host translation unit, CUDA::cudart and cuBLAS linked into the program.
+# The GPU build of `ecgcnn` (-DECG_CUDA=ON): core/cuda/engine.cu
+# compiled by nvcc (CUDA 13 from /usr/local/cuda here), the CUDA int8 and
+# FP16 backends' host translation units (quant/cuda/), CUDA::cudart and cuBLAS linked into the program.
 # Only the ecgcnn target and one architecture (sm_75; ECG_CUDA_ARCHITECTURES
 # overrides), to keep it to a few minutes on 2 cores. Then, on a machine
 # without a GPU (CI), `ecgcnn train|eval|infer|bench --device cuda` must stop

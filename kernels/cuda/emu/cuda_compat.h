@@ -48,7 +48,7 @@ using identity_t = T;
 #elif defined(ECG_CUDA_HOST_ONLY)
 
 // Host code of a GPU build: a g++ translation unit beside the nvcc ones (the
-// int8 runner's C++17 part, engine/int8_runner.cpp) that needs the kernels'
+// int8 runner's C++17 part, quant/cuda/int8_cuda_backend.cpp) that needs the kernels'
 // argument types (kernels/cuda/int8_args.h, fast_divmod.cuh) but launches
 // nothing itself. The real runtime's headers give __host__, __device__ and
 // cudaError_t; ECG_LAUNCH and the shared-memory macros stay undefined, so a

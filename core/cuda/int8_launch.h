@@ -2,7 +2,7 @@
 // engine's stream, a failure thrown as an ecg::Error naming the op. Declared
 // here, defined in the engine's kernel translation unit (int8_launch.cuh,
 // included by engine.cu or engine_emu.cpp), so that the int8 runner's C++17
-// host part (int8_runner.cpp) compiles with the host compiler, apart from
+// host part (quant/cuda/int8_cuda_backend.cpp) compiles with the host compiler, apart from
 // the kernels: nvcc 10.2 (the Jetson Nano's) takes C++14 at most, and the
 // kernel headers define their __global__ functions once per program.
 // C++14; no CUDA types.

@@ -3,7 +3,7 @@
 // kernels of the op table and the int8 launches of int8_launch.h. One
 // translation unit, because the kernel headers define their __global__
 // functions and may be included once per program; the int8 runner's host
-// part is int8_runner.cpp, as in the GPU build.
-#include "kernels/cuda/engine/engine.cuh"
-#include "kernels/cuda/engine/fp16_launch.cuh"  // the FP16 runner's kernels (fp16_runner.cpp)
-#include "kernels/cuda/engine/int8_launch.cuh"
+// backends are quant/cuda/, as in the GPU build.
+#include "core/cuda/engine.cuh"
+#include "core/cuda/fp16_launch.cuh"  // the FP16 backend's kernels
+#include "core/cuda/int8_launch.cuh"

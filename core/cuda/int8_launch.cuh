@@ -3,9 +3,9 @@
 // by the engine's one kernel translation unit (engine.cu or engine_emu.cpp).
 #pragma once
 
+#include "core/cuda/engine.cuh"
+#include "core/cuda/int8_launch.h"
 #include "kernels/cuda/conv_int8.cuh"
-#include "kernels/cuda/engine/engine.cuh"
-#include "kernels/cuda/engine/int8_launch.h"
 #include "kernels/cuda/pool_int8.cuh"
 
 namespace ecg {

@@ -12,8 +12,8 @@
 #include <mutex>
 #include <vector>
 
+#include "core/cuda/engine.cuh"
 #include "kernels/cuda/cublas_gemm.cuh"
-#include "kernels/cuda/engine/engine.cuh"
 
 namespace ecg {
 namespace cuda {

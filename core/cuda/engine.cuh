@@ -30,10 +30,10 @@
 
 #include "core/allocator.h"
 #include "core/caching_allocator.h"
+#include "core/cuda/engine.h"
 #include "kernels/cuda/batch_norm.cuh"
 #include "kernels/cuda/conv2d.cuh"
 #include "kernels/cuda/elementwise.cuh"
-#include "kernels/cuda/engine/engine.h"
 #include "kernels/cuda/l2_penalty.cuh"
 #include "kernels/cuda/linear.cuh"
 #include "kernels/cuda/pool.cuh"

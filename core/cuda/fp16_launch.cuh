@@ -3,9 +3,9 @@
 // by the engine's one kernel translation unit (engine.cu or engine_emu.cpp).
 #pragma once
 
+#include "core/cuda/engine.cuh"
+#include "core/cuda/fp16_launch.h"
 #include "kernels/cuda/conv_fp16.cuh"
-#include "kernels/cuda/engine/engine.cuh"
-#include "kernels/cuda/engine/fp16_launch.h"
 #include "kernels/cuda/pool_fp16.cuh"
 
 namespace ecg {

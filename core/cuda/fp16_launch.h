@@ -3,7 +3,7 @@
 // ecg::Error naming the op. Declared here, defined in the engine's kernel
 // translation unit (fp16_launch.cuh, included by engine.cu or
 // engine_emu.cpp), so that the FP16 runner's C++17 host part
-// (fp16_runner.cpp) compiles apart from the kernels, as the int8 runner's
+// (quant/cuda/fp16_cuda_backend.cpp) compiles apart from the kernels, as the int8 runner's
 // does (int8_launch.h). Halves are passed as raw pointers (`void*`: 16-bit
 // IEEE half, NHWC). C++14; no CUDA types.
 #pragma once
