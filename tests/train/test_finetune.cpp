@@ -9,9 +9,9 @@
 #include <map>
 
 #include "models/checkpoint.h"
-#include "models/finetune.h"
-#include "models/trainer.h"
 #include "quadrant_data.h"
+#include "train/finetune.h"
+#include "train/trainer.h"
 
 namespace ecg {
 namespace {

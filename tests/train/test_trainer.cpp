@@ -12,8 +12,8 @@
 #include "kernels/runtime.h"
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
-#include "models/trainer.h"
 #include "quadrant_data.h"
+#include "train/trainer.h"
 
 namespace ecg {
 namespace {

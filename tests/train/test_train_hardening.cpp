@@ -11,8 +11,8 @@
 
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
-#include "models/trainer.h"
 #include "quadrant_data.h"
+#include "train/trainer.h"
 
 namespace ecg {
 namespace {

@@ -78,7 +78,7 @@ struct TrainOptions {
   // forget their initial values, so short runs on small data validate on
   // stale statistics; 0 keeps the study's behaviour.
   int precise_bn_batches = 0;
-  // Fine-tuning (models/finetune.h): parameters whose names start with one of
+  // Fine-tuning (train/finetune.h): parameters whose names start with one of
   // `freeze` get no updates and their BatchNorm layers keep their running
   // statistics; `freeze_bn` keeps every BatchNorm's statistics (eval mode),
   // which also turns precise BN off.

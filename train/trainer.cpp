@@ -1,4 +1,4 @@
-#include "models/trainer.h"
+#include "train/trainer.h"
 
 #include <algorithm>
 #include <atomic>
@@ -14,12 +14,12 @@
 #include "core/json_checked.h"
 #include "core/rng.h"
 #include "models/checkpoint.h"
-#include "models/finetune.h"
-#include "models/metrics.h"
-#include "models/report.h"
 #include "models/safetensors.h"
 #include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
+#include "train/finetune.h"
+#include "train/metrics.h"
+#include "train/report.h"
 
 namespace ecg {
 

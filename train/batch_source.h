@@ -1,4 +1,4 @@
-// The trainer's BatchSource interface (models/trainer.h) over a DataLoader,
+// The trainer's BatchSource interface (train/trainer.h) over a DataLoader,
 // so `ecgcnn train --data DIR` can feed image folders to ecg::train():
 //
 //   auto d = ecg::data::prepare_data(dir, dataset_opts, preprocess, cache, threads);
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "data/loader.h"
-#include "models/trainer.h"
+#include "train/trainer.h"
 
 namespace ecg::data {
 
