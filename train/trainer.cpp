@@ -11,15 +11,13 @@
 #include <functional>
 
 #include "core/autograd.h"
-#include "core/json_checked.h"
-#include "core/rng.h"
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
 #include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
 #include "train/finetune.h"
-#include "train/metrics.h"
 #include "train/report.h"
+#include "train/train_state.h"
 
 namespace ecg {
 
@@ -157,45 +155,6 @@ Tensor class_weight_tensor(const std::vector<float>& w, int classes) {
 
 }  // namespace
 
-TensorBatchSource::TensorBatchSource(Tensor images, std::vector<int> labels, int batch,
-                                     bool shuffle, uint64_t seed)
-    : images_(images.contiguous()),
-      labels_(std::move(labels)),
-      batch_(batch),
-      shuffle_(shuffle),
-      seed_(seed) {
-  ECG_CHECK(images_.dim() == 4 && images_.size(0) == static_cast<int64_t>(labels_.size()),
-            "TensorBatchSource: ", labels_.size(), " labels for images ",
-            shape_str(images_.shape()));
-  ECG_CHECK(batch > 0, "TensorBatchSource: batch must be positive");
-  begin_epoch(0);
-}
-
-void TensorBatchSource::begin_epoch(int epoch) {
-  order_.resize(labels_.size());
-  for (size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<int64_t>(i);
-  if (!shuffle_) return;
-  Rng rng(seed_ * 1000003ull + static_cast<uint64_t>(epoch));
-  for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.below(i)]);
-}
-
-bool TensorBatchSource::batch(int64_t index, Batch& out) {
-  if (index < 0 || index >= num_batches()) return false;
-  const int64_t start = index * batch_;
-  const int64_t n = std::min<int64_t>(batch_, num_samples() - start);
-  const int64_t per = images_.numel() / std::max<int64_t>(1, images_.size(0));
-  out.images = Tensor::empty({n, images_.size(1), images_.size(2), images_.size(3)});
-  out.labels.resize(static_cast<size_t>(n));
-  const float* src = images_.data<float>();
-  float* dst = out.images.data<float>();
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t k = order_[static_cast<size_t>(start + i)];
-    std::copy(src + k * per, src + (k + 1) * per, dst + i * per);
-    out.labels[static_cast<size_t>(i)] = labels_[static_cast<size_t>(k)];
-  }
-  return true;
-}
-
 void install_interrupt_handler() {
   struct sigaction sa {};
   sa.sa_handler = on_sigint;
@@ -278,212 +237,6 @@ void recompute_bn_statistics(Model& model, BatchSource& data, int epoch, int bat
 
 namespace {
 
-nlohmann::json epoch_json(const EpochRecord& e) {
-  return {{"epoch", e.epoch},       {"train_loss", e.train_loss},    {"train_acc", e.train_acc},
-          {"val_loss", e.val_loss}, {"val_acc", e.val_acc},          {"lr", e.lr},
-          {"seconds", e.seconds},   {"images_per_s", e.images_per_s}};
-}
-
-// Each field type- and range-checked (json_checked.h): an int read from a
-// huge float would be undefined behaviour.
-EpochRecord epoch_from_json(const nlohmann::json& j) {
-  EpochRecord e;
-  e.epoch = json_int<int>(j.at("epoch"), "history.epoch");
-  e.train_loss = json_double(j.at("train_loss"), "history.train_loss");
-  e.train_acc = json_double(j.at("train_acc"), "history.train_acc");
-  e.val_loss = json_double(j.at("val_loss"), "history.val_loss");
-  e.val_acc = json_double(j.at("val_acc"), "history.val_acc");
-  e.lr = json_double(j.at("lr"), "history.lr");
-  e.seconds = json_double(j.at("seconds"), "history.seconds");
-  e.images_per_s =
-      j.contains("images_per_s") ? json_double(j["images_per_s"], "history.images_per_s") : 0.0;
-  return e;
-}
-
-// Everything the loop needs to continue exactly where it stopped.
-struct LoopState {
-  int epoch = 0;
-  int64_t next_batch = 0;
-  double loss_sum = 0;
-  int64_t seen = 0, correct = 0;
-  double epoch_seconds = 0;
-  ReduceLrOnPlateau plateau;
-  int early_wait = 0;
-  TrainResult result;
-};
-
-void save_state(const std::string& path, Model& model, Optimizer& optim,
-                const std::string& optimizer, const LoopState& s) {
-  std::vector<std::pair<std::string, Tensor>> tensors;
-  for (auto& [n, t] : model.named_parameters()) tensors.emplace_back("model." + n, t->detach());
-  for (auto& [n, t] : model.named_buffers()) tensors.emplace_back("model." + n, t->detach());
-  for (auto& [n, t] : optim.state()) tensors.emplace_back("optim." + n, t);
-  nlohmann::json meta;
-  meta["epoch"] = s.epoch;
-  meta["next_batch"] = s.next_batch;
-  meta["loss_sum"] = s.loss_sum;
-  meta["seen"] = s.seen;
-  meta["correct"] = s.correct;
-  meta["epoch_seconds"] = s.epoch_seconds;
-  const ReduceLrOnPlateau::State ps = s.plateau.state();
-  meta["plateau"] = {{"best", std::isfinite(ps.best) ? ps.best : 1e300},
-                     {"scale", ps.scale},
-                     {"wait", ps.wait},
-                     {"cooldown_left", ps.cooldown_left}};
-  meta["early_wait"] = s.early_wait;
-  meta["best_epoch"] = s.result.best_epoch;
-  meta["best_val_acc"] = s.result.best_val_acc;
-  meta["horizon_best_val_acc"] = s.result.horizon_best_val_acc;
-  meta["optimizer_steps"] = optim.steps();
-  meta["dropout_counters"] = model.dropout_counters();
-  nlohmann::json hist = nlohmann::json::array();
-  for (auto& e : s.result.history) hist.push_back(epoch_json(e));
-  meta["history"] = hist;
-  meta["model"] = model.config().name;
-  meta["optimizer"] = optimizer;
-  save_safetensors(path, tensors, {{"ecgcnn_train_state", meta.dump()}});
-}
-
-// Copies the checked counters into the loop state.
-void apply_loop_state(const nlohmann::json& meta, Model& model, LoopState& s) {
-  s.epoch = meta.at("epoch");
-  s.next_batch = meta.at("next_batch");
-  s.loss_sum = meta.at("loss_sum");
-  s.seen = meta.at("seen");
-  s.correct = meta.at("correct");
-  s.epoch_seconds = meta.at("epoch_seconds");
-  ReduceLrOnPlateau::State ps;
-  const auto& pj = meta.at("plateau");
-  ps.best = pj.at("best").get<double>() >= 1e300 ? INFINITY : pj.at("best").get<double>();
-  ps.scale = pj.at("scale");
-  ps.wait = pj.at("wait");
-  ps.cooldown_left = pj.at("cooldown_left");
-  s.plateau.load_state(ps);
-  s.early_wait = meta.at("early_wait");
-  s.result.best_epoch = meta.at("best_epoch");
-  s.result.best_val_acc = meta.at("best_val_acc");
-  if (meta.contains("horizon_best_val_acc"))
-    for (const auto& v : meta["horizon_best_val_acc"])
-      s.result.horizon_best_val_acc.push_back(json_double(v, "horizon_best_val_acc"));
-  model.set_dropout_counters(
-      json_int_vector<uint64_t>(meta.at("dropout_counters"), "dropout_counters"));
-  for (auto& e : meta.at("history")) s.result.history.push_back(epoch_from_json(e));
-}
-
-// A field of a training state that must be a number (an integer when
-// `integer`) in [lo, hi]: a damaged or edited file could otherwise hold
-// counters the loop indexes batches with or divides by.
-double state_number(const nlohmann::json& j, const char* field, double lo, double hi,
-                    const std::string& path, bool integer = true) {
-  const auto it = j.find(field);
-  const bool ok = it != j.end() && (integer ? it->is_number_integer() : it->is_number()) &&
-                  std::isfinite(it->get<double>()) && it->get<double>() >= lo &&
-                  it->get<double>() <= hi;
-  ECG_CHECK(ok, "training state '", path, "': field '", field, "' is ",
-            it == j.end() ? std::string("missing") : it->dump(), ", expected ",
-            integer ? "an integer" : "a number", " in [", lo, ", ", hi, "]");
-  return it->get<double>();
-}
-
-// The optimizer moments a state must hold once the optimizer has stepped:
-// one per parameter and moment kind (Adam: m and v; SGD: momentum). A
-// missing one would silently restart that parameter's moments from zero.
-void check_moments(const std::map<std::string, Tensor>& optim_t, const std::string& optimizer,
-                   size_t params, int64_t steps, const std::string& path) {
-  std::vector<std::string> kinds;
-  if (optimizer == "sgd") kinds = {"momentum"};
-  if (optimizer.rfind("adam", 0) == 0) kinds = {"m", "v"};
-  size_t expected = 0;
-  for (size_t i = 0; steps > 0 && i < params; ++i)
-    for (const std::string& k : kinds) {
-      const std::string name = k + "." + std::to_string(i);
-      ECG_CHECK(optim_t.count(name), "training state '", path, "': optimizer moment 'optim.", name,
-                "' is missing, expected one per trainable parameter after ", steps,
-                " optimizer steps (", optimizer, ")");
-      ++expected;
-    }
-  ECG_CHECK(kinds.empty() || optim_t.size() == expected, "training state '", path, "' holds ",
-            optim_t.size(), " optimizer tensors, expected ", expected, " for ", optimizer,
-            " after ", steps, " steps");
-  for (const auto& [name, t] : optim_t) {
-    const std::vector<float> v = t.to_vector_f32();
-    for (size_t i = 0; i < v.size(); ++i)
-      ECG_CHECK(std::isfinite(v[i]), "training state '", path, "': optimizer moment 'optim.", name,
-                "' holds ", v[i], " at element ", i, ", expected finite values");
-  }
-}
-
-// The counters as a whole, before any of them is used.
-void check_counters(const nlohmann::json& meta, const std::string& path, int64_t batches,
-                    size_t dropouts) {
-  const double epoch = state_number(meta, "epoch", 0, 1e6, path);
-  state_number(meta, "next_batch", 0, static_cast<double>(batches), path);
-  const double seen = state_number(meta, "seen", 0, 1e15, path);
-  state_number(meta, "correct", 0, seen, path);
-  state_number(meta, "loss_sum", 0, 1e300, path, false);
-  state_number(meta, "epoch_seconds", 0, 1e12, path, false);
-  state_number(meta, "early_wait", 0, 1e6, path);
-  state_number(meta, "best_epoch", -1, epoch - 1, path);
-  state_number(meta, "best_val_acc", -1, 1, path, false);
-  state_number(meta, "optimizer_steps", 0, 1e15, path);
-  const auto pj = meta.find("plateau");
-  ECG_CHECK(pj != meta.end() && pj->is_object(), "training state '", path,
-            "': field 'plateau' is missing");
-  state_number(*pj, "best", -1e300, 1e300, path, false);
-  state_number(*pj, "scale", 1e-300, 1, path, false);
-  state_number(*pj, "wait", 0, 1e6, path);
-  state_number(*pj, "cooldown_left", 0, 1e6, path);
-  const auto h = meta.find("history");
-  ECG_CHECK(h != meta.end() && h->is_array() && h->size() == static_cast<size_t>(epoch),
-            "training state '", path, "': field 'history' has ",
-            h != meta.end() && h->is_array() ? h->size() : 0, " epochs, expected ", epoch,
-            " (field 'epoch')");
-  const auto d = meta.find("dropout_counters");
-  ECG_CHECK(d != meta.end() && d->is_array() && d->size() == dropouts, "training state '", path,
-            "': field 'dropout_counters' expected ", dropouts, " counters (one per dropout layer)");
-}
-
-// `optim_params`: how many parameters the optimizer updates (the trainable
-// ones; frozen parameters have no moments).
-void load_loop_state(const std::string& path, Model& model, Optimizer& optim,
-                     const std::string& optimizer, size_t optim_params, int64_t batches,
-                     LoopState& s) {
-  SafetensorsFile f = load_safetensors(path);
-  auto it = f.metadata.find("ecgcnn_train_state");
-  ECG_CHECK(it != f.metadata.end(), "'", path, "' is not an ecgcnn training state");
-  nlohmann::json meta;
-  try {
-    meta = nlohmann::json::parse(it->second);
-  } catch (const std::exception& e) {
-    fail("training state '", path, "': metadata is not valid JSON: ", e.what());
-  }
-  ECG_CHECK(meta.is_object() && meta.value("model", "") == model.config().name, "'", path,
-            "' holds a ", meta.is_object() ? meta.value("model", "?") : "?", " run, not ",
-            model.config().name);
-  // Older states do not name the optimizer; a different one would misread the moments.
-  ECG_CHECK(!meta.contains("optimizer") || meta["optimizer"] == optimizer, "training state '", path,
-            "': field 'optimizer' is ", meta.value("optimizer", nlohmann::json()).dump(),
-            " but the run's settings say '", optimizer,
-            "'; expected the optimizer the state was saved with");
-  check_counters(meta, path, batches, model.dropout_counters().size());
-  std::map<std::string, Tensor> model_t, optim_t;
-  for (auto& [n, t] : f.tensors) {
-    if (n.rfind("model.", 0) == 0) model_t[n.substr(6)] = t;
-    if (n.rfind("optim.", 0) == 0) optim_t[n.substr(6)] = t;
-  }
-  const int64_t steps = meta.at("optimizer_steps").get<int64_t>();
-  check_moments(optim_t, optimizer, optim_params, steps, path);
-  // The counters and history first: the model and optimizer change only
-  // once everything in the file has been read.
-  try {
-    apply_loop_state(meta, model, s);
-  } catch (const std::exception& e) {
-    fail("training state '", path, "' is malformed: ", e.what());
-  }
-  load_state(model, model_t, path);
-  optim.load_state(optim_t, steps);
-}
-
 LrSchedule make_schedule(const TrainOptions& opt, const std::string& model) {
   LrSchedule sch;
   sch.kind = opt.schedule == "study" ? (model == "alexnet" ? "study-alexnet" : "study-resnet")
@@ -497,9 +250,7 @@ LrSchedule make_schedule(const TrainOptions& opt, const std::string& model) {
 
 void write_outputs(const TrainOptions& opt, Model& model, const LoopState& s) {
   nlohmann::json run;
-  nlohmann::json hist = nlohmann::json::array();
-  for (auto& e : s.result.history) hist.push_back(epoch_json(e));
-  run["history"] = hist;
+  run["history"] = history_json(s.result.history);
   run["best_epoch"] = s.result.best_epoch;
   run["best_val_acc"] = s.result.best_val_acc;
   nlohmann::json cfg = opt.extra_config;
@@ -532,6 +283,180 @@ void write_outputs(const TrainOptions& opt, Model& model, const LoopState& s) {
   write_file_atomic((fs::path(opt.out_dir) / "report.html").string(), report::training_report(run));
 }
 
+// One run of train(): its settings, model and optimizer, and the loop's
+// state, shared by the parts of an epoch below.
+struct TrainRun {
+  const TrainOptions& opt;
+  Model& model;
+  const FreezeGuard& frozen;
+  Optimizer& optim;
+  const Tensor class_weight;
+  const std::string state_path, best_path;
+  const int classes;
+  // The loop runs where the model lives: batches are built on the host and
+  // copied over; logits come back for the accuracy count.
+  const Device device;
+  LoopState s;
+  int64_t global_step = 0;
+
+  void step(const Batch& b);
+  bool run_steps(BatchSource& data);
+  EpochRecord close_epoch(double lr, BatchSource& train_data, BatchSource* val_data);
+  void keep_best(const EpochRecord& rec);
+  bool end_epoch();
+};
+
+// One optimiser step on `b`, stopped with an error naming the first
+// non-finite value; adds the batch to the epoch's loss and accuracy.
+void TrainRun::step(const Batch& b) {
+  const int C = classes;
+  Tensor logits = model(b.images.to(device));
+  Tensor loss = softmax_cross_entropy(logits, one_hot(b.labels, C), class_weight);
+  Tensor reg = model.regularization_loss();
+  Tensor total = reg.defined() ? add(loss, reg) : loss;
+  const double loss_v = loss.item();
+  if (!std::isfinite(total.item()))
+    fail("training diverged at step ", global_step + 1, " (epoch ", s.epoch + 1, ", batch ",
+         s.next_batch + 1, "): loss is ", total.item(), "; first non-finite values in ",
+         locate_non_finite(model, b.images), ". Try a lower --lr.");
+  total.backward();
+  check_finite(model, /*gradients=*/true, "before the optimizer step", global_step + 1, s.epoch + 1,
+               s.next_batch + 1);
+  if (opt.clip_norm > 0) clip_grad_norm(frozen.trainable(), opt.clip_norm);
+  optim.step();
+  model.zero_grad();
+  ++global_step;
+  check_finite(model, /*gradients=*/false, "after the optimizer step", global_step, s.epoch + 1,
+               s.next_batch + 1);
+  const Tensor logits_host = logits.to(Device::cpu());
+  const float* lp = logits_host.data<float>();
+  for (size_t k = 0; k < b.labels.size(); ++k) s.correct += argmax(lp + k * C, C) == b.labels[k];
+  s.loss_sum += loss_v * b.labels.size();
+  s.seen += static_cast<int64_t>(b.labels.size());
+}
+
+// The rest of the current epoch's steps, with the progress bar; false when
+// Ctrl-C stopped the loop (the state is saved, resumable at the next batch).
+bool TrainRun::run_steps(BatchSource& data) {
+  const int64_t nb = data.num_batches();
+  auto t0 = std::chrono::steady_clock::now();
+  const double seconds_before = s.epoch_seconds;
+  const int64_t seen_before = s.seen;
+  char label[64];
+  std::snprintf(label, sizeof label, "epoch %d/%d", s.epoch + 1, opt.epochs);
+  Batch b;
+  for (; s.next_batch < nb; ++s.next_batch) {
+    ECG_CHECK(data.batch(s.next_batch, b), "train: batch ", s.next_batch, " missing");
+    step(b);
+    s.epoch_seconds = seconds_before + seconds_since(t0);
+    if (opt.progress) {
+      double t = seconds_since(t0);
+      progress_line(label, s.next_batch + 1, nb, s.loss_sum / s.seen,
+                    static_cast<double>(s.correct) / s.seen, (s.seen - seen_before) / t,
+                    t / (s.next_batch + 1) * (nb - s.next_batch - 1));
+    }
+    if (interrupt_requested()) {
+      ++s.next_batch;
+      save_train_state(state_path, model, optim, opt.optimizer, s);
+      if (opt.progress) std::fprintf(stderr, "\n");
+      std::fprintf(stderr,
+                   "interrupted after step %lld; state saved to %s\nresume with: ecgcnn train "
+                   "--resume %s (settings come from its train_config.json)\n",
+                   static_cast<long long>(global_step), state_path.c_str(), opt.out_dir.c_str());
+      s.result.interrupted = true;
+      return false;
+    }
+  }
+  if (opt.progress) std::fprintf(stderr, "\n");
+  return true;
+}
+
+// The epoch's record: its training figures, then (after precise BN, when
+// asked for) the validation figures; appended to the history and printed.
+EpochRecord TrainRun::close_epoch(double lr, BatchSource& train_data, BatchSource* val_data) {
+  EpochRecord rec;
+  rec.epoch = s.epoch;
+  rec.train_loss = s.seen ? s.loss_sum / s.seen : 0;
+  rec.train_acc = s.seen ? static_cast<double>(s.correct) / s.seen : 0;
+  rec.lr = lr;
+  rec.seconds = s.epoch_seconds;
+  rec.images_per_s = s.epoch_seconds > 0 ? s.seen / s.epoch_seconds : 0;
+  if (opt.precise_bn_batches > 0 && !opt.freeze_bn) {
+    recompute_bn_statistics(model, train_data, s.epoch, opt.precise_bn_batches, opt.freeze);
+    check_finite(model, /*gradients=*/false,
+                 "after recomputing the BatchNorm statistics (--precise-bn)", global_step,
+                 s.epoch + 1, train_data.num_batches());
+  }
+  if (val_data && val_data->num_samples() > 0) {
+    EvalResult v = evaluate(model, *val_data);
+    rec.val_loss = v.loss;
+    rec.val_acc = v.accuracy;
+  } else {
+    rec.val_loss = rec.train_loss;
+    rec.val_acc = rec.train_acc;
+  }
+  s.result.history.push_back(rec);
+  std::fprintf(stderr,
+               "epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | lr %.2g | %.1f "
+               "s, %.1f img/s\n",
+               s.epoch + 1, opt.epochs, rec.train_loss, rec.train_acc, rec.val_loss, rec.val_acc,
+               lr, rec.seconds, rec.images_per_s);
+  return rec;
+}
+
+// best.safetensors on a new best validation accuracy (else one more epoch
+// of early-stopping patience), and best_e<h>.safetensors per horizon h.
+void TrainRun::keep_best(const EpochRecord& rec) {
+  if (rec.val_acc > s.result.best_val_acc) {
+    s.result.best_val_acc = rec.val_acc;
+    s.result.best_epoch = s.epoch;
+    nlohmann::json info = opt.extra_config;
+    info["epoch"] = s.epoch;
+    info["val_acc"] = rec.val_acc;
+    info["val_loss"] = rec.val_loss;
+    info["recipe"] = opt.recipe;
+    save_checkpoint(best_path, model, info);
+    s.early_wait = 0;
+  } else {
+    ++s.early_wait;
+  }
+  s.result.horizon_best_val_acc.resize(opt.checkpoint_horizons.size(), -1.0);
+  for (size_t h = 0; h < opt.checkpoint_horizons.size(); ++h) {
+    if (s.epoch >= opt.checkpoint_horizons[h] || rec.val_acc <= s.result.horizon_best_val_acc[h])
+      continue;
+    s.result.horizon_best_val_acc[h] = rec.val_acc;
+    nlohmann::json info = opt.extra_config;
+    info["epoch"] = s.epoch;
+    info["val_acc"] = rec.val_acc;
+    info["horizon"] = opt.checkpoint_horizons[h];
+    save_checkpoint((fs::path(opt.out_dir) /
+                     ("best_e" + std::to_string(opt.checkpoint_horizons[h]) + ".safetensors"))
+                        .string(),
+                    model, info);
+  }
+}
+
+// Resets the epoch's counters and saves the state as of the start of the
+// next epoch, then history.json and the report; true when early stopping
+// ends the run here.
+bool TrainRun::end_epoch() {
+  s.next_batch = 0;
+  s.loss_sum = 0;
+  s.seen = s.correct = 0;
+  s.epoch_seconds = 0;
+  const bool stop = opt.early_stop_patience > 0 && s.early_wait >= opt.early_stop_patience;
+  ++s.epoch;
+  save_train_state(state_path, model, optim, opt.optimizer, s);
+  --s.epoch;
+  write_outputs(opt, model, s);
+  if (stop) {
+    std::fprintf(stderr, "early stopping: no validation improvement for %d epochs\n",
+                 opt.early_stop_patience);
+    s.result.early_stopped = true;
+  }
+  return stop;
+}
+
 }  // namespace
 
 TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
@@ -540,36 +465,39 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
   std::error_code ec;
   fs::create_directories(opt.out_dir, ec);
   ECG_CHECK(!ec, "cannot create run folder '", opt.out_dir, "': ", ec.message());
-  const std::string state_path = (fs::path(opt.out_dir) / "state.safetensors").string();
-  const std::string best_path = (fs::path(opt.out_dir) / "best.safetensors").string();
-
   // Frozen parameters stay out of the optimiser (no update, no weight decay);
   // with nothing frozen the list and its order are model.parameters().
   FreezeGuard frozen(model, opt.freeze);
   std::unique_ptr<Optimizer> optim = make_optimizer(opt.optimizer, frozen.trainable(), opt.lr);
-  const Tensor class_weight = class_weight_tensor(opt.class_weights, model.config().classes);
+  TrainRun run{opt,
+               model,
+               frozen,
+               *optim,
+               class_weight_tensor(opt.class_weights, model.config().classes),
+               (fs::path(opt.out_dir) / "state.safetensors").string(),
+               (fs::path(opt.out_dir) / "best.safetensors").string(),
+               model.config().classes,
+               model.device(),
+               LoopState{},
+               0};
+  LoopState& s = run.s;
   ReduceLrOnPlateau::Options po;
   po.factor = opt.plateau_factor;
   po.patience = opt.plateau_patience;
   po.min_lr = opt.min_lr;
-  LoopState s;
   s.plateau = ReduceLrOnPlateau(po);
   const LrSchedule schedule = make_schedule(opt, model.config().name);
   if (resume) {
-    ECG_CHECK(fs::exists(state_path), "--resume: no training state in '", opt.out_dir,
-              "' (expected ", state_path, ")");
-    load_loop_state(state_path, model, *optim, opt.optimizer, frozen.trainable().size(),
-                    train_data.num_batches(), s);
+    ECG_CHECK(fs::exists(run.state_path), "--resume: no training state in '", opt.out_dir,
+              "' (expected ", run.state_path, ")");
+    load_train_state(run.state_path, model, *optim, opt.optimizer, frozen.trainable().size(),
+                     train_data.num_batches(), s);
     std::fprintf(stderr, "resuming %s at epoch %d, batch %lld\n", opt.out_dir.c_str(), s.epoch + 1,
                  static_cast<long long>(s.next_batch));
   }
-  s.result.best_checkpoint = best_path;
-  s.result.last_state = state_path;
-  const int C = model.config().classes;
-  int64_t global_step = optim->steps();
-  // The loop runs where the model lives: batches are built on the host and
-  // copied over; logits come back for the accuracy count.
-  const Device device = model.device();
+  s.result.best_checkpoint = run.best_path;
+  s.result.last_state = run.state_path;
+  run.global_step = optim->steps();
 
   for (; s.epoch < opt.epochs; ++s.epoch) {
     const double lr = s.plateau.apply(schedule.lr(s.epoch));
@@ -577,130 +505,12 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
     train_data.begin_epoch(s.epoch);
     model.train();
     hold_frozen_batch_norms(model, opt.freeze, opt.freeze_bn);
-    const int64_t nb = train_data.num_batches();
-    auto t0 = std::chrono::steady_clock::now();
-    const double seconds_before = s.epoch_seconds;
-    const int64_t seen_before = s.seen;
-    char label[64];
-    std::snprintf(label, sizeof label, "epoch %d/%d", s.epoch + 1, opt.epochs);
-    Batch b;
-    for (; s.next_batch < nb; ++s.next_batch) {
-      ECG_CHECK(train_data.batch(s.next_batch, b), "train: batch ", s.next_batch, " missing");
-      Tensor logits = model(b.images.to(device));
-      Tensor loss = softmax_cross_entropy(logits, one_hot(b.labels, C), class_weight);
-      Tensor reg = model.regularization_loss();
-      Tensor total = reg.defined() ? add(loss, reg) : loss;
-      const double loss_v = loss.item();
-      if (!std::isfinite(total.item()))
-        fail("training diverged at step ", global_step + 1, " (epoch ", s.epoch + 1, ", batch ",
-             s.next_batch + 1, "): loss is ", total.item(), "; first non-finite values in ",
-             locate_non_finite(model, b.images), ". Try a lower --lr.");
-      total.backward();
-      check_finite(model, /*gradients=*/true, "before the optimizer step", global_step + 1,
-                   s.epoch + 1, s.next_batch + 1);
-      if (opt.clip_norm > 0) clip_grad_norm(frozen.trainable(), opt.clip_norm);
-      optim->step();
-      model.zero_grad();
-      ++global_step;
-      check_finite(model, /*gradients=*/false, "after the optimizer step", global_step, s.epoch + 1,
-                   s.next_batch + 1);
-      const Tensor logits_host = logits.to(Device::cpu());
-      const float* lp = logits_host.data<float>();
-      for (size_t k = 0; k < b.labels.size(); ++k)
-        s.correct += argmax(lp + k * C, C) == b.labels[k];
-      s.loss_sum += loss_v * b.labels.size();
-      s.seen += static_cast<int64_t>(b.labels.size());
-      s.epoch_seconds = seconds_before + seconds_since(t0);
-      if (opt.progress) {
-        double t = seconds_since(t0);
-        progress_line(label, s.next_batch + 1, nb, s.loss_sum / s.seen,
-                      static_cast<double>(s.correct) / s.seen, (s.seen - seen_before) / t,
-                      t / (s.next_batch + 1) * (nb - s.next_batch - 1));
-      }
-      if (interrupt_requested()) {
-        ++s.next_batch;
-        save_state(state_path, model, *optim, opt.optimizer, s);
-        if (opt.progress) std::fprintf(stderr, "\n");
-        std::fprintf(stderr,
-                     "interrupted after step %lld; state saved to %s\nresume with: ecgcnn train "
-                     "--resume %s (settings come from its train_config.json)\n",
-                     static_cast<long long>(global_step), state_path.c_str(), opt.out_dir.c_str());
-        s.result.interrupted = true;
-        return s.result;
-      }
-    }
-    if (opt.progress) std::fprintf(stderr, "\n");
-    EpochRecord rec;
-    rec.epoch = s.epoch;
-    rec.train_loss = s.seen ? s.loss_sum / s.seen : 0;
-    rec.train_acc = s.seen ? static_cast<double>(s.correct) / s.seen : 0;
-    rec.lr = lr;
-    rec.seconds = s.epoch_seconds;
-    rec.images_per_s = s.epoch_seconds > 0 ? s.seen / s.epoch_seconds : 0;
-    if (opt.precise_bn_batches > 0 && !opt.freeze_bn) {
-      recompute_bn_statistics(model, train_data, s.epoch, opt.precise_bn_batches, opt.freeze);
-      check_finite(model, /*gradients=*/false,
-                   "after recomputing the BatchNorm statistics (--precise-bn)", global_step,
-                   s.epoch + 1, nb);
-    }
-    if (val_data && val_data->num_samples() > 0) {
-      EvalResult v = evaluate(model, *val_data);
-      rec.val_loss = v.loss;
-      rec.val_acc = v.accuracy;
-    } else {
-      rec.val_loss = rec.train_loss;
-      rec.val_acc = rec.train_acc;
-    }
-    s.result.history.push_back(rec);
-    std::fprintf(stderr,
-                 "epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | lr %.2g | %.1f "
-                 "s, %.1f img/s\n",
-                 s.epoch + 1, opt.epochs, rec.train_loss, rec.train_acc, rec.val_loss, rec.val_acc,
-                 lr, rec.seconds, rec.images_per_s);
-    if (rec.val_acc > s.result.best_val_acc) {
-      s.result.best_val_acc = rec.val_acc;
-      s.result.best_epoch = s.epoch;
-      nlohmann::json info = opt.extra_config;
-      info["epoch"] = s.epoch;
-      info["val_acc"] = rec.val_acc;
-      info["val_loss"] = rec.val_loss;
-      info["recipe"] = opt.recipe;
-      save_checkpoint(best_path, model, info);
-      s.early_wait = 0;
-    } else {
-      ++s.early_wait;
-    }
-    s.result.horizon_best_val_acc.resize(opt.checkpoint_horizons.size(), -1.0);
-    for (size_t h = 0; h < opt.checkpoint_horizons.size(); ++h) {
-      if (s.epoch >= opt.checkpoint_horizons[h] || rec.val_acc <= s.result.horizon_best_val_acc[h])
-        continue;
-      s.result.horizon_best_val_acc[h] = rec.val_acc;
-      nlohmann::json info = opt.extra_config;
-      info["epoch"] = s.epoch;
-      info["val_acc"] = rec.val_acc;
-      info["horizon"] = opt.checkpoint_horizons[h];
-      save_checkpoint((fs::path(opt.out_dir) /
-                       ("best_e" + std::to_string(opt.checkpoint_horizons[h]) + ".safetensors"))
-                          .string(),
-                      model, info);
-    }
+    if (!run.run_steps(train_data)) return s.result;
+    const EpochRecord rec = run.close_epoch(lr, train_data, val_data);
+    run.keep_best(rec);
     if (s.plateau.update(rec.val_loss))
       std::fprintf(stderr, "validation loss plateaued: learning rate x%.3f\n", opt.plateau_factor);
-    s.next_batch = 0;
-    s.loss_sum = 0;
-    s.seen = s.correct = 0;
-    s.epoch_seconds = 0;
-    const bool stop = opt.early_stop_patience > 0 && s.early_wait >= opt.early_stop_patience;
-    ++s.epoch;
-    save_state(state_path, model, *optim, opt.optimizer, s);
-    --s.epoch;
-    write_outputs(opt, model, s);
-    if (stop) {
-      std::fprintf(stderr, "early stopping: no validation improvement for %d epochs\n",
-                   opt.early_stop_patience);
-      s.result.early_stopped = true;
-      break;
-    }
+    if (run.end_epoch()) break;
   }
   return s.result;
 }
