@@ -1,4 +1,4 @@
-// Optimiser interface used by the training loop (models/trainer.cpp).
+// Optimiser interface used by the training loop (train/trainer.cpp).
 // Implementations (Adam, AdamW, SGD) keep their state tensors per parameter and
 // run the update arithmetic through the op table (ops().adam_update /
 // ops().sgd_update), under NoGradGuard.

@@ -12,11 +12,11 @@
 #include "cli_common.h"
 #include "data_sources.h"
 #include "models/checkpoint.h"
-#include "models/metrics.h"
-#include "models/report.h"
 #include "models/safetensors.h"
 #include "quant/int8_model.h"
 #include "quant/int8_runner.h"
+#include "train/metrics.h"
+#include "train/report.h"
 
 namespace {
 

@@ -12,9 +12,9 @@
 #include "cli_common.h"
 #include "data_sources.h"
 #include "models/checkpoint.h"
-#include "models/metrics.h"
-#include "models/report.h"
 #include "models/safetensors.h"
+#include "train/metrics.h"
+#include "train/report.h"
 
 namespace {
 

@@ -12,8 +12,8 @@
 #include "core/profiler.h"
 #include "data_sources.h"
 #include "models/checkpoint.h"
-#include "models/finetune.h"
 #include "models/safetensors.h"
+#include "train/finetune.h"
 #include "train_config.h"
 
 namespace {

@@ -6,13 +6,13 @@
 #include <filesystem>
 #include <functional>
 
-#include "data/batch_source.h"
 #include "data/file_util.h"
 #include "data/image_io.h"
 #include "data/loader.h"
 #include "data/npy.h"
 #include "data/preprocess.h"
 #include "kernels/runtime.h"
+#include "train/batch_source.h"
 
 namespace ecg::cli {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "models/trainer.h"
+#include "train/trainer.h"
 
 namespace ecg::cli {
 

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "data_sources.h"
-#include "models/trainer.h"
+#include "train/trainer.h"
 
 namespace ecg::cli {
 

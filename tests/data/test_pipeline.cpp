@@ -7,11 +7,11 @@
 #include <cmath>
 #include <filesystem>
 
-#include "data/batch_source.h"
 #include "data/image_io.h"
 #include "data/loader.h"
 #include "kernels/error.h"
 #include "tests/data/test_util.h"
+#include "train/batch_source.h"
 
 namespace ecg::data {
 namespace {

@@ -9,8 +9,8 @@
 #include <filesystem>
 
 #include "kernels/error.h"
-#include "models/trainer.h"
 #include "tests/fuzz/fuzz_input.h"
+#include "train/trainer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace fs = std::filesystem;

@@ -14,6 +14,7 @@
 
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
+#include "tests/models/scratch_dir_test.h"
 
 namespace ecg {
 namespace {
@@ -21,10 +22,10 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-class BadCheckpoint : public ::testing::Test {
+class BadCheckpoint : public testing::ScratchDirTest {
  protected:
+  BadCheckpoint() : ScratchDirTest("badck") {}
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ecg_badck_" + std::to_string(::getpid()));
     fs::create_directories(dir_);
     ModelConfig c;
     c.image_size = 32;
@@ -33,8 +34,6 @@ class BadCheckpoint : public ::testing::Test {
                     {{"data", {{"image_size", 32}}}, {"classes", {"a", "b", "c", "d"}}});
     good_ = load_safetensors(path("good.safetensors"));
   }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   // The good file with its metadata edited.
   std::string with_info(const std::string& name, const std::function<void(json&)>& edit) {
@@ -73,19 +72,12 @@ class BadCheckpoint : public ::testing::Test {
     return path(name);
   }
 
-  fs::path dir_;
   SafetensorsFile good_;
 };
 
 // The message of the load's error; a failure when it loads.
 std::string load_error(const std::string& p) {
-  try {
-    load_checkpoint(p);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "loaded " << p;
-  return "";
+  return testing::checkpoint_load_error(p);
 }
 
 #define EXPECT_NAMES(msg, file, field)                                 \

@@ -8,6 +8,7 @@
 
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
+#include "tests/models/scratch_dir_test.h"
 #include "tests/source_dir.h"
 
 namespace ecg {
@@ -15,25 +16,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class CheckpointTest : public ::testing::Test {
+class CheckpointTest : public testing::ScratchDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ecg_ckpt_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
+  CheckpointTest() : ScratchDirTest("ckpt") {}
+  void SetUp() override { fs::create_directories(dir_); }
 };
 
 std::string expect_error(const std::string& p) {
-  try {
-    load_checkpoint(p);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no error for " << p;
-  return "";
+  return testing::checkpoint_load_error(p);
 }
 
 TEST_F(CheckpointTest, RoundTripRestoresEveryTensor) {

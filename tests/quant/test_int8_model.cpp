@@ -10,11 +10,11 @@
 #include <fstream>
 
 #include "core/autograd.h"
-#include "models/trainer.h"
 #include "quant/int8_runner.h"
 #include "quant/quantizer.h"
-#include "tests/models/quadrant_data.h"
 #include "tests/quant/random_resnet.h"
+#include "tests/train/quadrant_data.h"
+#include "train/trainer.h"
 
 namespace ecg {
 namespace {

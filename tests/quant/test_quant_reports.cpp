@@ -12,11 +12,11 @@
 #include <fstream>
 
 #include "core/autograd.h"
-#include "models/trainer.h"
 #include "quant/int8_runner.h"
 #include "quant/quantize.h"
 #include "quant/reports.h"
 #include "tests/quant/random_resnet.h"
+#include "train/trainer.h"
 
 namespace ecg {
 namespace {

@@ -4,7 +4,7 @@
 #pragma once
 #include <vector>
 
-#include "models/trainer.h"
+#include "train/trainer.h"
 
 namespace ecg::testing {
 

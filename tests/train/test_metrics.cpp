@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "kernels/error.h"
-#include "models/metrics.h"
+#include "train/metrics.h"
 
 namespace ecg {
 namespace {

@@ -11,8 +11,10 @@
 
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
-#include "models/trainer.h"
 #include "quadrant_data.h"
+#include "tests/models/scratch_dir_test.h"
+#include "tests/train/train_test_util.h"
+#include "train/trainer.h"
 
 namespace ecg {
 namespace {
@@ -21,28 +23,16 @@ namespace fs = std::filesystem;
 
 using testing::quadrant_data;
 
-class TrainHardening : public ::testing::Test {
+class TrainHardening : public testing::ScratchDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ecg_trainhard_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  TrainHardening() : ScratchDirTest("trainhard") {}
+  void SetUp() override { fs::remove_all(dir_); }
   TrainOptions options(int epochs, double lr) {
-    TrainOptions o;
-    o.out_dir = (dir_ / "run").string();
-    o.epochs = epochs;
-    o.batch = 8;
-    o.progress = false;
-    o.schedule = "constant";
+    TrainOptions o = testing::quiet_options(dir_, "run", epochs);
     o.lr = lr;
     return o;
   }
-  std::shared_ptr<Model> model() {
-    ModelConfig c;
-    c.image_size = 32;
-    return build_model(c);
-  }
+  std::shared_ptr<Model> model() { return testing::small_resnet(); }
   // Every value of every .safetensors file in the run folder is finite.
   void expect_only_finite_files() {
     int files = 0;
@@ -56,7 +46,6 @@ class TrainHardening : public ::testing::Test {
     EXPECT_GE(files, 2);  // best and state
     load_checkpoint((dir_ / "run" / "best.safetensors").string());
   }
-  fs::path dir_;
 };
 
 // Adam at lr 1e6: one good epoch, then the same run resumed at the huge rate.

@@ -9,9 +9,11 @@
 #include <map>
 
 #include "models/checkpoint.h"
-#include "models/finetune.h"
-#include "models/trainer.h"
 #include "quadrant_data.h"
+#include "tests/models/scratch_dir_test.h"
+#include "tests/train/train_test_util.h"
+#include "train/finetune.h"
+#include "train/trainer.h"
 
 namespace ecg {
 namespace {
@@ -34,14 +36,13 @@ std::map<std::string, std::vector<char>> tensor_bytes(Model& m) {
   return out;
 }
 
-class FinetuneTest : public ::testing::Test {
+class FinetuneTest : public testing::ScratchDirTest {
  protected:
+  FinetuneTest() : ScratchDirTest("finetune") {}
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ecg_finetune_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
   std::shared_ptr<Model> model(uint64_t seed, const std::string& name = "resnet11", int size = 32,
                                int classes = 4) {
     ModelConfig c;
@@ -52,13 +53,7 @@ class FinetuneTest : public ::testing::Test {
     return build_model(c);
   }
   TrainOptions options(const std::string& sub, int epochs) {
-    TrainOptions o;
-    o.out_dir = (dir_ / sub).string();
-    o.epochs = epochs;
-    o.batch = 8;
-    o.progress = false;
-    o.schedule = "constant";
-    return o;
+    return testing::quiet_options(dir_, sub, epochs);
   }
   // A checkpoint whose BN statistics have moved away from their initial values.
   std::string trained_checkpoint(std::shared_ptr<Model>* out = nullptr) {
@@ -70,7 +65,6 @@ class FinetuneTest : public ::testing::Test {
     if (out) *out = m;
     return path;
   }
-  fs::path dir_;
 };
 
 TEST_F(FinetuneTest, InitFromLoadsExactlyTheCheckpointsTensors) {

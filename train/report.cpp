@@ -1,4 +1,4 @@
-#include "models/report.h"
+#include "train/report.h"
 
 #include <algorithm>
 #include <cmath>

@@ -17,44 +17,9 @@
 #include <vector>
 
 #include "models/models.h"
+#include "train/batch_source.h"
 
 namespace ecg {
-
-struct Batch {
-  Tensor images;            // [B, 3, S, S] f32
-  std::vector<int> labels;  // B class indices
-};
-
-// Where batches come from (data/ implements it over image folders).
-class BatchSource {
- public:
-  virtual ~BatchSource() = default;
-  virtual int64_t num_samples() const = 0;
-  virtual int64_t num_batches() const = 0;
-  // Starts epoch `epoch` (0-based) with an order and augmentation fixed by (seed, epoch).
-  virtual void begin_epoch(int epoch) = 0;
-  // Batch `index` of the current epoch; false when index >= num_batches().
-  virtual bool batch(int64_t index, Batch& out) = 0;
-};
-
-// Batches from tensors in memory, shuffled per epoch from (seed, epoch);
-// used by tests and by `ecgcnn predict` on .npy inputs.
-class TensorBatchSource : public BatchSource {
- public:
-  TensorBatchSource(Tensor images, std::vector<int> labels, int batch, bool shuffle, uint64_t seed);
-  int64_t num_samples() const override { return static_cast<int64_t>(labels_.size()); }
-  int64_t num_batches() const override { return (num_samples() + batch_ - 1) / batch_; }
-  void begin_epoch(int epoch) override;
-  bool batch(int64_t index, Batch& out) override;
-
- private:
-  Tensor images_;
-  std::vector<int> labels_;
-  int batch_;
-  bool shuffle_;
-  uint64_t seed_;
-  std::vector<int64_t> order_;
-};
 
 struct TrainOptions {
   std::string out_dir = "runs/train";
@@ -78,7 +43,7 @@ struct TrainOptions {
   // forget their initial values, so short runs on small data validate on
   // stale statistics; 0 keeps the study's behaviour.
   int precise_bn_batches = 0;
-  // Fine-tuning (models/finetune.h): parameters whose names start with one of
+  // Fine-tuning (train/finetune.h): parameters whose names start with one of
   // `freeze` get no updates and their BatchNorm layers keep their running
   // statistics; `freeze_bn` keeps every BatchNorm's statistics (eval mode),
   // which also turns precise BN off.

@@ -1,4 +1,4 @@
-#include "models/finetune.h"
+#include "train/finetune.h"
 
 #include <map>
 #include <sstream>

@@ -12,8 +12,10 @@
 #include "kernels/runtime.h"
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
-#include "models/trainer.h"
 #include "quadrant_data.h"
+#include "tests/models/scratch_dir_test.h"
+#include "tests/train/train_test_util.h"
+#include "train/trainer.h"
 
 namespace ecg {
 namespace {
@@ -22,31 +24,18 @@ namespace fs = std::filesystem;
 
 using testing::quadrant_data;
 
-class TrainerTest : public ::testing::Test {
+class TrainerTest : public testing::ScratchDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ecg_train_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-  }
+  TrainerTest() : ScratchDirTest("train") {}
+  void SetUp() override { fs::remove_all(dir_); }
   void TearDown() override {
-    fs::remove_all(dir_);
+    ScratchDirTest::TearDown();
     clear_interrupt();
   }
   TrainOptions options(const std::string& sub, int epochs) {
-    TrainOptions o;
-    o.out_dir = (dir_ / sub).string();
-    o.epochs = epochs;
-    o.batch = 8;
-    o.progress = false;
-    o.schedule = "constant";
-    return o;
+    return testing::quiet_options(dir_, sub, epochs);
   }
-  std::shared_ptr<Model> model() {
-    ModelConfig c;
-    c.image_size = 32;
-    return build_model(c);
-  }
-  fs::path dir_;
+  std::shared_ptr<Model> model() { return testing::small_resnet(); }
 };
 
 TEST_F(TrainerTest, SameSeedGivesBitIdenticalLosses) {

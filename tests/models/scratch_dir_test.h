@@ -1,0 +1,39 @@
+// Helpers shared by the checkpoint and training tests (tests/models,
+// tests/train): a fixture with a scratch folder of its own, and the message
+// of a checkpoint load that must fail.
+#pragma once
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "kernels/error.h"
+#include "models/checkpoint.h"
+
+namespace ecg::testing {
+
+// A fixture whose tests write under <tmp>/ecg_<prefix>_<pid>, removed after
+// each test; SetUp (in the test) decides whether it starts empty or created.
+class ScratchDirTest : public ::testing::Test {
+ protected:
+  explicit ScratchDirTest(const std::string& prefix)
+      : dir_(std::filesystem::temp_directory_path() /
+             ("ecg_" + prefix + "_" + std::to_string(::getpid()))) {}
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::filesystem::path dir_;
+};
+
+// The message of load_checkpoint's error for `path`; a test failure when it loads.
+inline std::string checkpoint_load_error(const std::string& path) {
+  try {
+    load_checkpoint(path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "loaded " << path;
+  return "";
+}
+
+}  // namespace ecg::testing
