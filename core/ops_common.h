@@ -1,5 +1,6 @@
 // Internal helpers shared by core/ops.cpp and core/ops_nn.cpp: the lambda
-// autograd node and small checks. Not part of the public API.
+// autograd node, the timed kernel call and small checks. Not part of the
+// public API.
 #pragma once
 #include <functional>
 #include <string>
@@ -9,6 +10,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/profiler.h"
+#include "kernels/op_table.h"
 
 namespace ecg::detail {
 
@@ -39,6 +41,16 @@ inline void record(const char* name, const std::vector<Tensor>& inputs, Tensor& 
   if (!any_requires_grad(inputs)) return;
   auto node = std::make_shared<FunctionNode>(name, std::move(fn));
   attach_node(node, inputs, {&out});
+}
+
+// The f32 path of a kernel-backed op: the kernel of `slot` for the active ISA
+// level on device `dev`, timed for the profiler under the op's name with the
+// FLOPs or bytes it moves (one of them 0), so the report can give the
+// fraction of peak. Returns what the kernel returns (a loss, or nothing).
+template <class Fn, class... Args>
+auto run_kernel(const OpSlot<Fn>& slot, DeviceType dev, double flops, double bytes, Args... args) {
+  OpTimer timer(slot.name, flops, bytes, slot.resolved_isa(dev));
+  return slot.get(dev)(args...);
 }
 
 inline bool is_float(const Tensor& t) {

@@ -86,9 +86,19 @@ Shape BatchNorm::infer(const Shape& in, std::vector<LayerInfo>* rows, const std:
 
 // ---- simple layers ----
 
-Shape ReLU::infer(const Shape& in, std::vector<LayerInfo>* rows, const std::string& prefix) {
+// Elementwise activations: one row, shape unchanged, no MACs.
+static Shape activation_infer(const Shape& in, std::vector<LayerInfo>* rows,
+                              const std::string& prefix) {
   add_row(rows, prefix, in, 0);
   return in;
+}
+
+Shape ReLU::infer(const Shape& in, std::vector<LayerInfo>* rows, const std::string& prefix) {
+  return activation_infer(in, rows, prefix);
+}
+
+Shape LeakyReLU::infer(const Shape& in, std::vector<LayerInfo>* rows, const std::string& prefix) {
+  return activation_infer(in, rows, prefix);
 }
 
 static Shape pool_infer(const char* kind, const Shape& in, const Pool2dOptions& o) {
