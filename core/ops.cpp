@@ -71,12 +71,7 @@ Tensor leaky_relu(const Tensor& x_in, double negative_slope) {
 }
 
 Tensor add(const Tensor& a_in, const Tensor& b_in) {
-  check_float("add", a_in, "first input");
-  check_float("add", b_in, "second input");
-  check_same_dtype("add", a_in, b_in);
-  check_same_device("add", a_in, b_in, "second input");
-  ECG_CHECK(a_in.shape() == b_in.shape(), "add: shapes ", shape_str(a_in.shape()), " and ",
-            shape_str(b_in.shape()), " differ");
+  check_same_shape_operands("add", a_in, b_in);
   Tensor a = a_in.contiguous(), b = b_in.contiguous();
   const DeviceType dev = a.device().type;
   Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
@@ -114,12 +109,7 @@ Tensor mul_scalar(const Tensor& a, double s) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  check_float("mul", a, "first input");
-  check_float("mul", b, "second input");
-  check_same_dtype("mul", a, b);
-  check_same_device("mul", a, b, "second input");
-  ECG_CHECK(a.shape() == b.shape(), "mul: shapes ", shape_str(a.shape()), " and ",
-            shape_str(b.shape()), " differ");
+  check_same_shape_operands("mul", a, b);
   Tensor y = map_binary(a, b, [](double x, double z) { return x * z; });
   Tensor as = a.detach(), bs = b.detach();
   record("MulBackward", {a, b}, y, [as, bs](const Tensor& g) {

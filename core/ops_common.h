@@ -85,6 +85,17 @@ inline void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
             dtype_name(b.dtype()));
 }
 
+// The operands of an elementwise binary op (add, mul): both float, one dtype,
+// one device, one shape.
+inline void check_same_shape_operands(const char* op, const Tensor& a, const Tensor& b) {
+  check_float(op, a, "first input");
+  check_float(op, b, "second input");
+  check_same_dtype(op, a, b);
+  check_same_device(op, a, b, "second input");
+  ECG_CHECK(a.shape() == b.shape(), op, ": shapes ", shape_str(a.shape()), " and ",
+            shape_str(b.shape()), " differ");
+}
+
 inline bool needs(const Tensor& t) {
   return t.defined() && t.requires_grad();
 }

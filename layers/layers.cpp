@@ -87,18 +87,14 @@ Shape BatchNorm::infer(const Shape& in, std::vector<LayerInfo>* rows, const std:
 // ---- simple layers ----
 
 // Elementwise activations: one row, shape unchanged, no MACs.
-static Shape activation_infer(const Shape& in, std::vector<LayerInfo>* rows,
-                              const std::string& prefix) {
+Shape ReLU::infer(const Shape& in, std::vector<LayerInfo>* rows, const std::string& prefix) {
   add_row(rows, prefix, in, 0);
   return in;
 }
 
-Shape ReLU::infer(const Shape& in, std::vector<LayerInfo>* rows, const std::string& prefix) {
-  return activation_infer(in, rows, prefix);
-}
-
 Shape LeakyReLU::infer(const Shape& in, std::vector<LayerInfo>* rows, const std::string& prefix) {
-  return activation_infer(in, rows, prefix);
+  add_row(rows, prefix, in, 0);
+  return in;
 }
 
 static Shape pool_infer(const char* kind, const Shape& in, const Pool2dOptions& o) {

@@ -128,22 +128,22 @@ inline cudaError_t relu_backward(long long n, const float* y, const float* dy, f
   return cudaGetLastError();
 }
 
+// The body of an elementwise host entry point: nothing to do for n <= 0, else
+// one grid-stride launch over n values on `stream`, and the launch's error.
+#define ECG_ELEMENTWISE_LAUNCH(n, stream, kernel, ...)                                  \
+  if ((n) <= 0) return cudaSuccess;                                                     \
+  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream, kernel) \
+  (__VA_ARGS__);                                                                        \
+  return cudaGetLastError()
+
 inline cudaError_t leaky_relu_forward(long long n, const float* x, float negative_slope, float* y,
                                       cudaStream_t stream) {
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             leaky_relu_forward_kernel)
-  (n, x, negative_slope, y);
-  return cudaGetLastError();
+  ECG_ELEMENTWISE_LAUNCH(n, stream, leaky_relu_forward_kernel, n, x, negative_slope, y);
 }
 
 inline cudaError_t leaky_relu_backward(long long n, const float* x, const float* dy,
                                        float negative_slope, float* dx, cudaStream_t stream) {
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             leaky_relu_backward_kernel)
-  (n, x, dy, negative_slope, dx);
-  return cudaGetLastError();
+  ECG_ELEMENTWISE_LAUNCH(n, stream, leaky_relu_backward_kernel, n, x, dy, negative_slope, dx);
 }
 
 inline cudaError_t add_forward(long long n, const float* a, const float* b, float* y,
@@ -189,6 +189,8 @@ inline cudaError_t sgd_update(long long n, const SgdParams& p, float* param, con
   (n, s, param, grad, buf);
   return cudaGetLastError();
 }
+
+#undef ECG_ELEMENTWISE_LAUNCH
 
 }  // namespace cuda
 }  // namespace ecg
