@@ -11,11 +11,8 @@
 
 namespace ecg {
 
-using detail::check_float;
-using detail::check_same_device;
-using detail::check_same_dtype;
-using detail::needs;
-using detail::record;
+// The checks, record() and run_kernel() of core/ops_common.h.
+using namespace detail;
 
 Tensor relu(const Tensor& x_in) {
   check_float("relu", x_in, "input");
@@ -26,9 +23,7 @@ Tensor relu(const Tensor& x_in) {
   if (x.dtype() == DType::F64) {
     ref::relu_forward(n, x.data<double>(), y.data<double>());
   } else {
-    auto& slot = ops().relu_forward;
-    OpTimer timer("relu_forward", 0, 8.0 * n, slot.resolved_isa(dev));
-    slot.get(dev)(n, x.data<float>(), y.data<float>());
+    run_kernel(ops().relu_forward, dev, 0, 8.0 * n, n, x.data<float>(), y.data<float>());
   }
   Tensor y_saved = y.detach();
   record("ReluBackward", {x_in}, y, [y_saved, dev](const Tensor& g_in) {
@@ -38,22 +33,45 @@ Tensor relu(const Tensor& x_in) {
     if (y_saved.dtype() == DType::F64) {
       ref::relu_backward(n, y_saved.data<double>(), g.data<double>(), dx.data<double>());
     } else {
-      auto& slot = ops().relu_backward;
-      OpTimer timer("relu_backward", 0, 12.0 * n, slot.resolved_isa(dev));
-      slot.get(dev)(n, y_saved.data<float>(), g.data<float>(), dx.data<float>());
+      run_kernel(ops().relu_backward, dev, 0, 12.0 * n, n, y_saved.data<float>(), g.data<float>(),
+                 dx.data<float>());
     }
     return std::vector<Tensor>{dx};
   });
   return y;
 }
 
+Tensor leaky_relu(const Tensor& x_in, double negative_slope) {
+  check_float("leaky_relu", x_in, "input");
+  Tensor x = x_in.contiguous();
+  const DeviceType dev = x.device().type;
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  const int64_t n = x.numel();
+  const float slope = static_cast<float>(negative_slope);
+  if (x.dtype() == DType::F64)
+    ref::leaky_relu_forward(n, x.data<double>(), negative_slope, y.data<double>());
+  else
+    run_kernel(ops().leaky_relu_forward, dev, 0, 8.0 * n, n, x.data<float>(), slope,
+               y.data<float>());
+  // The backward reads x, not y: with a negative slope y's sign does not tell x's.
+  Tensor xs = x.detach();
+  record("LeakyReluBackward", {x_in}, y, [xs, negative_slope, slope, dev](const Tensor& g_in) {
+    Tensor g = g_in.contiguous();
+    Tensor dx = Tensor::empty(xs.shape(), xs.dtype(), xs.device());
+    const int64_t m = xs.numel();
+    if (xs.dtype() == DType::F64)
+      ref::leaky_relu_backward(m, xs.data<double>(), g.data<double>(), negative_slope,
+                               dx.data<double>());
+    else
+      run_kernel(ops().leaky_relu_backward, dev, 0, 12.0 * m, m, xs.data<float>(), g.data<float>(),
+                 slope, dx.data<float>());
+    return std::vector<Tensor>{dx};
+  });
+  return y;
+}
+
 Tensor add(const Tensor& a_in, const Tensor& b_in) {
-  check_float("add", a_in, "first input");
-  check_float("add", b_in, "second input");
-  check_same_dtype("add", a_in, b_in);
-  check_same_device("add", a_in, b_in, "second input");
-  ECG_CHECK(a_in.shape() == b_in.shape(), "add: shapes ", shape_str(a_in.shape()), " and ",
-            shape_str(b_in.shape()), " differ");
+  check_same_shape_operands("add", a_in, b_in);
   Tensor a = a_in.contiguous(), b = b_in.contiguous();
   const DeviceType dev = a.device().type;
   Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
@@ -61,9 +79,8 @@ Tensor add(const Tensor& a_in, const Tensor& b_in) {
   if (a.dtype() == DType::F64) {
     ref::add_forward(n, a.data<double>(), b.data<double>(), y.data<double>());
   } else {
-    auto& slot = ops().add_forward;
-    OpTimer timer("add_forward", 0, 12.0 * n, slot.resolved_isa(dev));
-    slot.get(dev)(n, a.data<float>(), b.data<float>(), y.data<float>());
+    run_kernel(ops().add_forward, dev, 0, 12.0 * n, n, a.data<float>(), b.data<float>(),
+               y.data<float>());
   }
   // The gradient passes unchanged to both inputs; fan-out sums happen in autograd.
   record("AddBackward", {a_in, b_in}, y, [](const Tensor& g) { return std::vector<Tensor>{g, g}; });
@@ -92,12 +109,7 @@ Tensor mul_scalar(const Tensor& a, double s) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  check_float("mul", a, "first input");
-  check_float("mul", b, "second input");
-  check_same_dtype("mul", a, b);
-  check_same_device("mul", a, b, "second input");
-  ECG_CHECK(a.shape() == b.shape(), "mul: shapes ", shape_str(a.shape()), " and ",
-            shape_str(b.shape()), " differ");
+  check_same_shape_operands("mul", a, b);
   Tensor y = map_binary(a, b, [](double x, double z) { return x * z; });
   Tensor as = a.detach(), bs = b.detach();
   record("MulBackward", {a, b}, y, [as, bs](const Tensor& g) {
@@ -157,9 +169,8 @@ Tensor dropout(const Tensor& x_in, double p, bool training, uint64_t seed) {
   if (x.dtype() == DType::F64) {
     ref::dropout_forward(n, x.data<double>(), mask->data(), scale, y.data<double>());
   } else {
-    auto& slot = ops().dropout_forward;
-    OpTimer timer("dropout_forward", 0, 9.0 * n, slot.resolved_isa());
-    slot.get()(n, x.data<float>(), mask->data(), static_cast<float>(scale), y.data<float>());
+    run_kernel(ops().dropout_forward, DeviceType::CPU, 0, 9.0 * n, n, x.data<float>(), mask->data(),
+               static_cast<float>(scale), y.data<float>());
   }
   y = y.to(dev);
   record("DropoutBackward", {x_in}, y, [mask, scale, dev](const Tensor& g_in) {
@@ -219,10 +230,9 @@ Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& target_in,
                                               weight.defined() ? weight.data<double>() : nullptr,
                                               probs.data<double>());
   } else {
-    auto& slot = ops().softmax_cross_entropy_forward;
-    OpTimer timer("softmax_cross_entropy_forward", 0, 12.0 * N * C, slot.resolved_isa(dev));
-    loss = slot.get(dev)(N, C, z.data<float>(), t.data<float>(),
-                         weight.defined() ? weight.data<float>() : nullptr, probs.data<float>());
+    loss = run_kernel(ops().softmax_cross_entropy_forward, dev, 0, 12.0 * N * C, N, C,
+                      z.data<float>(), t.data<float>(),
+                      weight.defined() ? weight.data<float>() : nullptr, probs.data<float>());
   }
   ECG_CHECK(std::isfinite(loss), op, ": loss is ", loss, " (non-finite logits?)");
   Tensor y = Tensor::full({}, loss, z.dtype()).to(device);

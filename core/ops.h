@@ -58,6 +58,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
 // ---- activations, elementwise ---------------------------------------------
 
 Tensor relu(const Tensor& x);
+// x > 0 ? x : negative_slope * x (PyTorch's default slope; Keras' LeakyReLU uses 0.3).
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
 Tensor add(const Tensor& a, const Tensor& b);  // same shape
 Tensor mul_scalar(const Tensor& a, double s);
 Tensor sum(const Tensor& a);                   // scalar [ ] result

@@ -1,5 +1,6 @@
 // Internal helpers shared by core/ops.cpp and core/ops_nn.cpp: the lambda
-// autograd node and small checks. Not part of the public API.
+// autograd node, the timed kernel call and small checks. Not part of the
+// public API.
 #pragma once
 #include <functional>
 #include <string>
@@ -9,6 +10,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/profiler.h"
+#include "kernels/op_table.h"
 
 namespace ecg::detail {
 
@@ -41,6 +43,16 @@ inline void record(const char* name, const std::vector<Tensor>& inputs, Tensor& 
   attach_node(node, inputs, {&out});
 }
 
+// The f32 path of a kernel-backed op: the kernel of `slot` for the active ISA
+// level on device `dev`, timed for the profiler under the op's name with the
+// FLOPs or bytes it moves (one of them 0), so the report can give the
+// fraction of peak. Returns what the kernel returns (a loss, or nothing).
+template <class Fn, class... Args>
+auto run_kernel(const OpSlot<Fn>& slot, DeviceType dev, double flops, double bytes, Args... args) {
+  OpTimer timer(slot.name, flops, bytes, slot.resolved_isa(dev));
+  return slot.get(dev)(args...);
+}
+
 inline bool is_float(const Tensor& t) {
   return t.dtype() == DType::F32 || t.dtype() == DType::F64;
 }
@@ -71,6 +83,17 @@ inline void check_same_device(const char* op, const Tensor& first, const Tensor&
 inline void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
   ECG_CHECK(a.dtype() == b.dtype(), op, ": dtype mismatch ", dtype_name(a.dtype()), " vs ",
             dtype_name(b.dtype()));
+}
+
+// The operands of an elementwise binary op (add, mul): both float, one dtype,
+// one device, one shape.
+inline void check_same_shape_operands(const char* op, const Tensor& a, const Tensor& b) {
+  check_float(op, a, "first input");
+  check_float(op, b, "second input");
+  check_same_dtype(op, a, b);
+  check_same_device(op, a, b, "second input");
+  ECG_CHECK(a.shape() == b.shape(), op, ": shapes ", shape_str(a.shape()), " and ",
+            shape_str(b.shape()), " differ");
 }
 
 inline bool needs(const Tensor& t) {

@@ -10,11 +10,8 @@
 
 namespace ecg {
 
-using detail::check_float;
-using detail::check_same_device;
-using detail::check_same_dtype;
-using detail::needs;
-using detail::record;
+// The checks, record() and run_kernel() of core/ops_common.h.
+using namespace detail;
 
 namespace {
 
@@ -83,9 +80,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
     ref::conv2d_forward(s, x.data<double>(), w.data<double>(), ptr_or_null<double>(bias),
                         y.data<double>());
   } else {
-    auto& slot = ops().conv2d_forward;
-    OpTimer timer("conv2d_forward", s.flops(), 0, slot.resolved_isa(dev));
-    slot.get(dev)(s, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias), y.data<float>());
+    run_kernel(ops().conv2d_forward, dev, s.flops(), 0, s, x.data<float>(), w.data<float>(),
+               ptr_or_null<float>(bias), y.data<float>());
   }
   // x is kept only when the weights need a gradient, w only when the input does.
   const bool need_b = needs(b_in);
@@ -99,9 +95,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
       if (f64) {
         ref::conv2d_backward_data(s, g.data<double>(), ws.data<double>(), dx.data<double>());
       } else {
-        auto& slot = ops().conv2d_backward_data;
-        OpTimer timer("conv2d_backward_data", s.flops(), 0, slot.resolved_isa(dev));
-        slot.get(dev)(s, g.data<float>(), ws.data<float>(), dx.data<float>());
+        run_kernel(ops().conv2d_backward_data, dev, s.flops(), 0, s, g.data<float>(),
+                   ws.data<float>(), dx.data<float>());
       }
     }
     if (xs.defined() || need_b) {
@@ -114,10 +109,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
           ref::conv2d_backward_weights(s, xs.data<double>(), g.data<double>(), dw.data<double>(),
                                        db.defined() ? db.data<double>() : nullptr);
         } else {
-          auto& slot = ops().conv2d_backward_weights;
-          OpTimer timer("conv2d_backward_weights", s.flops(), 0, slot.resolved_isa(dev));
-          slot.get(dev)(s, xs.data<float>(), g.data<float>(), dw.data<float>(),
-                        db.defined() ? db.data<float>() : nullptr);
+          run_kernel(ops().conv2d_backward_weights, dev, s.flops(), 0, s, xs.data<float>(),
+                     g.data<float>(), dw.data<float>(), db.defined() ? db.data<float>() : nullptr);
         }
       } else {
         // Bias gradient alone: sum dy over N, P, Q.
@@ -172,11 +165,10 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
                                    running_mean.data<double>(), running_var.data<double>(), opt.eps,
                                    opt.fuse_relu, y.data<double>());
     } else {
-      auto& slot = ops().batch_norm_forward_eval;
-      OpTimer timer("batch_norm_forward_eval", 0, bytes, slot.resolved_isa(dev));
-      slot.get(dev)(s, x.data<float>(), gamma.data<float>(), beta.data<float>(),
-                    running_mean.data<float>(), running_var.data<float>(),
-                    static_cast<float>(opt.eps), opt.fuse_relu, y.data<float>());
+      run_kernel(ops().batch_norm_forward_eval, dev, 0, bytes, s, x.data<float>(),
+                 gamma.data<float>(), beta.data<float>(), running_mean.data<float>(),
+                 running_var.data<float>(), static_cast<float>(opt.eps), opt.fuse_relu,
+                 y.data<float>());
     }
     Tensor xs = x.detach(), ys = y.detach(), gs = gamma.detach();
     Tensor rm = running_mean.detach().clone(), rv = running_var.detach().clone();
@@ -211,11 +203,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
                                   opt.eps, opt.fuse_relu, y.data<double>(), mean.data<double>(),
                                   invstd.data<double>(), var.data<double>());
   } else {
-    auto& slot = ops().batch_norm_forward_train;
-    OpTimer timer("batch_norm_forward_train", 0, bytes * 1.5, slot.resolved_isa(dev));
-    slot.get(dev)(s, x.data<float>(), gamma.data<float>(), beta.data<float>(),
-                  static_cast<float>(opt.eps), opt.fuse_relu, y.data<float>(), mean.data<float>(),
-                  invstd.data<float>(), var.data<float>());
+    run_kernel(ops().batch_norm_forward_train, dev, 0, bytes * 1.5, s, x.data<float>(),
+               gamma.data<float>(), beta.data<float>(), static_cast<float>(opt.eps), opt.fuse_relu,
+               y.data<float>(), mean.data<float>(), invstd.data<float>(), var.data<float>());
   }
   {
     // Running statistics use the unbiased variance, as Keras and PyTorch do;
@@ -245,11 +235,10 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
                                       opt.fuse_relu, dx.data<double>(), dgamma.data<double>(),
                                       dbeta.data<double>());
            } else {
-             auto& slot = ops().batch_norm_backward;
-             OpTimer timer("batch_norm_backward", 0, bytes * 2, slot.resolved_isa(dev));
-             slot.get(dev)(s, xs.data<float>(), ys.data<float>(), g.data<float>(), gs.data<float>(),
-                           ms.data<float>(), is.data<float>(), opt.fuse_relu, dx.data<float>(),
-                           dgamma.data<float>(), dbeta.data<float>());
+             run_kernel(ops().batch_norm_backward, dev, 0, bytes * 2, s, xs.data<float>(),
+                        ys.data<float>(), g.data<float>(), gs.data<float>(), ms.data<float>(),
+                        is.data<float>(), opt.fuse_relu, dx.data<float>(), dgamma.data<float>(),
+                        dbeta.data<float>());
            }
            return std::vector<Tensor>{dx, dgamma, dbeta};
          });
@@ -287,9 +276,8 @@ Tensor max_pool2d(const Tensor& x_in, const Pool2dOptions& opt) {
   if (x.dtype() == DType::F64) {
     ref::max_pool_forward(s, x.data<double>(), y.data<double>(), argmax.data<int32_t>());
   } else {
-    auto& slot = ops().max_pool_forward;
-    OpTimer timer("max_pool_forward", 0, 4.0 * (x.numel() + 2 * y.numel()), slot.resolved_isa(dev));
-    slot.get(dev)(s, x.data<float>(), y.data<float>(), argmax.data<int32_t>());
+    run_kernel(ops().max_pool_forward, dev, 0, 4.0 * (x.numel() + 2 * y.numel()), s,
+               x.data<float>(), y.data<float>(), argmax.data<int32_t>());
   }
   record("MaxPoolBackward", {x_in}, y, [s, argmax, dev](const Tensor& g_in) {
     Tensor g = g_in.contiguous();
@@ -297,10 +285,8 @@ Tensor max_pool2d(const Tensor& x_in, const Pool2dOptions& opt) {
     if (g.dtype() == DType::F64) {
       ref::max_pool_backward(s, g.data<double>(), argmax.data<int32_t>(), dx.data<double>());
     } else {
-      auto& slot = ops().max_pool_backward;
-      OpTimer timer("max_pool_backward", 0, 4.0 * (dx.numel() + 2 * g.numel()),
-                    slot.resolved_isa(dev));
-      slot.get(dev)(s, g.data<float>(), argmax.data<int32_t>(), dx.data<float>());
+      run_kernel(ops().max_pool_backward, dev, 0, 4.0 * (dx.numel() + 2 * g.numel()), s,
+                 g.data<float>(), argmax.data<int32_t>(), dx.data<float>());
     }
     return std::vector<Tensor>{dx};
   });
@@ -315,9 +301,8 @@ Tensor avg_pool2d(const Tensor& x_in, const Pool2dOptions& opt) {
   if (x.dtype() == DType::F64) {
     ref::avg_pool_forward(s, x.data<double>(), y.data<double>());
   } else {
-    auto& slot = ops().avg_pool_forward;
-    OpTimer timer("avg_pool_forward", 0, 4.0 * (x.numel() + y.numel()), slot.resolved_isa(dev));
-    slot.get(dev)(s, x.data<float>(), y.data<float>());
+    run_kernel(ops().avg_pool_forward, dev, 0, 4.0 * (x.numel() + y.numel()), s, x.data<float>(),
+               y.data<float>());
   }
   record("AvgPoolBackward", {x_in}, y, [s, dev](const Tensor& g_in) {
     Tensor g = g_in.contiguous();
@@ -325,9 +310,8 @@ Tensor avg_pool2d(const Tensor& x_in, const Pool2dOptions& opt) {
     if (g.dtype() == DType::F64) {
       ref::avg_pool_backward(s, g.data<double>(), dx.data<double>());
     } else {
-      auto& slot = ops().avg_pool_backward;
-      OpTimer timer("avg_pool_backward", 0, 4.0 * (dx.numel() + g.numel()), slot.resolved_isa(dev));
-      slot.get(dev)(s, g.data<float>(), dx.data<float>());
+      run_kernel(ops().avg_pool_backward, dev, 0, 4.0 * (dx.numel() + g.numel()), s,
+                 g.data<float>(), dx.data<float>());
     }
     return std::vector<Tensor>{dx};
   });
@@ -347,9 +331,8 @@ Tensor global_avg_pool(const Tensor& x_in) {
   if (x.dtype() == DType::F64) {
     ref::global_avg_pool_forward(N, C, HW, x.data<double>(), y.data<double>());
   } else {
-    auto& slot = ops().global_avg_pool_forward;
-    OpTimer timer("global_avg_pool_forward", 0, 4.0 * x.numel(), slot.resolved_isa(dev));
-    slot.get(dev)(N, C, HW, x.data<float>(), y.data<float>());
+    run_kernel(ops().global_avg_pool_forward, dev, 0, 4.0 * x.numel(), N, C, HW, x.data<float>(),
+               y.data<float>());
   }
   Shape in_shape = x.shape();
   record("GlobalAvgPoolBackward", {x_in}, y, [N, C, HW, in_shape, dev](const Tensor& g_in) {
@@ -394,10 +377,8 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
     ref::linear_forward(N, in, out, x.data<double>(), w.data<double>(), ptr_or_null<double>(b),
                         y.data<double>());
   } else {
-    auto& slot = ops().linear_forward;
-    OpTimer timer("linear_forward", flops, 0, slot.resolved_isa(dev));
-    slot.get(dev)(N, in, out, x.data<float>(), w.data<float>(), ptr_or_null<float>(b),
-                  y.data<float>());
+    run_kernel(ops().linear_forward, dev, flops, 0, N, in, out, x.data<float>(), w.data<float>(),
+               ptr_or_null<float>(b), y.data<float>());
   }
   bool need_b = needs(b_in);
   Tensor xs = (needs(w_in) || need_b) ? x.detach() : Tensor();
@@ -414,9 +395,8 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
                ref::linear_backward_data(N, in, out, g.data<double>(), ws.data<double>(),
                                          dx.data<double>());
              } else {
-               auto& slot = ops().linear_backward_data;
-               OpTimer timer("linear_backward_data", flops, 0, slot.resolved_isa(dev));
-               slot.get(dev)(N, in, out, g.data<float>(), ws.data<float>(), dx.data<float>());
+               run_kernel(ops().linear_backward_data, dev, flops, 0, N, in, out, g.data<float>(),
+                          ws.data<float>(), dx.data<float>());
              }
            }
            if (xs.defined()) {
@@ -427,10 +407,9 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
                                             dw.data<double>(),
                                             db.defined() ? db.data<double>() : nullptr);
              } else {
-               auto& slot = ops().linear_backward_weights;
-               OpTimer timer("linear_backward_weights", flops, 0, slot.resolved_isa(dev));
-               slot.get(dev)(N, in, out, xs.data<float>(), g.data<float>(), dw.data<float>(),
-                             db.defined() ? db.data<float>() : nullptr);
+               run_kernel(ops().linear_backward_weights, dev, flops, 0, N, in, out,
+                          xs.data<float>(), g.data<float>(), dw.data<float>(),
+                          db.defined() ? db.data<float>() : nullptr);
              }
              if (!need_w) dw = Tensor();
            }

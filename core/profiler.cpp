@@ -64,6 +64,19 @@ struct Agg {
   std::string isa;
 };
 
+// A rate in G units per second ("12.3 GF/s") and, where the peak is known,
+// its share of the peak ("37%").
+void format_rate(double giga_per_s, const char* unit, double peak, std::string* rate,
+                 std::string* frac) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f %s", giga_per_s, unit);
+  *rate = buf;
+  if (peak > 0) {
+    std::snprintf(buf, sizeof buf, "%.0f%%", 100 * giga_per_s / peak);
+    *frac = buf;
+  }
+}
+
 void table(std::ostringstream& os, const char* title, const std::map<std::string, Agg>& rows,
            double total_us, double peak_gflops, double peak_gbs) {
   std::vector<std::pair<std::string, Agg>> v(rows.begin(), rows.end());
@@ -75,24 +88,10 @@ void table(std::ostringstream& os, const char* title, const std::map<std::string
   for (auto& [name, a] : v) {
     double secs = a.us * 1e-6;
     std::string rate = "-", frac = "-";
-    char buf[64];
-    if (a.flops > 0 && secs > 0) {
-      double g = a.flops / secs * 1e-9;
-      std::snprintf(buf, sizeof buf, "%.1f GF/s", g);
-      rate = buf;
-      if (peak_gflops > 0) {
-        std::snprintf(buf, sizeof buf, "%.0f%%", 100 * g / peak_gflops);
-        frac = buf;
-      }
-    } else if (a.bytes > 0 && secs > 0) {
-      double g = a.bytes / secs * 1e-9;
-      std::snprintf(buf, sizeof buf, "%.1f GB/s", g);
-      rate = buf;
-      if (peak_gbs > 0) {
-        std::snprintf(buf, sizeof buf, "%.0f%%", 100 * g / peak_gbs);
-        frac = buf;
-      }
-    }
+    if (a.flops > 0 && secs > 0)
+      format_rate(a.flops / secs * 1e-9, "GF/s", peak_gflops, &rate, &frac);
+    else if (a.bytes > 0 && secs > 0)
+      format_rate(a.bytes / secs * 1e-9, "GB/s", peak_gbs, &rate, &frac);
     std::string shown = name.size() > 44 ? "..." + name.substr(name.size() - 41) : name;
     std::snprintf(line, sizeof line, "%-44s %7d %10.2f %5.1f%% %10s %8s %7s\n", shown.c_str(),
                   a.calls, a.us / 1000, total_us > 0 ? 100 * a.us / total_us : 0, rate.c_str(),

@@ -143,20 +143,22 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
   return t;
 }
 
-Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& shape) {
+// Both from_vector overloads: a host tensor of T's dtype holding v.
+template <class T>
+static Tensor tensor_from_values(const std::vector<T>& v, const Shape& shape) {
   ECG_CHECK(static_cast<int64_t>(v.size()) == shape_numel(shape), "from_vector: ", v.size(),
             " values for shape ", shape_str(shape));
-  Tensor t = empty(shape, DType::F32);
-  if (!v.empty()) std::memcpy(t.raw_data(), v.data(), v.size() * 4);
+  Tensor t = Tensor::empty(shape, dtype_of<T>::value);
+  if (!v.empty()) std::memcpy(t.raw_data(), v.data(), v.size() * sizeof(T));
   return t;
 }
 
+Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& shape) {
+  return tensor_from_values(v, shape);
+}
+
 Tensor Tensor::from_vector(const std::vector<double>& v, const Shape& shape) {
-  ECG_CHECK(static_cast<int64_t>(v.size()) == shape_numel(shape), "from_vector: ", v.size(),
-            " values for shape ", shape_str(shape));
-  Tensor t = empty(shape, DType::F64);
-  if (!v.empty()) std::memcpy(t.raw_data(), v.data(), v.size() * 8);
-  return t;
+  return tensor_from_values(v, shape);
 }
 
 Tensor Tensor::randn(const Shape& shape, uint64_t seed, double stddev, DType dtype) {

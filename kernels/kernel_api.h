@@ -110,6 +110,14 @@ using ReluForwardFn = void (*)(int64_t n, const float* x, float* y);
 // dx = dy * (y > 0); works from the output so the input need not be saved.
 using ReluBackwardFn = void (*)(int64_t n, const float* y, const float* dy, float* dx);
 
+// y = x > 0 ? x : negative_slope * x (PyTorch's LeakyReLU; Keras' LeakyReLU(alpha)).
+using LeakyReluForwardFn = void (*)(int64_t n, const float* x, float negative_slope, float* y);
+// dx = x > 0 ? dy : negative_slope * dy; works from the input, so any slope
+// (zero or negative too) has one meaning, as in PyTorch (gradient at x == 0:
+// negative_slope * dy).
+using LeakyReluBackwardFn = void (*)(int64_t n, const float* x, const float* dy,
+                                     float negative_slope, float* dx);
+
 // y = a + b (same shape).
 using AddForwardFn = void (*)(int64_t n, const float* a, const float* b, float* y);
 

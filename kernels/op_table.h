@@ -27,6 +27,8 @@ constexpr int kNumDeviceTypes = 2;
   X(batch_norm_update_running, BatchNormUpdateRunningFn)           \
   X(relu_forward, ReluForwardFn)                                   \
   X(relu_backward, ReluBackwardFn)                                 \
+  X(leaky_relu_forward, LeakyReluForwardFn)                        \
+  X(leaky_relu_backward, LeakyReluBackwardFn)                      \
   X(add_forward, AddForwardFn)                                     \
   X(max_pool_forward, MaxPoolForwardFn)                            \
   X(max_pool_backward, MaxPoolBackwardFn)                          \

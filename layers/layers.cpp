@@ -86,7 +86,13 @@ Shape BatchNorm::infer(const Shape& in, std::vector<LayerInfo>* rows, const std:
 
 // ---- simple layers ----
 
+// Elementwise activations: one row, shape unchanged, no MACs.
 Shape ReLU::infer(const Shape& in, std::vector<LayerInfo>* rows, const std::string& prefix) {
+  add_row(rows, prefix, in, 0);
+  return in;
+}
+
+Shape LeakyReLU::infer(const Shape& in, std::vector<LayerInfo>* rows, const std::string& prefix) {
   add_row(rows, prefix, in, 0);
   return in;
 }

@@ -62,6 +62,18 @@ class ReLU : public Module {
   Shape infer(const Shape& in, std::vector<LayerInfo>* rows, const std::string& prefix) override;
 };
 
+class LeakyReLU : public Module {
+ public:
+  explicit LeakyReLU(double negative_slope = 0.01)
+      : Module("LeakyReLU"), negative_slope_(negative_slope) {}
+  Tensor forward(const Tensor& x) override { return leaky_relu(x, negative_slope_); }
+  Shape infer(const Shape& in, std::vector<LayerInfo>* rows, const std::string& prefix) override;
+  double negative_slope() const { return negative_slope_; }
+
+ private:
+  double negative_slope_;
+};
+
 class MaxPool2d : public Module {
  public:
   MaxPool2d(int kernel, int stride)

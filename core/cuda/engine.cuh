@@ -202,6 +202,15 @@ void relu_backward_op(int64_t n, const float* y, const float* dy, float* dx) {
   check(relu_backward(n, y, dy, dx, stream()), "relu_backward");
 }
 
+void leaky_relu_forward_op(int64_t n, const float* x, float negative_slope, float* y) {
+  check(leaky_relu_forward(n, x, negative_slope, y, stream()), "leaky_relu_forward");
+}
+
+void leaky_relu_backward_op(int64_t n, const float* x, const float* dy, float negative_slope,
+                            float* dx) {
+  check(leaky_relu_backward(n, x, dy, negative_slope, dx, stream()), "leaky_relu_backward");
+}
+
 void add_forward_op(int64_t n, const float* a, const float* b, float* y) {
   check(add_forward(n, a, b, y, stream()), "add_forward");
 }
@@ -367,6 +376,8 @@ void register_cuda_kernels(OpTable& t) {
   t.batch_norm_update_running.set(d, any, batch_norm_update_running_op);
   t.relu_forward.set(d, any, relu_forward_op);
   t.relu_backward.set(d, any, relu_backward_op);
+  t.leaky_relu_forward.set(d, any, leaky_relu_forward_op);
+  t.leaky_relu_backward.set(d, any, leaky_relu_backward_op);
   t.add_forward.set(d, any, add_forward_op);
   t.max_pool_forward.set(d, any, max_pool_forward_op);
   t.max_pool_backward.set(d, any, max_pool_backward_op);

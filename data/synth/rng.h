@@ -3,21 +3,16 @@
 // Why not <random>: std::uniform_real_distribution and std::normal_distribution
 // are implemented differently by libstdc++, libc++ and MSVC, so "same seed, same
 // bytes" would only hold per standard library. Here every draw is spelled out:
-// xoshiro256** (Blackman & Vigna) seeded through splitmix64, uniforms from the
-// top 53 bits, normals by Box-Muller without a cached second value (so the
-// number of raw draws per call is fixed and streams stay aligned).
+// raw words from core's xoshiro256** (core/rng.h, seeded through splitmix64),
+// uniforms from the top 53 bits, normals by Box-Muller without a cached second
+// value (so the number of raw draws per call is fixed and streams stay aligned).
 #pragma once
 #include <cmath>
 #include <cstdint>
 
-namespace ecg::data::synth {
+#include "core/rng.h"
 
-inline uint64_t splitmix64(uint64_t& state) {
-  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+namespace ecg::data::synth {
 
 // Mixes several integers into one seed, so that sub-streams (page index,
 // purpose) are decorrelated from each other and from the user's seed.
@@ -30,24 +25,16 @@ inline uint64_t mix_seed(uint64_t a, uint64_t b, uint64_t c = 0) {
   return splitmix64(s);
 }
 
+// The raw stream is core's (ecg::Rng, the same xoshiro256** seeded through
+// the same splitmix64, so a seed gives the same words); the derived draws
+// below are this generator's own and differ from core's on purpose: a fixed
+// number of raw draws per call (normal() keeps no spare value, below() is a
+// multiply-shift), which keeps the page generator's sub-streams aligned.
 class Rng {
  public:
-  explicit Rng(uint64_t seed) {
-    uint64_t s = seed;
-    for (auto& w : s_) w = splitmix64(s);
-  }
+  explicit Rng(uint64_t seed) : raw_(seed) {}
 
-  uint64_t next() {
-    const uint64_t result = rotl(s_[1] * 5, 7) * 9;
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-  }
+  uint64_t next() { return raw_.next_u64(); }
 
   // Uniform in [0, 1).
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
@@ -70,8 +57,7 @@ class Rng {
   }
 
  private:
-  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
+  ecg::Rng raw_;
 };
 
 }  // namespace ecg::data::synth

@@ -1,4 +1,4 @@
-// Memory-bound kernels (batch norm, ReLU, add, pools, global average pool,
+// Memory-bound kernels (batch norm, ReLU, LeakyReLU, add, pools, global average pool,
 // dropout, softmax cross-entropy, Adam, SGD) and the dense layer on top of the
 // GEMM driver. Included by each ISA unit after gemm_driver.h; the loops are
 // written so the compiler vectorises them with that unit's flags
@@ -48,6 +48,17 @@ inline void relu_forward(int64_t n, const float* x, float* y) {
 inline void relu_backward(int64_t n, const float* y, const float* dy, float* dx) {
 #pragma omp parallel for simd num_threads(threads_for(n)) schedule(static)
   for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
+}
+
+inline void leaky_relu_forward(int64_t n, const float* x, float negative_slope, float* y) {
+#pragma omp parallel for simd num_threads(threads_for(n)) schedule(static)
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? x[i] : negative_slope * x[i];
+}
+
+inline void leaky_relu_backward(int64_t n, const float* x, const float* dy, float negative_slope,
+                                float* dx) {
+#pragma omp parallel for simd num_threads(threads_for(n)) schedule(static)
+  for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.f ? dy[i] : negative_slope * dy[i];
 }
 
 inline void add_forward(int64_t n, const float* a, const float* b, float* y) {
@@ -469,6 +480,8 @@ inline void register_into(OpTable& t, Isa lvl) {
   t.batch_norm_backward.set(cpu, lvl, &batch_norm_backward);
   t.relu_forward.set(cpu, lvl, &relu_forward);
   t.relu_backward.set(cpu, lvl, &relu_backward);
+  t.leaky_relu_forward.set(cpu, lvl, &leaky_relu_forward);
+  t.leaky_relu_backward.set(cpu, lvl, &leaky_relu_backward);
   t.add_forward.set(cpu, lvl, &add_forward);
   t.max_pool_forward.set(cpu, lvl, &max_pool_forward);
   t.max_pool_backward.set(cpu, lvl, &max_pool_backward);

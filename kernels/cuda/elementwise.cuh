@@ -1,6 +1,6 @@
 // Elementwise kernels on flat contiguous float buffers (the contracts of
-// kernels/ref/elementwise_ref.h and kernels/ref/optimizer_ref.h): ReLU
-// forward/backward, add, and the Adam/AdamW and SGD updates. Memory-bound:
+// kernels/ref/elementwise_ref.h and kernels/ref/optimizer_ref.h): ReLU and
+// LeakyReLU forward/backward, add, and the Adam/AdamW and SGD updates. Memory-bound:
 // one grid-stride loop each, 256 threads per block, no shared memory.
 //
 // Optimiser updates: the step-dependent scalars (bias corrections, Keras'
@@ -33,6 +33,23 @@ __global__ void __launch_bounds__(kElementwiseThreads)
                          float* __restrict__ dx) {
   ECG_GRID_STRIDE(i, n) {
     dx[i] = y[i] > 0.f ? dy[i] : 0.f;
+  }
+}
+
+__global__ void __launch_bounds__(kElementwiseThreads)
+    leaky_relu_forward_kernel(long long n, const float* __restrict__ x, float negative_slope,
+                              float* __restrict__ y) {
+  ECG_GRID_STRIDE(i, n) {
+    y[i] = x[i] > 0.f ? x[i] : negative_slope * x[i];
+  }
+}
+
+__global__ void __launch_bounds__(kElementwiseThreads)
+    leaky_relu_backward_kernel(long long n, const float* __restrict__ x,
+                               const float* __restrict__ dy, float negative_slope,
+                               float* __restrict__ dx) {
+  ECG_GRID_STRIDE(i, n) {
+    dx[i] = x[i] > 0.f ? dy[i] : negative_slope * dy[i];
   }
 }
 
@@ -111,6 +128,24 @@ inline cudaError_t relu_backward(long long n, const float* y, const float* dy, f
   return cudaGetLastError();
 }
 
+// The body of an elementwise host entry point: nothing to do for n <= 0, else
+// one grid-stride launch over n values on `stream`, and the launch's error.
+#define ECG_ELEMENTWISE_LAUNCH(n, stream, kernel, ...)                                  \
+  if ((n) <= 0) return cudaSuccess;                                                     \
+  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream, kernel) \
+  (__VA_ARGS__);                                                                        \
+  return cudaGetLastError()
+
+inline cudaError_t leaky_relu_forward(long long n, const float* x, float negative_slope, float* y,
+                                      cudaStream_t stream) {
+  ECG_ELEMENTWISE_LAUNCH(n, stream, leaky_relu_forward_kernel, n, x, negative_slope, y);
+}
+
+inline cudaError_t leaky_relu_backward(long long n, const float* x, const float* dy,
+                                       float negative_slope, float* dx, cudaStream_t stream) {
+  ECG_ELEMENTWISE_LAUNCH(n, stream, leaky_relu_backward_kernel, n, x, dy, negative_slope, dx);
+}
+
 inline cudaError_t add_forward(long long n, const float* a, const float* b, float* y,
                                cudaStream_t stream) {
   if (n <= 0) return cudaSuccess;
@@ -154,6 +189,8 @@ inline cudaError_t sgd_update(long long n, const SgdParams& p, float* param, con
   (n, s, param, grad, buf);
   return cudaGetLastError();
 }
+
+#undef ECG_ELEMENTWISE_LAUNCH
 
 }  // namespace cuda
 }  // namespace ecg

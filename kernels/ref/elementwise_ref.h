@@ -16,6 +16,18 @@ void relu_backward(int64_t n, const T* y, const T* dy, T* dx) {
 }
 
 template <class T>
+void leaky_relu_forward(int64_t n, const T* x, T negative_slope, T* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : negative_slope * x[i];
+}
+
+// From the input (not the output): with a negative slope the output's sign
+// no longer tells which side of zero x was.
+template <class T>
+void leaky_relu_backward(int64_t n, const T* x, const T* dy, T negative_slope, T* dx) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > T(0) ? dy[i] : negative_slope * dy[i];
+}
+
+template <class T>
 void add_forward(int64_t n, const T* a, const T* b, T* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }

@@ -26,6 +26,8 @@ void register_ref_kernels(OpTable& t) {
   t.batch_norm_update_running.set(cpu, lvl, &ref::batch_norm_update_running<float>);
   t.relu_forward.set(cpu, lvl, &ref::relu_forward<float>);
   t.relu_backward.set(cpu, lvl, &ref::relu_backward<float>);
+  t.leaky_relu_forward.set(cpu, lvl, &ref::leaky_relu_forward<float>);
+  t.leaky_relu_backward.set(cpu, lvl, &ref::leaky_relu_backward<float>);
   t.add_forward.set(cpu, lvl, &ref::add_forward<float>);
   t.max_pool_forward.set(cpu, lvl, &ref::max_pool_forward<float>);
   t.max_pool_backward.set(cpu, lvl, &ref::max_pool_backward<float>);

@@ -94,6 +94,14 @@ TEST(ElementwiseGrad, ReluAddDropout) {
             {rnd({4, 9}, 21)});
 }
 
+// Three slopes: PyTorch's default, a steep one and a negative one (the
+// backward reads x, so the meaning does not depend on the slope's sign).
+TEST(ElementwiseGrad, LeakyRelu) {
+  for (double slope : {0.01, 0.3, -0.5})
+    gradcheck([slope](const std::vector<Tensor>& t) { return leaky_relu(t[0], slope); },
+              {rnd({2, 3, 5, 7}, 40)});
+}
+
 TEST(PoolGrad, MaxAvgGlobal) {
   gradcheck(
       [](const std::vector<Tensor>& t) { return max_pool2d(t[0], Pool2dOptions::window(2, 2)); },

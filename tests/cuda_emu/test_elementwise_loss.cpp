@@ -1,7 +1,7 @@
-// Elementwise kernels (kernels/cuda/elementwise.cuh: ReLU, add, Adam, SGD),
+// Elementwise kernels (kernels/cuda/elementwise.cuh: ReLU, LeakyReLU, add, Adam, SGD),
 // softmax cross-entropy (kernels/cuda/softmax_xent.cuh) and the L2 penalty
 // (kernels/cuda/l2_penalty.cuh) on the emulator,
-// three schedules, against kernels/ref. ReLU is exact; the rest carry bounds
+// three schedules, against kernels/ref. ReLU and LeakyReLU are exact; the rest carry bounds
 // counted in float roundings (u = 2^-24), derived beside each.
 #include <algorithm>
 #include <cmath>
@@ -45,6 +45,24 @@ TEST(CudaEmuElementwise, ReluAndAdd) {
     EXPECT_EQ(ddx.to_host(), dx);
     ASSERT_EQ(ecg::cuda::add_forward(kN, dx_.get(), db.get(), ds.get(), nullptr), cudaSuccess);
     expect_close(ds.to_host(), sum, sum_bound, "add");
+  });
+}
+
+// The same float operations as the float reference (a compare and one
+// product), so the results are exact.
+TEST(CudaEmuElementwise, LeakyRelu) {
+  const float slope = 0.1f;
+  const auto x = fill_uniform(kN, 104), dyv = fill_uniform(kN, 105);
+  std::vector<float> y(kN), dx(kN);
+  ecg::ref::leaky_relu_forward<float>(kN, x.data(), slope, y.data());
+  ecg::ref::leaky_relu_backward<float>(kN, x.data(), dyv.data(), slope, dx.data());
+  for_each_kernel_schedule([&](const ScheduleSpec&) {
+    DeviceBuffer<float> dx_(x), dy(kN, 0xff), ddy(dyv), ddx(kN, 0xff);
+    ASSERT_EQ(ecg::cuda::leaky_relu_forward(kN, dx_.get(), slope, dy.get(), nullptr), cudaSuccess);
+    EXPECT_EQ(dy.to_host(), y);
+    ASSERT_EQ(ecg::cuda::leaky_relu_backward(kN, dx_.get(), ddy.get(), slope, ddx.get(), nullptr),
+              cudaSuccess);
+    EXPECT_EQ(ddx.to_host(), dx);
   });
 }
 

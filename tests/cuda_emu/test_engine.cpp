@@ -84,6 +84,25 @@ TEST(CudaEngine, TensorsLiveOnTheDevice) {
 #endif
 }
 
+// An op added to the op table reaches the device through its CUDA column:
+// leaky_relu forward and backward on Device::cuda() run emulated kernels and
+// give the CPU's values (a compare and one float product: exact).
+TEST(CudaEngine, LeakyReluRunsOnTheDevice) {
+  install();
+  Tensor xh = Tensor::uniform({4, 33}, 11, -1.0, 1.0), dy = Tensor::uniform({4, 33}, 12, -1.0, 1.0);
+  Tensor xd = xh.to(Device::cuda());
+  xh.set_requires_grad(true);
+  xd.set_requires_grad(true);
+  const uint64_t launches = cuda_emu::counters().launches;
+  Tensor yd = leaky_relu(xd, 0.1), yh = leaky_relu(xh, 0.1);
+  EXPECT_EQ(yd.device(), Device::cuda());
+  EXPECT_EQ(yd.to_vector_f32(), yh.to_vector_f32());
+  yd.backward(dy.to(Device::cuda()));
+  yh.backward(dy);
+  EXPECT_EQ(xd.grad().to_vector_f32(), xh.grad().to_vector_f32());
+  EXPECT_GE(cuda_emu::counters().launches, launches + 2);
+}
+
 struct TrainRun {
   std::vector<double> losses;
   std::map<std::string, std::vector<double>> tensors;  // parameters and buffers after the steps

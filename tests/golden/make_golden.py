@@ -7,7 +7,9 @@ committed .bin files. Regenerating with the same PyTorch build gives identical
 bytes: every input comes from a seeded numpy generator and PyTorch runs on the
 CPU in float64. (Another build, e.g. Debian 12's 1.13.0a0, differs in the last
 bits of float64 results, well inside the f64 tolerances; on 2026-12-07 only
-resnet11.bin was rewritten, with it.)
+resnet11.bin was rewritten, with it. Later that day the leaky_relu case was
+appended to ops.bin with that build; the tensors before it kept the bytes of
+the first build, which differ from it in the last bits of linear/y.)
 
 Convention: inputs and parameters are drawn in float64, rounded to float32 and
 stored as float32; PyTorch then computes in float64 from those rounded values,
@@ -234,6 +236,27 @@ def simple_cases(w, rng):
         w.add(name + "/dw", wl.grad)
         if has_bias:
             w.add(name + "/db", bl.grad)
+
+
+LEAKY_SLOPE = 0.1  # not a power of two, so its rounding to float32 is exercised
+
+
+def leaky_relu_cases(w):
+    # Added after the other cases, with a generator of its own, so that every
+    # tensor written before it keeps its bytes (the shared rng stream is not
+    # drawn from). Values bounded away from 0, as for relu.
+    rng = np.random.default_rng([20261207, 16])
+    x = f32_input(rng, (2, 3, 5, 7))
+    x = torch.where(x.abs() < 1e-3, x + 0.01, x)
+    xl = leaf(x)
+    y = F.leaky_relu(xl, LEAKY_SLOPE)
+    dy = f32_input(rng, tuple(y.shape))
+    (y * dy).sum().backward()
+    w.add("leaky_relu/negative_slope", [LEAKY_SLOPE])
+    w.add("leaky_relu/x", x, np.float32)
+    w.add("leaky_relu/dy", dy, np.float32)
+    w.add("leaky_relu/y", y)
+    w.add("leaky_relu/dx", xl.grad)
 
 
 # ---- batch norm ------------------------------------------------------------------
@@ -688,6 +711,7 @@ def main():
     pool_cases(ops, rng)
     simple_cases(ops, rng)
     loss_cases(ops, rng)
+    leaky_relu_cases(ops)
     ops.save("ops.bin")
     bn = Writer()
     bn_cases(bn, rng)

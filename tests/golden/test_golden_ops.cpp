@@ -155,6 +155,21 @@ TEST_P(GoldenOps, Relu) {
   check(g, "relu/dx", x.grad(), exact);
 }
 
+TEST_P(GoldenOps, LeakyRelu) {
+  const GoldenFile& g = file("ops.bin");
+  const double slope = g.get("leaky_relu/negative_slope").values.at(0);
+  Tensor x = in(g, "leaky_relu/x", true);
+  Tensor y = leaky_relu(x, slope);
+  // Positive side: copies. Negative side: PyTorch multiplies by the double
+  // slope; the f32 path rounds the slope (0.1) to float, then the product:
+  // two f32 roundings, 2^-23 relative. Inputs stay 1e-3 away from the kink.
+  const Tolerance two_roundings{0, 1.2e-7,
+                                "f32 slope and slope * x: 2^-23 relative"};  // observed 0.59
+  check(g, "leaky_relu/y", y, two_roundings);
+  y.backward(in(g, "leaky_relu/dy"));
+  check(g, "leaky_relu/dx", x.grad(), two_roundings);
+}
+
 TEST_P(GoldenOps, Add) {
   const GoldenFile& g = file("ops.bin");
   Tensor a = in(g, "add/a", true), b = in(g, "add/b", true);

@@ -75,6 +75,28 @@ TEST(CpuElementwise, ReluAddDropout) {
   }
 }
 
+TEST(CpuElementwise, LeakyRelu) {
+  const float slope = 0.1f;
+  for (int64_t n : {int64_t(1), int64_t(37), int64_t(70001)}) {
+    auto x = random_vec(n, 4), g = random_vec(n, 5);
+    auto xd = to_double(x), gd = to_double(g);
+    std::vector<double> fwd(n), bwd(n);
+    ref::leaky_relu_forward<double>(n, xd.data(), slope, fwd.data());
+    ref::leaky_relu_backward<double>(n, xd.data(), gd.data(), slope, bwd.data());
+    for_each_variant([&](Isa isa, int threads) {
+      std::vector<float> out(n);
+      if (auto f = ops().leaky_relu_forward.exact(DeviceType::CPU, isa)) {
+        f(n, x.data(), slope, out.data());
+        EXPECT_TRUE(all_near(tag("leaky_relu fwd", isa, threads), out, fwd, kElementwiseTolF32, 0));
+      }
+      if (auto f = ops().leaky_relu_backward.exact(DeviceType::CPU, isa)) {
+        f(n, x.data(), g.data(), slope, out.data());
+        EXPECT_TRUE(all_near(tag("leaky_relu bwd", isa, threads), out, bwd, kElementwiseTolF32, 0));
+      }
+    });
+  }
+}
+
 TEST(CpuBatchNorm, TrainEvalBackward) {
   const BatchNormShape shapes[] = {{1, 3, 7}, {16, 5, 529}, {2, 17, 1}, {4, 3, 3001}};
   for (const auto& s : shapes) {
