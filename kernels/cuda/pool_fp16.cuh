@@ -13,6 +13,7 @@
 #include "kernels/cuda/emu/cuda_compat.h"
 #include "kernels/cuda/fp16_args.h"
 #include "kernels/cuda/grid.cuh"
+#include "kernels/cuda/pool_window.cuh"
 
 namespace ecg {
 namespace cuda {
@@ -24,23 +25,14 @@ __global__ void __launch_bounds__(kElementwiseThreads)
   const long long total = static_cast<long long>(a.N) * a.P * a.Q * a.C;
   for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
        o += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const int c = static_cast<int>(o % a.C);
-    const long long pix = o / a.C;
-    const int q = static_cast<int>(pix % a.Q), p = static_cast<int>(pix / a.Q % a.P);
-    const long long n = pix / (static_cast<long long>(a.P) * a.Q);
+    const NhwcPosition at = nhwc_position(a, o);
     float acc = kMax ? -INFINITY : 0.f;
     int count = 0;
-    for (int r = 0; r < a.R; ++r) {
-      const int h = p * a.stride_h - a.pad_top + r;
-      if (h < 0 || h >= a.H) continue;
-      for (int t = 0; t < a.S; ++t) {
-        const int v = q * a.stride_w - a.pad_left + t;
-        if (v < 0 || v >= a.W) continue;
-        const float xv = __half2float(x[((n * a.H + h) * a.W + v) * a.C + c]);
-        acc = kMax ? (xv > acc || xv != xv ? xv : acc) : acc + xv;  // a NaN propagates
-        ++count;
-      }
-    }
+    for_each_window_tap(a, at.p, at.q, [&](int, int, int h, int v) {
+      const float xv = __half2float(x[nhwc_input_index(a, at.n, h, v, at.c)]);
+      acc = kMax ? (xv > acc || xv != xv ? xv : acc) : acc + xv;  // a NaN propagates
+      ++count;
+    });
     y[o] = __float2half_rn(kMax || count == 0 ? acc : acc / static_cast<float>(count));
   }
 }

@@ -10,6 +10,7 @@
 #include "kernels/cuda/emu/cuda_compat.h"
 #include "kernels/cuda/grid.cuh"
 #include "kernels/cuda/int8_args.h"
+#include "kernels/cuda/pool_window.cuh"
 
 namespace ecg {
 namespace cuda {
@@ -20,21 +21,12 @@ __global__ void __launch_bounds__(kElementwiseThreads)
   const long long total = static_cast<long long>(a.N) * a.P * a.Q * a.C;
   for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
        o += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const int c = static_cast<int>(o % a.C);
-    const long long pix = o / a.C;
-    const int q = static_cast<int>(pix % a.Q), p = static_cast<int>(pix / a.Q % a.P);
-    const long long n = pix / (static_cast<long long>(a.P) * a.Q);
+    const NhwcPosition at = nhwc_position(a, o);
     int best = -128;
-    for (int r = 0; r < a.R; ++r) {
-      const int h = p * a.stride_h - a.pad_top + r;
-      if (h < 0 || h >= a.H) continue;
-      for (int t = 0; t < a.S; ++t) {
-        const int v = q * a.stride_w - a.pad_left + t;
-        if (v < 0 || v >= a.W) continue;
-        const int xv = x[((n * a.H + h) * a.W + v) * a.C + c];
-        best = xv > best ? xv : best;
-      }
-    }
+    for_each_window_tap(a, at.p, at.q, [&](int, int, int h, int v) {
+      const int xv = x[nhwc_input_index(a, at.n, h, v, at.c)];
+      best = xv > best ? xv : best;
+    });
     y[o] = static_cast<signed char>(best);
   }
 }
@@ -45,21 +37,12 @@ __global__ void __launch_bounds__(kElementwiseThreads)
   const long long total = static_cast<long long>(a.N) * a.P * a.Q * a.C;
   for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
        o += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const int c = static_cast<int>(o % a.C);
-    const long long pix = o / a.C;
-    const int q = static_cast<int>(pix % a.Q), p = static_cast<int>(pix / a.Q % a.P);
-    const long long n = pix / (static_cast<long long>(a.P) * a.Q);
+    const NhwcPosition at = nhwc_position(a, o);
     int sum = 0, count = 0;
-    for (int r = 0; r < a.R; ++r) {
-      const int h = p * a.stride_h - a.pad_top + r;
-      if (h < 0 || h >= a.H) continue;
-      for (int t = 0; t < a.S; ++t) {
-        const int v = q * a.stride_w - a.pad_left + t;
-        if (v < 0 || v >= a.W) continue;
-        sum += x[((n * a.H + h) * a.W + v) * a.C + c] - a.zp_in;
-        ++count;
-      }
-    }
+    for_each_window_tap(a, at.p, at.q, [&](int, int, int h, int v) {
+      sum += x[nhwc_input_index(a, at.n, h, v, at.c)] - a.zp_in;
+      ++count;
+    });
     const int sh = a.shift[count];
     long long v = (static_cast<long long>(sum) * a.m0[count] + (1LL << (sh - 1))) >> sh;
     v += a.zp_out;
