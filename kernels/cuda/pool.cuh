@@ -160,42 +160,26 @@ __global__ void __launch_bounds__(kElementwiseThreads)
 
 inline cudaError_t max_pool_forward(const Pool2dShape& s, const float* x, float* y, int* argmax,
                                     cudaStream_t stream) {
-  const long long n = static_cast<long long>(s.N) * s.C * s.P * s.Q;
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             max_pool_forward_kernel)
-  (s, x, y, argmax);
-  return cudaGetLastError();
+  return launch_elementwise(static_cast<long long>(s.N) * s.C * s.P * s.Q, stream,
+                            ECG_KERNEL(max_pool_forward_kernel), s, x, y, argmax);
 }
 
 inline cudaError_t max_pool_backward(const Pool2dShape& s, const float* dy, const int* argmax,
                                      float* dx, cudaStream_t stream) {
-  const long long n = static_cast<long long>(s.N) * s.C * s.H * s.W;
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             max_pool_backward_kernel)
-  (s, dy, argmax, dx);
-  return cudaGetLastError();
+  return launch_elementwise(static_cast<long long>(s.N) * s.C * s.H * s.W, stream,
+                            ECG_KERNEL(max_pool_backward_kernel), s, dy, argmax, dx);
 }
 
 inline cudaError_t avg_pool_forward(const Pool2dShape& s, const float* x, float* y,
                                     cudaStream_t stream) {
-  const long long n = static_cast<long long>(s.N) * s.C * s.P * s.Q;
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             avg_pool_forward_kernel)
-  (s, x, y);
-  return cudaGetLastError();
+  return launch_elementwise(static_cast<long long>(s.N) * s.C * s.P * s.Q, stream,
+                            ECG_KERNEL(avg_pool_forward_kernel), s, x, y);
 }
 
 inline cudaError_t avg_pool_backward(const Pool2dShape& s, const float* dy, float* dx,
                                      cudaStream_t stream) {
-  const long long n = static_cast<long long>(s.N) * s.C * s.H * s.W;
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             avg_pool_backward_kernel)
-  (s, dy, dx);
-  return cudaGetLastError();
+  return launch_elementwise(static_cast<long long>(s.N) * s.C * s.H * s.W, stream,
+                            ECG_KERNEL(avg_pool_backward_kernel), s, dy, dx);
 }
 
 inline cudaError_t global_avg_pool_forward(int N, int C, int HW, const float* x, float* y,

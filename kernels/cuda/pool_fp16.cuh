@@ -22,7 +22,7 @@ namespace cuda {
 template <bool kMax>
 __global__ void __launch_bounds__(kElementwiseThreads)
     pool_fp16_kernel(PoolFp16Args a, const __half* __restrict__ x, __half* __restrict__ y) {
-  const long long total = static_cast<long long>(a.N) * a.P * a.Q * a.C;
+  const long long total = nhwc_outputs(a);
   for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
        o += static_cast<long long>(gridDim.x) * blockDim.x) {
     const NhwcPosition at = nhwc_position(a, o);
@@ -49,31 +49,18 @@ __global__ void __launch_bounds__(kElementwiseThreads)
 
 inline cudaError_t max_pool_fp16(const PoolFp16Args& a, const __half* x, __half* y,
                                  cudaStream_t stream) {
-  const long long n = static_cast<long long>(a.N) * a.P * a.Q * a.C;
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             pool_fp16_kernel<true>)
-  (a, x, y);
-  return cudaGetLastError();
+  return launch_elementwise(nhwc_outputs(a), stream, ECG_KERNEL(pool_fp16_kernel<true>), a, x, y);
 }
 
 inline cudaError_t avg_pool_fp16(const PoolFp16Args& a, const __half* x, __half* y,
                                  cudaStream_t stream) {
-  const long long n = static_cast<long long>(a.N) * a.P * a.Q * a.C;
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             pool_fp16_kernel<false>)
-  (a, x, y);
-  return cudaGetLastError();
+  return launch_elementwise(nhwc_outputs(a), stream, ECG_KERNEL(pool_fp16_kernel<false>), a, x, y);
 }
 
 // y = a + b (then max(0, .) when relu); y may be a or b.
 inline cudaError_t add_fp16(long long n, bool relu, const __half* a, const __half* b, __half* y,
                             cudaStream_t stream) {
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream, add_fp16_kernel)
-  (n, relu ? 1 : 0, a, b, y);
-  return cudaGetLastError();
+  return launch_elementwise(n, stream, ECG_KERNEL(add_fp16_kernel), n, relu ? 1 : 0, a, b, y);
 }
 
 }  // namespace cuda

@@ -18,7 +18,7 @@ namespace cuda {
 __global__ void __launch_bounds__(kElementwiseThreads)
     max_pool_int8_kernel(PoolInt8Args a, const signed char* __restrict__ x,
                          signed char* __restrict__ y) {
-  const long long total = static_cast<long long>(a.N) * a.P * a.Q * a.C;
+  const long long total = nhwc_outputs(a);
   for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
        o += static_cast<long long>(gridDim.x) * blockDim.x) {
     const NhwcPosition at = nhwc_position(a, o);
@@ -34,7 +34,7 @@ __global__ void __launch_bounds__(kElementwiseThreads)
 __global__ void __launch_bounds__(kElementwiseThreads)
     avg_pool_int8_kernel(PoolInt8Args a, const signed char* __restrict__ x,
                          signed char* __restrict__ y) {
-  const long long total = static_cast<long long>(a.N) * a.P * a.Q * a.C;
+  const long long total = nhwc_outputs(a);
   for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
        o += static_cast<long long>(gridDim.x) * blockDim.x) {
     const NhwcPosition at = nhwc_position(a, o);
@@ -65,31 +65,18 @@ __global__ void __launch_bounds__(kElementwiseThreads)
 
 inline cudaError_t max_pool_int8(const PoolInt8Args& a, const signed char* x, signed char* y,
                                  cudaStream_t stream) {
-  const long long n = static_cast<long long>(a.N) * a.P * a.Q * a.C;
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             max_pool_int8_kernel)
-  (a, x, y);
-  return cudaGetLastError();
+  return launch_elementwise(nhwc_outputs(a), stream, ECG_KERNEL(max_pool_int8_kernel), a, x, y);
 }
 
 // a.m0 / a.shift: device arrays of R*S + 1 multipliers indexed by window count.
 inline cudaError_t avg_pool_int8(const PoolInt8Args& a, const signed char* x, signed char* y,
                                  cudaStream_t stream) {
-  const long long n = static_cast<long long>(a.N) * a.P * a.Q * a.C;
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             avg_pool_int8_kernel)
-  (a, x, y);
-  return cudaGetLastError();
+  return launch_elementwise(nhwc_outputs(a), stream, ECG_KERNEL(avg_pool_int8_kernel), a, x, y);
 }
 
 inline cudaError_t add_int8(long long n, const AddInt8Args& p, const signed char* a,
                             const signed char* b, signed char* y, cudaStream_t stream) {
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream, add_int8_kernel)
-  (n, p, a, b, y);
-  return cudaGetLastError();
+  return launch_elementwise(n, stream, ECG_KERNEL(add_int8_kernel), n, p, a, b, y);
 }
 
 }  // namespace cuda

@@ -9,6 +9,12 @@
 namespace ecg {
 namespace cuda {
 
+// Outputs of an N x P x Q x C (NHWC) pooling: the kernels' grid-stride range.
+template <class Shape>
+__host__ __device__ inline long long nhwc_outputs(const Shape& a) {
+  return static_cast<long long>(a.N) * a.P * a.Q * a.C;
+}
+
 // Output o of an N x P x Q x C (NHWC) tensor: image n, row p, column q, channel c.
 struct NhwcPosition {
   long long n;
