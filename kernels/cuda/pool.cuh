@@ -62,6 +62,25 @@ __device__ __forceinline__ CoverWindow pool_cover_window(const Pool2dShape& s, i
   return w;
 }
 
+// The backward gather of both pools: for every input element i (grid-stride),
+// dx[i] = the sum that add(acc, o, p, q, yx) forms over the outputs (p, q),
+// flat index o, whose window covers i (yx: i's flat in-plane index).
+template <class AddTerm>
+__device__ __forceinline__ void pool_backward_gather(const Pool2dShape& s, float* __restrict__ dx,
+                                                     AddTerm add) {
+  const long long total = static_cast<long long>(s.N) * s.C * s.H * s.W;
+  for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const PlanePosition at = plane_position(i, s.H, s.W);
+    const CoverWindow w = pool_cover_window(s, at.y, at.x);
+    const long long base = at.plane * s.P * s.Q;
+    float acc = 0.f;
+    for (int p = w.p0; p <= w.p1; ++p)
+      for (int q = w.q0; q <= w.q1; ++q) add(acc, base + p * s.Q + q, p, q, at.yx);
+    dx[i] = acc;
+  }
+}
+
 __global__ void __launch_bounds__(kElementwiseThreads)
     max_pool_forward_kernel(Pool2dShape s, const float* __restrict__ x, float* __restrict__ y,
                             int* __restrict__ argmax) {
@@ -87,18 +106,9 @@ __global__ void __launch_bounds__(kElementwiseThreads)
 __global__ void __launch_bounds__(kElementwiseThreads)
     max_pool_backward_kernel(Pool2dShape s, const float* __restrict__ dy,
                              const int* __restrict__ argmax, float* __restrict__ dx) {
-  const long long total = static_cast<long long>(s.N) * s.C * s.H * s.W;
-  for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
-       i += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const PlanePosition at = plane_position(i, s.H, s.W);
-    const CoverWindow w = pool_cover_window(s, at.y, at.x);
-    const long long base = at.plane * s.P * s.Q;
-    float acc = 0.f;
-    for (int p = w.p0; p <= w.p1; ++p)
-      for (int q = w.q0; q <= w.q1; ++q)
-        if (argmax[base + p * s.Q + q] == at.yx) acc += dy[base + p * s.Q + q];
-    dx[i] = acc;
-  }
+  pool_backward_gather(s, dx, [&](float& acc, long long o, int, int, int yx) {
+    if (argmax[o] == yx) acc += dy[o];
+  });
 }
 
 __global__ void __launch_bounds__(kElementwiseThreads)
@@ -117,20 +127,10 @@ __global__ void __launch_bounds__(kElementwiseThreads)
 
 __global__ void __launch_bounds__(kElementwiseThreads)
     avg_pool_backward_kernel(Pool2dShape s, const float* __restrict__ dy, float* __restrict__ dx) {
-  const long long total = static_cast<long long>(s.N) * s.C * s.H * s.W;
-  for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
-       i += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const PlanePosition at = plane_position(i, s.H, s.W);
-    const CoverWindow w = pool_cover_window(s, at.y, at.x);
-    const long long base = at.plane * s.P * s.Q;
-    float acc = 0.f;
-    for (int p = w.p0; p <= w.p1; ++p)
-      for (int q = w.q0; q <= w.q1; ++q) {
-        const int cnt = pool_count(s, p, q);
-        if (cnt) acc += dy[base + p * s.Q + q] / static_cast<float>(cnt);
-      }
-    dx[i] = acc;
-  }
+  pool_backward_gather(s, dx, [&](float& acc, long long o, int p, int q, int) {
+    const int cnt = pool_count(s, p, q);
+    if (cnt) acc += dy[o] / static_cast<float>(cnt);
+  });
 }
 
 // One warp per plane: y[plane] = mean of its HW values.
