@@ -32,7 +32,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cuda_sass_loops import parse  # noqa: E402
+from cuda_sass_loops import backward_branches, parse  # noqa: E402
 
 CLOCK = 921.6e6
 PEAK_FP32 = 128 * 2 * CLOCK  # 236 GFLOP/s
@@ -70,15 +70,11 @@ def loop_stats(sass_path):
     stats = {}
     for name, ins in parse(open(sass_path).read()):
         best = None
-        for addr, body in ins:
-            if re.search(r'\bBRA\b', body):
-                t = re.search(r'0x([0-9a-f]+)', body)
-                if t and int(t.group(1), 16) < addr:
-                    a, b = int(t.group(1), 16), addr
-                    loop = [x for (ad, x) in ins if a <= ad <= b]
-                    fma = sum(1 for x in loop if re.search(r'\b(FFMA|HFMA2)\b', x))
-                    if best is None or fma > best[1]:
-                        best = (len(loop), fma, (a, b))
+        for a, b in backward_branches(ins):
+            loop = [x for (ad, x) in ins if a <= ad <= b]
+            fma = sum(1 for x in loop if re.search(r'\b(FFMA|HFMA2)\b', x))
+            if best is None or fma > best[1]:
+                best = (len(loop), fma, (a, b))
         if best:
             stats[name] = (best[0], best[1], executed_outside_loop(ins, best[2]))
     return stats
@@ -95,12 +91,7 @@ def nested_loop_stats(sass_path, key):
     for name, ins in parse(open(sass_path).read()):
         if key not in name:
             continue
-        loops = []
-        for addr, body in ins:
-            if re.search(r'\bBRA\b', body):
-                t = re.search(r'0x([0-9a-f]+)', body)
-                if t and int(t.group(1), 16) < addr:
-                    loops.append((int(t.group(1), 16), addr))
+        loops = list(backward_branches(ins))
         outer = max(loops, key=lambda ab: ab[1] - ab[0])
         inner = [(a, b) for a, b in loops if (a, b) != outer and outer[0] <= a and b <= outer[1]]
         count = lambda a, b: sum(1 for ad, _ in ins if a <= ad <= b)  # noqa: E731
@@ -169,10 +160,7 @@ def main():
     loops = {**loop_stats(sass_f32), **loop_stats(sass_i8)}
 
     def loop_of(key):
-        for k, v in loops.items():
-            if key in k:
-                return v
-        raise KeyError(key)
+        return find(loops, key)
 
     # igemm configurations (kernels/cuda/igemm.cuh igemm_config): template
     # arguments (threads along M, outputs per thread) -> tile.

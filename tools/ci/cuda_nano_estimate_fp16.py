@@ -34,10 +34,7 @@ def main():
     loops = loop_stats(sass)
 
     def loop_of(key):
-        for k, v in loops.items():
-            if key in k:
-                return v
-        raise KeyError(key)
+        return find(loops, key)
 
     # conv_fp16_config: (threads along M, TM, TN) -> tile; the gather mode
     # (conv_fp16.cuh kGather*): 0 = two halves through the iterator (odd C:
