@@ -95,4 +95,21 @@ inline Fp16Reference fp16_conv_reference(const Conv2dShape& s, bool relu, bool r
   return out;
 }
 
+// Max, sum, sum of magnitudes and count of the in-bounds window of output
+// (n, p, q, c) of an NHWC pool; value(i) is input element i as a double.
+struct PoolWindowSums {
+  double max = -INFINITY, sum = 0, sum_abs = 0;
+  int count = 0;
+};
+
+template <class Shape, class Value>
+PoolWindowSums pool_window_sums(const Shape& s, int n, int p, int q, int c, Value value) {
+  PoolWindowSums w;
+  for_each_window_tap(s, p, q, [&](int, int, int h, int v) {
+    const double xv = value(((static_cast<std::size_t>(n) * s.H + h) * s.W + v) * s.C + c);
+    w.max = std::max(w.max, xv), w.sum += xv, w.sum_abs += std::fabs(xv), ++w.count;
+  });
+  return w;
+}
+
 }  // namespace ecg::cuda_emu::testing
