@@ -22,10 +22,7 @@ namespace cuda {
 template <bool kMax>
 __global__ void __launch_bounds__(kElementwiseThreads)
     pool_fp16_kernel(PoolFp16Args a, const __half* __restrict__ x, __half* __restrict__ y) {
-  const long long total = nhwc_outputs(a);
-  for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
-       o += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const NhwcPosition at = nhwc_position(a, o);
+  for_each_pool_output(a, [&](long long o, const NhwcPosition& at) {
     float acc = kMax ? -INFINITY : 0.f;
     int count = 0;
     for_each_window_tap(a, at.p, at.q, [&](int, int, int h, int v) {
@@ -34,7 +31,7 @@ __global__ void __launch_bounds__(kElementwiseThreads)
       ++count;
     });
     y[o] = __float2half_rn(kMax || count == 0 ? acc : acc / static_cast<float>(count));
-  }
+  });
 }
 
 __global__ void __launch_bounds__(kElementwiseThreads)

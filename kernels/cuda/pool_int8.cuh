@@ -18,26 +18,20 @@ namespace cuda {
 __global__ void __launch_bounds__(kElementwiseThreads)
     max_pool_int8_kernel(PoolInt8Args a, const signed char* __restrict__ x,
                          signed char* __restrict__ y) {
-  const long long total = nhwc_outputs(a);
-  for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
-       o += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const NhwcPosition at = nhwc_position(a, o);
+  for_each_pool_output(a, [&](long long o, const NhwcPosition& at) {
     int best = -128;
     for_each_window_tap(a, at.p, at.q, [&](int, int, int h, int v) {
       const int xv = x[nhwc_input_index(a, at.n, h, v, at.c)];
       best = xv > best ? xv : best;
     });
     y[o] = static_cast<signed char>(best);
-  }
+  });
 }
 
 __global__ void __launch_bounds__(kElementwiseThreads)
     avg_pool_int8_kernel(PoolInt8Args a, const signed char* __restrict__ x,
                          signed char* __restrict__ y) {
-  const long long total = nhwc_outputs(a);
-  for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
-       o += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const NhwcPosition at = nhwc_position(a, o);
+  for_each_pool_output(a, [&](long long o, const NhwcPosition& at) {
     int sum = 0, count = 0;
     for_each_window_tap(a, at.p, at.q, [&](int, int, int h, int v) {
       sum += x[nhwc_input_index(a, at.n, h, v, at.c)] - a.zp_in;
@@ -48,7 +42,7 @@ __global__ void __launch_bounds__(kElementwiseThreads)
     v += a.zp_out;
     v = v < a.qmin ? a.qmin : (v > a.qmax ? a.qmax : v);
     y[o] = static_cast<signed char>(v);
-  }
+  });
 }
 
 __global__ void __launch_bounds__(kElementwiseThreads)

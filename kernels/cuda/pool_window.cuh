@@ -33,6 +33,15 @@ __device__ __forceinline__ NhwcPosition nhwc_position(const Shape& a, long long 
   return at;
 }
 
+// body(o, position of o) for every output o of the pooling (grid-stride loop).
+template <class Shape, class Body>
+__device__ __forceinline__ void for_each_pool_output(const Shape& a, Body body) {
+  const long long total = nhwc_outputs(a);
+  for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
+       o += static_cast<long long>(gridDim.x) * blockDim.x)
+    body(o, nhwc_position(a, o));
+}
+
 // Flat index of input (n, h, v, c) of an N x H x W x C tensor.
 template <class Shape>
 __device__ __forceinline__ long long nhwc_input_index(const Shape& a, long long n, int h, int v,
