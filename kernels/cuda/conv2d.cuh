@@ -626,20 +626,49 @@ inline int conv2d_forward_table_period(const Conv2dShape& s) {
   return period <= kConvTapTable && span < (1LL << 31) ? period : 0;
 }
 
+// The implicit-GEMM forward; kTable: with the tap table of one period
+// (period > 0, conv2d_forward_table_period), else the iterator form.
+template <bool kTable>
+inline cudaError_t conv2d_forward_igemm(const Conv2dShape& s, const float* x, const float* w,
+                                        const float* scale, const float* bias,
+                                        const float* residual, bool relu, bool vec, int period,
+                                        float* y, cudaStream_t stream) {
+  const int sub = igemm_config(s.K).b_substep;
+  const int rs = s.R * s.S, step_c = sub / rs, step_rs = sub % rs;
+  const int step_r = step_rs / s.S, step_t = step_rs % s.S;
+  const int M = s.K, Ncol = s.N * s.P * s.Q, Kdim = s.C * s.R * s.S;
+  const ConvForwardProblem<kTable> prob{
+      s,
+      x,
+      w,
+      scale,
+      bias,
+      residual,
+      y,
+      FastDivmod::make(s.P * s.Q),
+      FastDivmod::make(s.Q),
+      FastDivmod::make(rs),
+      FastDivmod::make(s.S),
+      relu ? 1 : 0,
+      vec ? 1 : 0,
+      step_r,
+      step_t,
+      (step_c * s.H + step_r) * s.W + step_t,
+      kTable ? period : 0,
+      kTable ? static_cast<long long>(period / rs) * s.H * s.W : 0};
+  return igemm_launch(prob, M, Ncol, Kdim, 1, stream);
+}
+
 // Both forward forms (plain: scale, residual null, relu false).
 inline cudaError_t conv2d_forward_launch(const Conv2dShape& s, const float* x, const float* w,
                                          const float* scale, const float* bias,
                                          const float* residual, bool relu, float* y,
                                          cudaStream_t stream) {
-  const int sub = igemm_config(s.K).b_substep;
-  const int rs = s.R * s.S, step_c = sub / rs, step_rs = sub % rs;
-  const int step_r = step_rs / s.S, step_t = step_rs % s.S;
   const int period = conv2d_forward_table_period(s);
   const bool vec = (s.P * s.Q) % 4 == 0 && conv2d_aligned16(y) &&
                    (residual == nullptr || conv2d_aligned16(residual));
-  const int M = s.K, Ncol = s.N * s.P * s.Q, Kdim = s.C * s.R * s.S;
   if (conv2d_forward_direct(s)) {
-    if (Ncol <= 0) return cudaSuccess;
+    if (s.N * s.P * s.Q <= 0) return cudaSuccess;
     const ConvDirectArgs a{
         s,
         x,
@@ -657,46 +686,9 @@ inline cudaError_t conv2d_forward_launch(const Conv2dShape& s, const float* x, c
     ECG_LAUNCH(grid, dim3(8, 32), 0, stream, conv_direct3x3_k16_kernel)(a);
     return cudaGetLastError();
   }
-  if (period > 0) {
-    const ConvForwardProblem<true> prob{s,
-                                        x,
-                                        w,
-                                        scale,
-                                        bias,
-                                        residual,
-                                        y,
-                                        FastDivmod::make(s.P * s.Q),
-                                        FastDivmod::make(s.Q),
-                                        FastDivmod::make(rs),
-                                        FastDivmod::make(s.S),
-                                        relu ? 1 : 0,
-                                        vec ? 1 : 0,
-                                        step_r,
-                                        step_t,
-                                        (step_c * s.H + step_r) * s.W + step_t,
-                                        period,
-                                        static_cast<long long>(period / rs) * s.H * s.W};
-    return igemm_launch(prob, M, Ncol, Kdim, 1, stream);
-  }
-  const ConvForwardProblem<false> prob{s,
-                                       x,
-                                       w,
-                                       scale,
-                                       bias,
-                                       residual,
-                                       y,
-                                       FastDivmod::make(s.P * s.Q),
-                                       FastDivmod::make(s.Q),
-                                       FastDivmod::make(rs),
-                                       FastDivmod::make(s.S),
-                                       relu ? 1 : 0,
-                                       vec ? 1 : 0,
-                                       step_r,
-                                       step_t,
-                                       (step_c * s.H + step_r) * s.W + step_t,
-                                       0,
-                                       0};
-  return igemm_launch(prob, M, Ncol, Kdim, 1, stream);
+  if (period > 0)
+    return conv2d_forward_igemm<true>(s, x, w, scale, bias, residual, relu, vec, period, y, stream);
+  return conv2d_forward_igemm<false>(s, x, w, scale, bias, residual, relu, vec, period, y, stream);
 }
 
 // Inference form with a fused epilogue: y = relu?(conv(x, w) * scale + bias +

@@ -381,10 +381,7 @@ inline cudaError_t conv_fp16(const ConvFp16Args& args, const __half* x, void* y,
   if (cols <= 0 || args.K <= 0) return cudaSuccess;
   ConvFp16Args a = args;
   const bool pairs = a.C % 2 == 0 && reinterpret_cast<unsigned long long>(x) % 4 == 0;
-  a.pq_div = FastDivmod::make(a.P * a.Q);
-  a.q_div = FastDivmod::make(a.Q);
-  a.cp_div = FastDivmod::make(a.Cp);
-  a.s_div = FastDivmod::make(a.S);
+  prepare_conv_divisors(a);
   if (conv_fp16_is_dense(a)) {
     ECG_LAUNCH(dim3(static_cast<unsigned>((cols * a.K + 7) / 8)), dim3(256), 0, stream,
                conv_fp16_dense_kernel)

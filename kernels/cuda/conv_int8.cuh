@@ -325,10 +325,7 @@ inline cudaError_t conv_int8(const ConvInt8Args& args, ConvInt8Path path, int co
   if (conv_int8_workspace_bytes(args, path) > 0 && workspace == nullptr)
     return cudaErrorInvalidValue;
   ConvInt8Args a = args;
-  a.pq_div = FastDivmod::make(a.P * a.Q);
-  a.q_div = FastDivmod::make(a.Q);
-  a.cp_div = FastDivmod::make(a.Cp);
-  a.s_div = FastDivmod::make(a.S);
+  prepare_conv_divisors(a);
   if (conv_int8_is_dense(a)) {
     ECG_LAUNCH(dim3(static_cast<unsigned>((rows * a.K + 7) / 8)), dim3(256), 0, stream,
                conv_int8_dense_kernel)

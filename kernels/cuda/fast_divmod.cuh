@@ -56,5 +56,16 @@ struct FastDivmod {
   }
 };
 
+// Host: the four divisors of the int8 and FP16 implicit GEMMs (ConvInt8Args,
+// ConvFp16Args): an output column into (image, row, column) by P*Q and Q, a
+// reduction index into (row, column, channel) by Cp and S.
+template <class ConvArgs>
+inline void prepare_conv_divisors(ConvArgs& a) {
+  a.pq_div = FastDivmod::make(a.P * a.Q);
+  a.q_div = FastDivmod::make(a.Q);
+  a.cp_div = FastDivmod::make(a.Cp);
+  a.s_div = FastDivmod::make(a.S);
+}
+
 }  // namespace cuda
 }  // namespace ecg

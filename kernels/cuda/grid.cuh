@@ -15,5 +15,21 @@ inline unsigned elementwise_blocks(long long n) {
   return static_cast<unsigned>(b < 1 ? 1 : (b < 4096 ? b : 4096));
 }
 
+// A kernel and its name, for launch_elementwise: ECG_KERNEL(my_kernel<true>).
+#define ECG_KERNEL(...) __VA_ARGS__, #__VA_ARGS__
+
+// Runs kernel(args...) on elementwise_blocks(n) blocks of kElementwiseThreads
+// (the kernel's grid-stride loop covers n); n <= 0 launches nothing and
+// succeeds. Returns the launch's error.
+template <class... P, class... A>
+inline cudaError_t launch_elementwise(long long n, cudaStream_t stream, void (*kernel)(P...),
+                                      const char* name, A... args) {
+  if (n <= 0) return cudaSuccess;
+  ECG_LAUNCH_POINTER(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream, kernel,
+                     name)
+  (args...);
+  return cudaGetLastError();
+}
+
 }  // namespace cuda
 }  // namespace ecg

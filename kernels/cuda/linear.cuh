@@ -80,22 +80,14 @@ inline cudaError_t linear_forward(int N, int in, int out, const float* x, const 
 
 inline cudaError_t linear_backward_data(int N, int in, int out, const float* dy, const float* w,
                                         float* dx, cudaStream_t stream) {
-  const long long n = static_cast<long long>(N) * in;
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             linear_backward_data_kernel)
-  (N, in, out, dy, w, dx);
-  return cudaGetLastError();
+  return launch_elementwise(static_cast<long long>(N) * in, stream,
+                            ECG_KERNEL(linear_backward_data_kernel), N, in, out, dy, w, dx);
 }
 
 inline cudaError_t linear_backward_weights(int N, int in, int out, const float* x, const float* dy,
                                            float* dw, float* db, cudaStream_t stream) {
-  const long long n = static_cast<long long>(out) * in;
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             linear_backward_weights_kernel)
-  (N, in, out, x, dy, dw, db);
-  return cudaGetLastError();
+  return launch_elementwise(static_cast<long long>(out) * in, stream,
+                            ECG_KERNEL(linear_backward_weights_kernel), N, in, out, x, dy, dw, db);
 }
 
 }  // namespace cuda

@@ -14,6 +14,7 @@
 #include "kernels/cuda/grid.cuh"
 #include "kernels/cuda/reduce.cuh"
 #include "kernels/kernel_api.h"
+#include "kernels/window_taps.h"
 
 namespace ecg {
 namespace cuda {
@@ -33,30 +34,70 @@ __device__ __forceinline__ int pool_count(const Pool2dShape& s, int p, int q) {
   return hc > 0 && vc > 0 ? hc * vc : 0;
 }
 
+// Element i of a tensor of planes rows x cols: its plane, its flat in-plane
+// index yx and that index's row y and column x.
+struct PlanePosition {
+  long long plane;
+  int yx, y, x;
+};
+
+__device__ __forceinline__ PlanePosition plane_position(long long i, int rows, int cols) {
+  PlanePosition at;
+  at.plane = i / (rows * cols);
+  at.yx = static_cast<int>(i % (rows * cols));
+  at.y = at.yx / cols;
+  at.x = at.yx % cols;
+  return at;
+}
+
+// Outputs [p0, p1] x [q0, q1] whose windows cover input (h, v).
+struct CoverWindow {
+  int p0, p1, q0, q1;
+};
+
+__device__ __forceinline__ CoverWindow pool_cover_window(const Pool2dShape& s, int h, int v) {
+  CoverWindow w;
+  pool_cover(h, s.pad_top, s.R, s.stride_h, s.P, w.p0, w.p1);
+  pool_cover(v, s.pad_left, s.S, s.stride_w, s.Q, w.q0, w.q1);
+  return w;
+}
+
+// The backward gather of both pools: for every input element i (grid-stride),
+// dx[i] = the sum that add(acc, o, p, q, yx) forms over the outputs (p, q),
+// flat index o, whose window covers i (yx: i's flat in-plane index).
+template <class AddTerm>
+__device__ __forceinline__ void pool_backward_gather(const Pool2dShape& s, float* __restrict__ dx,
+                                                     AddTerm add) {
+  const long long total = static_cast<long long>(s.N) * s.C * s.H * s.W;
+  for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const PlanePosition at = plane_position(i, s.H, s.W);
+    const CoverWindow w = pool_cover_window(s, at.y, at.x);
+    const long long base = at.plane * s.P * s.Q;
+    float acc = 0.f;
+    for (int p = w.p0; p <= w.p1; ++p)
+      for (int q = w.q0; q <= w.q1; ++q) add(acc, base + p * s.Q + q, p, q, at.yx);
+    dx[i] = acc;
+  }
+}
+
 __global__ void __launch_bounds__(kElementwiseThreads)
     max_pool_forward_kernel(Pool2dShape s, const float* __restrict__ x, float* __restrict__ y,
                             int* __restrict__ argmax) {
   const long long total = static_cast<long long>(s.N) * s.C * s.P * s.Q;
   for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
        o += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const long long plane = o / (s.P * s.Q);
-    const int pq = static_cast<int>(o % (s.P * s.Q)), p = pq / s.Q, q = pq % s.Q;
-    const float* xp = x + plane * s.H * s.W;
+    const PlanePosition at = plane_position(o, s.P, s.Q);
+    const float* xp = x + at.plane * s.H * s.W;
     float best = -INFINITY;
     int best_i = -1;
-    for (int r = 0; r < s.R; ++r) {
-      const int h = p * s.stride_h - s.pad_top + r;
-      if (h < 0 || h >= s.H) continue;
-      for (int t = 0; t < s.S; ++t) {
-        const int v = q * s.stride_w - s.pad_left + t;
-        if (v < 0 || v >= s.W) continue;
-        const float val = xp[h * s.W + v];
-        if (best_i < 0 || val > best) {
-          best = val;
-          best_i = h * s.W + v;
-        }
+    for_each_window_tap(s, at.y, at.x, [&](int, int, int h, int v) {
+      const float val = xp[h * s.W + v];
+      if (best_i < 0 || val > best) {
+        best = val;
+        best_i = h * s.W + v;
       }
-    }
+    });
     y[o] = best;
     argmax[o] = best_i;
   }
@@ -65,21 +106,9 @@ __global__ void __launch_bounds__(kElementwiseThreads)
 __global__ void __launch_bounds__(kElementwiseThreads)
     max_pool_backward_kernel(Pool2dShape s, const float* __restrict__ dy,
                              const int* __restrict__ argmax, float* __restrict__ dx) {
-  const long long total = static_cast<long long>(s.N) * s.C * s.H * s.W;
-  for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
-       i += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const long long plane = i / (s.H * s.W);
-    const int hv = static_cast<int>(i % (s.H * s.W)), h = hv / s.W, v = hv % s.W;
-    int p0, p1, q0, q1;
-    pool_cover(h, s.pad_top, s.R, s.stride_h, s.P, p0, p1);
-    pool_cover(v, s.pad_left, s.S, s.stride_w, s.Q, q0, q1);
-    const long long base = plane * s.P * s.Q;
-    float acc = 0.f;
-    for (int p = p0; p <= p1; ++p)
-      for (int q = q0; q <= q1; ++q)
-        if (argmax[base + p * s.Q + q] == hv) acc += dy[base + p * s.Q + q];
-    dx[i] = acc;
-  }
+  pool_backward_gather(s, dx, [&](float& acc, long long o, int, int, int yx) {
+    if (argmax[o] == yx) acc += dy[o];
+  });
 }
 
 __global__ void __launch_bounds__(kElementwiseThreads)
@@ -87,42 +116,21 @@ __global__ void __launch_bounds__(kElementwiseThreads)
   const long long total = static_cast<long long>(s.N) * s.C * s.P * s.Q;
   for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
        o += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const long long plane = o / (s.P * s.Q);
-    const int pq = static_cast<int>(o % (s.P * s.Q)), p = pq / s.Q, q = pq % s.Q;
-    const float* xp = x + plane * s.H * s.W;
+    const PlanePosition at = plane_position(o, s.P, s.Q);
+    const float* xp = x + at.plane * s.H * s.W;
     float acc = 0.f;
-    for (int r = 0; r < s.R; ++r) {
-      const int h = p * s.stride_h - s.pad_top + r;
-      if (h < 0 || h >= s.H) continue;
-      for (int t = 0; t < s.S; ++t) {
-        const int v = q * s.stride_w - s.pad_left + t;
-        if (v >= 0 && v < s.W) acc += xp[h * s.W + v];
-      }
-    }
-    const int cnt = pool_count(s, p, q);
+    for_each_window_tap(s, at.y, at.x, [&](int, int, int h, int v) { acc += xp[h * s.W + v]; });
+    const int cnt = pool_count(s, at.y, at.x);
     y[o] = cnt ? acc / static_cast<float>(cnt) : 0.f;
   }
 }
 
 __global__ void __launch_bounds__(kElementwiseThreads)
     avg_pool_backward_kernel(Pool2dShape s, const float* __restrict__ dy, float* __restrict__ dx) {
-  const long long total = static_cast<long long>(s.N) * s.C * s.H * s.W;
-  for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
-       i += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const long long plane = i / (s.H * s.W);
-    const int hv = static_cast<int>(i % (s.H * s.W)), h = hv / s.W, v = hv % s.W;
-    int p0, p1, q0, q1;
-    pool_cover(h, s.pad_top, s.R, s.stride_h, s.P, p0, p1);
-    pool_cover(v, s.pad_left, s.S, s.stride_w, s.Q, q0, q1);
-    const long long base = plane * s.P * s.Q;
-    float acc = 0.f;
-    for (int p = p0; p <= p1; ++p)
-      for (int q = q0; q <= q1; ++q) {
-        const int cnt = pool_count(s, p, q);
-        if (cnt) acc += dy[base + p * s.Q + q] / static_cast<float>(cnt);
-      }
-    dx[i] = acc;
-  }
+  pool_backward_gather(s, dx, [&](float& acc, long long o, int p, int q, int) {
+    const int cnt = pool_count(s, p, q);
+    if (cnt) acc += dy[o] / static_cast<float>(cnt);
+  });
 }
 
 // One warp per plane: y[plane] = mean of its HW values.
@@ -152,42 +160,26 @@ __global__ void __launch_bounds__(kElementwiseThreads)
 
 inline cudaError_t max_pool_forward(const Pool2dShape& s, const float* x, float* y, int* argmax,
                                     cudaStream_t stream) {
-  const long long n = static_cast<long long>(s.N) * s.C * s.P * s.Q;
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             max_pool_forward_kernel)
-  (s, x, y, argmax);
-  return cudaGetLastError();
+  return launch_elementwise(static_cast<long long>(s.N) * s.C * s.P * s.Q, stream,
+                            ECG_KERNEL(max_pool_forward_kernel), s, x, y, argmax);
 }
 
 inline cudaError_t max_pool_backward(const Pool2dShape& s, const float* dy, const int* argmax,
                                      float* dx, cudaStream_t stream) {
-  const long long n = static_cast<long long>(s.N) * s.C * s.H * s.W;
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             max_pool_backward_kernel)
-  (s, dy, argmax, dx);
-  return cudaGetLastError();
+  return launch_elementwise(static_cast<long long>(s.N) * s.C * s.H * s.W, stream,
+                            ECG_KERNEL(max_pool_backward_kernel), s, dy, argmax, dx);
 }
 
 inline cudaError_t avg_pool_forward(const Pool2dShape& s, const float* x, float* y,
                                     cudaStream_t stream) {
-  const long long n = static_cast<long long>(s.N) * s.C * s.P * s.Q;
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             avg_pool_forward_kernel)
-  (s, x, y);
-  return cudaGetLastError();
+  return launch_elementwise(static_cast<long long>(s.N) * s.C * s.P * s.Q, stream,
+                            ECG_KERNEL(avg_pool_forward_kernel), s, x, y);
 }
 
 inline cudaError_t avg_pool_backward(const Pool2dShape& s, const float* dy, float* dx,
                                      cudaStream_t stream) {
-  const long long n = static_cast<long long>(s.N) * s.C * s.H * s.W;
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             avg_pool_backward_kernel)
-  (s, dy, dx);
-  return cudaGetLastError();
+  return launch_elementwise(static_cast<long long>(s.N) * s.C * s.H * s.W, stream,
+                            ECG_KERNEL(avg_pool_backward_kernel), s, dy, dx);
 }
 
 inline cudaError_t global_avg_pool_forward(int N, int C, int HW, const float* x, float* y,

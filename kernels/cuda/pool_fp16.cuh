@@ -13,6 +13,7 @@
 #include "kernels/cuda/emu/cuda_compat.h"
 #include "kernels/cuda/fp16_args.h"
 #include "kernels/cuda/grid.cuh"
+#include "kernels/cuda/pool_window.cuh"
 
 namespace ecg {
 namespace cuda {
@@ -21,28 +22,16 @@ namespace cuda {
 template <bool kMax>
 __global__ void __launch_bounds__(kElementwiseThreads)
     pool_fp16_kernel(PoolFp16Args a, const __half* __restrict__ x, __half* __restrict__ y) {
-  const long long total = static_cast<long long>(a.N) * a.P * a.Q * a.C;
-  for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
-       o += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const int c = static_cast<int>(o % a.C);
-    const long long pix = o / a.C;
-    const int q = static_cast<int>(pix % a.Q), p = static_cast<int>(pix / a.Q % a.P);
-    const long long n = pix / (static_cast<long long>(a.P) * a.Q);
+  for_each_pool_output(a, [&](long long o, const NhwcPosition& at) {
     float acc = kMax ? -INFINITY : 0.f;
     int count = 0;
-    for (int r = 0; r < a.R; ++r) {
-      const int h = p * a.stride_h - a.pad_top + r;
-      if (h < 0 || h >= a.H) continue;
-      for (int t = 0; t < a.S; ++t) {
-        const int v = q * a.stride_w - a.pad_left + t;
-        if (v < 0 || v >= a.W) continue;
-        const float xv = __half2float(x[((n * a.H + h) * a.W + v) * a.C + c]);
-        acc = kMax ? (xv > acc || xv != xv ? xv : acc) : acc + xv;  // a NaN propagates
-        ++count;
-      }
-    }
+    for_each_window_tap(a, at.p, at.q, [&](int, int, int h, int v) {
+      const float xv = __half2float(x[nhwc_input_index(a, at.n, h, v, at.c)]);
+      acc = kMax ? (xv > acc || xv != xv ? xv : acc) : acc + xv;  // a NaN propagates
+      ++count;
+    });
     y[o] = __float2half_rn(kMax || count == 0 ? acc : acc / static_cast<float>(count));
-  }
+  });
 }
 
 __global__ void __launch_bounds__(kElementwiseThreads)
@@ -57,31 +46,18 @@ __global__ void __launch_bounds__(kElementwiseThreads)
 
 inline cudaError_t max_pool_fp16(const PoolFp16Args& a, const __half* x, __half* y,
                                  cudaStream_t stream) {
-  const long long n = static_cast<long long>(a.N) * a.P * a.Q * a.C;
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             pool_fp16_kernel<true>)
-  (a, x, y);
-  return cudaGetLastError();
+  return launch_elementwise(nhwc_outputs(a), stream, ECG_KERNEL(pool_fp16_kernel<true>), a, x, y);
 }
 
 inline cudaError_t avg_pool_fp16(const PoolFp16Args& a, const __half* x, __half* y,
                                  cudaStream_t stream) {
-  const long long n = static_cast<long long>(a.N) * a.P * a.Q * a.C;
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             pool_fp16_kernel<false>)
-  (a, x, y);
-  return cudaGetLastError();
+  return launch_elementwise(nhwc_outputs(a), stream, ECG_KERNEL(pool_fp16_kernel<false>), a, x, y);
 }
 
 // y = a + b (then max(0, .) when relu); y may be a or b.
 inline cudaError_t add_fp16(long long n, bool relu, const __half* a, const __half* b, __half* y,
                             cudaStream_t stream) {
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream, add_fp16_kernel)
-  (n, relu ? 1 : 0, a, b, y);
-  return cudaGetLastError();
+  return launch_elementwise(n, stream, ECG_KERNEL(add_fp16_kernel), n, relu ? 1 : 0, a, b, y);
 }
 
 }  // namespace cuda

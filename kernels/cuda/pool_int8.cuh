@@ -10,6 +10,7 @@
 #include "kernels/cuda/emu/cuda_compat.h"
 #include "kernels/cuda/grid.cuh"
 #include "kernels/cuda/int8_args.h"
+#include "kernels/cuda/pool_window.cuh"
 
 namespace ecg {
 namespace cuda {
@@ -17,55 +18,31 @@ namespace cuda {
 __global__ void __launch_bounds__(kElementwiseThreads)
     max_pool_int8_kernel(PoolInt8Args a, const signed char* __restrict__ x,
                          signed char* __restrict__ y) {
-  const long long total = static_cast<long long>(a.N) * a.P * a.Q * a.C;
-  for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
-       o += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const int c = static_cast<int>(o % a.C);
-    const long long pix = o / a.C;
-    const int q = static_cast<int>(pix % a.Q), p = static_cast<int>(pix / a.Q % a.P);
-    const long long n = pix / (static_cast<long long>(a.P) * a.Q);
+  for_each_pool_output(a, [&](long long o, const NhwcPosition& at) {
     int best = -128;
-    for (int r = 0; r < a.R; ++r) {
-      const int h = p * a.stride_h - a.pad_top + r;
-      if (h < 0 || h >= a.H) continue;
-      for (int t = 0; t < a.S; ++t) {
-        const int v = q * a.stride_w - a.pad_left + t;
-        if (v < 0 || v >= a.W) continue;
-        const int xv = x[((n * a.H + h) * a.W + v) * a.C + c];
-        best = xv > best ? xv : best;
-      }
-    }
+    for_each_window_tap(a, at.p, at.q, [&](int, int, int h, int v) {
+      const int xv = x[nhwc_input_index(a, at.n, h, v, at.c)];
+      best = xv > best ? xv : best;
+    });
     y[o] = static_cast<signed char>(best);
-  }
+  });
 }
 
 __global__ void __launch_bounds__(kElementwiseThreads)
     avg_pool_int8_kernel(PoolInt8Args a, const signed char* __restrict__ x,
                          signed char* __restrict__ y) {
-  const long long total = static_cast<long long>(a.N) * a.P * a.Q * a.C;
-  for (long long o = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; o < total;
-       o += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const int c = static_cast<int>(o % a.C);
-    const long long pix = o / a.C;
-    const int q = static_cast<int>(pix % a.Q), p = static_cast<int>(pix / a.Q % a.P);
-    const long long n = pix / (static_cast<long long>(a.P) * a.Q);
+  for_each_pool_output(a, [&](long long o, const NhwcPosition& at) {
     int sum = 0, count = 0;
-    for (int r = 0; r < a.R; ++r) {
-      const int h = p * a.stride_h - a.pad_top + r;
-      if (h < 0 || h >= a.H) continue;
-      for (int t = 0; t < a.S; ++t) {
-        const int v = q * a.stride_w - a.pad_left + t;
-        if (v < 0 || v >= a.W) continue;
-        sum += x[((n * a.H + h) * a.W + v) * a.C + c] - a.zp_in;
-        ++count;
-      }
-    }
+    for_each_window_tap(a, at.p, at.q, [&](int, int, int h, int v) {
+      sum += x[nhwc_input_index(a, at.n, h, v, at.c)] - a.zp_in;
+      ++count;
+    });
     const int sh = a.shift[count];
     long long v = (static_cast<long long>(sum) * a.m0[count] + (1LL << (sh - 1))) >> sh;
     v += a.zp_out;
     v = v < a.qmin ? a.qmin : (v > a.qmax ? a.qmax : v);
     y[o] = static_cast<signed char>(v);
-  }
+  });
 }
 
 __global__ void __launch_bounds__(kElementwiseThreads)
@@ -82,31 +59,18 @@ __global__ void __launch_bounds__(kElementwiseThreads)
 
 inline cudaError_t max_pool_int8(const PoolInt8Args& a, const signed char* x, signed char* y,
                                  cudaStream_t stream) {
-  const long long n = static_cast<long long>(a.N) * a.P * a.Q * a.C;
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             max_pool_int8_kernel)
-  (a, x, y);
-  return cudaGetLastError();
+  return launch_elementwise(nhwc_outputs(a), stream, ECG_KERNEL(max_pool_int8_kernel), a, x, y);
 }
 
 // a.m0 / a.shift: device arrays of R*S + 1 multipliers indexed by window count.
 inline cudaError_t avg_pool_int8(const PoolInt8Args& a, const signed char* x, signed char* y,
                                  cudaStream_t stream) {
-  const long long n = static_cast<long long>(a.N) * a.P * a.Q * a.C;
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream,
-             avg_pool_int8_kernel)
-  (a, x, y);
-  return cudaGetLastError();
+  return launch_elementwise(nhwc_outputs(a), stream, ECG_KERNEL(avg_pool_int8_kernel), a, x, y);
 }
 
 inline cudaError_t add_int8(long long n, const AddInt8Args& p, const signed char* a,
                             const signed char* b, signed char* y, cudaStream_t stream) {
-  if (n <= 0) return cudaSuccess;
-  ECG_LAUNCH(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, stream, add_int8_kernel)
-  (n, p, a, b, y);
-  return cudaGetLastError();
+  return launch_elementwise(n, stream, ECG_KERNEL(add_int8_kernel), n, p, a, b, y);
 }
 
 }  // namespace cuda

@@ -12,33 +12,17 @@
 #include <cstdint>
 
 #include "kernels/int8_api.h"
+#include "kernels/window_taps.h"
 
 namespace ecg::ref {
-
-// Calls f(pixel, r, t) for each in-bounds tap (r, t) of the window of output
-// (n, p, q), in (r, t) order; pixel is the NHWC pixel index (n, h, v) of the
-// input the tap reads (padding taps are skipped: they contribute nothing).
-// Shape: Conv2dShape or Pool2dShape.
-template <class Shape, class F>
-void for_each_window_tap(const Shape& s, int n, int p, int q, F&& f) {
-  for (int r = 0; r < s.R; ++r) {
-    const int h = p * s.stride_h - s.pad_top + r;
-    if (h < 0 || h >= s.H) continue;
-    for (int t = 0; t < s.S; ++t) {
-      const int v = q * s.stride_w - s.pad_left + t;
-      if (v < 0 || v >= s.W) continue;
-      f((static_cast<int64_t>(n) * s.H + h) * s.W + v, r, t);
-    }
-  }
-}
 
 // Accumulator of output (n, p, q, k), bias included.
 inline int32_t conv_int8_acc(const int8::ConvInt8Params& prm, const int8_t* w, const int8_t* x,
                              int n, int p, int q, int k) {
   const Conv2dShape& s = prm.shape;
   uint32_t acc = static_cast<uint32_t>(prm.bias.empty() ? 0 : prm.bias[k]);
-  for_each_window_tap(s, n, p, q, [&](int64_t pixel, int r, int t) {
-    const int8_t* xp = x + pixel * s.C;
+  for_each_window_tap(s, p, q, [&](int r, int t, int h, int v) {
+    const int8_t* xp = x + ((static_cast<int64_t>(n) * s.H + h) * s.W + v) * s.C;
     for (int c = 0; c < s.C; ++c) {
       const int32_t xv = xp[c] - prm.zp_in;
       const int32_t wv = w[((static_cast<int64_t>(k) * s.C + c) * s.R + r) * s.S + t];
@@ -74,8 +58,8 @@ inline void max_pool_int8_row(const Pool2dShape& s, const int8_t* x, int8_t* y, 
   for (int q = 0; q < s.Q; ++q) {
     int8_t* out = y + ((static_cast<int64_t>(n) * s.P + p) * s.Q + q) * s.C;
     std::fill(out, out + s.C, static_cast<int8_t>(-128));
-    for_each_window_tap(s, n, p, q, [&](int64_t pixel, int, int) {
-      const int8_t* in = x + pixel * s.C;
+    for_each_window_tap(s, p, q, [&](int, int, int h, int v) {
+      const int8_t* in = x + ((static_cast<int64_t>(n) * s.H + h) * s.W + v) * s.C;
       for (int c = 0; c < s.C; ++c) out[c] = std::max(out[c], in[c]);
     });
   }
@@ -89,8 +73,8 @@ inline void avg_pool_int8_row(const int8::AvgPoolInt8Params& prm, const int8_t* 
   for (int q = 0; q < s.Q; ++q)
     for (int c = 0; c < s.C; ++c) {
       int32_t sum = 0, count = 0;
-      for_each_window_tap(s, n, p, q, [&](int64_t pixel, int, int) {
-        sum += x[pixel * s.C + c] - prm.zp_in;
+      for_each_window_tap(s, p, q, [&](int, int, int h, int v) {
+        sum += x[((static_cast<int64_t>(n) * s.H + h) * s.W + v) * s.C + c] - prm.zp_in;
         ++count;
       });
       y[((static_cast<int64_t>(n) * s.P + p) * s.Q + q) * s.C + c] =

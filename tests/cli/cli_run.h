@@ -34,6 +34,20 @@ inline CliRun run(const std::string& args) {
   return r;
 }
 
+// An empty folder `prefix<pid>` under the temp folder (a leftover is removed).
+inline std::string fresh_dir(const std::string& prefix) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / (prefix + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+// `ecgcnn synth`: a tiny set of per_class pages per class into `out`.
+inline CliRun synth(const std::string& out, int per_class) {
+  return run("synth --out " + out + " --per-class " + std::to_string(per_class) +
+             " --width 320 --seed 3 --quiet");
+}
+
 inline int lines(const std::string& s) {
   int n = 0;
   for (char c : s) n += c == '\n';

@@ -10,35 +10,13 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli_run.h"
+
 namespace {
 
-struct CliRun {
-  int code = -1;
-  std::string out, err;
-};
-
-CliRun run(const std::string& args) {
-  std::string errfile =
-      std::filesystem::temp_directory_path() / ("ecg_cli_err_" + std::to_string(::getpid()));
-  std::string cmd = std::string(ECG_CLI_PATH) + " " + args + " 2>" + errfile;
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(errfile);
-  r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
-  std::remove(errfile.c_str());
-  return r;
-}
-
-int lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
+using ecg::cli_test::CliRun;
+using ecg::cli_test::lines;
+using ecg::cli_test::run;
 
 TEST(Cli, HelpListsSubcommands) {
   CliRun r = run("--help");
@@ -112,10 +90,8 @@ TEST(Cli, SummaryPrintsTheStudyParameterCount) {
 // tests of the libraries never reach.
 TEST(Cli, SynthTrainEvalQuantizeInferChain) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("ecg_cli_chain_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  const std::string d = dir.string();
-  CliRun r = run("synth --out " + d + "/data --per-class 6 --width 320 --seed 3 --quiet");
+  const std::string d = ecg::cli_test::fresh_dir("ecg_cli_chain_");
+  CliRun r = ecg::cli_test::synth(d + "/data", 6);
   ASSERT_EQ(r.code, 0) << r.err;
   r = run("train --data " + d + "/data --model resnet11 --image-size 32 --epochs 1 --batch 4 " +
           "--precise-bn 2 --out " + d + "/run");
@@ -143,7 +119,7 @@ TEST(Cli, SynthTrainEvalQuantizeInferChain) {
   r = run("predict --checkpoint " + ck + " " + image + " --json");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("probabilities"), std::string::npos) << r.out;
-  fs::remove_all(dir);
+  fs::remove_all(d);
 }
 
 // The study's deployment table: every field present and plausible, in JSON

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli_run.h"
 #include "data/image_io.h"
 #include "data/npy.h"
 #include "models/checkpoint.h"
@@ -27,27 +28,8 @@ namespace {
 namespace fs = std::filesystem;
 using data::write_npy;
 
-struct CliRun {
-  int code = -1;
-  std::string out, err;
-};
-
-CliRun run(const std::string& args) {
-  std::string errfile =
-      fs::temp_directory_path() / ("ecg_cli_bad_err_" + std::to_string(::getpid()));
-  std::string cmd = std::string(ECG_CLI_PATH) + " " + args + " 2>" + errfile;
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(errfile);
-  r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
-  std::remove(errfile.c_str());
-  return r;
-}
+using cli_test::CliRun;
+using cli_test::run;
 
 class CliBadFiles : public ::testing::Test {
  protected:
@@ -177,7 +159,7 @@ TEST_F(CliBadFiles, PredictSkipBadListsBadInputsAndGoesOn) {
 // bad files (JSON: skipped_count, skipped_files) and evaluates the rest.
 TEST_F(CliBadFiles, EvalSkipBadCountsAndNamesBadImages) {
   ::setenv("ECG_CACHE_DIR", path("cache").c_str(), 1);
-  CliRun r = run("synth --out " + path("data") + " --per-class 3 --width 320 --seed 3 --quiet");
+  CliRun r = cli_test::synth(path("data"), 3);
   ASSERT_EQ(r.code, 0) << r.err;
   std::string victim;
   for (const auto& e : fs::recursive_directory_iterator(path("data/test")))
@@ -280,7 +262,7 @@ std::string slurp(const std::string& file) {
 // run folder records the data folder as an absolute path, so --resume works
 // from anywhere.
 TEST_F(CliBadFiles, CtrlCExits130AndResumeWorksFromAnotherFolder) {
-  CliRun r = run("synth --out " + path("data") + " --per-class 6 --width 320 --seed 3 --quiet");
+  CliRun r = cli_test::synth(path("data"), 6);
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string err = path("train.err");
   const pid_t pid = spawn(dir_.string(),

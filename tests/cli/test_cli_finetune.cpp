@@ -25,11 +25,9 @@ class CliFinetune : public ::testing::Test {
  protected:
   // 24 pages (train 20 / test 4) and a 1-epoch ResNet-11 at 32 px to start from.
   static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::temp_directory_path() /
-                        ("ecg_cli_finetune_" + std::to_string(::getpid())));
-    fs::remove_all(*dir_);
+    dir_ = new fs::path(cli_test::fresh_dir("ecg_cli_finetune_"));
     const std::string d = dir_->string();
-    CliRun r = run("synth --out " + d + "/data --per-class 6 --width 320 --seed 3 --quiet");
+    CliRun r = cli_test::synth(d + "/data", 6);
     ASSERT_EQ(r.code, 0) << r.err;
     r = run("train --data " + d + "/data --image-size 32 --epochs 1 --batch 4 --precise-bn 2 " +
             "--out " + d + "/pre");

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/cuda/emu/cuda_compat.h"
@@ -40,19 +41,25 @@ struct ExpectRaces {
   ~ExpectRaces() { --races_expected(); }
 };
 
+// body(spec) under one schedule, traced as `trace`; no new race report
+// unless an ExpectRaces is in scope.
+template <class F>
+void run_under_schedule(const ScheduleSpec& spec, const std::string& trace, F&& body) {
+  set_schedule(spec);
+  SCOPED_TRACE(trace);
+  const std::uint64_t races_before = race_reports();
+  body(spec);
+  if (races_expected() == 0) {
+    EXPECT_EQ(race_reports(), races_before)
+        << "ThreadSanitizer reported data races between emulated CUDA threads (reports above)";
+  }
+}
+
 template <class F>
 void for_each_schedule(F&& body) {
   ScheduleGuard guard;
-  for (const ScheduleSpec& spec : schedules()) {
-    set_schedule(spec);
-    SCOPED_TRACE("schedule " + spec.name());
-    const std::uint64_t races_before = race_reports();
-    body(spec);
-    if (races_expected() == 0) {
-      EXPECT_EQ(race_reports(), races_before)
-          << "ThreadSanitizer reported data races between emulated CUDA threads (reports above)";
-    }
-  }
+  for (const ScheduleSpec& spec : schedules())
+    run_under_schedule(spec, "schedule " + spec.name(), body);
 }
 
 // Device buffer holding a copy of `host` (or n zeroed elements).

@@ -35,6 +35,7 @@
 
 #include "kernels/cuda/conv_fp16_pack.h"
 #include "kernels/kernel_api.h"
+#include "kernels/window_taps.h"
 
 namespace ecg::cuda_emu::testing {
 
@@ -64,22 +65,15 @@ inline Fp16Reference fp16_conv_reference(const Conv2dShape& s, bool relu, bool r
       for (int q = 0; q < s.Q; ++q)
         for (int k = 0; k < s.K; ++k) {
           double acc = 0, sum_abs = 0;
-          for (int r = 0; r < s.R; ++r) {
-            const int h = p * s.stride_h - s.pad_top + r;
-            if (h < 0 || h >= s.H) continue;
-            for (int t = 0; t < s.S; ++t) {
-              const int v = q * s.stride_w - s.pad_left + t;
-              if (v < 0 || v >= s.W) continue;
-              for (int ch = 0; ch < s.C; ++ch) {
-                const double xv = x[((static_cast<std::size_t>(n) * s.H + h) * s.W + v) * s.C + ch];
-                const double wv =
-                    w[((static_cast<std::size_t>(k) * s.C + ch) * s.R + r) * s.S + t] *
-                    static_cast<double>(s_w[k]);
-                acc += xv * wv;
-                sum_abs += std::fabs(xv * wv);
-              }
+          for_each_window_tap(s, p, q, [&](int r, int t, int h, int v) {
+            for (int ch = 0; ch < s.C; ++ch) {
+              const double xv = x[((static_cast<std::size_t>(n) * s.H + h) * s.W + v) * s.C + ch];
+              const double wv = w[((static_cast<std::size_t>(k) * s.C + ch) * s.R + r) * s.S + t] *
+                                static_cast<double>(s_w[k]);
+              acc += xv * wv;
+              sum_abs += std::fabs(xv * wv);
             }
-          }
+          });
           const std::size_t o = ((static_cast<std::size_t>(n) * s.P + p) * s.Q + q) * s.K + k;
           double y = acc + bias[k];
           const double rv = residual ? res[o] : 0.0;
@@ -99,6 +93,23 @@ inline Fp16Reference fp16_conv_reference(const Conv2dShape& s, bool relu, bool r
           out.bound.push_back(bound);
         }
   return out;
+}
+
+// Max, sum, sum of magnitudes and count of the in-bounds window of output
+// (n, p, q, c) of an NHWC pool; value(i) is input element i as a double.
+struct PoolWindowSums {
+  double max = -INFINITY, sum = 0, sum_abs = 0;
+  int count = 0;
+};
+
+template <class Shape, class Value>
+PoolWindowSums pool_window_sums(const Shape& s, int n, int p, int q, int c, Value value) {
+  PoolWindowSums w;
+  for_each_window_tap(s, p, q, [&](int, int, int h, int v) {
+    const double xv = value(((static_cast<std::size_t>(n) * s.H + h) * s.W + v) * s.C + c);
+    w.max = std::max(w.max, xv), w.sum += xv, w.sum_abs += std::fabs(xv), ++w.count;
+  });
+  return w;
 }
 
 }  // namespace ecg::cuda_emu::testing

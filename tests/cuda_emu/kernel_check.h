@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/kernel_api.h"
 #include "tests/cuda_emu/emu_testing.h"
 
 namespace ecg::cuda_emu::testing {
@@ -32,14 +33,18 @@ void for_each_kernel_schedule(F&& body) {
   }
   ScheduleGuard guard;
   const ScheduleSpec spec = schedules().front();
-  set_schedule(spec);
-  SCOPED_TRACE("schedule " + spec.name() + " (ThreadSanitizer)");
-  const std::uint64_t races_before = race_reports();
-  body(spec);
-  if (races_expected() == 0) {
-    EXPECT_EQ(race_reports(), races_before)
-        << "ThreadSanitizer reported data races between emulated CUDA threads (reports above)";
-  }
+  run_under_schedule(spec, "schedule " + spec.name() + " (ThreadSanitizer)", body);
+}
+
+// A finalized convolution shape (strides sh, sw; padding top, left, bottom, right).
+inline Conv2dShape conv_shape(int N, int C, int H, int W, int K, int R, int S, int sh, int sw,
+                              int pt, int pl, int pb, int pr) {
+  Conv2dShape s;
+  s.N = N, s.C = C, s.H = H, s.W = W, s.K = K, s.R = R, s.S = S;
+  s.stride_h = sh, s.stride_w = sw;
+  s.pad_top = pt, s.pad_left = pl, s.pad_bottom = pb, s.pad_right = pr;
+  EXPECT_TRUE(ecg::conv2d_finalize(s));
+  return s;
 }
 
 // Under ThreadSanitizer, only the shapes at `keep` (the smallest that still

@@ -26,16 +26,6 @@ using ecg::Conv2dShape;
 using ecg::cuda_emu::ScheduleSpec;
 using namespace ecg::cuda_emu::testing;
 
-Conv2dShape make_shape(int N, int C, int H, int W, int K, int R, int S, int sh, int sw, int pt,
-                       int pl, int pb, int pr) {
-  Conv2dShape s;
-  s.N = N, s.C = C, s.H = H, s.W = W, s.K = K, s.R = R, s.S = S;
-  s.stride_h = sh, s.stride_w = sw;
-  s.pad_top = pt, s.pad_left = pl, s.pad_bottom = pb, s.pad_right = pr;
-  EXPECT_TRUE(ecg::conv2d_finalize(s));
-  return s;
-}
-
 // Odd sizes, stride 2 with TensorFlow's asymmetric "same" padding, a 1x1
 // stride-2 shortcut with K over one 64-row tile, a non-square kernel with
 // unequal strides, batch 1 and batch > 1, two shapes whose backward-weights
@@ -55,21 +45,21 @@ Conv2dShape make_shape(int N, int C, int H, int W, int K, int R, int S, int sh, 
 // image in both directions, one with Q % 4 == 0 (float4 rows, batch 2) and
 // one with asymmetric padding and C = 4 (one whole stage).
 std::vector<Conv2dShape> shapes() {
-  return {make_shape(2, 3, 11, 13, 5, 3, 3, 1, 1, 1, 1, 1, 1),
-          make_shape(1, 6, 12, 10, 9, 3, 3, 2, 2, 0, 0, 1, 1),
-          make_shape(3, 4, 10, 9, 70, 1, 1, 2, 2, 0, 0, 0, 0),
-          make_shape(2, 2, 24, 23, 3, 3, 3, 1, 1, 1, 1, 1, 1),
-          make_shape(1, 3, 7, 8, 4, 2, 3, 1, 2, 1, 0, 0, 2),
-          make_shape(1, 1, 23, 23, 2, 3, 3, 1, 1, 1, 1, 1, 1),
-          make_shape(1, 20, 9, 7, 33, 3, 3, 2, 2, 0, 0, 1, 1),
-          make_shape(1, 65, 5, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1),
-          make_shape(3, 2, 4, 1, 5, 3, 1, 2, 1, 1, 0, 1, 0),
-          make_shape(3, 2, 4, 1, 70, 3, 1, 2, 1, 1, 0, 1, 0),
-          make_shape(1, 66, 3, 4, 3, 1, 1, 1, 1, 0, 0, 0, 0),
-          make_shape(1, 16, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1),
-          make_shape(1, 2, 9, 10, 3, 7, 7, 1, 1, 3, 3, 3, 3),
-          make_shape(2, 5, 40, 36, 16, 3, 3, 1, 1, 1, 1, 1, 1),
-          make_shape(1, 4, 35, 34, 7, 3, 3, 1, 1, 0, 1, 2, 1)};
+  return {conv_shape(2, 3, 11, 13, 5, 3, 3, 1, 1, 1, 1, 1, 1),
+          conv_shape(1, 6, 12, 10, 9, 3, 3, 2, 2, 0, 0, 1, 1),
+          conv_shape(3, 4, 10, 9, 70, 1, 1, 2, 2, 0, 0, 0, 0),
+          conv_shape(2, 2, 24, 23, 3, 3, 3, 1, 1, 1, 1, 1, 1),
+          conv_shape(1, 3, 7, 8, 4, 2, 3, 1, 2, 1, 0, 0, 2),
+          conv_shape(1, 1, 23, 23, 2, 3, 3, 1, 1, 1, 1, 1, 1),
+          conv_shape(1, 20, 9, 7, 33, 3, 3, 2, 2, 0, 0, 1, 1),
+          conv_shape(1, 65, 5, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1),
+          conv_shape(3, 2, 4, 1, 5, 3, 1, 2, 1, 1, 0, 1, 0),
+          conv_shape(3, 2, 4, 1, 70, 3, 1, 2, 1, 1, 0, 1, 0),
+          conv_shape(1, 66, 3, 4, 3, 1, 1, 1, 1, 0, 0, 0, 0),
+          conv_shape(1, 16, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1),
+          conv_shape(1, 2, 9, 10, 3, 7, 7, 1, 1, 3, 3, 3, 3),
+          conv_shape(2, 5, 40, 36, 16, 3, 3, 1, 1, 1, 1, 1, 1),
+          conv_shape(1, 4, 35, 34, 7, 3, 3, 1, 1, 0, 1, 2, 1)};
 }
 
 // The ThreadSanitizer build keeps the small odd shape, the non-square one and

@@ -59,11 +59,7 @@ std::vector<uint16_t> half_inputs(std::size_t n, unsigned seed, float lo, float 
 
 Conv2dShape shape(int N, int C, int H, int W, int K, int R, int S, int st, int pt, int pl, int pb,
                   int pr) {
-  Conv2dShape s;
-  s.N = N, s.C = C, s.H = H, s.W = W, s.K = K, s.R = R, s.S = S, s.stride_h = st, s.stride_w = st;
-  s.pad_top = pt, s.pad_left = pl, s.pad_bottom = pb, s.pad_right = pr;
-  EXPECT_TRUE(ecg::conv2d_finalize(s));
-  return s;
+  return conv_shape(N, C, H, W, K, R, S, st, st, pt, pl, pb, pr);
 }
 
 struct Case {
@@ -258,16 +254,10 @@ TEST(CudaEmuPoolFp16, MaxExactAverageWithinBound) {
       for (int p = 0; p < a.P; ++p)
         for (int q = 0; q < a.Q; ++q)
           for (int c = 0; c < a.C; ++c) {
-            double mx = -INFINITY, sum = 0, sum_abs = 0;
-            int count = 0;
-            for (int r = 0; r < a.R; ++r)
-              for (int t = 0; t < a.S; ++t) {
-                const int h = p * a.stride_h - a.pad_top + r, v = q * a.stride_w - a.pad_left + t;
-                if (h < 0 || h >= a.H || v < 0 || v >= a.W) continue;
-                const double xv =
-                    half_value(x[((static_cast<std::size_t>(n) * a.H + h) * a.W + v) * a.C + c]);
-                mx = std::max(mx, xv), sum += xv, sum_abs += std::fabs(xv), ++count;
-              }
+            const PoolWindowSums w =
+                pool_window_sums(a, n, p, q, c, [&](std::size_t i) { return half_value(x[i]); });
+            const double mx = w.max, sum = w.sum, sum_abs = w.sum_abs;
+            const int count = w.count;
             want_max.push_back(mx);
             want_avg.push_back(sum / count);
             const double e = (count + 1) * kFloatUnitRoundoff * sum_abs / count;

@@ -64,11 +64,7 @@ struct Case {
 
 Conv2dShape shape(int N, int C, int H, int W, int K, int R, int S, int st, int pt, int pl, int pb,
                   int pr) {
-  Conv2dShape s;
-  s.N = N, s.C = C, s.H = H, s.W = W, s.K = K, s.R = R, s.S = S, s.stride_h = st, s.stride_w = st;
-  s.pad_top = pt, s.pad_left = pl, s.pad_bottom = pb, s.pad_right = pr;
-  EXPECT_TRUE(ecg::conv2d_finalize(s));
-  return s;
+  return conv_shape(N, C, H, W, K, R, S, st, st, pt, pl, pb, pr);
 }
 
 // The stem's 3 channels (bytes assembled per word), C a multiple of 4 (one

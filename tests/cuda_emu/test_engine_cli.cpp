@@ -32,32 +32,15 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/cli/cli_run.h"
+
 namespace {
 
 constexpr double kLossRelTolerance = 1e-4;
 constexpr double kValLossRelTolerance = 5e-3;
 
-struct CliRun {
-  int code = -1;
-  std::string out, err;
-};
-
-CliRun run(const std::string& args) {
-  const std::string errfile =
-      std::filesystem::temp_directory_path() / ("ecg_cuda_cli_err_" + std::to_string(::getpid()));
-  const std::string cmd = std::string(ECG_CLI_PATH) + " " + args + " 2>" + errfile;
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(errfile);
-  r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
-  std::remove(errfile.c_str());
-  return r;
-}
+using ecg::cli_test::CliRun;
+using ecg::cli_test::run;
 
 nlohmann::json read_json(const std::string& path) {
   std::ifstream f(path);
@@ -71,10 +54,8 @@ void expect_close(double want, double got, const char* what, double tolerance = 
 
 TEST(CudaEngineCli, TrainEvalInferBenchOnTheDeviceMatchTheCpu) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("ecg_cuda_cli_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  const std::string d = dir.string();
-  CliRun r = run("synth --out " + d + "/data --per-class 4 --width 320 --seed 3 --quiet");
+  const std::string d = ecg::cli_test::fresh_dir("ecg_cuda_cli_");
+  CliRun r = ecg::cli_test::synth(d + "/data", 4);
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string train = "train --data " + d + "/data --model resnet11 --image-size 32 " +
                             "--epochs 1 --batch 4 --optimizer sgd --lr 0.01 --precise-bn 0 " +
@@ -129,7 +110,7 @@ TEST(CudaEngineCli, TrainEvalInferBenchOnTheDeviceMatchTheCpu) {
             " --image-size 32 --batch 2 --steps 1 --warmup 0 --json");
     EXPECT_EQ(r.code, 0) << mode << ": " << r.err;
   }
-  fs::remove_all(dir);
+  fs::remove_all(d);
 }
 
 }  // namespace

@@ -46,6 +46,8 @@ using namespace ecg;
 using ecg::cuda_emu::testing::fp16_conv_reference;
 using ecg::cuda_emu::testing::kHalfSubnormalHalfSpacing;
 using ecg::cuda_emu::testing::kHalfUnitRoundoff;
+using ecg::cuda_emu::testing::pool_window_sums;
+using ecg::cuda_emu::testing::PoolWindowSums;
 
 constexpr double kInt8ErrorFactor = 1.0;
 constexpr int kBatch = 2;
@@ -98,15 +100,10 @@ void check_layers(const quant::Int8Model& g, const cuda::Fp16CudaRunner& gpu, in
         for (int p = 0; p < s.P; ++p)
           for (int q = 0; q < s.Q; ++q)
             for (int c = 0; c < s.C; ++c) {
-              double mx = -INFINITY, sum = 0, sum_abs = 0;
-              int count = 0;
-              for (int r = 0; r < s.R; ++r)
-                for (int t = 0; t < s.S; ++t) {
-                  const int h = p * s.stride_h - s.pad_top + r, v = q * s.stride_w - s.pad_left + t;
-                  if (h < 0 || h >= s.H || v < 0 || v >= s.W) continue;
-                  const double xv = x[((static_cast<size_t>(b) * s.H + h) * s.W + v) * s.C + c];
-                  mx = std::max(mx, xv), sum += xv, sum_abs += std::fabs(xv), ++count;
-                }
+              const PoolWindowSums w =
+                  pool_window_sums(s, b, p, q, c, [&](std::size_t i) { return x[i]; });
+              const double mx = w.max, sum = w.sum, sum_abs = w.sum_abs;
+              const int count = w.count;
               if (n.kind == quant::NodeKind::MaxPool) {
                 want.push_back(mx);
                 bound.push_back(0);

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -66,6 +67,20 @@ class IsaScope {
 
  private:
   Isa saved_;
+};
+
+// A suite over every Variant: each test skips where the CPU lacks the level
+// and runs with that level active.
+class VariantTest : public ::testing::TestWithParam<Variant> {
+ protected:
+  void SetUp() override {
+    ECG_SKIP_IF_CPU_LACKS(GetParam().isa);
+    isa_ = std::make_unique<IsaScope>(GetParam().isa);
+  }
+  void TearDown() override { isa_.reset(); }
+
+ private:
+  std::unique_ptr<IsaScope> isa_;
 };
 
 // The float64 path runs the same arithmetic as PyTorch's float64 from the same

@@ -704,31 +704,21 @@ def alexnet_cases(w, rng):
 
 def main():
     rng = np.random.default_rng(20261125)
-    conv = Writer()
-    conv_cases(conv, rng)
-    conv.save("conv.bin")
-    ops = Writer()
-    pool_cases(ops, rng)
-    simple_cases(ops, rng)
-    loss_cases(ops, rng)
-    leaky_relu_cases(ops)
-    ops.save("ops.bin")
-    bn = Writer()
-    bn_cases(bn, rng)
-    bn.save("batch_norm.bin")
-    net = Writer()
-    net_cases(net, rng)
-    net.save("net_adam.bin")
-    opt = Writer()
-    optim_cases(opt, rng)
-    opt.save("optim.bin")
-    res = Writer()
-    resnet_cases(res, rng)
-    res.save("resnet11.bin")
-    alex = Writer()
-    alexnet_cases(alex, rng)
-    alex.save("alexnet.bin")
-
+    # One file per group of cases, in this order: every case draws from the
+    # one generator, so the order fixes the files' contents.
+    files = (("conv.bin", (conv_cases,)),
+             ("ops.bin", (pool_cases, simple_cases, loss_cases,
+                          lambda w, rng: leaky_relu_cases(w))),
+             ("batch_norm.bin", (bn_cases,)),
+             ("net_adam.bin", (net_cases,)),
+             ("optim.bin", (optim_cases,)),
+             ("resnet11.bin", (resnet_cases,)),
+             ("alexnet.bin", (alexnet_cases,)))
+    for name, cases in files:
+        w = Writer()
+        for case in cases:
+            case(w, rng)
+        w.save(name)
 
 if __name__ == "__main__":
     main()

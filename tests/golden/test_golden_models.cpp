@@ -346,17 +346,7 @@ TEST(GoldenModelsConditioning, ResNet11ReluGatesAgreeAtEveryLevel) {
 
 // One suite over every variant: float64 on the reference, float32 at each
 // kernel level of the architecture (skipped by name where the CPU lacks it).
-class GoldenModels : public ::testing::TestWithParam<Variant> {
- protected:
-  void SetUp() override {
-    ECG_SKIP_IF_CPU_LACKS(GetParam().isa);
-    isa_ = std::make_unique<IsaScope>(GetParam().isa);
-  }
-  void TearDown() override { isa_.reset(); }
-
- private:
-  std::unique_ptr<IsaScope> isa_;
-};
+class GoldenModels : public VariantTest {};
 
 TEST_P(GoldenModels, ResNet11OneForwardAndThreeKerasAdamSteps) {
   run_model("resnet11", GetParam().dtype, kResNet);

@@ -44,14 +44,8 @@ std::vector<std::string> cases_with(const GoldenFile& g, const std::string& pref
   return out;
 }
 
-class GoldenOps : public ::testing::TestWithParam<Variant> {
+class GoldenOps : public VariantTest {
  protected:
-  void SetUp() override {
-    ECG_SKIP_IF_CPU_LACKS(GetParam().isa);
-    isa_ = std::make_unique<IsaScope>(GetParam().isa);
-  }
-  void TearDown() override { isa_.reset(); }
-
   DType dt() const { return GetParam().dtype; }
   Tensor in(const GoldenFile& g, const std::string& name, bool grad = false) {
     Tensor t = g.tensor(name, dt());
@@ -64,9 +58,16 @@ class GoldenOps : public ::testing::TestWithParam<Variant> {
         name + " (" + (dt() == DType::F64 ? "f64" : "f32") + ", " + isa_name(GetParam().isa) + ")";
     expect_close(what, actual, g.get(name), dt() == DType::F64 ? kF64 : f32);
   }
-
- private:
-  std::unique_ptr<IsaScope> isa_;
+  // A one-input op: y = op(c/x) against c/y, then the gradient of c/dy against c/dx.
+  template <class Op>
+  void check_unary(const GoldenFile& g, const std::string& c, Op op, const Tolerance& y_tol,
+                   const Tolerance& dx_tol) {
+    Tensor x = in(g, c + "/x", true);
+    Tensor y = op(x);
+    check(g, c + "/y", y, y_tol);
+    y.backward(in(g, c + "/dy"));
+    check(g, c + "/dx", x.grad(), dx_tol);
+  }
 };
 
 // ---- conv2d ---------------------------------------------------------------------------
@@ -124,35 +125,26 @@ TEST_P(GoldenOps, Pools) {
     Pool2dOptions opt = Pool2dOptions::window(static_cast<int>(cfg[0]), static_cast<int>(cfg[1]));
     opt.padding = cfg[2] == 1 ? Padding::Same : Padding::Valid;
     const bool is_max = c.rfind("maxpool", 0) == 0;
-    Tensor x = in(g, c + "/x", true);
-    Tensor y = is_max ? max_pool2d(x, opt) : avg_pool2d(x, opt);
-    check(g, c + "/y", y, is_max ? kPoolMax : kPoolAvg);
-    y.backward(in(g, c + "/dy"));
-    check(g, c + "/dx", x.grad(), is_max ? kPoolMaxDx : kPoolAvg);
+    check_unary(
+        g, c, [&](const Tensor& x) { return is_max ? max_pool2d(x, opt) : avg_pool2d(x, opt); },
+        is_max ? kPoolMax : kPoolAvg, is_max ? kPoolMaxDx : kPoolAvg);
   }
 }
 
 TEST_P(GoldenOps, GlobalAvgPool) {
-  const GoldenFile& g = file("ops.bin");
-  Tensor x = in(g, "global_avg_pool/x", true);
-  Tensor y = global_avg_pool(x);
   const Tolerance tol{1e-6, 1e-6, "f32 mean of 12 values"};  // observed 0.022
-  check(g, "global_avg_pool/y", y, tol);
-  y.backward(in(g, "global_avg_pool/dy"));
-  check(g, "global_avg_pool/dx", x.grad(), tol);
+  check_unary(
+      file("ops.bin"), "global_avg_pool", [](const Tensor& x) { return global_avg_pool(x); }, tol,
+      tol);
 }
 
 // ---- elementwise, dense, shape --------------------------------------------------------
 
 TEST_P(GoldenOps, Relu) {
-  const GoldenFile& g = file("ops.bin");
-  Tensor x = in(g, "relu/x", true);
-  Tensor y = relu(x);
   // Inputs are kept 1e-3 away from the kink, so values and masks are exact.
   const Tolerance exact{0, 0, "relu copies or zeroes values"};  // observed 0
-  check(g, "relu/y", y, exact);
-  y.backward(in(g, "relu/dy"));
-  check(g, "relu/dx", x.grad(), exact);
+  check_unary(
+      file("ops.bin"), "relu", [](const Tensor& x) { return relu(x); }, exact, exact);
 }
 
 TEST_P(GoldenOps, LeakyRelu) {
@@ -184,13 +176,9 @@ TEST_P(GoldenOps, Add) {
 }
 
 TEST_P(GoldenOps, Flatten) {
-  const GoldenFile& g = file("ops.bin");
-  Tensor x = in(g, "flatten/x", true);
-  Tensor y = flatten(x);
   const Tolerance exact{0, 0, "flatten moves no values"};  // observed 0
-  check(g, "flatten/y", y, exact);
-  y.backward(in(g, "flatten/dy"));
-  check(g, "flatten/dx", x.grad(), exact);
+  check_unary(
+      file("ops.bin"), "flatten", [](const Tensor& x) { return flatten(x); }, exact, exact);
 }
 
 TEST_P(GoldenOps, Linear) {

@@ -14,16 +14,24 @@ namespace {
 
 using namespace ecg;
 
-TEST(PoolInt8, MaxPoolTakesInBoundsMaximum) {
+// N x C x H x W input, a window x window window moving by stride, padded by
+// pad_tl at the top and left and pad_br at the bottom and right (not finalized).
+Pool2dShape square_pool(int N, int C, int H, int W, int window, int stride, int pad_tl,
+                        int pad_br) {
   Pool2dShape s;
-  s.N = 2;
-  s.C = 5;
-  s.H = 7;
-  s.W = 9;
-  s.R = s.S = 3;
-  s.stride_h = s.stride_w = 2;
-  s.pad_top = s.pad_left = 1;
-  s.pad_bottom = s.pad_right = 1;
+  s.N = N;
+  s.C = C;
+  s.H = H;
+  s.W = W;
+  s.R = s.S = window;
+  s.stride_h = s.stride_w = stride;
+  s.pad_top = s.pad_left = pad_tl;
+  s.pad_bottom = s.pad_right = pad_br;
+  return s;
+}
+
+TEST(PoolInt8, MaxPoolTakesInBoundsMaximum) {
+  Pool2dShape s = square_pool(2, 5, 7, 9, 3, 2, 1, 1);
   ASSERT_TRUE(pool2d_finalize(s));
   std::mt19937 g(3);
   std::vector<int8_t> x(static_cast<size_t>(s.N) * s.H * s.W * s.C);
@@ -44,14 +52,7 @@ TEST(PoolInt8, MaxPoolTakesInBoundsMaximum) {
 }
 
 TEST(PoolInt8, AveragePoolIsRoundedMeanWithPartialWindows) {
-  Pool2dShape s;
-  s.N = 1;
-  s.C = 3;
-  s.H = 10;
-  s.W = 11;
-  s.R = s.S = 4;
-  s.stride_h = s.stride_w = 3;
-  s.pad_bottom = s.pad_right = 2;  // partial windows at the bottom/right
+  Pool2dShape s = square_pool(1, 3, 10, 11, 4, 3, 0, 2);  // partial windows at the bottom/right
   ASSERT_TRUE(pool2d_finalize(s));
   const double s_in = 0.02, s_out = 0.015;
   const int32_t zp_in = -7, zp_out = 4;

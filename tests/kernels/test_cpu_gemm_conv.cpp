@@ -134,9 +134,7 @@ TEST(CpuConv2d, AllDirectionsMatchReference) {
   ThreadGuard guard;
   for (const auto& cc : kConvCases) {
     const ConvData d(cc, 11);
-    const Conv2dShape& s = d.s;
-    const size_t nx = d.nx, nw = d.nw, ny = d.ny;
-    const std::vector<float>&x = d.x, &w = d.w, &b = d.b, &dy = d.dy;
+    const auto& [s, nx, nw, ny, x, w, b, dy] = d;
     auto xd = to_double(x), wd = to_double(w), bd = to_double(b), dyd = to_double(dy);
     std::vector<double> y_ref(ny), dx_ref(nx), dw_ref(nw), db_ref(s.K);
     ref::conv2d_forward<double>(s, xd.data(), wd.data(), bd.data(), y_ref.data());
@@ -189,9 +187,7 @@ TEST(CpuConv2d, SameBytesAtAnyThreadCount) {
   ThreadGuard guard;
   for (const auto& cc : kConvCases) {
     const ConvData d(cc, 21);
-    const Conv2dShape& s = d.s;
-    const size_t nx = d.nx, nw = d.nw, ny = d.ny;
-    const std::vector<float>&x = d.x, &w = d.w, &b = d.b, &dy = d.dy;
+    const auto& [s, nx, nw, ny, x, w, b, dy] = d;
     for (Isa isa : fast_isas()) {
       std::vector<float> y1, dx1, dw1, db1;
       for (int threads : {1, 2, 3, 4, 16}) {

@@ -1,9 +1,11 @@
 // A ResNet-11 with non-trivial BatchNorm statistics (running means in
 // [-0.2, 0.2], variances and affine terms in [0.5, 1.5]), so BN folding and
-// quantization see realistic scales. Shared by the quant tests.
+// quantization see realistic scales, and a seeded calibration set. Shared by
+// the quant tests.
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "models/models.h"
 
@@ -22,6 +24,12 @@ inline std::shared_ptr<Model> random_resnet(int size = 32) {
   }
   m->eval();
   return m;
+}
+
+// Two batches of 8 uniform [0, 1) images of size x size (seeds 7 and 8).
+inline std::vector<Tensor> random_calibration(int size = 32) {
+  return {Tensor::uniform({8, 3, size, size}, 7, 0.0, 1.0),
+          Tensor::uniform({8, 3, size, size}, 8, 0.0, 1.0)};
 }
 
 }  // namespace ecg::testing

@@ -12,6 +12,7 @@
 #include <functional>
 
 #include "quant/quantizer.h"
+#include "tests/bad_file_checks.h"
 #include "tests/quant/random_resnet.h"
 
 namespace ecg {
@@ -64,22 +65,8 @@ class BadInt8 : public ::testing::Test {
 quant::Int8Model* BadInt8::model_ = nullptr;
 
 std::string load_error(const std::string& p) {
-  try {
-    quant::load_int8_model(p);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "loaded " << p;
-  return "";
+  return testing::load_error_of([](const std::string& f) { quant::load_int8_model(f); }, p);
 }
-
-#define EXPECT_NAMES(msg, file, field)                                 \
-  do {                                                                 \
-    const std::string m_ = (msg);                                      \
-    EXPECT_NE(m_.find(file), std::string::npos) << m_;                 \
-    EXPECT_NE(m_.find(field), std::string::npos) << m_;                \
-    EXPECT_EQ(m_.find('\n'), std::string::npos) << "one line: " << m_; \
-  } while (0)
 
 TEST_F(BadInt8, UnchangedHeaderLoads) {
   quant::Int8Model m = quant::load_int8_model(with_header("same.int8", [](json&) {}));

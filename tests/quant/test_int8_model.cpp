@@ -28,11 +28,9 @@ std::string tmp(const std::string& name) {
 using testing::random_resnet;
 
 quant::Int8Model quantize(Model& m, int size = 32) {
-  std::vector<Tensor> calib = {Tensor::uniform({8, 3, size, size}, 7, 0.0, 1.0),
-                               Tensor::uniform({8, 3, size, size}, 8, 0.0, 1.0)};
   quant::QuantizeOptions o;
   o.classes = {"a", "b", "c", "d"};
-  return quant::quantize_model(m, calib, o);
+  return quant::quantize_model(m, testing::random_calibration(size), o);
 }
 
 TEST(Int8Model, FileRoundTripRunsIdentically) {

@@ -37,9 +37,18 @@ quant::QuantizeOptions options(quant::CalibMethod method = quant::CalibMethod::A
 }
 
 quant::Int8Model quantize(Model& m, int size = 32) {
-  std::vector<Tensor> calib = {Tensor::uniform({8, 3, size, size}, 7, 0.0, 1.0),
-                               Tensor::uniform({8, 3, size, size}, 8, 0.0, 1.0)};
-  return quant::quantize_model(m, calib, options());
+  return quant::quantize_model(m, testing::random_calibration(size), options());
+}
+
+// Loading `path` throws an Error that names `needle`; `loaded` is the
+// failure when it loads.
+void expect_load_error(const std::string& path, const std::string& needle, const char* loaded) {
+  try {
+    quant::load_int8_model(path);
+    ADD_FAILURE() << loaded;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
 }
 
 std::vector<std::string> weighted_layers(const quant::Int8Model& q) {
@@ -209,19 +218,9 @@ TEST(Int8FloatFallback, FileKeepsFloatLayersAndReadsVersionsOneAndTwo) {
   // from the future: clear errors.
   EXPECT_THROW(quant::save_int8_model(v1, qf, 1), Error);
   set_version(v2f, 1);
-  try {
-    quant::load_int8_model(v2f);
-    ADD_FAILURE() << "a float node in a version 1 file loaded";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("float node"), std::string::npos) << e.what();
-  }
+  expect_load_error(v2f, "float node", "a float node in a version 1 file loaded");
   set_version(path, 4);
-  try {
-    quant::load_int8_model(path);
-    ADD_FAILURE() << "version 4 loaded";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("version 4"), std::string::npos) << e.what();
-  }
+  expect_load_error(path, "version 4", "version 4 loaded");
   fs::remove(path);
   fs::remove(v1);
   fs::remove(v2);

@@ -18,20 +18,9 @@ if [ ! -x "$nvcc" ]; then
 fi
 "$nvcc" --version | tail -2
 
-if [ $# -gt 0 ]; then
-  files=("$@")
-else
-  mapfile -t files < <(git ls-files '*.cu')
-fi
-if [ ${#files[@]} -eq 0 ]; then
-  echo "cuda_compile_matrix: no .cu files"
-  exit 0
-fi
+. tools/ci/cuda_compile_each.sh
+cuda_cu_files cuda_compile_matrix "$@" || exit 0
 
-out=build-cuda-matrix
-mkdir -p "$out"
-log="$out/ptxas.log"
-: >"$log"
 # C++14: the Nano's CUDA 10.2 accepts nothing newer, so kernels are held to it here too.
 flags=(-std=c++14 -I.
   -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80
@@ -39,18 +28,7 @@ flags=(-std=c++14 -I.
   -gencode arch=compute_90,code=[sm_90,compute_90]
   -Werror all-warnings -Xcompiler -Wall,-Wextra,-Wno-unused-parameter,-Werror
   -Xptxas -v,-warn-spills,-warn-lmem-usage)
-status=0
-for f in "${files[@]}"; do
-  obj="$out/$(echo "$f" | tr / _).o"
-  echo "### $f" >>"$log"
-  if "$nvcc" "${flags[@]}" -c "$f" -o "$obj" >>"$log" 2>&1; then
-    echo "  ok   sm_75/80/86/89/90+PTX  $f"
-  else
-    echo "  FAIL                        $f"
-    status=1
-  fi
-done
-grep -E "error|warning" "$log" | grep -v "^ptxas info" || true
+cuda_compile_each build-cuda-matrix "ok   sm_75/80/86/89/90+PTX" "FAIL                      " --headers
 
 echo "resource report (ptxas -v):"
 bash tools/ci/cuda_resource_report.sh "$log"

@@ -32,7 +32,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cuda_sass_loops import parse  # noqa: E402
+from cuda_sass_loops import backward_branches, parse  # noqa: E402
 
 CLOCK = 921.6e6
 PEAK_FP32 = 128 * 2 * CLOCK  # 236 GFLOP/s
@@ -70,15 +70,11 @@ def loop_stats(sass_path):
     stats = {}
     for name, ins in parse(open(sass_path).read()):
         best = None
-        for addr, body in ins:
-            if re.search(r'\bBRA\b', body):
-                t = re.search(r'0x([0-9a-f]+)', body)
-                if t and int(t.group(1), 16) < addr:
-                    a, b = int(t.group(1), 16), addr
-                    loop = [x for (ad, x) in ins if a <= ad <= b]
-                    fma = sum(1 for x in loop if re.search(r'\b(FFMA|HFMA2)\b', x))
-                    if best is None or fma > best[1]:
-                        best = (len(loop), fma, (a, b))
+        for a, b in backward_branches(ins):
+            loop = [x for (ad, x) in ins if a <= ad <= b]
+            fma = sum(1 for x in loop if re.search(r'\b(FFMA|HFMA2)\b', x))
+            if best is None or fma > best[1]:
+                best = (len(loop), fma, (a, b))
         if best:
             stats[name] = (best[0], best[1], executed_outside_loop(ins, best[2]))
     return stats
@@ -95,12 +91,7 @@ def nested_loop_stats(sass_path, key):
     for name, ins in parse(open(sass_path).read()):
         if key not in name:
             continue
-        loops = []
-        for addr, body in ins:
-            if re.search(r'\bBRA\b', body):
-                t = re.search(r'0x([0-9a-f]+)', body)
-                if t and int(t.group(1), 16) < addr:
-                    loops.append((int(t.group(1), 16), addr))
+        loops = list(backward_branches(ins))
         outer = max(loops, key=lambda ab: ab[1] - ab[0])
         inner = [(a, b) for a, b in loops if (a, b) != outer and outer[0] <= a and b <= outer[1]]
         count = lambda a, b: sum(1 for ad, _ in ins if a <= ad <= b)  # noqa: E731
@@ -145,6 +136,15 @@ RESNET11 = [
 ]
 
 
+def print_kernel_row(label, r, lp=None, threads=256):
+    """One row of the kernel table: registers and shared memory r, blocks (and
+    threads) resident per SM, and for a kernel with a main loop lp (loop
+    instructions, FMA, ...) its size, FMA count and FMA share."""
+    occ = occupancy(threads, *r)
+    loop = f" {lp[0]} | {lp[1]} | {lp[1] / lp[0]:.2f} |" if lp else " | | |"
+    print(f"| {label} | {r[0]} | {r[1]} | {occ} ({occ * threads}) |{loop}")
+
+
 def igemm_time(M, Ncol, Kdim, kstep, loop, once, regs, smem, threads, elt, w_bytes,
                compulsory, tile_m, tile_n, splits=1):
     blocks = math.ceil(M / tile_m) * math.ceil(Ncol / tile_n) * splits
@@ -169,10 +169,7 @@ def main():
     loops = {**loop_stats(sass_f32), **loop_stats(sass_i8)}
 
     def loop_of(key):
-        for k, v in loops.items():
-            if key in k:
-                return v
-        raise KeyError(key)
+        return find(loops, key)
 
     # igemm configurations (kernels/cuda/igemm.cuh igemm_config): template
     # arguments (threads along M, outputs per thread) -> tile.
@@ -202,9 +199,7 @@ def main():
                                fwd["large"][1], fwd["large"][0], 256),
                               ("int8 conv, sm_53 exact-FP32 path, 128x128 tile",
                                i8["large"][1], i8["large"][0], 256)):
-        occ = occupancy(thr, *r)
-        print(f"| {label} | {r[0]} | {r[1]} | {occ} ({occ * thr}) | {lp[0]} | {lp[1]} | "
-              f"{lp[1] / lp[0]:.2f} |")
+        print_kernel_row(label, r, lp, thr)
     occ = occupancy(256, *direct_res)
     print(f"| conv forward direct 3x3, K <= 16 (32x32 outputs, 4x16 per thread), one input "
           f"channel (patch copy and FMAs) | {direct_res[0]} | {direct_res[1]} | {occ} "
@@ -217,18 +212,13 @@ def main():
                        ("ConvBackwardWeightsProblemELi16ELi8ELi8E",
                         "conv backward-weights, 128x128 tile, split-K")):
         demangled = key.replace("ProblemELi16ELi8ELi8E", "Problem, 16, 8, 8>")
-        r, lp = find(res, demangled), loop_of(key)
-        occ = occupancy(256, *r)
-        print(f"| {label} | {r[0]} | {r[1]} | {occ} ({occ * 256}) | {lp[0]} | {lp[1]} | "
-              f"{lp[1] / lp[0]:.2f} |")
+        print_kernel_row(label, find(res, demangled), loop_of(key))
     for key in ("batch_norm_forward_eval_kernel", "batch_norm_forward_train_kernel",
                 "batch_norm_backward_kernel", "relu_forward_kernel", "add_forward_kernel",
                 "max_pool_forward_kernel", "avg_pool_forward_kernel",
                 "global_avg_pool_forward_kernel", "adam_update_kernel",
                 "softmax_xent_forward_kernel"):
-        r = find(res, key)
-        occ = occupancy(256, *r)
-        print(f"| {key.replace('_kernel', '')} | {r[0]} | {r[1]} | {occ} ({occ * 256}) | | | |")
+        print_kernel_row(key.replace('_kernel', ''), find(res, key))
 
     print("\nResNet-11 forward, batch 1, 224x224 (predicted Nano times; floor = "
           "max(FLOPs/236 GFLOP/s, bytes/25.6 GB/s)):\n")

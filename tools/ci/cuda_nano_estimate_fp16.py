@@ -22,7 +22,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cuda_nano_estimate import (BW, BW_EFF, LAUNCH_S, PEAK_FP32, RESNET11, find,  # noqa: E402
-                                igemm_time, loop_stats, occupancy, resources)
+                                igemm_time, loop_stats, print_kernel_row, resources)
 
 PEAK_FP16 = 2 * PEAK_FP32  # 472 GFLOP/s
 K_STEP = 32  # reduction terms (bytes of a packed weight row) per loop iteration
@@ -34,10 +34,7 @@ def main():
     loops = loop_stats(sass)
 
     def loop_of(key):
-        for k, v in loops.items():
-            if key in k:
-                return v
-        raise KeyError(key)
+        return find(loops, key)
 
     # conv_fp16_config: (threads along M, TM, TN) -> tile; the gather mode
     # (conv_fp16.cuh kGather*): 0 = two halves through the iterator (odd C:
@@ -68,13 +65,9 @@ def main():
                               ("conv fp16, 128x64 tile (8x4 per thread; K > 64), C % 32 == 0",
                                "large", 2)):
         lp, r, _, _ = kernel(size, mode)
-        occ = occupancy(256, *r)
-        print(f"| {label} | {r[0]} | {r[1]} | {occ} ({occ * 256}) | {lp[0]} | {lp[1]} | "
-              f"{lp[1] / lp[0]:.2f} |")
+        print_kernel_row(label, r, lp)
     for key in ("conv_fp16_dense_kernel", "pool_fp16_kernel<false>", "add_fp16_kernel"):
-        r = find(res, key)
-        occ = occupancy(256, *r)
-        print(f"| {key.replace('_kernel', '')} | {r[0]} | {r[1]} | {occ} ({occ * 256}) | | | |")
+        print_kernel_row(key.replace('_kernel', ''), find(res, key))
 
     print("\nResNet-11 forward, batch 1, 224x224, FP16 path (predicted Nano times; floor = "
           "max(FLOPs/472 GFLOP/s, bytes/25.6 GB/s)):\n")

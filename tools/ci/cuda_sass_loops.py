@@ -32,16 +32,20 @@ def parse(text):
         yield name, ins
 
 
+def backward_branches(ins):
+    """(target, address) of every branch back to an earlier address: the loops."""
+    for addr, body in ins:
+        if re.search(r'\bBRA\b', body):
+            t = re.search(r'0x([0-9a-f]+)', body)
+            if t and int(t.group(1), 16) < addr:
+                yield int(t.group(1), 16), addr
+
+
 def main():
     text = open(sys.argv[1]).read()
     print(f"{'kernel':60s} {'loop':>5s} {'FMA':>5s} {'share':>5s} {'LDS':>4s} {'LDG':>4s} {'STS':>4s} {'BAR':>4s}")
     for name, ins in parse(text):
-        loops = []
-        for addr, body in ins:
-            if re.search(r'\bBRA\b', body):
-                t = re.search(r'0x([0-9a-f]+)', body)
-                if t and int(t.group(1), 16) < addr:
-                    loops.append((int(t.group(1), 16), addr))
+        loops = list(backward_branches(ins))
         best = None
         for a, b in loops:
             body = [x for (ad, x) in ins if a <= ad <= b]

@@ -67,36 +67,15 @@ fi
 nvcc="$tk/usr/lib/nvidia-cuda-toolkit/bin/nvcc"
 "$nvcc" --version | tail -2
 
-if [ $# -gt 0 ]; then
-  files=("$@")
-else
-  mapfile -t files < <(git ls-files '*.cu')
-fi
-if [ ${#files[@]} -eq 0 ]; then
-  echo "cuda_sm53: no .cu files"
-  exit 0
-fi
+. tools/ci/cuda_compile_each.sh
+cuda_cu_files cuda_sm53 "$@" || exit 0
 
-out=build-cuda-sm53
-mkdir -p "$out"
-log="$out/ptxas.log"
-: >"$log"
 # CUDA 11.8 predates GCC 12 (Debian 12's compiler); the device code does not
 # depend on the host compiler's version, so it is allowed explicitly.
 flags=(-std=c++14 -I. -ccbin "${CXX:-g++}" -allow-unsupported-compiler
   -gencode arch=compute_53,code=[sm_53,compute_53]
   -Werror all-warnings -Xptxas -v,-warn-spills,-warn-lmem-usage)
-status=0
-for f in "${files[@]}"; do
-  obj="$out/$(echo "$f" | tr / _).o"
-  if "$nvcc" "${flags[@]}" -c "$f" -o "$obj" >>"$log" 2>&1; then
-    echo "  ok   sm_53  $f"
-  else
-    echo "  FAIL sm_53  $f"
-    status=1
-  fi
-done
-grep -E "error|warning" "$log" | grep -v "^ptxas info" || true
+cuda_compile_each build-cuda-sm53 "ok   sm_53" "FAIL sm_53"
 echo "resource report for sm_53 (ptxas -v):"
 bash tools/ci/cuda_resource_report.sh "$log"
 echo "cuda_sm53: ${#files[@]} files, ptxas report in $log ($(($(date +%s) - start)) s)"

@@ -31,13 +31,11 @@
 
 namespace {
 
-#define CHECK_BLAS(x)                                                                  \
-  do {                                                                                 \
-    cublasStatus_t s_ = (x);                                                           \
-    if (s_ != CUBLAS_STATUS_SUCCESS) {                                                 \
-      std::fprintf(stderr, "%s:%d: cublasStatus_t %d\n", __FILE__, __LINE__, int(s_)); \
-      std::exit(1);                                                                    \
-    }                                                                                  \
+#define CHECK_BLAS(x)                                                              \
+  do {                                                                             \
+    cublasStatus_t s_ = (x);                                                       \
+    if (s_ != CUBLAS_STATUS_SUCCESS)                                               \
+      bench_fail(__FILE__, __LINE__, "cublasStatus_t " + std::to_string(int(s_))); \
   } while (0)
 
 double rounding_terms(long long k) {

@@ -9,6 +9,9 @@
 //   ECG_LAUNCH(grid, block, smem_bytes, stream, kernel)(args...)
 //       = kernel<<<grid, block, smem_bytes, stream>>>(args...). The kernel
 //       comes last so that template arguments with commas need no parentheses.
+//   ECG_LAUNCH_POINTER(grid, block, smem_bytes, stream, kernel_pointer, name)(args...)
+//       the same through a pointer to the kernel, with the kernel's name for
+//       the emulator's reports (grid.cuh's launch_elementwise).
 //   ECG_DYNAMIC_SHARED(T, name)   declares `T* name` pointing at the dynamic
 //       shared memory of the launch (16-byte aligned).
 //   ECG_CUDA_ARCH / ECG_CUDA_HAS_DP4A   the architecture of the code being
@@ -34,6 +37,8 @@ using identity_t = T;
 }  // namespace ecg_cuda
 
 #define ECG_LAUNCH(grid, block, smem, stream, ...) __VA_ARGS__<<<grid, block, smem, stream>>>
+#define ECG_LAUNCH_POINTER(grid, block, smem, stream, kernel, name) \
+  (*(kernel))<<<grid, block, smem, stream>>>
 #define ECG_DYNAMIC_SHARED(T, name)                                   \
   extern __shared__ __align__(16) unsigned char ecg_dynsmem_##name[]; \
   T* name = reinterpret_cast<T*>(ecg_dynsmem_##name)
@@ -63,6 +68,8 @@ using identity_t = T;
 
 #define ECG_LAUNCH(grid, block, smem, stream, ...) \
   ::ecg::cuda_emu::make_launch(&(__VA_ARGS__), #__VA_ARGS__, grid, block, smem, stream)
+#define ECG_LAUNCH_POINTER(grid, block, smem, stream, kernel, name) \
+  ::ecg::cuda_emu::make_launch(kernel, name, grid, block, smem, stream)
 #define ECG_DYNAMIC_SHARED(T, name) \
   T* name = reinterpret_cast<T*>(::ecg::cuda_emu::detail::dynamic_shared_memory())
 #define ECG_SHARED(T, name)                                                                   \

@@ -39,6 +39,36 @@ cudaError_t fail(cudaError_t e) {
 
 constexpr std::size_t kEmulatedMemory = 4ull << 30;  // the Nano's 4 GB
 
+// Name and message of each error the emulator returns, as the CUDA runtime
+// gives them (cudaGetErrorName, cudaGetErrorString).
+struct ErrorText {
+  cudaError_t error;
+  const char* name;
+  const char* text;
+};
+
+constexpr ErrorText kErrorTexts[] = {
+    {cudaSuccess, "cudaSuccess", "no error"},
+    {cudaErrorInvalidValue, "cudaErrorInvalidValue", "invalid argument"},
+    {cudaErrorMemoryAllocation, "cudaErrorMemoryAllocation", "out of memory"},
+    {cudaErrorInvalidConfiguration, "cudaErrorInvalidConfiguration",
+     "invalid configuration argument"},
+    {cudaErrorInvalidDevicePointer, "cudaErrorInvalidDevicePointer", "invalid device pointer"},
+    {cudaErrorInvalidMemcpyDirection, "cudaErrorInvalidMemcpyDirection",
+     "invalid copy direction for memcpy"},
+    {cudaErrorInvalidDevice, "cudaErrorInvalidDevice", "invalid device ordinal"},
+    {cudaErrorInvalidResourceHandle, "cudaErrorInvalidResourceHandle", "invalid resource handle"},
+    {cudaErrorLaunchFailure, "cudaErrorLaunchFailure",
+     "unspecified launch failure (cuda-emu: see ecg::cuda_emu::last_fault_message())"},
+};
+
+// The entry of `error`, or null for one the emulator never returns.
+const ErrorText* error_text(cudaError_t error) {
+  for (const ErrorText& t : kErrorTexts)
+    if (t.error == error) return &t;
+  return nullptr;
+}
+
 struct EventRecord {
   std::chrono::steady_clock::time_point when;
   bool recorded = false;
@@ -52,6 +82,8 @@ void record_launch_error(cudaError_t error) {
 
 }  // namespace ecg::cuda_emu::detail
 
+using ecg::cuda_emu::detail::error_text;
+using ecg::cuda_emu::detail::ErrorText;
 using ecg::cuda_emu::detail::fail;
 using ecg::cuda_emu::detail::state;
 
@@ -172,53 +204,13 @@ cudaError_t cudaPeekAtLastError(void) {
 }
 
 const char* cudaGetErrorName(cudaError_t error) {
-  switch (error) {
-    case cudaSuccess:
-      return "cudaSuccess";
-    case cudaErrorInvalidValue:
-      return "cudaErrorInvalidValue";
-    case cudaErrorMemoryAllocation:
-      return "cudaErrorMemoryAllocation";
-    case cudaErrorInvalidConfiguration:
-      return "cudaErrorInvalidConfiguration";
-    case cudaErrorInvalidDevicePointer:
-      return "cudaErrorInvalidDevicePointer";
-    case cudaErrorInvalidMemcpyDirection:
-      return "cudaErrorInvalidMemcpyDirection";
-    case cudaErrorInvalidDevice:
-      return "cudaErrorInvalidDevice";
-    case cudaErrorInvalidResourceHandle:
-      return "cudaErrorInvalidResourceHandle";
-    case cudaErrorLaunchFailure:
-      return "cudaErrorLaunchFailure";
-    default:
-      return "cudaErrorUnknown";
-  }
+  const ErrorText* t = error_text(error);
+  return t ? t->name : "cudaErrorUnknown";
 }
 
 const char* cudaGetErrorString(cudaError_t error) {
-  switch (error) {
-    case cudaSuccess:
-      return "no error";
-    case cudaErrorInvalidValue:
-      return "invalid argument";
-    case cudaErrorMemoryAllocation:
-      return "out of memory";
-    case cudaErrorInvalidConfiguration:
-      return "invalid configuration argument";
-    case cudaErrorInvalidDevicePointer:
-      return "invalid device pointer";
-    case cudaErrorInvalidMemcpyDirection:
-      return "invalid copy direction for memcpy";
-    case cudaErrorInvalidDevice:
-      return "invalid device ordinal";
-    case cudaErrorInvalidResourceHandle:
-      return "invalid resource handle";
-    case cudaErrorLaunchFailure:
-      return "unspecified launch failure (cuda-emu: see ecg::cuda_emu::last_fault_message())";
-    default:
-      return "unknown error";
-  }
+  const ErrorText* t = error_text(error);
+  return t ? t->text : "unknown error";
 }
 
 cudaError_t cudaGetDeviceCount(int* count) {
