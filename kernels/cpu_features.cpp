@@ -4,6 +4,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "kernels/enum_names.h"
 #include "kernels/error.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -88,31 +89,24 @@ void init_active() {
 
 }  // namespace
 
+namespace {
+
+const EnumName<Isa> kIsaNames[] = {{Isa::Ref, "ref"},
+                                   {Isa::Generic, "generic"},
+                                   {Isa::Avx2, "avx2"},
+                                   {Isa::Avx512, "avx512"},
+                                   {Isa::Neon, "neon"}};
+static_assert(sizeof(kIsaNames) / sizeof(kIsaNames[0]) == static_cast<int>(Isa::Count),
+              "every ISA level has a name");
+
+}  // namespace
+
 const char* isa_name(Isa isa) {
-  switch (isa) {
-    case Isa::Ref:
-      return "ref";
-    case Isa::Generic:
-      return "generic";
-    case Isa::Avx2:
-      return "avx2";
-    case Isa::Avx512:
-      return "avx512";
-    case Isa::Neon:
-      return "neon";
-    default:
-      return "?";
-  }
+  return name_of(kIsaNames, isa);
 }
 
 bool parse_isa(const std::string& name, Isa& out) {
-  for (int i = 0; i < static_cast<int>(Isa::Count); ++i) {
-    if (name == isa_name(static_cast<Isa>(i))) {
-      out = static_cast<Isa>(i);
-      return true;
-    }
-  }
-  return false;
+  return parse_name(kIsaNames, name, out);
 }
 
 const CpuFeatures& cpu_features() {

@@ -9,26 +9,22 @@
 #include "kernels/error.h"
 #include "kernels/int8_api.h"
 
+#include "kernels/enum_names.h"
+
 namespace ecg::int8 {
 
+namespace {
+const EnumName<Int8Kernel> kInt8KernelNames[] = {{Int8Kernel::Ref, "ref"},
+                                                 {Int8Kernel::Generic, "generic"},
+                                                 {Int8Kernel::Avx2, "avx2"},
+                                                 {Int8Kernel::AvxVnni, "avx-vnni"},
+                                                 {Int8Kernel::Avx512Vnni, "avx512-vnni"},
+                                                 {Int8Kernel::Neon, "neon"},
+                                                 {Int8Kernel::NeonDot, "neon-dot"}};
+}  // namespace
+
 const char* int8_kernel_name(Int8Kernel k) {
-  switch (k) {
-    case Int8Kernel::Ref:
-      return "ref";
-    case Int8Kernel::Generic:
-      return "generic";
-    case Int8Kernel::Avx2:
-      return "avx2";
-    case Int8Kernel::AvxVnni:
-      return "avx-vnni";
-    case Int8Kernel::Avx512Vnni:
-      return "avx512-vnni";
-    case Int8Kernel::Neon:
-      return "neon";
-    case Int8Kernel::NeonDot:
-      return "neon-dot";
-  }
-  return "?";
+  return name_of(kInt8KernelNames, k);
 }
 
 bool int8_kernel_supported(Int8Kernel k) {

@@ -1,6 +1,7 @@
 #include "models/safetensors.h"
 
 #include "data/file_util.h"
+#include "kernels/enum_names.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -14,34 +15,16 @@ namespace ecg {
 
 namespace {
 
+const EnumName<DType> kSafetensorsDTypes[] = {{DType::F32, "F32"}, {DType::F64, "F64"},
+                                              {DType::F16, "F16"}, {DType::I8, "I8"},
+                                              {DType::U8, "U8"},   {DType::I32, "I32"}};
+
 const char* st_dtype(DType t) {
-  switch (t) {
-    case DType::F32:
-      return "F32";
-    case DType::F64:
-      return "F64";
-    case DType::F16:
-      return "F16";
-    case DType::I8:
-      return "I8";
-    case DType::U8:
-      return "U8";
-    case DType::I32:
-      return "I32";
-  }
-  return "?";
+  return name_of(kSafetensorsDTypes, t);
 }
 
 bool parse_st_dtype(const std::string& s, DType& out) {
-  static const std::pair<const char*, DType> table[] = {{"F32", DType::F32}, {"F64", DType::F64},
-                                                        {"F16", DType::F16}, {"I8", DType::I8},
-                                                        {"U8", DType::U8},   {"I32", DType::I32}};
-  for (auto& e : table)
-    if (s == e.first) {
-      out = e.second;
-      return true;
-    }
-  return false;
+  return parse_name(kSafetensorsDTypes, s, out);
 }
 
 // Header guard against absurd allocations from a corrupt length field.

@@ -2,6 +2,7 @@
 // 2048-bin histogram of |x|, never over the raw values, so their cost does
 // not grow with the calibration set.
 #include "quant/calibration.h"
+#include "kernels/enum_names.h"
 
 #include <algorithm>
 #include <cmath>
@@ -41,30 +42,20 @@ void Observer::observe(const float* x, int64_t n) {
   }
 }
 
+namespace {
+const EnumName<CalibMethod> kCalibMethodNames[] = {{CalibMethod::MinMax, "minmax"},
+                                                   {CalibMethod::Percentile, "percentile"},
+                                                   {CalibMethod::KL, "kl"},
+                                                   {CalibMethod::MSE, "mse"},
+                                                   {CalibMethod::Auto, "auto"}};
+}  // namespace
+
 const char* calib_method_name(CalibMethod m) {
-  switch (m) {
-    case CalibMethod::MinMax:
-      return "minmax";
-    case CalibMethod::Percentile:
-      return "percentile";
-    case CalibMethod::KL:
-      return "kl";
-    case CalibMethod::MSE:
-      return "mse";
-    case CalibMethod::Auto:
-      return "auto";
-  }
-  return "?";
+  return name_of(kCalibMethodNames, m);
 }
 
 bool parse_calib_method(const std::string& s, CalibMethod& out) {
-  for (CalibMethod m : {CalibMethod::MinMax, CalibMethod::Percentile, CalibMethod::KL,
-                        CalibMethod::MSE, CalibMethod::Auto})
-    if (s == calib_method_name(m)) {
-      out = m;
-      return true;
-    }
-  return false;
+  return parse_name(kCalibMethodNames, s, out);
 }
 
 double threshold_percentile(const Observer& o, double percentile) {

@@ -109,16 +109,6 @@ struct MappedFile {
 
 }  // namespace
 
-static bool parse_kind(const std::string& s, NodeKind& k) {
-  for (NodeKind c :
-       {NodeKind::Conv, NodeKind::MaxPool, NodeKind::AvgPool, NodeKind::Add, NodeKind::Dense})
-    if (s == node_kind_name(c)) {
-      k = c;
-      return true;
-    }
-  return false;
-}
-
 namespace {
 
 // The integers of a conv/dense/avgpool node that follow from the tensors'
@@ -514,7 +504,7 @@ Int8Model load_int8_model(const std::string& path) {
     if (nt > 0) written[0] = true;
     for (const auto& j : h.at("nodes")) {
       NodeQ n;
-      ECG_CHECK(parse_kind(j.at("kind").get<std::string>(), n.kind), "'", path,
+      ECG_CHECK(parse_node_kind(j.at("kind").get<std::string>(), n.kind), "'", path,
                 "': unknown node kind ", j.at("kind").dump());
       n.name = j.at("name").get<std::string>();
       n.inputs = json_int_vector<int>(j.at("inputs"), "inputs");

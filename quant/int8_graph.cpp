@@ -4,24 +4,25 @@
 #include <string>
 #include <vector>
 
+#include "kernels/enum_names.h"
 #include "quant/int8_model.h"
 
 namespace ecg::quant {
 
+namespace {
+const EnumName<NodeKind> kNodeKindNames[] = {{NodeKind::Conv, "conv"},
+                                             {NodeKind::MaxPool, "maxpool"},
+                                             {NodeKind::AvgPool, "avgpool"},
+                                             {NodeKind::Add, "add"},
+                                             {NodeKind::Dense, "dense"}};
+}  // namespace
+
 const char* node_kind_name(NodeKind k) {
-  switch (k) {
-    case NodeKind::Conv:
-      return "conv";
-    case NodeKind::MaxPool:
-      return "maxpool";
-    case NodeKind::AvgPool:
-      return "avgpool";
-    case NodeKind::Add:
-      return "add";
-    case NodeKind::Dense:
-      return "dense";
-  }
-  return "?";
+  return name_of(kNodeKindNames, k);
+}
+
+bool parse_node_kind(const std::string& name, NodeKind& out) {
+  return parse_name(kNodeKindNames, name, out);
 }
 
 std::vector<std::string> Int8Model::float_nodes() const {

@@ -58,6 +58,7 @@ struct TensorQ {
 
 enum class NodeKind { Conv, MaxPool, AvgPool, Add, Dense };
 const char* node_kind_name(NodeKind k);
+bool parse_node_kind(const std::string& name, NodeKind& out);
 
 struct NodeQ {
   NodeKind kind = NodeKind::Conv;

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "kernels/cuda/emu/cuda_compat.h"
+#include "kernels/enum_names.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define ECG_EMU_ASAN 1
@@ -272,26 +273,17 @@ std::string site(const Thread& t) {
   return std::string(t.file) + ":" + std::to_string(t.line);
 }
 
+const EnumName<WarpOp> kWarpOpNames[] = {{WarpOp::kShflIdx, "__shfl_sync"},
+                                         {WarpOp::kShflUp, "__shfl_up_sync"},
+                                         {WarpOp::kShflDown, "__shfl_down_sync"},
+                                         {WarpOp::kShflXor, "__shfl_xor_sync"},
+                                         {WarpOp::kAll, "__all_sync"},
+                                         {WarpOp::kAny, "__any_sync"},
+                                         {WarpOp::kBallot, "__ballot_sync"},
+                                         {WarpOp::kSyncWarp, "__syncwarp"}};
+
 const char* op_name(WarpOp op) {
-  switch (op) {
-    case WarpOp::kShflIdx:
-      return "__shfl_sync";
-    case WarpOp::kShflUp:
-      return "__shfl_up_sync";
-    case WarpOp::kShflDown:
-      return "__shfl_down_sync";
-    case WarpOp::kShflXor:
-      return "__shfl_xor_sync";
-    case WarpOp::kAll:
-      return "__all_sync";
-    case WarpOp::kAny:
-      return "__any_sync";
-    case WarpOp::kBallot:
-      return "__ballot_sync";
-    case WarpOp::kSyncWarp:
-      return "__syncwarp";
-  }
-  return "?";
+  return name_of(kWarpOpNames, op);
 }
 
 std::string describe_wait(const Thread& t) {
