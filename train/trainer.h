@@ -10,8 +10,6 @@
 // the same steps as an uninterrupted one.
 #pragma once
 #include <cstdint>
-#include <functional>
-#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>

@@ -13,13 +13,17 @@
 
 namespace ecg::testing {
 
-// A fixture whose tests write under <tmp>/ecg_<prefix>_<pid>, removed after
-// each test; SetUp (in the test) decides whether it starts empty or created.
+// A fixture whose tests write under <tmp>/ecg_<prefix>_<pid>: an empty
+// folder before each test, removed after it.
 class ScratchDirTest : public ::testing::Test {
  protected:
   explicit ScratchDirTest(const std::string& prefix)
       : dir_(std::filesystem::temp_directory_path() /
              ("ecg_" + prefix + "_" + std::to_string(::getpid()))) {}
+  void SetUp() override {
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
   std::filesystem::path dir_;

@@ -26,7 +26,7 @@ class BadCheckpoint : public testing::ScratchDirTest {
  protected:
   BadCheckpoint() : ScratchDirTest("badck") {}
   void SetUp() override {
-    fs::create_directories(dir_);
+    ScratchDirTest::SetUp();
     ModelConfig c;
     c.image_size = 32;
     auto m = build_model(c);

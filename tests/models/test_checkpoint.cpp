@@ -19,7 +19,6 @@ namespace fs = std::filesystem;
 class CheckpointTest : public testing::ScratchDirTest {
  protected:
   CheckpointTest() : ScratchDirTest("ckpt") {}
-  void SetUp() override { fs::create_directories(dir_); }
 };
 
 std::string expect_error(const std::string& p) {

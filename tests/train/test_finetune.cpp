@@ -39,10 +39,6 @@ std::map<std::string, std::vector<char>> tensor_bytes(Model& m) {
 class FinetuneTest : public testing::ScratchDirTest {
  protected:
   FinetuneTest() : ScratchDirTest("finetune") {}
-  void SetUp() override {
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
   std::shared_ptr<Model> model(uint64_t seed, const std::string& name = "resnet11", int size = 32,
                                int classes = 4) {
     ModelConfig c;

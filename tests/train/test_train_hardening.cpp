@@ -26,7 +26,6 @@ using testing::quadrant_data;
 class TrainHardening : public testing::ScratchDirTest {
  protected:
   TrainHardening() : ScratchDirTest("trainhard") {}
-  void SetUp() override { fs::remove_all(dir_); }
   TrainOptions options(int epochs, double lr) {
     TrainOptions o = testing::quiet_options(dir_, "run", epochs);
     o.lr = lr;

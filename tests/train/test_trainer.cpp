@@ -27,7 +27,6 @@ using testing::quadrant_data;
 class TrainerTest : public testing::ScratchDirTest {
  protected:
   TrainerTest() : ScratchDirTest("train") {}
-  void SetUp() override { fs::remove_all(dir_); }
   void TearDown() override {
     ScratchDirTest::TearDown();
     clear_interrupt();
