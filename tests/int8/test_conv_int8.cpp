@@ -318,10 +318,15 @@ TEST(ConvInt8, KernelChoiceFollowsIsaLevel) {
     const Int8Kernel k = int8::best_int8_kernel();
     EXPECT_EQ(k, int8::int8_kernel_for(level));
     EXPECT_TRUE(int8::int8_kernel_supported(k)) << isa_name(level);
-    if (level == Isa::Ref) EXPECT_EQ(k, Int8Kernel::Ref);
-    if (level == Isa::Generic) EXPECT_EQ(k, Int8Kernel::Generic);
-    if (level == Isa::Avx512 && int8::int8_kernel_supported(Int8Kernel::Avx512Vnni))
+    if (level == Isa::Ref) {
+      EXPECT_EQ(k, Int8Kernel::Ref);
+    }
+    if (level == Isa::Generic) {
+      EXPECT_EQ(k, Int8Kernel::Generic);
+    }
+    if (level == Isa::Avx512 && int8::int8_kernel_supported(Int8Kernel::Avx512Vnni)) {
       EXPECT_EQ(k, Int8Kernel::Avx512Vnni);
+    }
   }
   set_active_isa(saved);
   // The retired second variable fails loudly instead of being ignored.

@@ -324,8 +324,9 @@ TEST(CpuOptimizer, AdamAndSgd) {
       f(n, sp, p.data(), g.data(), b.data());
       const std::string t = tag("sgd", isa, threads) + " variant " + std::to_string(variant);
       EXPECT_TRUE(all_near("param " + t, p, pd, kOptimizerTolF32, kRelTolF32));
-      if (sp.momentum != 0.f)
+      if (sp.momentum != 0.f) {
         EXPECT_TRUE(all_near("buf " + t, b, bd, kOptimizerTolF32, kRelTolF32));
+      }
     });
   }
 }

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <string>
 
-#include "kernels/error.h"
 #include "models/checkpoint.h"
+#include "tests/bad_file_checks.h"
 
 namespace ecg::testing {
 
@@ -31,13 +31,7 @@ class ScratchDirTest : public ::testing::Test {
 
 // The message of load_checkpoint's error for `path`; a test failure when it loads.
 inline std::string checkpoint_load_error(const std::string& path) {
-  try {
-    load_checkpoint(path);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "loaded " << path;
-  return "";
+  return load_error_of([](const std::string& p) { load_checkpoint(p); }, path);
 }
 
 }  // namespace ecg::testing

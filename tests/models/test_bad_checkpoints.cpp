@@ -14,6 +14,7 @@
 
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
+#include "tests/bad_file_checks.h"
 #include "tests/models/scratch_dir_test.h"
 
 namespace ecg {
@@ -79,14 +80,6 @@ class BadCheckpoint : public testing::ScratchDirTest {
 std::string load_error(const std::string& p) {
   return testing::checkpoint_load_error(p);
 }
-
-#define EXPECT_NAMES(msg, file, field)                                 \
-  do {                                                                 \
-    const std::string m_ = (msg);                                      \
-    EXPECT_NE(m_.find(file), std::string::npos) << m_;                 \
-    EXPECT_NE(m_.find(field), std::string::npos) << m_;                \
-    EXPECT_EQ(m_.find('\n'), std::string::npos) << "one line: " << m_; \
-  } while (0)
 
 TEST_F(BadCheckpoint, GoodFileLoads) {
   LoadedCheckpoint ck = load_checkpoint(path("good.safetensors"));
