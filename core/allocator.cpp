@@ -20,36 +20,6 @@ std::string Device::name() const {
 
 namespace {
 
-constexpr size_t kAlignment = 64;
-
-class CpuCachingAllocator final : public CachingAllocator {
- public:
-  // 64-byte classes up to 4 KiB: the alignment the vector kernels want.
-  CpuCachingAllocator() : CachingAllocator(kAlignment, 4096) {}
-  ~CpuCachingAllocator() override { release_cache(); }
-
-  void copy_to_host(void* dst, const void* src, size_t n) const override {
-    if (n) std::memcpy(dst, src, n);
-  }
-  void copy_from_host(void* dst, const void* src, size_t n) const override {
-    if (n) std::memcpy(dst, src, n);
-  }
-  void copy_on_device(void* dst, const void* src, size_t n) const override {
-    if (n) std::memmove(dst, src, n);
-  }
-  void memset_zero(void* dst, size_t n) const override {
-    if (n) std::memset(dst, 0, n);
-  }
-
- protected:
-  void* system_allocate(size_t bytes) override { return std::aligned_alloc(kAlignment, bytes); }
-  void system_free(void* p) override { std::free(p); }
-  [[noreturn]] void out_of_memory(size_t nbytes, size_t bytes_in_use) override {
-    fail("out of memory allocating ", nbytes, " bytes on the CPU (", bytes_in_use,
-         " bytes in use)");
-  }
-};
-
 Allocator* g_allocators[kNumDeviceTypes] = {nullptr, nullptr};
 DeviceInstaller g_installers[kNumDeviceTypes] = {nullptr, nullptr};
 std::mutex g_install_mu;
@@ -183,17 +153,6 @@ void Allocator::memset_zero(void* dst, size_t n) const {
   if (n == 0) return;
   std::vector<char> zero_bytes(n, 0);
   copy_from_host(dst, zero_bytes.data(), n);
-}
-
-std::unique_ptr<Allocator> new_cpu_caching_allocator() {
-  return std::make_unique<CpuCachingAllocator>();
-}
-
-Allocator& cpu_allocator() {
-  // Intentionally leaked: tensors held by static objects may be freed after
-  // any function-local static would have been destroyed.
-  static CpuCachingAllocator* a = new CpuCachingAllocator();
-  return *a;
 }
 
 Allocator& allocator_for(DeviceType d) {
