@@ -1,6 +1,7 @@
 // Runs the built `ecgcnn` (ECG_CLI_PATH) as a user does: stdout captured,
 // stderr from a temporary file, and the exit code.
 #pragma once
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,6 +53,21 @@ inline int lines(const std::string& s) {
   int n = 0;
   for (char c : s) n += c == '\n';
   return n;
+}
+
+// The last .jpg that a recursive walk of `dir` meets ("" when none).
+inline std::string last_jpeg_under(const std::string& dir) {
+  std::string image;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.path().extension() == ".jpg") image = e.path().string();
+  return image;
+}
+
+// A failed run: exit `code` and one line on stderr that names `needle`.
+inline void expect_one_line_error(const CliRun& r, int code, const std::string& needle) {
+  EXPECT_EQ(r.code, code) << r.err;
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
 }
 
 }  // namespace ecg::cli_test

@@ -15,6 +15,7 @@
 namespace {
 
 using ecg::cli_test::CliRun;
+using ecg::cli_test::expect_one_line_error;
 using ecg::cli_test::lines;
 using ecg::cli_test::run;
 
@@ -34,28 +35,19 @@ TEST(Cli, InfoReportsDispatch) {
 }
 
 TEST(Cli, UnknownSubcommandIsOneLineExit2) {
-  CliRun r = run("frobnicate");
-  EXPECT_EQ(r.code, 2);
-  EXPECT_EQ(lines(r.err), 1) << r.err;
-  EXPECT_NE(r.err.find("frobnicate"), std::string::npos);
+  expect_one_line_error(run("frobnicate"), 2, "frobnicate");
 }
 
 TEST(Cli, BadFlagIsOneLineExit2) {
-  CliRun r = run("info --no-such-flag");
-  EXPECT_EQ(r.code, 2);
-  EXPECT_EQ(lines(r.err), 1) << r.err;
-  EXPECT_NE(r.err.find("--no-such-flag"), std::string::npos);
-  r = run("summary --model resnet11 --image-size abc");
+  expect_one_line_error(run("info --no-such-flag"), 2, "--no-such-flag");
+  CliRun r = run("summary --model resnet11 --image-size abc");
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(lines(r.err), 1) << r.err;
 }
 
 TEST(Cli, RuntimeErrorIsOneLineExit1) {
-  CliRun r = run("summary --model vgg16");
-  EXPECT_EQ(r.code, 1);
-  EXPECT_EQ(lines(r.err), 1) << r.err;
-  EXPECT_NE(r.err.find("vgg16"), std::string::npos);
-  r = run("--isa sse9 info");
+  expect_one_line_error(run("summary --model vgg16"), 1, "vgg16");
+  CliRun r = run("--isa sse9 info");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("sse9"), std::string::npos);
 }
@@ -110,9 +102,7 @@ TEST(Cli, SynthTrainEvalQuantizeInferChain) {
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find(*json ? "\"macro_f1\"" : "macro avg"), std::string::npos) << r.out;
   }
-  std::string image;
-  for (const auto& e : fs::recursive_directory_iterator(d + "/data/test"))
-    if (e.path().extension() == ".jpg") image = e.path().string();
+  const std::string image = ecg::cli_test::last_jpeg_under(d + "/data/test");
   ASSERT_FALSE(image.empty());
   r = run("infer --model " + d + "/m.int8 " + image);
   ASSERT_EQ(r.code, 0) << r.err;

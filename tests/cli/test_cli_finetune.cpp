@@ -18,6 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using cli_test::CliRun;
+using cli_test::expect_one_line_error;
 using cli_test::lines;
 using cli_test::run;
 
@@ -95,24 +96,19 @@ TEST_F(CliFinetune, MismatchedArchitectureOrSizeIsOneLineExit1) {
   for (const char* args : {"--image-size 64", "--model resnet20"}) {
     CliRun r = run("train --data " + path("data") + " --init-from " + ck + " " + args +
                    " --epochs 1 --out " + path("bad"));
-    EXPECT_EQ(r.code, 1) << args;
-    EXPECT_EQ(lines(r.err), 1) << r.err;
-    EXPECT_NE(r.err.find(ck), std::string::npos) << r.err;
+    SCOPED_TRACE(args);
+    expect_one_line_error(r, 1, ck);
     EXPECT_NE(r.err.find("resnet11 at 32 px"), std::string::npos) << r.err;
   }
   CliRun r = run("train --data " + path("data") + " --init-from " + path("nope.safetensors") +
                  " --out " + path("bad"));
-  EXPECT_EQ(r.code, 1);
-  EXPECT_EQ(lines(r.err), 1) << r.err;
-  EXPECT_NE(r.err.find("nope.safetensors"), std::string::npos) << r.err;
+  expect_one_line_error(r, 1, "nope.safetensors");
 }
 
 TEST_F(CliFinetune, InitFromWithResumeIsAUsageError) {
   CliRun r = run("train --data " + path("data") + " --init-from " + path("pre/best.safetensors") +
                  " --resume " + path("pre"));
-  EXPECT_EQ(r.code, 2);
-  EXPECT_EQ(lines(r.err), 1) << r.err;
-  EXPECT_NE(r.err.find("--init-from"), std::string::npos) << r.err;
+  expect_one_line_error(r, 2, "--init-from");
 }
 
 TEST_F(CliFinetune, UnknownFreezePrefixNamesTheLayers) {

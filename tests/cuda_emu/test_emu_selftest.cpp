@@ -209,6 +209,17 @@ std::string expect_fault(F&& launch) {
   return {};
 }
 
+// Under every schedule: a launch into a fresh `n`-element buffer that must fail
+// with a fault message naming `needle`.
+template <class T, class F>
+void expect_fault_naming(std::size_t n, const char* needle, F&& launch) {
+  for_each_schedule([&](const ScheduleSpec&) {
+    DeviceBuffer<T> d_out(n);
+    std::string msg = expect_fault([&] { launch(d_out.get()); });
+    EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+  });
+}
+
 TEST(CudaEmu, DivergentBarrierIsReportedWithKernelBlockThread) {
   for_each_schedule([&](const ScheduleSpec&) {
     DeviceBuffer<float> d_out(64);
@@ -226,22 +237,14 @@ TEST(CudaEmu, DivergentBarrierIsReportedWithKernelBlockThread) {
 }
 
 TEST(CudaEmu, ExitBeforeBarrierIsReported) {
-  for_each_schedule([&](const ScheduleSpec&) {
-    DeviceBuffer<float> d_out(64);
-    std::string msg = expect_fault([&] {
-      ECG_LAUNCH(dim3(1), dim3(64), 0, 0, k::early_exit_before_barrier)(d_out.get(), 40);
-    });
-    EXPECT_NE(msg.find("exited"), std::string::npos) << msg;
+  expect_fault_naming<float>(64, "exited", [](float* out) {
+    ECG_LAUNCH(dim3(1), dim3(64), 0, 0, k::early_exit_before_barrier)(out, 40);
   });
 }
 
 TEST(CudaEmu, LanesAtDifferentCollectivesAreReported) {
-  for_each_schedule([&](const ScheduleSpec&) {
-    DeviceBuffer<int> d_out(32);
-    std::string msg = expect_fault([&] {
-      ECG_LAUNCH(dim3(1), dim3(32), 0, 0, k::lanes_at_different_collectives)(d_out.get());
-    });
-    EXPECT_NE(msg.find("different collectives"), std::string::npos) << msg;
+  expect_fault_naming<int>(32, "different collectives", [](int* out) {
+    ECG_LAUNCH(dim3(1), dim3(32), 0, 0, k::lanes_at_different_collectives)(out);
   });
 }
 

@@ -82,9 +82,7 @@ TEST(CudaEngineCli, TrainEvalInferBenchOnTheDeviceMatchTheCpu) {
   r = run("quantize --checkpoint " + ck + " --calib " + d + "/data --images 4 --eval-images 4 " +
           "--no-stability --out " + d + "/m.int8");
   ASSERT_EQ(r.code, 0) << r.err;
-  std::string image;
-  for (const auto& e : fs::recursive_directory_iterator(d + "/data/test"))
-    if (e.path().extension() == ".jpg") image = e.path().string();
+  const std::string image = ecg::cli_test::last_jpeg_under(d + "/data/test");
   ASSERT_FALSE(image.empty());
   r = run("infer --json --model " + d + "/m.int8 " + image);
   ASSERT_EQ(r.code, 0) << r.err;

@@ -28,6 +28,16 @@ void make_tree(const std::string& dir, const std::vector<std::pair<std::string, 
   }
 }
 
+using Counts = std::array<int, 4>;
+
+// Per-class sample counts of the test, val and train parts of a split.
+void expect_split_counts(const DatasetSplits& d, const Counts& test, const Counts& val,
+                         const Counts& train) {
+  EXPECT_EQ(class_counts(d.test), test);
+  EXPECT_EQ(class_counts(d.val), val);
+  EXPECT_EQ(class_counts(d.train), train);
+}
+
 template <class Fn>
 void expect_error(Fn fn, const std::string& needle) {
   try {
@@ -67,9 +77,7 @@ TEST(Dataset, MendeleyLayoutWithStratifiedSplit) {
   DatasetSplits d = load_dataset(dir.str(), o);
   EXPECT_FALSE(d.given_test);
   // test: round(0.2 n) per class = 2, 2, 1, 1; val: round(0.2 * rest) = 2, 1, 1, 1.
-  EXPECT_EQ(class_counts(d.test), (std::array<int, 4>{2, 2, 1, 1}));
-  EXPECT_EQ(class_counts(d.val), (std::array<int, 4>{2, 1, 1, 1}));
-  EXPECT_EQ(class_counts(d.train), (std::array<int, 4>{6, 5, 4, 3}));
+  expect_split_counts(d, {2, 2, 1, 1}, {2, 1, 1, 1}, {6, 5, 4, 3});
   // Disjoint, complete.
   std::set<std::string> seen;
   for (auto* part : {&d.train, &d.val, &d.test})
@@ -93,10 +101,8 @@ TEST(Dataset, TrainTestFoldersAndOversampling) {
   o.val_fraction = 0.25;
   DatasetSplits d = load_dataset(dir.str(), o);
   EXPECT_TRUE(d.given_test);
-  EXPECT_EQ(class_counts(d.test), (std::array<int, 4>{2, 2, 2, 2}));
   // val from train only: round(.25 n) = 3 (2.5 rounds away), 2, 2, 1.
-  EXPECT_EQ(class_counts(d.val), (std::array<int, 4>{3, 2, 2, 1}));
-  EXPECT_EQ(class_counts(d.train), (std::array<int, 4>{7, 6, 6, 2}));
+  expect_split_counts(d, {2, 2, 2, 2}, {3, 2, 2, 1}, {7, 6, 6, 2});
   for (const Sample& s : d.val) EXPECT_NE(s.path.find("/train/"), std::string::npos);
   auto w = class_weights(d.train);
   EXPECT_NEAR(w[3], 21.0 / (4 * 2), 1e-6);
@@ -136,9 +142,7 @@ TEST(Dataset, RealSampleLayout) {
   DatasetOptions o;
   DatasetSplits d = load_dataset(testing::sample_dir(), o);  // train/ only: split
   EXPECT_FALSE(d.given_test);
-  EXPECT_EQ(class_counts(d.test), (std::array<int, 4>{2, 2, 2, 2}));
-  EXPECT_EQ(class_counts(d.val), (std::array<int, 4>{2, 2, 2, 2}));
-  EXPECT_EQ(class_counts(d.train), (std::array<int, 4>{6, 6, 6, 6}));
+  expect_split_counts(d, {2, 2, 2, 2}, {2, 2, 2, 2}, {6, 6, 6, 6});
 }
 
 TEST(Dataset, FolderErrors) {

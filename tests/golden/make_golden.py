@@ -97,6 +97,21 @@ CONV_CASES = [
 ]
 
 
+def add_weighted_case(w, name, x, wt, b, dy, y, xl, wl, bl):
+    """A conv or linear case: inputs, upstream gradient, output and gradients
+    (b and db only when the layer has a bias, i.e. b is not None)."""
+    w.add(name + "/x", x, np.float32)
+    w.add(name + "/w", wt, np.float32)
+    if b is not None:
+        w.add(name + "/b", b, np.float32)
+    w.add(name + "/dy", dy, np.float32)
+    w.add(name + "/y", y)
+    w.add(name + "/dx", xl.grad)
+    w.add(name + "/dw", wl.grad)
+    if b is not None:
+        w.add(name + "/db", bl.grad)
+
+
 def conv_cases(w, rng):
     for name, xs, ws, has_bias, stride, mode, pads in CONV_CASES:
         x = f32_input(rng, xs)
@@ -116,16 +131,7 @@ def conv_cases(w, rng):
         (y * dy).sum().backward()
         cfg = [stride, mode] + (list(pads) if pads else [0, 0, 0, 0])
         w.add(name + "/cfg", cfg, np.int64)
-        w.add(name + "/x", x, np.float32)
-        w.add(name + "/w", wt, np.float32)
-        if has_bias:
-            w.add(name + "/b", b, np.float32)
-        w.add(name + "/dy", dy, np.float32)
-        w.add(name + "/y", y)
-        w.add(name + "/dx", xl.grad)
-        w.add(name + "/dw", wl.grad)
-        if has_bias:
-            w.add(name + "/db", bl.grad)
+        add_weighted_case(w, name, x, wt, b, dy, y, xl, wl, bl)
 
 
 # ---- pooling ---------------------------------------------------------------------
@@ -226,16 +232,7 @@ def simple_cases(w, rng):
         y = F.linear(xl, wl, bl)
         dy = f32_input(rng, tuple(y.shape))
         (y * dy).sum().backward()
-        w.add(name + "/x", x, np.float32)
-        w.add(name + "/w", wt, np.float32)
-        if has_bias:
-            w.add(name + "/b", b, np.float32)
-        w.add(name + "/dy", dy, np.float32)
-        w.add(name + "/y", y)
-        w.add(name + "/dx", xl.grad)
-        w.add(name + "/dw", wl.grad)
-        if has_bias:
-            w.add(name + "/db", bl.grad)
+        add_weighted_case(w, name, x, wt, b, dy, y, xl, wl, bl)
 
 
 LEAKY_SLOPE = 0.1  # not a power of two, so its rounding to float32 is exercised

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/error.h"
 #include "tests/golden/golden_file.h"
@@ -13,6 +14,15 @@ namespace {
 
 void put(std::vector<uint8_t>& b, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+
+// The bits of a float or double, little-endian.
+template <class F>
+void put_real(std::vector<uint8_t>& b, F f) {
+  static_assert(sizeof(F) == 4 || sizeof(F) == 8, "f32 or f64");
+  std::conditional_t<sizeof(F) == 4, uint32_t, uint64_t> u;
+  std::memcpy(&u, &f, sizeof(F));
+  put(b, u, static_cast<int>(sizeof(F)));
 }
 
 // One f32 [2,2] tensor "a", one f64 [] "b", one i64 [3] "c".
@@ -29,18 +39,11 @@ std::vector<uint8_t> image() {
   put(b, 2, 1);
   put(b, 2, 8);
   put(b, 2, 8);
-  for (float f : {1.5f, -2.f, 0.25f, 3.f}) {
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    put(b, u, 4);
-  }
+  for (float f : {1.5f, -2.f, 0.25f, 3.f}) put_real(b, f);
   name("b");
   put(b, 2, 1);
   put(b, 0, 1);
-  double d = 0.1;
-  uint64_t u;
-  std::memcpy(&u, &d, 8);
-  put(b, u, 8);
+  put_real(b, 0.1);
   name("c");
   put(b, 3, 1);
   put(b, 1, 1);

@@ -19,6 +19,14 @@ namespace fs = std::filesystem;
 class CheckpointTest : public testing::ScratchDirTest {
  protected:
   CheckpointTest() : ScratchDirTest("ckpt") {}
+  // A fresh 32 px model saved to `name` with no extra info, read back as tensors.
+  SafetensorsFile saved_fresh_model(const std::string& name) {
+    ModelConfig c;
+    c.image_size = 32;
+    auto m = build_model(c);
+    save_checkpoint(path(name), *m, {});
+    return load_safetensors(path(name));
+  }
 };
 
 std::string expect_error(const std::string& p) {
@@ -45,11 +53,7 @@ TEST_F(CheckpointTest, RoundTripRestoresEveryTensor) {
 }
 
 TEST_F(CheckpointTest, NamesFollowPyTorchLayouts) {
-  ModelConfig c;
-  c.image_size = 32;
-  auto m = build_model(c);
-  save_checkpoint(path("m.safetensors"), *m, {});
-  SafetensorsFile f = load_safetensors(path("m.safetensors"));
+  SafetensorsFile f = saved_fresh_model("m.safetensors");
   EXPECT_EQ(f.tensors.at("stem_conv.weight").shape(), (Shape{16, 3, 3, 3}));
   EXPECT_EQ(f.tensors.at("stage0.block0.bn1.running_var").shape(), (Shape{16}));
   EXPECT_EQ(f.tensors.at("fc.weight").shape(), (Shape{4, 256}));
@@ -123,12 +127,9 @@ TEST_F(CheckpointTest, LoadsAFileWrittenByThePythonSafetensorsPackage) {
 }
 
 TEST_F(CheckpointTest, ShapeMismatchNamesTheTensor) {
-  ModelConfig c;
-  c.image_size = 32;
-  auto m = build_model(c);
-  save_checkpoint(path("m.safetensors"), *m, {});
-  SafetensorsFile f = load_safetensors(path("m.safetensors"));
+  SafetensorsFile f = saved_fresh_model("m.safetensors");
   f.tensors["fc.weight"] = Tensor::zeros({4, 7});
+  ModelConfig c;
   c.image_size = 32;
   auto other = build_model(c);
   try {

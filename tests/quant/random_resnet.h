@@ -3,6 +3,9 @@
 // quantization see realistic scales, and a seeded calibration set. Shared by
 // the quant tests.
 #pragma once
+#include <unistd.h>
+
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +13,12 @@
 #include "models/models.h"
 
 namespace ecg::testing {
+
+// A scratch file `<pid><tag><name>` in the temp folder, apart per process.
+inline std::string quant_tmp(const std::string& tag, const std::string& name) {
+  return (std::filesystem::temp_directory_path() / (std::to_string(::getpid()) + tag + name))
+      .string();
+}
 
 inline std::shared_ptr<Model> random_resnet(int size = 32) {
   ModelConfig c;

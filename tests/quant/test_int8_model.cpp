@@ -22,7 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string tmp(const std::string& name) {
-  return (fs::temp_directory_path() / (std::to_string(::getpid()) + "_" + name)).string();
+  return testing::quant_tmp("_", name);
 }
 
 using testing::random_resnet;

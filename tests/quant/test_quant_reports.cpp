@@ -24,7 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string tmp(const std::string& name) {
-  return (fs::temp_directory_path() / (std::to_string(::getpid()) + "_rep_" + name)).string();
+  return testing::quant_tmp("_rep_", name);
 }
 
 using testing::random_resnet;

@@ -35,6 +35,11 @@ class TrainerTest : public testing::ScratchDirTest {
     return testing::quiet_options(dir_, sub, epochs);
   }
   std::shared_ptr<Model> model() { return testing::small_resnet(); }
+  // The uninterrupted reference: `m` trained 2 epochs on quadrant_data(16, seed) into "full".
+  TrainResult train_full(Model& m, uint64_t seed) {
+    auto d = quadrant_data(16, seed);
+    return train(m, d, nullptr, options("full", 2), false);
+  }
 };
 
 TEST_F(TrainerTest, SameSeedGivesBitIdenticalLosses) {
@@ -77,8 +82,7 @@ TEST_F(TrainerTest, SameCheckpointBytesAtOneTwoFourAndSixteenThreads) {
 
 TEST_F(TrainerTest, ResumeEqualsUninterrupted) {
   auto full = model();
-  auto d = quadrant_data(16, 5);
-  TrainResult ref = train(*full, d, nullptr, options("full", 2), false);
+  TrainResult ref = train_full(*full, 5);
 
   // Stop after epoch 1 (as if killed), then resume for the rest.
   auto part = model();
@@ -95,8 +99,7 @@ TEST_F(TrainerTest, ResumeEqualsUninterrupted) {
 
 TEST_F(TrainerTest, InterruptMidEpochThenResumeEqualsUninterrupted) {
   auto full = model();
-  auto d = quadrant_data(16, 7);
-  TrainResult ref = train(*full, d, nullptr, options("full", 2), false);
+  TrainResult ref = train_full(*full, 7);
   // Ask to stop right away: the loop finishes one step, saves and returns.
   auto part = model();
   auto d2 = quadrant_data(16, 7);
