@@ -189,18 +189,23 @@ def pool_cases(w, rng):
 
 # ---- elementwise, dense, shape -----------------------------------------------
 
+def add_unary_case(w, rng, name, x, fn):
+    """y = fn(x) and its gradient for a random upstream dy (drawn after y)."""
+    xl = leaf(x)
+    y = fn(xl)
+    dy = f32_input(rng, tuple(y.shape))
+    (y * dy).sum().backward()
+    w.add(name + "/x", x, np.float32)
+    w.add(name + "/dy", dy, np.float32)
+    w.add(name + "/y", y)
+    w.add(name + "/dx", xl.grad)
+
+
 def simple_cases(w, rng):
     # relu: values bounded away from 0 so the kink is never evaluated.
     x = f32_input(rng, (3, 17))
     x = torch.where(x.abs() < 1e-3, x + 0.01, x)
-    xl = leaf(x)
-    y = F.relu(xl)
-    dy = f32_input(rng, tuple(y.shape))
-    (y * dy).sum().backward()
-    w.add("relu/x", x, np.float32)
-    w.add("relu/dy", dy, np.float32)
-    w.add("relu/y", y)
-    w.add("relu/dx", xl.grad)
+    add_unary_case(w, rng, "relu", x, F.relu)
 
     a, b = f32_input(rng, (2, 3, 4, 5)), f32_input(rng, (2, 3, 4, 5))
     al, bl = leaf(a), leaf(b)
@@ -214,14 +219,7 @@ def simple_cases(w, rng):
     w.add("add/db", bl.grad)
 
     x = f32_input(rng, (2, 3, 4, 5))
-    xl = leaf(x)
-    y = torch.flatten(xl, 1)
-    dy = f32_input(rng, tuple(y.shape))
-    (y * dy).sum().backward()
-    w.add("flatten/x", x, np.float32)
-    w.add("flatten/dy", dy, np.float32)
-    w.add("flatten/y", y)
-    w.add("flatten/dx", xl.grad)
+    add_unary_case(w, rng, "flatten", x, lambda t: torch.flatten(t, 1))
 
     for name, has_bias in (("linear", True), ("linear_nobias", False)):
         x = f32_input(rng, (5, 13))
