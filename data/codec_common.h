@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "data/image_io.h"
 #include "kernels/error.h"
@@ -30,6 +31,27 @@ void decode_or_fail(Ctx& ctx, DecodeInto decode_into, const uint8_t* data, size_
   ctx.opts = &opts;
   ctx.probe_only = probe_only;
   if (!decode_into(ctx)) fail(name, ": invalid ", format, ": ", ctx.error);
+}
+
+// The codecs' decode_jpeg/decode_png: an empty file is refused before the
+// library sees it, so its message names the cause rather than libjpeg's.
+template <class Ctx, class DecodeInto>
+Image decode_image(DecodeInto decode_into, const uint8_t* data, size_t size,
+                   const DecodeOptions& opts, const std::string& name, const char* format) {
+  if (size == 0) fail(name, ": empty file (0 bytes)");
+  Ctx ctx;
+  decode_or_fail(ctx, decode_into, data, size, opts, false, name, format);
+  return std::move(ctx.out);
+}
+
+// The codecs' probe_jpeg/probe_png.
+template <class Ctx, class DecodeInto>
+ImageInfo probe_image(DecodeInto decode_into, const uint8_t* data, size_t size,
+                      const std::string& name, const char* format) {
+  const DecodeOptions opts = probe_options();
+  Ctx ctx;
+  decode_or_fail(ctx, decode_into, data, size, opts, true, name, format);
+  return ctx.info;
 }
 
 // who is the encoder's name, which starts each message.

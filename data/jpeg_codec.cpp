@@ -219,17 +219,11 @@ bool encode_into(EncodeCtx& ctx) {
 
 Image decode_jpeg(const uint8_t* data, size_t size, const DecodeOptions& opts,
                   const std::string& name) {
-  if (size == 0) fail(name, ": empty file (0 bytes)");
-  DecodeCtx ctx;
-  decode_or_fail(ctx, decode_into, data, size, opts, false, name, "JPEG");
-  return std::move(ctx.out);
+  return decode_image<DecodeCtx>(decode_into, data, size, opts, name, "JPEG");
 }
 
 ImageInfo probe_jpeg(const uint8_t* data, size_t size, const std::string& name) {
-  const DecodeOptions opts = probe_options();
-  DecodeCtx ctx;
-  decode_or_fail(ctx, decode_into, data, size, opts, true, name, "JPEG");
-  return ctx.info;
+  return probe_image<DecodeCtx>(decode_into, data, size, name, "JPEG");
 }
 
 std::string encode_jpeg(const Image& img, int quality) {

@@ -162,17 +162,11 @@ bool encode_into(PngCtx& ctx, const Image& img) {
 
 Image decode_png(const uint8_t* data, size_t size, const DecodeOptions& opts,
                  const std::string& name) {
-  if (size == 0) fail(name, ": empty file (0 bytes)");
-  PngCtx ctx;
-  decode_or_fail(ctx, decode_into, data, size, opts, false, name, "PNG");
-  return std::move(ctx.out);
+  return decode_image<PngCtx>(decode_into, data, size, opts, name, "PNG");
 }
 
 ImageInfo probe_png(const uint8_t* data, size_t size, const std::string& name) {
-  const DecodeOptions opts = probe_options();
-  PngCtx ctx;
-  decode_or_fail(ctx, decode_into, data, size, opts, true, name, "PNG");
-  return ctx.info;
+  return probe_image<PngCtx>(decode_into, data, size, name, "PNG");
 }
 
 std::string encode_png(const Image& img) {
