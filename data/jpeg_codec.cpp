@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "data/codec_common.h"
 #include "data/image_io.h"
 #include "kernels/error.h"
 
@@ -218,33 +219,15 @@ bool encode_into(EncodeCtx& ctx) {
 
 Image decode_jpeg(const uint8_t* data, size_t size, const DecodeOptions& opts,
                   const std::string& name) {
-  if (size == 0) fail(name, ": empty file (0 bytes)");
-  DecodeCtx ctx;
-  ctx.data = data;
-  ctx.size = size;
-  ctx.opts = &opts;
-  if (!decode_into(ctx)) fail(name, ": invalid JPEG: ", ctx.error);
-  return std::move(ctx.out);
+  return decode_image<DecodeCtx>(decode_into, data, size, opts, name, "JPEG");
 }
 
 ImageInfo probe_jpeg(const uint8_t* data, size_t size, const std::string& name) {
-  DecodeOptions opts;
-  opts.max_pixels = INT64_MAX;
-  DecodeCtx ctx;
-  ctx.data = data;
-  ctx.size = size;
-  ctx.opts = &opts;
-  ctx.probe_only = true;
-  if (!decode_into(ctx)) fail(name, ": invalid JPEG: ", ctx.error);
-  return ctx.info;
+  return probe_image<DecodeCtx>(decode_into, data, size, name, "JPEG");
 }
 
 std::string encode_jpeg(const Image& img, int quality) {
-  ECG_CHECK(img.channels == 1 || img.channels == 3, "encode_jpeg: image has ", img.channels,
-            " channels; expected 1 or 3");
-  ECG_CHECK(img.width > 0 && img.height > 0 &&
-                img.pixels.size() == size_t(img.width) * img.height * img.channels,
-            "encode_jpeg: bad image ", img.width, "x", img.height, "x", img.channels);
+  check_encodable(img, "encode_jpeg");
   ECG_CHECK(quality >= 1 && quality <= 100, "encode_jpeg: quality ", quality, " outside 1..100");
   EncodeCtx ctx;
   ctx.img = &img;

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "data/codec_common.h"
 #include "data/image_io.h"
 #include "kernels/error.h"
 
@@ -161,33 +162,15 @@ bool encode_into(PngCtx& ctx, const Image& img) {
 
 Image decode_png(const uint8_t* data, size_t size, const DecodeOptions& opts,
                  const std::string& name) {
-  if (size == 0) fail(name, ": empty file (0 bytes)");
-  PngCtx ctx;
-  ctx.data = data;
-  ctx.size = size;
-  ctx.opts = &opts;
-  if (!decode_into(ctx)) fail(name, ": invalid PNG: ", ctx.error);
-  return std::move(ctx.out);
+  return decode_image<PngCtx>(decode_into, data, size, opts, name, "PNG");
 }
 
 ImageInfo probe_png(const uint8_t* data, size_t size, const std::string& name) {
-  DecodeOptions opts;
-  opts.max_pixels = INT64_MAX;
-  PngCtx ctx;
-  ctx.data = data;
-  ctx.size = size;
-  ctx.opts = &opts;
-  ctx.probe_only = true;
-  if (!decode_into(ctx)) fail(name, ": invalid PNG: ", ctx.error);
-  return ctx.info;
+  return probe_image<PngCtx>(decode_into, data, size, name, "PNG");
 }
 
 std::string encode_png(const Image& img) {
-  ECG_CHECK(img.channels == 1 || img.channels == 3, "encode_png: image has ", img.channels,
-            " channels; expected 1 or 3");
-  ECG_CHECK(img.width > 0 && img.height > 0 &&
-                img.pixels.size() == size_t(img.width) * img.height * img.channels,
-            "encode_png: bad image ", img.width, "x", img.height, "x", img.channels);
+  check_encodable(img, "encode_png");
   PngCtx ctx;
   if (!encode_into(ctx, img)) fail("encode_png: ", ctx.error);
   return std::move(ctx.encoded);

@@ -56,24 +56,33 @@ Tensor& Module::register_buffer(const std::string& name, Tensor t) {
   return *buffers_.back().second;
 }
 
-std::vector<std::pair<std::string, Tensor*>> Module::named_parameters(const std::string& prefix) {
-  std::vector<std::pair<std::string, Tensor*>> out;
-  for (auto& p : params_) out.emplace_back(prefix + p.first, p.second.get());
-  for (auto& c : children_) {
-    auto sub = c.second->named_parameters(prefix + c.first + ".");
+namespace {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor*>>;
+
+// Parameters and buffers are walked the same way (own tensors first, then
+// each child depth-first); only which list and which recursion differ.
+NamedTensors collect_named(
+    const std::vector<std::pair<std::string, std::unique_ptr<Tensor>>>& own,
+    const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children,
+    const std::string& prefix, NamedTensors (Module::*recurse)(const std::string&)) {
+  NamedTensors out;
+  for (auto& t : own) out.emplace_back(prefix + t.first, t.second.get());
+  for (auto& c : children) {
+    auto sub = ((*c.second).*recurse)(prefix + c.first + ".");
     out.insert(out.end(), sub.begin(), sub.end());
   }
   return out;
 }
 
+}  // namespace
+
+std::vector<std::pair<std::string, Tensor*>> Module::named_parameters(const std::string& prefix) {
+  return collect_named(params_, children_, prefix, &Module::named_parameters);
+}
+
 std::vector<std::pair<std::string, Tensor*>> Module::named_buffers(const std::string& prefix) {
-  std::vector<std::pair<std::string, Tensor*>> out;
-  for (auto& b : buffers_) out.emplace_back(prefix + b.first, b.second.get());
-  for (auto& c : children_) {
-    auto sub = c.second->named_buffers(prefix + c.first + ".");
-    out.insert(out.end(), sub.begin(), sub.end());
-  }
-  return out;
+  return collect_named(buffers_, children_, prefix, &Module::named_buffers);
 }
 
 std::vector<Tensor*> Module::parameters() {

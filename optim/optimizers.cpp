@@ -20,10 +20,27 @@ void check_param(const Tensor* p, size_t i) {
             " has dtype ", dtype_name(p->dtype()));
 }
 
-class Adam final : public Optimizer {
+// Adam and Sgd keep their parameters, hyperparameters and step count, and set
+// the learning rate, the same way; only the update and its state differ.
+template <class Params>
+class ParamOptimizer : public Optimizer {
  public:
-  Adam(std::vector<Tensor*> params, AdamParams hp) : params_(std::move(params)), hp_(hp) {
+  ParamOptimizer(std::vector<Tensor*> params, Params hp) : params_(std::move(params)), hp_(hp) {
     for (size_t i = 0; i < params_.size(); ++i) check_param(params_[i], i);
+  }
+  void set_lr(double lr) override { hp_.lr = static_cast<float>(lr); }
+  double lr() const override { return hp_.lr; }
+  int64_t steps() const override { return steps_; }
+
+ protected:
+  std::vector<Tensor*> params_;
+  Params hp_;
+  int64_t steps_ = 0;
+};
+
+class Adam final : public ParamOptimizer<AdamParams> {
+ public:
+  Adam(std::vector<Tensor*> params, AdamParams hp) : ParamOptimizer(std::move(params), hp) {
     m_.resize(params_.size());
     v_.resize(params_.size());
   }
@@ -50,10 +67,6 @@ class Adam final : public Optimizer {
                                                m_[i].data<float>(), v_[i].data<float>());
     }
   }
-  void set_lr(double lr) override { hp_.lr = static_cast<float>(lr); }
-  double lr() const override { return hp_.lr; }
-  int64_t steps() const override { return steps_; }
-
   std::vector<std::pair<std::string, Tensor>> state() const override {
     std::vector<std::pair<std::string, Tensor>> out;
     for (size_t i = 0; i < params_.size(); ++i)
@@ -82,16 +95,12 @@ class Adam final : public Optimizer {
   }
 
  private:
-  std::vector<Tensor*> params_;
-  AdamParams hp_;
   std::vector<Tensor> m_, v_;
-  int64_t steps_ = 0;
 };
 
-class Sgd final : public Optimizer {
+class Sgd final : public ParamOptimizer<SgdParams> {
  public:
-  Sgd(std::vector<Tensor*> params, SgdParams hp) : params_(std::move(params)), hp_(hp) {
-    for (size_t i = 0; i < params_.size(); ++i) check_param(params_[i], i);
+  Sgd(std::vector<Tensor*> params, SgdParams hp) : ParamOptimizer(std::move(params), hp) {
     buf_.resize(params_.size());
   }
   void step() override {
@@ -112,9 +121,6 @@ class Sgd final : public Optimizer {
                                               buf_[i].data<float>());
     }
   }
-  void set_lr(double lr) override { hp_.lr = static_cast<float>(lr); }
-  double lr() const override { return hp_.lr; }
-  int64_t steps() const override { return steps_; }
   std::vector<std::pair<std::string, Tensor>> state() const override {
     std::vector<std::pair<std::string, Tensor>> out;
     for (size_t i = 0; i < params_.size(); ++i)
@@ -131,10 +137,7 @@ class Sgd final : public Optimizer {
   }
 
  private:
-  std::vector<Tensor*> params_;
-  SgdParams hp_;
   std::vector<Tensor> buf_;
-  int64_t steps_ = 0;
 };
 
 }  // namespace
