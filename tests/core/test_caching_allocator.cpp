@@ -73,7 +73,9 @@ TEST(CachingAllocator, SizeClassesAreAtMostAQuarterLarger) {
     const size_t c = d.size_class(n);
     EXPECT_GE(c, n);
     EXPECT_EQ(c % 512, 0u) << n;
-    if (n > 8192) EXPECT_LE(c, n + n / 4) << n;
+    if (n > 8192) {
+      EXPECT_LE(c, n + n / 4) << n;
+    }
   }
 }
 

@@ -146,7 +146,9 @@ TEST(Allocator, RepeatedPatternHitsTheCache) {
     std::vector<void*> blocks;
     for (size_t n : sizes) blocks.push_back(a->allocate(n));
     for (size_t i = 0; i < blocks.size(); ++i) a->deallocate(blocks[i], sizes[i]);
-    if (step > 0) EXPECT_EQ(a->stats().cache_hits - before.cache_hits, std::size(sizes));
+    if (step > 0) {
+      EXPECT_EQ(a->stats().cache_hits - before.cache_hits, std::size(sizes));
+    }
   }
 }
 #endif
