@@ -29,6 +29,9 @@ class Int8GraphRunner {
   // `m` must outlive the runner.
   Int8GraphRunner(const Int8Model& m, std::unique_ptr<Int8Backend> backend, int max_batch = 1,
                   bool reuse_arena = true);
+  // Virtual: make_int8_runner hands out an Int8Runner (which adds members)
+  // through a pointer to this class.
+  virtual ~Int8GraphRunner() = default;
   Int8GraphRunner(const Int8GraphRunner&) = delete;
   Int8GraphRunner& operator=(const Int8GraphRunner&) = delete;
 
