@@ -12,10 +12,13 @@ ROOT=$(pwd)
 BUILD_DIR=${ECG_BUILD_DIR:-$ROOT/build}
 JOBS=${ECG_JOBS:-$(nproc)}
 
-# Build and test needs; libdnnl/openblas are optional benchmark peers.
+# Build and test needs; libdnnl/openblas are optional benchmark peers. Open MPI
+# carries data-parallel training (mpirun -np N ecgcnn train); libonnx with
+# protobuf reads and writes ONNX files; libonnx-testdata holds ONNX's node tests.
 REQUIRED_PACKAGES=(cmake ninja-build g++ pkg-config libgtest-dev libbenchmark-dev
   libjpeg62-turbo-dev libpng-dev libcli11-dev nlohmann-json3-dev clang-format
-  libboost-context-dev zlib1g-dev)
+  libboost-context-dev zlib1g-dev
+  openmpi-bin libopenmpi-dev libonnx-dev libprotobuf-dev libonnx-testdata)
 # ccache (optional) keeps compiled objects outside the clone, so a fresh clone
 # (CI, a second checkout) rebuilds only what changed.
 OPTIONAL_PACKAGES=(libdnnl-dev libopenblas-dev ccache)
