@@ -1,8 +1,11 @@
 // `ecgcnn synth`: writes a synthetic 12-lead report dataset in the study's
 // folder layout (see docs/synthetic-ecg.md); with --measure, runs the
 // nearest-centroid shortcut checks on any dataset folder (real or synthetic);
-// with --figure, draws real scans beside synthetic pages of each class.
+// with --figure, draws real scans beside synthetic pages of each class; with
+// --reduce, writes a smaller copy of a folder of scans (how the repository's
+// tests/data/real-scans was made from the 2213 px originals).
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -11,6 +14,7 @@
 
 #include "cli_common.h"
 #include "data/image_io.h"
+#include "data/resize.h"
 #include "data/synth/centroid.h"
 #include "data/synth/dataset.h"
 #include "data/synth/font.h"
@@ -110,6 +114,27 @@ void figure(const std::string& out, const std::string& real_dir, uint64_t seed, 
   std::printf("wrote %s (%dx%d)\n", out.c_str(), W, H);
 }
 
+// Copies every scan of `src` (class folders, directly or under train/ and
+// test/) to dst/<split>/<CLASS>/<same name> at `width` pixels (area average,
+// height keeps each scan's aspect ratio) as JPEG of the given quality.
+void reduce(const std::string& src, const std::string& dst, int width, int quality) {
+  auto files = list_dataset(src);
+  size_t bytes = 0;
+  for (const auto& f : files) {
+    fs::path rel = fs::relative(f.first, src);
+    if (rel.begin()->string() != "train" && rel.begin()->string() != "test")
+      rel = fs::path("train") / rel;
+    fs::path out = fs::path(dst) / rel.replace_extension(".jpg");
+    fs::create_directories(out.parent_path());
+    Image img = decode_image_file(f.first);
+    const int height = static_cast<int>(std::lround(double(width) * img.height / img.width));
+    write_jpeg(out.string(), resize_area(img, width, height), quality);
+    bytes += fs::file_size(out);
+  }
+  std::printf("synth: reduced %zu scans from %s to %s (%d px wide, JPEG quality %d), %.2f MB\n",
+              files.size(), src.c_str(), dst.c_str(), width, quality, bytes / 1e6);
+}
+
 }  // namespace
 
 void ecg_cli_synth(CLI::App& app) {
@@ -117,7 +142,8 @@ void ecg_cli_synth(CLI::App& app) {
       app.add_subcommand("synth", "write a synthetic 12-lead ECG report dataset (JPEG pages)");
   ecg::cli::add_runtime_flags(sub);
   struct Args {
-    std::string out, measure, figure, real;
+    std::string out, measure, figure, real, reduce;
+    int quality = 85;
     SynthOptions o;
     bool quiet = false;
   };
@@ -148,6 +174,11 @@ void ecg_cli_synth(CLI::App& app) {
       "instead: nearest-centroid shortcut checks on a dataset folder (real or synthetic)");
   sub->add_option("--figure", args->figure, "instead: write a PNG of real vs synthetic pages");
   sub->add_option("--real", args->real, "folder of real scans for --figure");
+  sub->add_option("--reduce", args->reduce,
+                  "instead: copy the scans of this folder to --out at --width pixels, as JPEG "
+                  "of --quality");
+  sub->add_option("--quality", args->quality, "JPEG quality for --reduce")
+      ->check(CLI::Range(1, 100));
   sub->callback([args] {
     if (!args->measure.empty()) return measure(args->measure);
     if (!args->figure.empty()) {
@@ -155,6 +186,8 @@ void ecg_cli_synth(CLI::App& app) {
       return figure(args->figure, args->real, args->o.seed, args->o.page.difficulty);
     }
     ECG_CHECK(!args->out.empty(), "synth: --out DIR is required");
+    if (!args->reduce.empty())
+      return reduce(args->reduce, args->out, args->o.page.width, args->quality);
     SynthOptions o = args->o;
     o.threads = ecg::cli::global_options().threads;
     if (!args->quiet)

@@ -10,8 +10,10 @@
 #include <string>
 
 #include "cli_run.h"
+#include "data/image_io.h"
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
+#include "tests/source_dir.h"
 
 namespace ecg {
 namespace {
@@ -145,6 +147,30 @@ TEST_F(CliFinetune, EvalSplitAllCountsEveryImage) {
   EXPECT_EQ(j.value("total", 0), 4);
   j = eval("--data " + path("data") + " --split all");
   EXPECT_EQ(j.value("total", 0), 24);
+}
+
+// `synth --reduce` (how tests/data/real-scans was made): every scan of a
+// folder with train/<CLASS>/ keeps its name and class folder, at the asked
+// width with its aspect ratio.
+TEST(CliSynthReduce, CopiesEveryScanSmaller) {
+  const std::string src = std::string(ECG_SOURCE_DIR) + "/tests/data/real-scans";
+  const std::string out = cli_test::fresh_dir("ecg_cli_reduce_");
+  CliRun r = run("synth --reduce " + src + " --out " + out + " --width 200 --quality 70");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("reduced 40 scans"), std::string::npos) << r.out;
+  int count = 0;
+  for (const auto& e : fs::recursive_directory_iterator(src + "/train")) {
+    if (e.path().extension() != ".jpg") continue;
+    const fs::path copy = fs::path(out) / fs::relative(e.path(), src);
+    ASSERT_TRUE(fs::is_regular_file(copy)) << copy;
+    const data::Image img = data::decode_image_file(copy.string());
+    EXPECT_EQ(img.width, 200) << copy;
+    EXPECT_EQ(img.height, 142) << copy;  // 200 * 786 / 1106 = 142.1
+    ++count;
+  }
+  EXPECT_EQ(count, 40);
+  fs::remove_all(out);
+  expect_one_line_error(run("synth --reduce " + out + "/none --out " + out), 1, "none");
 }
 
 }  // namespace

@@ -198,7 +198,6 @@ TEST(Preprocess, ChwScalingAndNormalisation) {
 }
 
 TEST(Preprocess, StudyRecipesOnARealScan) {
-  if (!testing::have_samples()) GTEST_SKIP() << "no sample scans";
   std::string path = testing::sample_dir() + "/train/HB/HB(1).jpg";
   Image a = load_preprocessed(path, PreprocessOptions::study_resnet());
   EXPECT_EQ(a.width, 224);
@@ -363,7 +362,6 @@ TEST(Loader, PrepareDataFromAFolder) {
 }
 
 TEST(Loader, RealSampleEndToEnd) {
-  if (!testing::have_samples()) GTEST_SKIP() << "no sample scans at " << testing::sample_dir();
   TempDir dir("real");
   PreprocessOptions pre = small(64);
   DatasetOptions d;
