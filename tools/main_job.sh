@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # The main job on the built-in synthetic ECG data:
-# synthesise -> train ResNet-11 -> evaluate -> quantize -> int8 evaluate -> benchmark -> report.
+# synthesise -> train ResNet-11 -> evaluate (synthetic test pages, then the
+# real scans zero-shot and 5-fold fine-tuned) -> quantize -> int8 evaluate -> benchmark -> report.
 # Usage: tools/main_job.sh <path to ecgcnn> <run directory>
-# Knobs (environment): ECG_PER_CLASS (pages per class), ECG_IMAGE_SIZE, ECG_EPOCHS.
+# Knobs (environment): ECG_PER_CLASS (pages per class), ECG_IMAGE_SIZE, ECG_EPOCHS;
+# real scans (issue 21): ECG_REAL_DIR (default tests/data/real-scans, the 40
+# scans shipped with the repository), ECG_FT_EPOCHS (15), ECG_FT_CONFIGS
+# ("ft-head ft-bn scratch", see bench/finetune/five_fold.sh), ECG_FINETUNE=0
+# to skip the 5-fold fine-tuning.
 set -euo pipefail
 ECG=${1:?path to the ecgcnn binary}
 RUN=${2:?run directory}
@@ -28,6 +33,27 @@ step "train resnet11 at ${SIZE}px for $EPOCHS epochs (validation held out of tra
 step "evaluate the best checkpoint on the test split"
 "$ECG" eval --checkpoint "$RUN/train/best.safetensors" --data "$RUN/data" | tee "$RUN/eval_float.txt"
 "$ECG" eval --checkpoint "$RUN/train/best.safetensors" --data "$RUN/data" --json > "$RUN/eval_float.json"
+# --- real scans (issue 21): zero-shot, then 5-fold fine-tuning -------------
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+REAL=${ECG_REAL_DIR:-$REPO/tests/data/real-scans}
+# A copy outside the run folder: eval beside history.json would replace the
+# run's test result (and its report) with the real-scan one.
+mkdir -p "$RUN/real"
+cp "$RUN/train/best.safetensors" "$RUN/real/synthetic.safetensors"
+step "zero-shot on real scans: all $(find "$REAL" -name '*.jpg' | wc -l) of $REAL, never trained on"
+"$ECG" eval --checkpoint "$RUN/real/synthetic.safetensors" --data "$REAL" --split all |
+  tee "$RUN/real/eval_zeroshot.txt"
+"$ECG" eval --checkpoint "$RUN/real/synthetic.safetensors" --data "$REAL" --split all --json \
+  > "$RUN/real/eval_zeroshot.json"
+if [ "${ECG_FINETUNE:-1}" != 0 ]; then
+  step "5-fold fine-tuning on the real scans from the synthetic checkpoint (${ECG_FT_EPOCHS:-15} epochs)"
+  echo "per fold: test = 2 scans per class (listed in $RUN/real/finetune/folds.tsv), only evaluated;"
+  echo "the other 32 train (24) and select the checkpoint (8, the validation split)"
+  CONFIGS=${ECG_FT_CONFIGS:-ft-head ft-bn scratch} "$REPO/bench/finetune/five_fold.sh" "$ECG" \
+    "$REAL" "$RUN/real/synthetic.safetensors" "$RUN/real/finetune" "${ECG_FT_EPOCHS:-15}" |
+    tee "$RUN/real/finetune.txt"
+fi
+# --- end of real scans -------------------------------------------------------
 step "quantize to INT8 (calibration on the training split)"
 "$ECG" quantize --checkpoint "$RUN/train/best.safetensors" --calib "$RUN/data" --out "$RUN/resnet11.int8" \
   --report "$RUN/quantize.json"

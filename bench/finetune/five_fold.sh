@@ -6,19 +6,22 @@
 #
 #   bench/finetune/five_fold.sh ECGCNN REAL_DIR PRETRAINED.safetensors OUT_DIR [EPOCHS]
 #
-# REAL_DIR holds class folders (directly or under train/, as shared/data/ecg-sample).
+# REAL_DIR holds class folders (directly or under train/, as tests/data/real-scans).
 # Folds: each class's files sorted by name (LC_ALL=C); file i goes to the test
-# part of fold i mod 5 (symlinks under OUT_DIR/folds/K/{train,test}/CLASS).
+# part of fold i mod 5 (symlinks under OUT_DIR/folds/K/{train,test}/CLASS);
+# OUT_DIR/folds.tsv lists every fold's test scans by name.
 # Configurations (fixed before any fold was evaluated):
 #   zeroshot  the pretrained checkpoint as it is
 #   scratch   ResNet-11 from its seed, default recipe (Adam 1e-3, precise BN)
 #   ft-bn     --init-from, --freeze-bn, Adam 1e-4 constant (the --help recipe)
 #   ft-head   --init-from, body frozen (stem, stage0-2) and --freeze-bn, Adam 1e-3: only fc trains
+# Environment: CONFIGS (default "ft-head ft-bn scratch"; zeroshot always runs),
+# THREADS (2), SIZE (scratch's input size; default: the checkpoint's).
 # Prints one line per fold and configuration, then mean and standard deviation;
 # writes OUT_DIR/results.tsv.
 set -euo pipefail
 if [ $# -lt 4 ]; then
-  sed -n '2,20p' "$0"
+  sed -n '2,23p' "$0"
   exit 2
 fi
 E=$(realpath "$1")
@@ -27,28 +30,32 @@ PRE=$(realpath "$3")
 OUT=$4
 EPOCHS=${5:-10}
 THREADS=${THREADS:-2}
+CONFIGS=${CONFIGS:-ft-head ft-bn scratch}
+for cfg in $CONFIGS; do
+  case $cfg in ft-head | ft-bn | scratch) ;; *) echo "CONFIGS: unknown configuration $cfg" >&2; exit 2 ;; esac
+done
 [ -d "$REAL/train" ] && REAL="$REAL/train"
 mkdir -p "$OUT"
 OUT=$(realpath "$OUT")
 export ECG_CACHE_DIR="$OUT/cache"
-# The pretrained checkpoint fixes the model and input size (train takes them from it).
-SIZE=$(python3 - "$PRE" <<'PY'
-import json, struct, sys
-with open(sys.argv[1], "rb") as f:
-    n = struct.unpack("<Q", f.read(8))[0]
-    print(json.loads(json.loads(f.read(n))["__metadata__"]["ecgcnn"])["image_size"])
-PY
-)
+# The pretrained checkpoint fixes the model and input size (train takes them
+# from it); scratch uses the same size, read from the checkpoint's JSON header.
+SIZE=${SIZE:-$(head -c 65536 "$PRE" | grep -ao 'image_size[^0-9]*[0-9]*' | sed -n '1s/.*[^0-9]//p')}
+[ -n "$SIZE" ] || { echo "$PRE: no image_size in its header" >&2; exit 1; }
 
 make_folds() {
   rm -rf "$OUT/folds"
+  printf 'fold\tclass\ttest scan\n' > "$OUT/folds.tsv"
   for cls in "$REAL"/*/; do
     cls=$(basename "$cls")
     i=0
     while IFS= read -r f; do
       for k in 0 1 2 3 4; do
         part=train
-        [ $((i % 5)) -eq $k ] && part=test
+        if [ $((i % 5)) -eq $k ]; then
+          part=test
+          printf '%d\t%s\t%s\n' "$k" "$cls" "$f" >> "$OUT/folds.tsv"
+        fi
         mkdir -p "$OUT/folds/$k/$part/$cls"
         ln -s "$REAL/$cls/$f" "$OUT/folds/$k/$part/$cls/$f"
       done
@@ -76,16 +83,17 @@ train_fold() {  # config, fold
 }
 
 make_folds
-mkdir -p "$OUT/runs"/{scratch,ft-bn,ft-head}
+for cfg in $CONFIGS; do mkdir -p "$OUT/runs/$cfg"; done
 printf 'config\tfold\taccuracy\n' > "$OUT/results.tsv"
 for k in 0 1 2 3 4; do
   printf 'zeroshot\t%d\t%s\n' "$k" "$(accuracy "$PRE" "$OUT/folds/$k")" >> "$OUT/results.tsv"
-  for cfg in ft-head ft-bn scratch; do
+  for cfg in $CONFIGS; do
     train_fold "$cfg" "$k"
     printf '%s\t%d\t%s\n' "$cfg" "$k" "$(accuracy "$OUT/runs/$cfg/$k/best.safetensors" \
       "$OUT/folds/$k")" >> "$OUT/results.tsv"
   done
-  tail -n 4 "$OUT/results.tsv"
+  awk -F'\t' -v k="$k" 'BEGIN { printf "fold %d:  ", k } $2 == k { printf "%s %s  ", $1, $3 }
+    END { print "" }' "$OUT/results.tsv"
 done
 echo "config  mean  std (population, 5 folds of 8 scans)"
 awk -F'\t' 'NR > 1 { n[$1]++; s[$1] += $3; q[$1] += $3 * $3 }
