@@ -13,11 +13,13 @@
 #include <vector>
 
 #include "cli_common.h"
+#include "data/file_util.h"
 #include "data/image_io.h"
 #include "data/resize.h"
 #include "data/synth/centroid.h"
 #include "data/synth/dataset.h"
 #include "data/synth/font.h"
+#include "data/synth/page_stats.h"
 #include "data/synth/raster.h"
 #include "kernels/error.h"
 
@@ -114,6 +116,43 @@ void figure(const std::string& out, const std::string& real_dir, uint64_t seed, 
   std::printf("wrote %s (%dx%d)\n", out.c_str(), W, H);
 }
 
+// Per class and overall: mean and standard deviation of every page statistic
+// (data/synth/page_stats.h) and of the JPEG quality read from the files.
+void calibrate(const std::string& dir) {
+  auto files = list_dataset(dir);
+  std::vector<std::string> names = page_stat_names();
+  names.push_back("jpeg_quality");
+  const size_t k = names.size();
+  // sums[c][i], squares[c][i], counts[c]; c = kNumClasses is "all".
+  std::vector<std::vector<double>> sums(kNumClasses + 1, std::vector<double>(k, 0)), squares = sums;
+  std::vector<int> counts(kNumClasses + 1, 0);
+  for (const auto& f : files) {
+    std::vector<uint8_t> bytes = read_file_bytes(f.first);
+    DecodeOptions o;
+    o.color = ColorMode::Rgb;
+    std::vector<double> v = page_stat_values(
+        measure_page_stats(decode_image_memory(bytes.data(), bytes.size(), o, f.first)));
+    v.push_back(estimate_jpeg_quality(bytes));
+    for (int c : {f.second, static_cast<int>(kNumClasses)}) {
+      for (size_t i = 0; i < k; ++i) sums[c][i] += v[i], squares[c][i] += v[i] * v[i];
+      ++counts[c];
+    }
+  }
+  std::printf("%s: %zu pages, mean (sd) per class\n%-15s", dir.c_str(), files.size(), "");
+  for (int c = 0; c <= kNumClasses; ++c)
+    std::printf(" %16s", c < kNumClasses ? class_folder(static_cast<EcgClass>(c)) : "all");
+  std::printf("\n");
+  for (size_t i = 0; i < k; ++i) {
+    std::printf("%-15s", names[i].c_str());
+    for (int c = 0; c <= kNumClasses; ++c) {
+      const int n = std::max(1, counts[c]);
+      const double m = sums[c][i] / n, sd = std::sqrt(std::max(0.0, squares[c][i] / n - m * m));
+      std::printf(" %8.3f (%5.3f)", m, sd);
+    }
+    std::printf("\n");
+  }
+}
+
 // Copies every scan of `src` (class folders, directly or under train/ and
 // test/) to dst/<split>/<CLASS>/<same name> at `width` pixels (area average,
 // height keeps each scan's aspect ratio) as JPEG of the given quality.
@@ -142,7 +181,7 @@ void ecg_cli_synth(CLI::App& app) {
       app.add_subcommand("synth", "write a synthetic 12-lead ECG report dataset (JPEG pages)");
   ecg::cli::add_runtime_flags(sub);
   struct Args {
-    std::string out, measure, figure, real, reduce;
+    std::string out, measure, figure, real, reduce, calibrate;
     int quality = 85;
     SynthOptions o;
     bool quiet = false;
@@ -174,6 +213,9 @@ void ecg_cli_synth(CLI::App& app) {
       "instead: nearest-centroid shortcut checks on a dataset folder (real or synthetic)");
   sub->add_option("--figure", args->figure, "instead: write a PNG of real vs synthetic pages");
   sub->add_option("--real", args->real, "folder of real scans for --figure");
+  sub->add_option("--calibrate", args->calibrate,
+                  "instead: measure paper, grid, ink, strokes, blur, skew, margins, JPEG quality "
+                  "and the digitised traces of every page of a dataset folder, per class");
   sub->add_option("--reduce", args->reduce,
                   "instead: copy the scans of this folder to --out at --width pixels, as JPEG "
                   "of --quality");
@@ -181,6 +223,7 @@ void ecg_cli_synth(CLI::App& app) {
       ->check(CLI::Range(1, 100));
   sub->callback([args] {
     if (!args->measure.empty()) return measure(args->measure);
+    if (!args->calibrate.empty()) return calibrate(args->calibrate);
     if (!args->figure.empty()) {
       ECG_CHECK(!args->real.empty(), "synth: --figure needs --real DIR");
       return figure(args->figure, args->real, args->o.seed, args->o.page.difficulty);

@@ -52,6 +52,7 @@ enum class Rhythm : int {
   AVBlock1,
   AVBlock2,
   AVBlock3,
+  BundleBranchBlock,  // sinus rhythm, QRS >= 120 ms (right or left)
 };
 const char* rhythm_name(Rhythm r);
 

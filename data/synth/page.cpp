@@ -13,12 +13,7 @@ namespace ecg::data::synth {
 
 namespace {
 
-// Layout in mm, measured on the real scans.
-constexpr double kGridLeftMm = 8.6, kGridRightMm = 275.4;
-constexpr double kRowBaselineMm[4] = {59.0, 97.0, 134.9, 172.9};
-constexpr double kTraceStartMm = 19.4;
 constexpr double kPulseStartMm = 12.3;
-constexpr double kMmPerSecond = 25.0, kMmPerMv = 10.0;
 constexpr int kGridLeads[3][4] = {
     {kI, kAVR, kV1, kV4}, {kII, kAVL, kV2, kV5}, {kIII, kAVF, kV3, kV6}};
 
@@ -34,7 +29,7 @@ std::string two(int v) {
 
 struct Nuisance {
   Rgb paper, dot, border, ink, outside;
-  float dot_alpha, border_alpha, ink_alpha;
+  float dot_alpha, border_alpha, ink_alpha, ink_gain;
   double stroke;  // trace half width in mm
   double rotation, scale, shift_x_mm, shift_y_mm;
   double blur;
@@ -47,30 +42,45 @@ struct Nuisance {
 Nuisance draw_nuisance(Rng& rng, const PageOptions& o) {
   const double d = std::min(1.0, std::max(0.0, o.difficulty));
   Nuisance n;
-  // Paper and print colours around those measured on the scans (paper
-  // 254, grid dots about RGB 111/89/91, near-black ink).
-  double base = rng.uniform(246, 255);
+  // Paper and print colours randomised around what `synth --calibrate`
+  // measures on the real scans (docs/synthetic-ecg.md, "Calibration"): paper
+  // 255 (the scanner saturates it), grid contrast 86-96 levels at 1106 px,
+  // ink about RGB 30/28/28. The ranges include the real values and reach
+  // past them on both sides (domain randomisation); half the pages have
+  // white paper as every real one does.
+  double base = rng.chance(0.5) ? 255 : rng.uniform(244, 255);
   n.paper = {u8(base + rng.uniform(0, 2)), u8(base - rng.uniform(0, 3)),
              u8(base - rng.uniform(0, 3))};
-  double dot_g = rng.uniform(80, 125);
+  double dot_g = rng.uniform(85, 165);
   n.dot = {u8(dot_g + rng.uniform(10, 35)), u8(dot_g), u8(dot_g + rng.uniform(-4, 6))};
-  n.dot_alpha = static_cast<float>(rng.uniform(0.75, 1.0));
+  n.dot_alpha = static_cast<float>(rng.uniform(0.6, 1.0));
   n.border = {u8(rng.uniform(225, 248)), u8(rng.uniform(140, 180)), u8(rng.uniform(150, 190))};
   n.border_alpha = static_cast<float>(rng.uniform(0.7, 1.0));
-  double ink = rng.uniform(0, 15 + 45 * d);
+  double ink = rng.uniform(0, 5 + 30 * d);
   n.ink = {u8(ink), u8(ink), u8(ink + rng.uniform(0, 10))};
-  n.ink_alpha = static_cast<float>(1.0 - rng.uniform(0, 0.05 + 0.15 * d));
-  n.stroke = 0.24 * rng.uniform(0.8, 1.2);
+  n.ink_alpha = static_cast<float>(1.0 - rng.uniform(0, 0.03 + 0.12 * d));
+  // Half width in mm. The real traces at 1106 px have a dark core (ink RGB
+  // about 30/28/28 where 0.24 mm with the old blur gave 78/76/78) and sharp
+  // edges; a slightly wider stroke with little blur matches both.
+  n.stroke = 0.19 * rng.uniform(0.85, 1.2);
+  // Coverage gain > 1 saturates the stroke's core and hardens its edges, as
+  // the printer's burnt dots and the scanner's threshold do.
+  n.ink_gain = static_cast<float>(rng.uniform(1.3, 2.6));
   n.outside = {u8(rng.uniform(235, 255)), 0, 0};
   n.outside.g = n.outside.b = n.outside.r;
   double sign = rng.chance(0.5) ? -1 : 1;
-  n.rotation = sign * rng.uniform(0, 0.5 + 1.5 * d);
-  n.scale = rng.uniform(0.985, 1.015);
-  n.shift_x_mm = rng.clipped_normal(0, 1.5, -4, 4);
-  n.shift_y_mm = rng.clipped_normal(0, 1.5, -4, 4);
-  n.blur = rng.uniform(0.05, 0.15 + 0.1 * d);
-  n.blur_passes = 1 + (rng.chance(d) ? 1 : 0);
-  n.noise_amp = rng.below(2 + static_cast<int>(4 * d));
+  // The real scans are straight (skew 0.000 deg), at the same place (grid
+  // box at 8.61/35.71 mm) and sharp (10-90 % edge 0.53 mm at 1106 px, the
+  // half-size resampling's own width): smaller ranges that still include
+  // some tilt, shift and blur (was up to 0.5 + 1.5 d deg, sigma 1.5 mm, blur
+  // 0.05-0.25 in 1-2 passes, which measured 0.98 mm edges).
+  n.rotation = sign * rng.uniform(0, 0.15 + 0.6 * d);
+  n.scale = rng.uniform(0.99, 1.01);
+  n.shift_x_mm = rng.clipped_normal(0, 0.8, -3, 3);
+  n.shift_y_mm = rng.clipped_normal(0, 0.8, -3, 3);
+  n.blur = rng.uniform(0.0, 0.04 + 0.08 * d);
+  n.blur_passes = 1 + (rng.chance(0.5 * d) ? 1 : 0);
+  n.noise_amp = rng.below(1 + static_cast<int>(4 * d));
   int qmin = std::max(1, std::min(o.jpeg_quality_min, o.jpeg_quality_max));
   int qmax = std::min(100, std::max(o.jpeg_quality_min, o.jpeg_quality_max));
   n.quality = qmin + rng.below(qmax - qmin + 1);
@@ -178,7 +188,7 @@ Image render_page(const EcgRecord& rec, Rng& rng, const PageOptions& opts, PageI
   }
   for (int col = 1; col < 4; ++col) {
     double x = (kTraceStartMm + col * 2.5 * kMmPerSecond) * sx;
-    cov.segment(x, (kRowBaselineMm[0] - 6.3) * sy, x, (kRowBaselineMm[2] + 5.1) * sy, 0.6 * hw,
+    cov.segment(x, (kRowBaselineMm[0] - 6.3) * sy, x, (kRowBaselineMm[2] + 5.1) * sy, 0.9 * hw,
                 n.ink_alpha);
   }
 
@@ -213,6 +223,7 @@ Image render_page(const EcgRecord& rec, Rng& rng, const PageOptions& opts, PageI
        std::string("0.67~25Hz  AC50  25mm/s  10mm/mV  4*2.5s+1r  \x01") + hr +
            "   SE-3  V1.0  SEMIP  V1.7");
   text(227.0, 194.6, 2.1, n.date + "  " + n.time);
+  for (float& a : cov.a) a = std::min(1.0f, a * n.ink_gain);
   composite(img, cov, n.ink);
 
   // The scanner: a slightly rotated, shifted and scaled copy, then optics

@@ -26,6 +26,12 @@ constexpr double kPageWidthMm = 280.13;
 constexpr double kPageHeightMm = 199.0;
 constexpr double kGridTopMm = 35.8;      // header band is above
 constexpr double kGridBottomMm = 192.0;  // footer band is below
+// Grid box sides, the four rows' baselines and where the traces start, in mm
+// (measured on the real scans; page_stats.cpp reads pages by them too).
+constexpr double kGridLeftMm = 8.6, kGridRightMm = 275.4;
+constexpr double kRowBaselineMm[4] = {59.0, 97.0, 134.9, 172.9};
+constexpr double kTraceStartMm = 19.4;
+constexpr double kMmPerSecond = 25.0, kMmPerMv = 10.0;
 constexpr int kDefaultPageWidth = 2213;
 constexpr int kDefaultPageHeight = 1572;
 
@@ -33,7 +39,8 @@ struct PageOptions {
   int width = kDefaultPageWidth;
   int height = 0;           // 0: keep the scans' aspect ratio
   double difficulty = 0.5;  // 0..1: scales rotation, blur, fading and noise
-  int jpeg_quality_min = 70, jpeg_quality_max = 95;
+  // The real scans measure quality 68 (a few MI scans 51-60): see docs/synthetic-ecg.md.
+  int jpeg_quality_min = 55, jpeg_quality_max = 92;
 };
 
 // Page size after applying the aspect-ratio default.

@@ -172,7 +172,7 @@ TEST(SynthSignal, HistoryOfMIHasQWavesAndInvertedTWithoutSTElevation) {
 }
 
 TEST(SynthSignal, AbnormalHeartbeatRhythms) {
-  int seen[8] = {};
+  int seen[9] = {};
   for_records(EcgClass::AbnormalHeartbeat, [&](const EcgRecord& r) {
     seen[static_cast<int>(r.rhythm)]++;
     switch (r.rhythm) {
@@ -190,6 +190,10 @@ TEST(SynthSignal, AbnormalHeartbeatRhythms) {
         EXPECT_GE(wide, 1);
         break;
       }
+      case Rhythm::BundleBranchBlock:
+        for (const Beat& b : r.beats)
+          EXPECT_GE(b.j_point - b.qrs_onset, 0.12) << "bundle branch block QRS must be wide";
+        break;
       case Rhythm::SinusBradycardia:
         EXPECT_LT(r.heart_rate_bpm, 55);
         break;
@@ -207,6 +211,7 @@ TEST(SynthSignal, AbnormalHeartbeatRhythms) {
   EXPECT_GT(seen[static_cast<int>(Rhythm::AtrialFibrillation)], 0);
   EXPECT_GT(seen[static_cast<int>(Rhythm::PrematureVentricular)], 0);
   EXPECT_GT(seen[static_cast<int>(Rhythm::AVBlock3)], 0);
+  EXPECT_GT(seen[static_cast<int>(Rhythm::BundleBranchBlock)], 0);
 }
 
 TEST(SynthSignal, EinthovenAndGoldbergerHoldWithNoise) {
