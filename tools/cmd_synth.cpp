@@ -80,22 +80,44 @@ void measure(const std::string& dir) {
       dir.c_str(), files.size(), 100 * a_page, 100 * a_band, 100 * a_size);
 }
 
-void figure(const std::string& out, const std::string& real_dir, uint64_t seed, double difficulty) {
+// A region of a page in millimetres (the whole page by default).
+struct MmBox {
+  double x0 = 0, y0 = 0, x1 = kPageWidthMm, y1 = kPageHeightMm;
+};
+
+// The box of a page at its own resolution, area-shrunk to tw x th.
+Image box_thumbnail(const Image& page, const MmBox& box, int tw, int th) {
+  const double s = page.width / kPageWidthMm;
+  const int x0 = static_cast<int>(box.x0 * s), y0 = static_cast<int>(box.y0 * s);
+  const int w = std::min(page.width - x0, static_cast<int>((box.x1 - box.x0) * s));
+  const int h = std::min(page.height - y0, static_cast<int>((box.y1 - box.y0) * s));
+  Image crop(w, h, 3);
+  for (int y = 0; y < h; ++y)
+    std::copy(page.row(y0 + y) + 3 * x0, page.row(y0 + y) + 3 * (x0 + w), crop.row(y));
+  return shrink_area(crop, tw, th);
+}
+
+// One real scan of each class (left) beside a synthetic page (right), whole
+// or the box `box` of both at tw pixels wide; PNG, or JPEG for .jpg names.
+void figure(const std::string& out, const std::string& real_dir, uint64_t seed, double difficulty,
+            const MmBox& box, int tw) {
   auto files = list_dataset(real_dir);
-  const int tw = 480, th = page_height(PageOptions{tw, 0}), pad = 12, label_h = 26;
+  const int th = static_cast<int>(std::lround(tw * (box.y1 - box.y0) / (box.x1 - box.x0)));
+  const int pad = 12, label_h = 26;
   const int W = 2 * tw + 3 * pad, H = kNumClasses * (th + label_h + pad) + pad;
   Image fig(W, H, 3, 255);
   Coverage ink(W, H);
   PageOptions po;
   po.difficulty = difficulty;
+  po.width = 1106;  // the main job's page width
   for (int c = 0; c < kNumClasses; ++c) {
     auto it =
         std::find_if(files.begin(), files.end(), [&](const auto& f) { return f.second == c; });
     ECG_CHECK(it != files.end(), real_dir, ": no image of class ",
               class_folder(static_cast<EcgClass>(c)));
-    Image real = shrink_area(load_small(it->first, tw), tw, th);
+    Image real = box_thumbnail(load_small(it->first, po.width), box, tw, th);
     SynthPage page = make_page(seed, static_cast<EcgClass>(c), 0, po);
-    Image synth = shrink_area(page.image, tw, th);
+    Image synth = box_thumbnail(page.image, box, tw, th);
     std::string finding = page.clean.territory != Territory::None
                               ? std::string(territory_name(page.clean.territory))
                               : std::string(rhythm_name(page.clean.rhythm));
@@ -112,7 +134,12 @@ void figure(const std::string& out, const std::string& real_dir, uint64_t seed, 
     }
   }
   composite(fig, ink, Rgb{0, 0, 0});
-  write_png(out, fig);
+  std::string ext = fs::path(out).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  if (ext == ".jpg" || ext == ".jpeg")
+    write_jpeg(out, fig, 85);
+  else
+    write_png(out, fig);
   std::printf("wrote %s (%dx%d)\n", out.c_str(), W, H);
 }
 
@@ -182,6 +209,7 @@ void ecg_cli_synth(CLI::App& app) {
   ecg::cli::add_runtime_flags(sub);
   struct Args {
     std::string out, measure, figure, real, reduce, calibrate;
+    bool detail = false;
     int quality = 85;
     SynthOptions o;
     bool quiet = false;
@@ -211,7 +239,10 @@ void ecg_cli_synth(CLI::App& app) {
   sub->add_option(
       "--measure", args->measure,
       "instead: nearest-centroid shortcut checks on a dataset folder (real or synthetic)");
-  sub->add_option("--figure", args->figure, "instead: write a PNG of real vs synthetic pages");
+  sub->add_option("--figure", args->figure,
+                  "instead: write a PNG (or .jpg) of real vs synthetic pages, one per class");
+  sub->add_flag("--detail", args->detail,
+                "with --figure: leads V1-V6 only (139-276 x 38-145 mm of 1106 px pages)");
   sub->add_option("--real", args->real, "folder of real scans for --figure");
   sub->add_option("--calibrate", args->calibrate,
                   "instead: measure paper, grid, ink, strokes, blur, skew, margins, JPEG quality "
@@ -226,7 +257,10 @@ void ecg_cli_synth(CLI::App& app) {
     if (!args->calibrate.empty()) return calibrate(args->calibrate);
     if (!args->figure.empty()) {
       ECG_CHECK(!args->real.empty(), "synth: --figure needs --real DIR");
-      return figure(args->figure, args->real, args->o.seed, args->o.page.difficulty);
+      MmBox box;
+      if (args->detail) box = MmBox{139.0, 38.0, 276.0, 145.0};  // V1-V6 of the 3x4 grid
+      return figure(args->figure, args->real, args->o.seed, args->o.page.difficulty, box,
+                    args->detail ? 540 : 480);
     }
     ECG_CHECK(!args->out.empty(), "synth: --out DIR is required");
     if (!args->reduce.empty())
