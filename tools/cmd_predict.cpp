@@ -104,5 +104,8 @@ void ecg_cli_predict(CLI::App& app) {
   sub->add_option("inputs", o.inputs, "image files (.jpg, .png) or .npy arrays");
   sub->add_flag("--json", o.json, "print JSON with class, probabilities and logits");
   ecg::cli::add_skip_bad_flag(sub, o.skip_bad);
-  sub->callback([] { run_predict(o); });
+  sub->callback([] {
+    ecg::cli::require_cpu_device("predict");
+    run_predict(o);
+  });
 }

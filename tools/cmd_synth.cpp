@@ -149,6 +149,7 @@ void ecg_cli_synth(CLI::App& app) {
   sub->add_option("--figure", args->figure, "instead: write a PNG of real vs synthetic pages");
   sub->add_option("--real", args->real, "folder of real scans for --figure");
   sub->callback([args] {
+    ecg::cli::require_cpu_device("synth");
     if (!args->measure.empty()) return measure(args->measure);
     if (!args->figure.empty()) {
       ECG_CHECK(!args->real.empty(), "synth: --figure needs --real DIR");
