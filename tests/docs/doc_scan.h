@@ -19,11 +19,18 @@ inline const char* runnable_marker() {
   return "<!-- runnable -->";
 }
 
+// The marker of a block that quotes, byte for byte, what the runnable block
+// just before it prints on stdout; the docs test compares the two.
+inline const char* output_marker() {
+  return "<!-- output -->";
+}
+
 struct Block {
   int line = 0;      // 1-based line of the opening fence
   std::string info;  // the fence's info string ("sh", "cpp", "")
   std::string text;  // the lines between the fences, each ending in '\n'
   bool runnable = false;
+  bool output = false;  // quotes the previous runnable block's stdout
 };
 
 inline std::string read_text(const std::string& path) {
@@ -58,6 +65,7 @@ inline std::vector<Block> fenced_blocks(const std::string& markdown) {
         b.line = number;
         b.info = trim(t.substr(3));
         b.runnable = last_nonblank == runnable_marker();
+        b.output = last_nonblank == output_marker();
         blocks.push_back(b);
         open = &blocks.back();
       }

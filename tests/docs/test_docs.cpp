@@ -49,13 +49,29 @@ fs::path scratch_root(const std::string& name) {
   return dir;
 }
 
+// The file a runnable block's stdout goes to when an output block quotes it.
+std::string output_file(const Block& b) {
+  return "stdout_" + std::to_string(b.line) + ".txt";
+}
+
+// Whether the block after blocks[i] quotes blocks[i]'s output.
+bool quoted(const std::vector<Block>& blocks, size_t i) {
+  return blocks[i].runnable && i + 1 < blocks.size() && blocks[i + 1].output;
+}
+
 // One bash script of a doc's runnable blocks in order, so later blocks see
-// the files earlier ones wrote; each block announces its doc and line.
+// the files earlier ones wrote; each block announces its doc and line. A
+// block whose output the doc quotes also saves its stdout.
 std::string script_of(const std::string& doc, const std::vector<Block>& blocks) {
   std::string script = "set -euo pipefail\n";
-  for (const Block& b : blocks) {
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const Block& b = blocks[i];
     if (!b.runnable) continue;
-    script += "echo '== " + doc + ":" + std::to_string(b.line) + "'\n" + b.text;
+    script += "echo '== " + doc + ":" + std::to_string(b.line) + "'\n";
+    if (quoted(blocks, i))
+      script += "{\n" + b.text + "} > " + output_file(b) + "\ncat " + output_file(b) + "\n";
+    else
+      script += b.text;
   }
   return script;
 }
@@ -74,6 +90,16 @@ TEST(DocScan, FindsTheMarkedBlocksOnly) {
   EXPECT_FALSE(blocks[1].runnable);
   EXPECT_TRUE(blocks[2].runnable);
   EXPECT_EQ(blocks[2].info, "cpp");
+  const std::vector<Block> quoted =
+      fenced_blocks("<!-- runnable -->\n```sh\necho hi\n```\n<!-- output -->\n```text\nhi\n```\n");
+  ASSERT_EQ(quoted.size(), 2u);
+  EXPECT_TRUE(quoted[1].output);
+  EXPECT_EQ(quoted[1].text, "hi\n");
+}
+
+TEST(DocScan, PlannedSectionsAreLeftOut) {
+  const std::string md = "a core/x.h\n<!-- planned: later -->\nb core/y.h\n<!-- /planned -->\nc\n";
+  EXPECT_EQ(text_without_planned(md), "a core/x.h\nc\n");
 }
 
 TEST(DocScan, FindsPathsAndOutsidePointers) {
@@ -148,6 +174,12 @@ TEST(DocsTrue, RunnableCommandsRunAsWritten) {
     const int status = std::system(cmd.c_str());
     EXPECT_EQ(status, 0) << doc << ": its runnable commands failed; output:\n"
                          << read_text((dir / "log.txt").string());
-    if (status == 0) fs::remove_all(dir);
+    if (status != 0) continue;
+    for (size_t i = 0; i < blocks.size(); ++i)
+      if (quoted(blocks, i))
+        EXPECT_EQ(read_text((dir / output_file(blocks[i])).string()), blocks[i + 1].text)
+            << doc << ":" << blocks[i + 1].line << " quotes output the command at line "
+            << blocks[i].line << " no longer prints";
+    fs::remove_all(dir);
   }
 }
