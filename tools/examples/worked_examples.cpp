@@ -1,7 +1,7 @@
 // The worked examples of docs/tour.md, sections 5-7: batch norm (forward,
 // backward, running statistics, folding), the fast convolution (a convolution
 // as a GEMM, packing, the micro-kernel) and int8 quantization (scales, zero
-// points, requantization, calibration). Each runs the project's own code on
+// points, requantization, calibration, the arena). Each runs the project's own code on
 // numbers small enough to check by hand, and prints both.
 // Build: cmake --build build --target worked_examples
 // Run:   build/tools/worked_examples [bn|conv|int8]   (no argument: all three)
@@ -16,7 +16,9 @@
 #include "kernels/int8_api.h"
 #include "kernels/ref/conv2d_ref.h"
 #include "kernels/ref/int8_ref.h"
+#include "quant/arena_plan.h"
 #include "quant/calibration.h"
+#include "quant/int8_model.h"
 #include "quant/quantize.h"
 
 namespace {
@@ -236,6 +238,35 @@ void calibration() {
   std::printf("  auto keeps %s (the best SQNR)\n", quant::calib_method_name(chosen));
 }
 
+// The arena: a residual block's five tensors (16x16x16 int8, 4 KiB each) and
+// the offsets plan_arena gives them. A tensor's bytes are reused once its
+// last reader has run; the block input x stays alive until the add.
+void arena() {
+  std::printf("== arena: x -> conv1 -> a -> conv2 -> b; add(b, x) -> c; conv3 -> y\n");
+  quant::Int8Model m;
+  for (const char* name : {"x", "a", "b", "c", "y"}) {
+    quant::TensorQ t;
+    t.name = name, t.H = 16, t.W = 16, t.C = 16;
+    m.tensors.push_back(t);
+  }
+  auto node = [&](quant::NodeKind kind, const char* name, std::vector<int> in, int out) {
+    quant::NodeQ n;
+    n.kind = kind, n.name = name, n.inputs = std::move(in), n.output = out;
+    m.nodes.push_back(n);
+  };
+  node(quant::NodeKind::Conv, "conv1", {0}, 1);
+  node(quant::NodeKind::Conv, "conv2", {1}, 2);
+  node(quant::NodeKind::Add, "add", {2, 0}, 3);
+  node(quant::NodeKind::Conv, "conv3", {3}, 4);
+  const quant::ArenaPlan plan = quant::plan_arena(m, /*batch=*/1);
+  for (size_t t = 0; t < m.tensors.size(); ++t)
+    std::printf("  %-2s bytes %5lld at offset %5lld\n", m.tensors[t].name.c_str(),
+                static_cast<long long>(m.tensors[t].bytes()),
+                static_cast<long long>(plan.offset[t]));
+  std::printf("  arena %lld bytes; one buffer per tensor would need %lld\n",
+              static_cast<long long>(plan.bytes), static_cast<long long>(plan.naive_bytes));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -246,6 +277,6 @@ int main(int argc, char** argv) {
   }
   if (part == "all" || part == "bn") batch_norm_forward_backward(), batch_norm_folding();
   if (part == "all" || part == "conv") fast_convolution();
-  if (part == "all" || part == "int8") int8_convolution(), calibration();
+  if (part == "all" || part == "int8") int8_convolution(), calibration(), arena();
   return 0;
 }
