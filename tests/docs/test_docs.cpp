@@ -33,18 +33,20 @@ std::string doc_text(const std::string& relative) {
 }
 
 // A working folder that looks like the repository root to a reader's
-// commands: `build` is this build, every top-level entry of the checkout is a
-// link, and what the commands write stays in the folder.
+// commands: `build` is this build, the source folders are links, and what
+// the commands write (ecg-tiny/, runs/) stays in the folder. Only the source
+// folders are linked: a runs/ folder in the checkout must not receive output.
 fs::path scratch_root(const std::string& name) {
   const fs::path dir =
       fs::temp_directory_path() / ("ecg_docs_" + std::to_string(::getpid())) / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   fs::create_directory_symlink(ECG_BUILD_DIR, dir / "build");
-  for (const auto& e : fs::directory_iterator(ECG_SOURCE_DIR)) {
-    const std::string entry = e.path().filename().string();
-    if (entry.rfind("build", 0) == 0 || entry == ".git") continue;
-    fs::create_symlink(e.path(), dir / entry);
+  for (const char* entry :
+       {"kernels", "core", "layers", "optim", "data", "models", "train", "quant", "tools", "bench",
+        "tests", "docs", "cmake", ".ci", "README.md", "CMakeLists.txt"}) {
+    const fs::path source = fs::path(ECG_SOURCE_DIR) / entry;
+    if (fs::exists(source)) fs::create_symlink(source, dir / entry);
   }
   return dir;
 }
