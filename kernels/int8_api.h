@@ -1,6 +1,6 @@
 // INT8 kernel contract: the integer arithmetic every int8 kernel (scalar
 // reference, AVX2, AVX-512 VNNI, AVX-VNNI, NEON, NEON SDOT, CUDA) implements to
-// the byte. Design: ../shared/design/int8.md.
+// the byte. Explained in docs/quantization.md.
 //
 // Layouts at this API
 //   activations  int8 NHWC (channels last), contiguous. The int8 graph keeps
@@ -47,7 +47,7 @@
 namespace ecg::int8 {
 
 // Fixed-point multiplier: M = m0 * 2^-shift, m0 in [2^30, 2^31) or 0,
-// shift (the t of int8.md) in [1, 62].
+// shift (the t of docs/quantization.md) in [1, 62].
 //
 // Encoding a real M >= 0 (make_requant):
 //  - M = m * 2^-n with m in [0.5, 1); M0 = round(m * 2^31); t = 31 + n.

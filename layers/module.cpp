@@ -97,6 +97,11 @@ int64_t Module::num_parameters() {
   return n;
 }
 
+Module::OutputObserver& Module::output_observer() {
+  static OutputObserver observer;
+  return observer;
+}
+
 void Module::zero_grad() {
   for (Tensor* p : parameters()) p->zero_grad();
 }

@@ -3,6 +3,7 @@
 // statistics), has train/eval mode, children, and can infer its output shape
 // and cost for `ecgcnn summary` without running.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -28,11 +29,20 @@ class Module {
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
-  // Runs forward under this module's name, so the profiler attributes op time to layers.
+  // Runs forward under this module's name, so the profiler attributes op time
+  // to layers, then shows the output to the output observer if one is set.
   Tensor operator()(const Tensor& x) {
     LayerScope scope(name_.empty() ? kind_ : name_);
-    return forward(x);
+    Tensor y = forward(x);
+    if (output_observer()) output_observer()(*this, y);
+    return y;
   }
+
+  // Sees every module's output after its forward, inner modules first
+  // (`ecgcnn predict --dump`, `ecgcnn summary --tape`). One per process; the
+  // caller sets it around a forward and clears it (an empty function) after.
+  using OutputObserver = std::function<void(const Module&, const Tensor&)>;
+  static OutputObserver& output_observer();
   virtual Tensor forward(const Tensor& x) = 0;
 
   // Output shape for an input shape; appends summary rows for leaf layers.

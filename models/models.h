@@ -1,4 +1,4 @@
-// The study's models (see shared/design/study.md), for any square input size:
+// The study's models (see docs/study.md), for any square input size:
 //   resnet11 / resnet20 / resnet29: ResNet-(9n+2), n = 1, 2, 3
 //   alexnet: the study's AlexNet variant (valid padding; needs >= 215 px)
 // Outputs are logits; softmax lives in the loss and in predict.

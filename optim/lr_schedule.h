@@ -3,7 +3,7 @@
 // state machine: the training loop asks for the rate at the start of each
 // epoch and reports the validation loss at its end.
 //
-// The study's recipes (../shared/design/study.md):
+// The study's recipes (docs/study.md):
 //   ResNets: 1e-3 for e <= 5, 1e-4 for 6-10, 1e-5 for 11-15, 1e-6 for 16-20,
 //            5e-7 after 20 (written here as ratios of the base rate, equal to
 //            the table at the study's base of 1e-3);

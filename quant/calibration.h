@@ -1,6 +1,6 @@
 // Activation calibration: an observer that streams a tensor's values over the
 // calibration set (min, max, and a 2048-bin histogram of |x|), and the range
-// choosers of int8.md: min/max, percentile, KL divergence (TensorRT's
+// choosers of docs/quantization.md: min/max, percentile, KL divergence (TensorRT's
 // entropy calibrator: 128 levels for signed tensors, 256 for non-negative
 // ones), MSE search, and auto (best SQNR among them).
 //

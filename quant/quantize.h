@@ -7,7 +7,7 @@
 // Degenerate inputs never produce inf, NaN or a zero scale: an all-zero
 // weight channel gets scale 1 (its int8 weights are all 0, so the value is
 // irrelevant), an all-zero activation range gets scale 1 with zero point 0,
-// and a constant range is widened to include 0 (int8.md "degenerate inputs").
+// and a constant range is widened to include 0 (docs/quantization.md).
 #pragma once
 #include <cmath>
 #include <cstdint>

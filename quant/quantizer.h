@@ -2,7 +2,7 @@
 // BatchNorm is folded into the preceding convolution in float; weights become
 // symmetric per-output-channel int8 in [-127, 127]; every activation tensor
 // gets asymmetric per-tensor parameters from an observer over the calibration
-// set and the chosen calibrator (int8.md). ReLU becomes the clamp bounds; the
+// set and the chosen calibrator (docs/quantization.md). ReLU becomes the clamp bounds; the
 // residual add is fused into the second convolution of each block.
 #pragma once
 #include <string>

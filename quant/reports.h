@@ -1,4 +1,4 @@
-// Quantizer reports that need labelled images (int8.md "Calibration"):
+// Quantizer reports that need labelled images (docs/quantization.md, "Calibration"):
 //  - layer sensitivity: the accuracy change when each conv/dense layer alone
 //    runs in float (dequantize its input, float layer with the BN-folded
 //    weights, requantize its output) while every other layer stays int8;

@@ -95,6 +95,11 @@ void apply_global_options() {
   }
 }
 
+void require_cpu_device(const char* command) {
+  ECG_CHECK(global_options().device != "cuda", command,
+            " runs on the CPU only: --device cuda is taken by train, eval, infer and bench");
+}
+
 Device selected_device() {
   return global_options().device == "cuda" ? Device::cuda() : Device::cpu();
 }

@@ -46,6 +46,11 @@ GlobalOptions& global_options();
 // every subcommand runs.
 void apply_global_options();
 
+// For commands that compute on the CPU only (predict, quantize, synth,
+// study): refuses --device cuda with one line instead of ignoring it. train,
+// eval, infer and bench take it.
+void require_cpu_device(const char* command);
+
 // Peak resident memory of this process (VmHWM), in MB.
 double peak_rss_mb();
 

@@ -16,15 +16,25 @@ namespace {
 
 using ecg::Isa;
 
-// One row of the per-level table: an fp32 op and the level of the variant the
+// The level whose code runs when the dispatcher is at `level`: the lowest
+// level registered with the same function. A level may register a lower
+// level's function (the BN running statistics and the L2 penalty are the
+// scalar reference at every level), and the slot alone would name the level.
+template <class Fn>
+Isa code_level_at(const ecg::OpSlot<Fn>& slot, Isa level) {
+  const Fn runs = slot.get_at(ecg::DeviceType::CPU, level);
+  for (int i = 0; i <= static_cast<int>(level); ++i)
+    if (slot.exact(ecg::DeviceType::CPU, static_cast<Isa>(i)) == runs) return static_cast<Isa>(i);
+  return slot.resolved_isa_at(ecg::DeviceType::CPU, level);
+}
+
+// One row of the per-level table: an fp32 op and the level of the code the
 // dispatcher runs at each level ("none" where the op has no CPU kernel).
 template <class Fn>
 void print_op_row(const ecg::OpSlot<Fn>& slot, const std::vector<Isa>& levels) {
   std::printf("  %-32s", slot.name);
   for (Isa l : levels)
-    std::printf(" %-12s", slot.available()
-                              ? ecg::isa_name(slot.resolved_isa_at(ecg::DeviceType::CPU, l))
-                              : "none");
+    std::printf(" %-12s", slot.available() ? ecg::isa_name(code_level_at(slot, l)) : "none");
   std::printf("\n");
 }
 
@@ -35,7 +45,9 @@ void print_kernels_per_level() {
   std::vector<Isa> levels;
   for (int i = 0; i < static_cast<int>(Isa::Count); ++i)
     if (isa_supported(static_cast<Isa>(i))) levels.push_back(static_cast<Isa>(i));
-  std::printf("kernels per isa level (ECG_ISA or --isa picks one, * the active one):\n");
+  std::printf(
+      "kernels per isa level (ECG_ISA or --isa picks one, * the active one; each cell names "
+      "the level whose code runs):\n");
   std::printf("  %-32s", "level");
   for (Isa l : levels)
     std::printf(" %-12s", (std::string(isa_name(l)) + (l == active_isa() ? "*" : "")).c_str());

@@ -3,11 +3,14 @@
 // NCHW), so results can be compared with another framework on identical input.
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <map>
 
 #include "cli_common.h"
 #include "core/autograd.h"
 #include "data/npy.h"
 #include "data_sources.h"
+#include "model_inspect.h"
 #include "models/checkpoint.h"
 
 namespace {
@@ -17,7 +20,24 @@ struct PredictCli {
   std::vector<std::string> inputs;
   bool json = false;
   bool skip_bad = false;
+  std::string dump_layer;  // --dump: a layer name as `ecgcnn summary` prints it
+  std::string dump_dir = ".";
 };
+
+// The module `--dump` names, or one line naming the layer and where the
+// names come from.
+const ecg::Module* find_layer(ecg::Model& model, const std::string& name) {
+  for (const auto& m : ecg::cli::module_paths(model))
+    if (m.second == name) return m.first;
+  ecg::fail("predict: --dump: no layer '", name, "' in ", model.config().name,
+            " (the names are those of `ecgcnn summary --model ", model.config().name, "`)");
+}
+
+// `--dump-dir/<input file name without extension>.<layer>.npy`.
+std::string dump_path(const PredictCli& o, const std::string& input) {
+  const std::string stem = std::filesystem::path(input).stem().string();
+  return (std::filesystem::path(o.dump_dir) / (stem + "." + o.dump_layer + ".npy")).string();
+}
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
@@ -28,7 +48,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 // as text unless `json`.
 nlohmann::json predict_one(ecg::LoadedCheckpoint& ck, const ecg::cli::DataConfig& cfg,
                            const std::vector<std::string>& classes, const std::string& path,
-                           bool json) {
+                           const PredictCli& o) {
+  const bool json = o.json;
   using namespace ecg;
   const int S = cfg.image_size;
   Tensor x;
@@ -41,7 +62,25 @@ nlohmann::json predict_one(ecg::LoadedCheckpoint& ck, const ecg::cli::DataConfig
   } else {
     x = cli::load_image(path, cfg);
   }
-  Tensor logits = (*ck.model)(x);
+  Tensor logits;
+  if (o.dump_layer.empty()) {
+    logits = (*ck.model)(x);
+  } else {
+    const Module* layer = find_layer(*ck.model, o.dump_layer);
+    Tensor activations;
+    {
+      cli::ScopedOutputObserver observe([&](const Module& m, const Tensor& y) {
+        if (&m == layer) activations = y;
+      });
+      logits = (*ck.model)(x);
+    }
+    ECG_CHECK(activations.defined(), "predict: --dump: layer '", o.dump_layer,
+              "' did not run in the forward pass");
+    const std::string out = dump_path(o, path);
+    data::write_npy(out, activations.contiguous());
+    std::fprintf(stderr, "%s: wrote %s %s to %s\n", path.c_str(), o.dump_layer.c_str(),
+                 shape_str(activations.shape()).c_str(), out.c_str());
+  }
   Tensor probs = softmax(logits);
   const int C = static_cast<int>(logits.size(1));
   nlohmann::json out = nlohmann::json::array();
@@ -84,13 +123,17 @@ void run_predict(const PredictCli& o) {
   cli::DataConfig cfg = cli::DataConfig::for_model(ck.model->config().name);
   cfg.image_size = ck.model->config().image_size;
   const std::vector<std::string> classes = ck.info["classes"].get<std::vector<std::string>>();
+  if (!o.dump_layer.empty()) {
+    find_layer(*ck.model, o.dump_layer);  // a wrong name fails before any input runs
+    std::filesystem::create_directories(o.dump_dir);
+  }
   NoGradGuard guard;
   auto print = [&](const nlohmann::json& all) {
     if (o.json) std::printf("%s\n", all.dump(2).c_str());
   };
   cli::InputResults r = cli::for_each_input(
       o.inputs, o.skip_bad,
-      [&](const std::string& path) { return predict_one(ck, cfg, classes, path, o.json); }, print);
+      [&](const std::string& path) { return predict_one(ck, cfg, classes, path, o); }, print);
   print(r.results);
 }
 
@@ -104,5 +147,12 @@ void ecg_cli_predict(CLI::App& app) {
   sub->add_option("inputs", o.inputs, "image files (.jpg, .png) or .npy arrays");
   sub->add_flag("--json", o.json, "print JSON with class, probabilities and logits");
   ecg::cli::add_skip_bad_flag(sub, o.skip_bad);
-  sub->callback([] { run_predict(o); });
+  sub->add_option("--dump", o.dump_layer,
+                  "also write the output of this layer (a name `ecgcnn summary` prints, e.g. "
+                  "stage0.block0.conv1) to DIR/<input>.<layer>.npy, float32 NCHW");
+  sub->add_option("--dump-dir", o.dump_dir, "folder for --dump files (default: .)");
+  sub->callback([] {
+    ecg::cli::require_cpu_device("predict");
+    run_predict(o);
+  });
 }

@@ -246,5 +246,8 @@ void ecg_cli_quantize(CLI::App& app) {
       ->check(CLI::IsMember({7, 8}));
   sub->add_flag("!--no-bias-correction", o.bias_correction,
                 "do not correct conv biases for the mean shift of weight rounding");
-  sub->callback([] { run_quantize(o); });
+  sub->callback([] {
+    ecg::cli::require_cpu_device("quantize");
+    run_quantize(o);
+  });
 }

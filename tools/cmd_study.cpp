@@ -153,5 +153,8 @@ void ecg_cli_study(CLI::App& app) {
   sub->add_option("--seed", o.seed, "seed");
   sub->add_option("--recipe", o.recipe, "default or study");
   sub->add_option("--out", o.out, "output folder");
-  sub->callback([] { run_study(o); });
+  sub->callback([] {
+    ecg::cli::require_cpu_device("study");
+    run_study(o);
+  });
 }

@@ -253,6 +253,7 @@ void ecg_cli_synth(CLI::App& app) {
   sub->add_option("--quality", args->quality, "JPEG quality for --reduce")
       ->check(CLI::Range(1, 100));
   sub->callback([args] {
+    ecg::cli::require_cpu_device("synth");
     if (!args->measure.empty()) return measure(args->measure);
     if (!args->calibrate.empty()) return calibrate(args->calibrate);
     if (!args->figure.empty()) {

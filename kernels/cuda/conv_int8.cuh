@@ -1,4 +1,4 @@
-// INT8 convolution on the GPU with the integer epilogue of int8.md, bit-exact
+// INT8 convolution on the GPU with the integer epilogue of docs/quantization.md, bit-exact
 // with the CPU reference (kernels/ref/int8_ref.h, contract kernels/int8_api.h).
 //
 // Layouts: x int8 NHWC; weights packed once on the host (conv_int8_pack.h) as

@@ -34,6 +34,23 @@ TEST(Cli, InfoReportsDispatch) {
   EXPECT_NE(r.out.find("cuda support"), std::string::npos);
 }
 
+// Issue 20: the per-level table names the level whose code runs. The BN
+// running statistics and the L2 penalty are the scalar reference at every
+// level, so their rows say "ref" in every column, never a SIMD level.
+TEST(Cli, InfoNamesTheCodeThatRuns) {
+  CliRun r = run("info");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* op : {"batch_norm_update_running", "l2_penalty_forward"}) {
+    const size_t at = r.out.find(std::string("  ") + op + " ");
+    ASSERT_NE(at, std::string::npos) << op;
+    std::string row = r.out.substr(at, r.out.find('\n', at) - at);
+    row = row.substr(row.find(op) + std::string(op).size());
+    for (const char* simd : {"generic", "avx2", "avx512", "neon"})
+      EXPECT_EQ(row.find(simd), std::string::npos) << op << " row:" << row;
+    EXPECT_NE(row.find("ref"), std::string::npos) << row;
+  }
+}
+
 TEST(Cli, UnknownSubcommandIsOneLineExit2) {
   expect_one_line_error(run("frobnicate"), 2, "frobnicate");
 }

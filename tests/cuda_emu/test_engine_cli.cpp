@@ -31,6 +31,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "tests/cli/cli_run.h"
 
@@ -109,6 +110,16 @@ TEST(CudaEngineCli, TrainEvalInferBenchOnTheDeviceMatchTheCpu) {
     EXPECT_EQ(r.code, 0) << mode << ": " << r.err;
   }
   fs::remove_all(d);
+}
+
+// Issue 20: the commands that compute on the CPU only refuse --device cuda
+// (one line, exit 1) instead of silently running on the CPU.
+TEST(CudaEngineCli, CpuOnlyCommandsRefuseTheDevice) {
+  const std::string d = ecg::cli_test::fresh_dir("ecg_cuda_cli_cpu_only_");
+  for (const std::string& args :
+       std::vector<std::string>{"predict --device cuda no_such.jpg", "quantize --device cuda",
+                                "synth --device cuda --out " + d, "study --device cuda"})
+    ecg::cli_test::expect_one_line_error(run(args), 1, "--device cuda is taken by train");
 }
 
 }  // namespace

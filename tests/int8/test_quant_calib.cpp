@@ -1,6 +1,6 @@
 // quant/: BN folding, per-channel weight quantization, bias, activation
 // parameters, the calibration observer and every range chooser, including
-// the degenerate tensors of int8.md (all-zero channel, constant activation).
+// the degenerate tensors of docs/quantization.md (all-zero channel, constant activation).
 #include <gtest/gtest.h>
 
 #include <cmath>

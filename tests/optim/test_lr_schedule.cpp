@@ -11,7 +11,7 @@ namespace ecg {
 namespace {
 
 TEST(StudySchedule, ResNetTable) {
-  // study.md: 1e-3 for e <= 5, 1e-4 for 6-10, 1e-5 for 11-15, 1e-6 for 16-20, 5e-7 after.
+  // docs/study.md: 1e-3 for e <= 5, 1e-4 for 6-10, 1e-5 for 11-15, 1e-6 for 16-20, 5e-7 after.
   const struct {
     int epoch;
     double lr;
