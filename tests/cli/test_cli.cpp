@@ -90,7 +90,7 @@ TEST(Cli, SynthTrainEvalQuantizeInferChain) {
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string ck = d + "/run/best.safetensors";
   ASSERT_TRUE(fs::exists(ck));
-  r = run("eval --checkpoint " + ck + " --data " + d + "/data");
+  r = run("eval --checkpoint " + ck + " --data " + d + "/data --report " + d + "/eval.html");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("macro avg"), std::string::npos) << r.out;
   EXPECT_TRUE(fs::exists(d + "/run/report.html"));
@@ -98,7 +98,8 @@ TEST(Cli, SynthTrainEvalQuantizeInferChain) {
           "--no-stability --out " + d + "/m.int8");
   ASSERT_EQ(r.code, 0) << r.err;
   for (const char* json : {"", " --json"}) {
-    r = run("eval --model " + d + "/m.int8 --data " + d + "/data" + json);
+    r = run("eval --model " + d + "/m.int8 --data " + d + "/data --report " + d + "/eval8.html" +
+            json);
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find(*json ? "\"macro_f1\"" : "macro avg"), std::string::npos) << r.out;
   }
