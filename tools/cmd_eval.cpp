@@ -29,6 +29,7 @@ namespace {
 struct EvalCli {
   std::string checkpoint, data, split, model_file;  // split: empty = by the folder's layout
   std::string report = "eval_report.html";
+  int int8_batch = 16;  // images per int8 run: the data source's batch
   bool no_report = false;
   bool json = false;
   bool skip_bad = false;
@@ -71,7 +72,10 @@ nlohmann::json misclassified(const ecg::EvalResult& r, const std::vector<std::st
   return out;
 }
 
-// Int8 model evaluation: the same splits and metrics as the float path.
+// Int8 model evaluation: the same splits and metrics as the float path. Each
+// batch of the source runs as one call (`run` takes [N, 3, S, S], N up to the
+// runner's max batch); the int8 arithmetic is per image, so the logits are
+// the same bytes as one image at a time (tests/quant: BatchedRunMatchesOneAtATime).
 ecg::EvalResult evaluate_int8(const std::function<ecg::Tensor(const ecg::Tensor&)>& run,
                               ecg::BatchSource& data, bool progress) {
   using namespace ecg;
@@ -81,20 +85,19 @@ ecg::EvalResult evaluate_int8(const std::function<ecg::Tensor(const ecg::Tensor&
   double loss_sum = 0;
   int64_t n = 0, correct = 0;
   for (int64_t i = 0; data.batch(i, b); ++i) {
+    const Tensor logits = run(b.images.contiguous());
+    const Tensor p = softmax(logits);
+    const int C = static_cast<int>(logits.size(1));
     for (int64_t k = 0; k < b.images.size(0); ++k) {
-      Tensor x = b.images.slice(0, k, k + 1).contiguous();
-      Tensor logits = run(x);
-      const int C = static_cast<int>(logits.size(1));
-      Tensor p = softmax(logits);
       int best = 0;
       for (int c = 1; c < C; ++c)
-        if (p.at({0, c}) > p.at({0, best})) best = c;
+        if (p.at({k, c}) > p.at({k, best})) best = c;
+      std::vector<float> probs(C);
+      for (int c = 0; c < C; ++c) probs[c] = static_cast<float>(p.at({k, c}));
       r.truth.push_back(b.labels[k]);
       r.predicted.push_back(best);
-      std::vector<float> probs(C);
-      for (int c = 0; c < C; ++c) probs[c] = static_cast<float>(p.at({0, c}));
       r.probabilities.push_back(probs);
-      loss_sum -= std::log(std::max(1e-12, p.at({0, b.labels[k]})));
+      loss_sum -= std::log(std::max(1e-12, p.at({k, b.labels[k]})));
       correct += best == b.labels[k];
       ++n;
     }
@@ -106,6 +109,21 @@ ecg::EvalResult evaluate_int8(const std::function<ecg::Tensor(const ecg::Tensor&
   r.loss = n ? loss_sum / n : 0;
   r.accuracy = n ? static_cast<double>(correct) / n : 0;
   return r;
+}
+
+// One image at a time through the runner: --int8-batch 1, and what the
+// batched walk is checked against.
+std::function<ecg::Tensor(const ecg::Tensor&)> per_image(ecg::quant::Int8GraphRunner& runner) {
+  return [&runner](const ecg::Tensor& x) {
+    ecg::Tensor out;
+    for (int64_t k = 0; k < x.size(0); ++k) {
+      const ecg::Tensor row = runner.run(x.slice(0, k, k + 1).contiguous()).contiguous();
+      const int64_t C = row.size(1);
+      if (k == 0) out = ecg::Tensor::empty({x.size(0), C});
+      std::copy(row.data<float>(), row.data<float>() + C, out.data<float>() + k * C);
+    }
+    return out;
+  };
 }
 
 // --split: "all" evaluates every image once; without --split, a folder with
@@ -163,6 +181,7 @@ void run_eval(EvalCli o) {
   cfg.augment = false;
   cfg.progress = !o.json;
   cfg.skip_bad = o.skip_bad;
+  if (qmodel) cfg.batch = o.int8_batch;  // one runner call per batch
   if (data_info.contains("seed")) cfg.seed = data_info["seed"].get<uint64_t>();
   if (data_info.contains("val_fraction"))
     cfg.val_fraction = data_info["val_fraction"].get<double>();
@@ -174,9 +193,12 @@ void run_eval(EvalCli o) {
   EvalResult r;
   nlohmann::json prov = provenance();
   if (qmodel) {
-    std::unique_ptr<quant::Int8GraphRunner> runner = cli::int8_runner(*qmodel, 1);
+    std::unique_ptr<quant::Int8GraphRunner> runner = cli::int8_runner(*qmodel, o.int8_batch);
     prov["kernels"]["int8_conv"] = runner->path_name();  // the path that ran, on any device
-    r = evaluate_int8([&runner](const Tensor& x) { return runner->run(x); }, *src, !o.json);
+    r = evaluate_int8(
+        o.int8_batch == 1 ? per_image(*runner)
+                          : [&runner](const Tensor& x) { return runner->run(x); },
+        *src, !o.json);
   } else {
     ck.model->to(cli::selected_device());
     r = evaluate(*ck.model, *src, !o.json, "eval " + o.split);
@@ -231,6 +253,11 @@ void ecg_cli_eval(CLI::App& app) {
                   "inside the checkpoint's training run folder, which eval leaves unchanged")
       ->capture_default_str();
   sub->add_flag("--no-report", o.no_report, "write no HTML report");
+  sub->add_option("--int8-batch", o.int8_batch,
+                  "with --model: images per int8 run (1 = one at a time; the results are the "
+                  "same bytes at any batch)")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
   sub->add_flag(
       "--json", o.json,
       "print JSON (accuracy, macro_f1, weighted_f1, per_class, confusion_matrix, classes)");

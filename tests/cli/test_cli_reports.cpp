@@ -117,3 +117,29 @@ TEST_F(CliReports, TrainingReportRecordsProvenanceAndTheMeanRate) {
 }
 
 }  // namespace
+
+namespace {
+
+// `eval --model F.int8` runs whole batches (issue 15); the figures and every
+// misclassified image's confidence equal those of one image at a time.
+TEST_F(CliReports, Int8EvalInBatchesEqualsOneAtATime) {
+  const std::string model = dir_ + "/m.int8";
+  CliRun r = run("quantize --checkpoint " + dir_ + "/run/best.safetensors --calib " + dir_ +
+                 "/data --images 8 --eval-images 4 --no-stability --out " + model);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto eval = [&](const std::string& batch) {
+    CliRun e = run("eval --model " + model + " --data " + dir_ + "/data --split all --json " +
+                   "--no-report --int8-batch " + batch);
+    EXPECT_EQ(e.code, 0) << e.err;
+    return e.code == 0 ? nlohmann::json::parse(e.out) : nlohmann::json::object();
+  };
+  const auto one = eval("1"), batched = eval("6"), odd = eval("5");
+  ASSERT_GT(one.at("total").get<int>(), 6);  // several batches, a partial last one
+  for (const auto* j : {&batched, &odd}) {
+    EXPECT_EQ(j->at("loss").dump(), one.at("loss").dump());
+    EXPECT_EQ(j->at("confusion_matrix"), one.at("confusion_matrix"));
+    EXPECT_EQ(j->at("misclassified").dump(), one.at("misclassified").dump());
+  }
+}
+
+}  // namespace
