@@ -110,6 +110,8 @@ TEST(Cli, SynthTrainEvalQuantizeInferChain) {
   r = run("predict --checkpoint " + ck + " " + image + " --json");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("probabilities"), std::string::npos) << r.out;
+  for (const char* key : {"\"model\"", "\"isa\"", "\"kernel\"", "\"latency_ms\""})
+    EXPECT_NE(r.out.find(key), std::string::npos) << key << " in " << r.out;
   fs::remove_all(d);
 }
 
@@ -128,6 +130,7 @@ TEST(Cli, DeviceReportPrintsTheStudysTable) {
     EXPECT_GT(d.at(key).get<double>(), 0.0) << key;
   EXPECT_GE(d.at("peak_program_memory_mb").get<double>(), d.at("ram_in_use_mb").get<double>());
   EXPECT_GE(d.at("cores").get<int>(), 1);
+  for (const char* key : {"load_ms", "first_inference_ms"}) EXPECT_GT(d.at(key).get<double>(), 0.0);
   EXPECT_FALSE(d.at("os").get<std::string>().empty());
   r = run("bench --device-report --image-size 32 --steps 2 --warmup 0 --threads 1");
   ASSERT_EQ(r.code, 0) << r.err;

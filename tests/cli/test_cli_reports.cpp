@@ -143,3 +143,72 @@ TEST_F(CliReports, Int8EvalInBatchesEqualsOneAtATime) {
 }
 
 }  // namespace
+
+namespace {
+
+const char* const kSharedKeys[] = {"model", "isa", "kernel", "image_size", "batch", "threads"};
+
+void expect_shared_keys(const nlohmann::json& j, const std::string& what) {
+  for (const char* key : kSharedKeys) EXPECT_TRUE(j.contains(key)) << what << ": " << key;
+  ASSERT_TRUE(j.contains("latency_ms")) << what;
+  for (const char* key : {"min", "median", "mean", "p99", "max", "stddev"})
+    EXPECT_TRUE(j["latency_ms"].contains(key)) << what << ": latency_ms." << key;
+  EXPECT_LE(j["latency_ms"]["min"].get<double>(), j["latency_ms"]["median"].get<double>());
+  EXPECT_LE(j["latency_ms"]["median"].get<double>(), j["latency_ms"]["max"].get<double>());
+}
+
+// predict, infer and bench print one set of keys (docs/house.md, "JSON keys").
+TEST_F(CliReports, PredictInferBenchShareJsonKeys) {
+  const std::string model = dir_ + "/keys.int8";
+  CliRun r = run("quantize --checkpoint " + dir_ + "/run/best.safetensors --calib " + dir_ +
+                 "/data --images 8 --eval-images 4 --no-stability --out " + model);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string image = ecg::cli_test::last_jpeg_under(dir_ + "/data/test");
+  r = run("predict --checkpoint " + dir_ + "/run/best.safetensors " + image + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto p = nlohmann::json::parse(r.out).at(0);
+  expect_shared_keys(p, "predict");
+  for (const char* key : {"logits", "probabilities", "class"}) EXPECT_TRUE(p.contains(key)) << key;
+  r = run("infer --model " + model + " " + image + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto i = nlohmann::json::parse(r.out);
+  expect_shared_keys(i, "infer");
+  for (const char* key : {"logits", "probabilities", "class"})
+    EXPECT_TRUE(i.at("results").at(0).contains(key)) << key;
+  EXPECT_EQ(i.at("image_size"), 32);
+  r = run("bench --int8-model " + model + " --steps 3 --warmup 1 --threads 1 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto b = nlohmann::json::parse(r.out);
+  expect_shared_keys(b, "bench");
+  EXPECT_EQ(b.at("image_size"), 32);  // from the file, no --image-size
+  for (const char* key : {"load_ms", "first_inference_ms", "ms_per_step", "p99_ms", "int8_kernel"})
+    EXPECT_TRUE(b.contains(key)) << key;
+}
+
+// bench --int8-model takes the size from the file and names the kernel that
+// ran; --device-report measures the int8 path without a float model.
+TEST_F(CliReports, BenchOnAnInt8FileNamesItsKernelAndSize) {
+  const std::string model = dir_ + "/bench.int8";
+  CliRun r = run("quantize --checkpoint " + dir_ + "/run/best.safetensors --calib " + dir_ +
+                 "/data --images 8 --eval-images 4 --no-stability --out " + model);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run("bench --int8-model " + model + " --isa ref --steps 2 --warmup 0 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("32x32"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("isa ref, kernel ref"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("avx"), std::string::npos) << r.out;
+  for (const char* s : {"min", "median", "mean", "p99", "max", "stddev", "first inference", "load"})
+    EXPECT_NE(r.out.find(s), std::string::npos) << s;
+  r = run("bench --int8-model " + model + " --image-size 64 --steps 1");
+  ecg::cli_test::expect_one_line_error(r, 1, "does not match the int8 model's 32");
+  r = run("bench --device-report --int8-model " + model + " --steps 2 --warmup 0 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto d = nlohmann::json::parse(r.out).at("device_report");
+  EXPECT_FALSE(d.at("float_model_built").get<bool>());
+  EXPECT_GT(d.at("peak_program_memory_mb").get<double>(), 0.0);
+  r = run("bench --help");
+  EXPECT_NE(r.out.find("--steps INT:INT in [1 - 100000]=10"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--mode TEXT=infer"), std::string::npos) << r.out;
+}
+
+}  // namespace
