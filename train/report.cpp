@@ -206,6 +206,8 @@ std::string page(const std::string& title, const std::vector<std::string>& secti
         ".cell{font-size:13px}.grid{stroke:#eee}"
         "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px;"
         "text-align:right}th{background:#f4f4f4}table.kv th{text-align:left}h3{font-size:14px}"
+        ".grid{display:flex;flex-wrap:wrap;gap:10px}.thumb{margin:0;width:240px;font-size:11px}"
+        ".thumb img{border:1px solid #ccc;display:block}"
         "</style></head><body><h1>"
      << html_escape(title) << "</h1>";
   for (const auto& s : sections) os << s;

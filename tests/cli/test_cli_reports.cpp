@@ -212,3 +212,58 @@ TEST_F(CliReports, BenchOnAnInt8FileNamesItsKernelAndSize) {
 }
 
 }  // namespace
+
+namespace {
+
+// The main job's run report from a run folder laid out as tools/main_job.sh
+// leaves it: both evaluations, the quantizer's tables, the study's table
+// beside this run's figures, thumbnails of the misclassified images, timing.
+TEST_F(CliReports, RunReportGathersTheMainJobsResults) {
+  const std::string job = dir_ + "/job";
+  fs::create_directories(job + "/train");
+  fs::copy_file(dir_ + "/run/history.json", job + "/train/history.json");
+  const std::string ck = dir_ + "/run/best.safetensors";
+  CliRun r = run("quantize --checkpoint " + ck + " --calib " + dir_ +
+                 "/data --images 8 --eval-images 8 --no-stability --out " + job +
+                 "/m.int8 --report " + job + "/quantize.json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  // --split all: 16 images, so some are wrong after a two-epoch run.
+  r = run("eval --checkpoint " + ck + " --data " + dir_ + "/data --split all --json --no-report");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ofstream(job + "/eval_float.json") << r.out;
+  const auto fl = nlohmann::json::parse(r.out);
+  r = run("eval --model " + job + "/m.int8 --data " + dir_ +
+          "/data --split all --json --no-report");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ofstream(job + "/eval_int8.json") << r.out;
+  std::ofstream(job + "/steps.tsv") << "0\tsynthesise\n7\ttrain resnet11\n19\tquantize\n25\tdone\n";
+  std::ofstream(job + "/study.md")
+      << "# notes\n\n| model | peak accuracy | peak F1 |\n|---|---|---|\n"
+      << "| AlexNet | 90.2 % (75 epochs) | 0.91 |\n"
+      << "| ResNet-11 | 96.9 % (75 epochs) | 0.97 |\n\nafter\n";
+  r = run("report --run " + job + " --study " + job + "/study.md");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string html = slurp(job + "/report.html");
+  for (const char* s : {"96.9 % (75 epochs)", "Float model", "Int8 model", "int8 - float",
+                        "Activation SQNR", "Sensitivity", "train resnet11", "Provenance", "commit"})
+    EXPECT_NE(html.find(s), std::string::npos) << s;
+  // The run's float accuracy sits in the ResNet-11 row, not the AlexNet one.
+  char acc[32];
+  std::snprintf(acc, sizeof acc, "%.1f %%", 100 * fl.at("accuracy").get<double>());
+  const size_t resnet_row = html.find("ResNet-11"), alexnet_row = html.find("AlexNet");
+  EXPECT_NE(html.find(acc, resnet_row), std::string::npos) << acc;
+  EXPECT_LT(alexnet_row, resnet_row);
+  size_t thumbs = 0;
+  for (size_t p = html.find("data:image/jpeg;base64,"); p != std::string::npos;
+       p = html.find("data:image/jpeg;base64,", p + 1))
+    ++thumbs;
+  EXPECT_GE(thumbs, fl.at("misclassified").size());
+  EXPECT_GT(fl.at("misclassified").size(), 0u);
+  EXPECT_EQ(html.find("<pre>"), std::string::npos);
+  // A damaged input is one line naming it.
+  std::ofstream(job + "/quantize.json") << "{ not json";
+  r = run("report --run " + job);
+  ecg::cli_test::expect_one_line_error(r, 1, "quantize.json");
+}
+
+}  // namespace
