@@ -90,7 +90,9 @@ std::string thumbnail(const json& m) {
      << html_escape(m.value("predicted", std::string("?"))) << "</b>";
   if (m.contains("confidence"))
     os << " (" << fmt("%.0f", 100 * m["confidence"].get<double>()) << " %)";
-  os << "<br>" << html_escape(fs::path(path).filename().string()) << "</figcaption></figure>";
+  os << "<br>"
+     << html_escape((fs::path(path).parent_path().filename() / fs::path(path).filename()).string())
+     << "</figcaption></figure>";
   return os.str();
 }
 

@@ -158,7 +158,7 @@ std::string heatmap(const std::string& title, const std::vector<std::vector<doub
   size_t longest = 0;
   for (const auto& c : cols) longest = std::max(longest, c.size());
   const int cell = 64, left = 170, top = 40;
-  const int label_room = 16 + static_cast<int>(longest * 5);
+  const int label_room = 16 + static_cast<int>(longest * 4);
   const int w = left + cell * static_cast<int>(cols.size()) + 40;
   const int h = top + cell * static_cast<int>(rows.size()) + label_room + 10;
   std::ostringstream os;
@@ -205,7 +205,8 @@ std::string page(const std::string& title, const std::vector<std::string>& secti
         ".title{font-size:14px;font-weight:bold}.tick{font-size:11px}.axis{font-size:12px}"
         ".cell{font-size:13px}.grid{stroke:#eee}"
         "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px;"
-        "text-align:right}th{background:#f4f4f4}table.kv th{text-align:left}h3{font-size:14px}"
+        "text-align:right}th{background:#f4f4f4}table.kv "
+        "th{text-align:left}td:first-child,th:first-child{text-align:left}h3{font-size:14px}"
         ".grid{display:flex;flex-wrap:wrap;gap:10px}.thumb{margin:0;width:240px;font-size:11px}"
         ".thumb img{border:1px solid #ccc;display:block}"
         "</style></head><body><h1>"
