@@ -1,5 +1,7 @@
 #include "cli_common.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -7,6 +9,7 @@
 #include "core/allocator.h"
 #include "kernels/cpu_features.h"
 #include "kernels/error.h"
+#include "kernels/op_table.h"
 #include "kernels/runtime.h"
 #include "quant/int8_runner.h"
 
@@ -65,6 +68,41 @@ InputResults for_each_input(const std::vector<std::string>& inputs, bool skip_ba
   ECG_CHECK(out.skipped.size() < inputs.size(), "none of the ", inputs.size(),
             " inputs could be used (all skipped)");
   return out;
+}
+
+nlohmann::json latency_json(std::vector<double> ms) {
+  nlohmann::json j = {{"min", 0.0}, {"median", 0.0}, {"mean", 0.0},
+                      {"p99", 0.0}, {"max", 0.0},    {"stddev", 0.0}};
+  if (ms.empty()) return j;
+  std::sort(ms.begin(), ms.end());
+  double sum = 0;
+  for (double v : ms) sum += v;
+  const double mean = sum / ms.size();
+  double var = 0;
+  for (double v : ms) var += (v - mean) * (v - mean);
+  // The nearest rank: with fewer than 100 samples p99 is the maximum.
+  const size_t p99 = std::min(ms.size() - 1, static_cast<size_t>(0.99 * (ms.size() - 1) + 0.5));
+  const size_t n = ms.size();
+  j["min"] = ms.front();
+  j["median"] = n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
+  j["mean"] = mean;
+  j["p99"] = ms[p99];
+  j["max"] = ms.back();
+  j["stddev"] = n > 1 ? std::sqrt(var / (n - 1)) : 0.0;
+  return j;
+}
+
+nlohmann::json run_json(const std::string& model, const std::string& kernel, int image_size,
+                        int64_t batch) {
+  return {{"model", model},   {"isa", isa_name(active_isa())},
+          {"kernel", kernel}, {"image_size", image_size},
+          {"batch", batch},   {"threads", num_threads()}};
+}
+
+std::string fp32_kernel_name() {
+  if (global_options().device == "cuda") return "cuda";
+  const auto& slot = ops().conv2d_forward;
+  return slot.available() ? isa_name(slot.resolved_isa_at(DeviceType::CPU, active_isa())) : "none";
 }
 
 double peak_rss_mb() {

@@ -79,6 +79,15 @@ void add_skip_bad_flag(CLI::App* sub, bool& skip_bad);
 // Adds --precision (int8 | fp16) to a subcommand that runs int8 models.
 void add_precision_flag(CLI::App* sub);
 
+// The keys predict, infer and bench share (docs/house.md, "JSON keys"):
+// latency_ms = {min, median, mean, p99, max, stddev} of `ms` (all 0 when empty).
+nlohmann::json latency_json(std::vector<double> ms);
+// {model, isa (the active level), kernel, image_size, batch, threads}.
+nlohmann::json run_json(const std::string& model, const std::string& kernel, int image_size,
+                        int64_t batch);
+// The variant the fp32 convolution runs at the active level ("avx512", "ref").
+std::string fp32_kernel_name();
+
 // The device of --device (checked and started by apply_global_options).
 Device selected_device();
 

@@ -1,6 +1,10 @@
-// `ecgcnn bench --model M --mode train|infer --batch B`: images/s, median and
-// p99 ms per step, peak resident memory; --profile prints the per-op and
-// per-layer table and writes a Chrome trace of one step.
+// `ecgcnn bench --model M --mode train|infer|int8 --batch B`: latency per step
+// (min, median, mean, p99, max, stddev, as benchmark_model and trtexec print
+// them), the load time and the first inference apart, images/s, peak
+// resident memory; --profile prints the per-op and per-layer table and writes
+// a Chrome trace of one step. `--int8-model F` benchmarks that file: its image
+// size and network come from it, and no float model is built, so the memory
+// figures are the int8 path's own.
 //
 // --device-report prints the study's deployment table (model size,
 // preprocessing, average and p99 inference, images/s, CPU usage, RAM in use,
@@ -39,7 +43,8 @@ struct BenchOptions {
   int batch = 1, image_size = 224, steps = 10, warmup = 2;
   bool json = false, profile = false;
   bool device_report = false;
-  std::string image;  // --device-report: the scan whose preprocessing is timed
+  bool image_size_given = false;  // else an --int8-model file's size
+  std::string image;              // --device-report: the scan whose preprocessing is timed
 };
 
 // Seconds of CPU (user + system) this process has used.
@@ -97,164 +102,254 @@ double percentile(std::vector<double> v, double q) {
   return v[std::min(i, v.size() - 1)];
 }
 
-void run_bench(const BenchOptions& o) {
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// What the steps run: a float model (train or infer), or an int8 runner over
+// a given file or over this float model quantized on random images (the
+// speed does not depend on the weights' values).
+struct BenchSetup {
+  std::string model_name;
+  std::shared_ptr<ecg::Model> model;
+  std::unique_ptr<ecg::Optimizer> opt;
+  std::unique_ptr<ecg::quant::Int8Model> qmodel;
+  std::unique_ptr<ecg::quant::Int8GraphRunner> runner;
+  ecg::Tensor x, target;
+  double model_mb = 0;
+  double load_ms = 0;  // reading or building the model and preparing the runner
+};
+
+// The size of the int8 model file: the given one, or this model saved.
+double int8_file_mb(const BenchOptions& o, const ecg::quant::Int8Model& q) {
+  std::string path = o.int8_model;
+  if (path.empty()) {
+    path = "ecgcnn-device-report-" + std::to_string(getpid()) + ".ecg8";
+    ecg::quant::save_int8_model(path, q);
+  }
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  const double mb = static_cast<double>(f.tellg()) / 1e6;
+  if (o.int8_model.empty()) std::remove(path.c_str());
+  return mb;
+}
+
+// --int8-model: the file alone, no float model; its image size unless
+// --image-size says otherwise, which must then match.
+void setup_int8_file(BenchOptions& o, BenchSetup& b) {
+  using namespace ecg;
+  b.qmodel = std::make_unique<quant::Int8Model>(quant::load_int8_model(o.int8_model));
+  if (o.image_size_given)
+    ECG_CHECK(b.qmodel->image_size == o.image_size, "--image-size ", o.image_size,
+              " does not match the int8 model's ", b.qmodel->image_size, " (", o.int8_model,
+              "); leave --image-size out to use the model's");
+  o.image_size = b.qmodel->image_size;
+  b.model_name = b.qmodel->model_name;
+}
+
+BenchSetup setup_bench(BenchOptions& o) {
   using namespace ecg;
   ECG_CHECK(o.mode == "train" || o.mode == "infer" || o.mode == "int8",
             "--mode: expected train, infer or int8, got '", o.mode, "'");
-  ModelConfig cfg;
-  cfg.name = o.model;
-  cfg.image_size = o.image_size;
-  auto model = build_model(cfg);
-  Tensor x = Tensor::uniform({o.batch, 3, o.image_size, o.image_size}, 5, 0.0, 1.0);
-  std::vector<int> labels(o.batch);
-  for (int i = 0; i < o.batch; ++i) labels[i] = i % cfg.classes;
-  Tensor target = one_hot(labels, cfg.classes);
-  std::unique_ptr<Optimizer> opt;
-  std::unique_ptr<quant::Int8Model> qmodel;
-  std::unique_ptr<quant::Int8GraphRunner> runner;  // --mode int8, on --device with --precision
-  double model_mb = 0;
+  ECG_CHECK(o.int8_model.empty() || o.mode == "int8", "--int8-model needs --mode int8");
+  BenchSetup b;
+  const auto t0 = std::chrono::steady_clock::now();
+  b.model_name = o.model;
+  if (!o.int8_model.empty()) {
+    setup_int8_file(o, b);
+  } else {
+    ModelConfig cfg;
+    cfg.name = o.model;
+    cfg.image_size = o.image_size;
+    b.model = build_model(cfg);
+  }
+  b.x = Tensor::uniform({o.batch, 3, o.image_size, o.image_size}, 5, 0.0, 1.0);
   if (o.mode == "int8") {
-    // A given int8 model, or this float model quantized on random images:
-    // the speed does not depend on the weights' values.
-    if (!o.int8_model.empty()) {
-      qmodel = std::make_unique<quant::Int8Model>(quant::load_int8_model(o.int8_model));
-    } else {
-      model->eval();
+    if (!b.qmodel) {
+      b.model->eval();
       quant::QuantizeOptions qo;
       qo.classes = {"Normal", "Abnormal heartbeat", "MI", "History of MI"};
       qo.calib.method = quant::CalibMethod::MinMax;
-      qmodel = std::make_unique<quant::Int8Model>(quant::quantize_model(
-          *model, {Tensor::uniform({2, 3, o.image_size, o.image_size}, 9, 0.0, 1.0)}, qo));
+      b.qmodel = std::make_unique<quant::Int8Model>(quant::quantize_model(
+          *b.model, {Tensor::uniform({2, 3, o.image_size, o.image_size}, 9, 0.0, 1.0)}, qo));
     }
-    ECG_CHECK(qmodel->image_size == o.image_size, "--image-size ", o.image_size,
-              " does not match the int8 model's ", qmodel->image_size);
-    if (o.device_report) {
-      // The size of the model file: the given one, or this model saved.
-      std::string path = o.int8_model;
-      if (path.empty()) {
-        path = "ecgcnn-device-report-" + std::to_string(getpid()) + ".ecg8";
-        quant::save_int8_model(path, *qmodel);
-      }
-      std::ifstream f(path, std::ios::binary | std::ios::ate);
-      model_mb = static_cast<double>(f.tellg()) / 1e6;
-      if (o.int8_model.empty()) std::remove(path.c_str());
-    }
-    runner = cli::int8_runner(*qmodel, o.batch);
-  } else if (o.mode == "train") {
-    model->train();
-    opt = make_optimizer("adam", model->parameters(), 1e-4);
+    b.runner = cli::int8_runner(*b.qmodel, o.batch);
+    b.load_ms = ms_since(t0);
+    if (o.device_report) b.model_mb = int8_file_mb(o, *b.qmodel);
+    return b;
+  }
+  const int classes = b.model->config().classes;
+  std::vector<int> labels(o.batch);
+  for (int i = 0; i < o.batch; ++i) labels[i] = i % classes;
+  b.target = one_hot(labels, classes);
+  if (o.mode == "train") {
+    b.model->train();
+    b.opt = make_optimizer("adam", b.model->parameters(), 1e-4);
   } else {
-    model->eval();
+    b.model->eval();
   }
-  if (o.mode != "int8") {
-    // --device: weights and the input where the steps run.
-    model->to(cli::selected_device());
-    x = x.to(cli::selected_device());
-    // Float weights as a file would hold them: 4 bytes per parameter.
-    int64_t params = 0;
-    for (const Tensor* t : model->parameters()) params += t->numel();
-    model_mb = 4.0 * static_cast<double>(params) / 1e6;
+  // --device: weights and the input where the steps run.
+  b.model->to(cli::selected_device());
+  b.x = b.x.to(cli::selected_device());
+  b.load_ms = ms_since(t0);
+  // Float weights as a file would hold them: 4 bytes per parameter.
+  int64_t params = 0;
+  for (const Tensor* t : b.model->parameters()) params += t->numel();
+  b.model_mb = 4.0 * static_cast<double>(params) / 1e6;
+  return b;
+}
+
+void run_step(BenchSetup& b) {
+  using namespace ecg;
+  if (b.opt) {
+    Tensor loss = softmax_cross_entropy((*b.model)(b.x), b.target);
+    Tensor reg = b.model->regularization_loss();
+    if (reg.defined()) loss = add(loss, reg);
+    loss.backward();
+    b.opt->step();
+    b.model->zero_grad();
+    loss.item();  // waits for a device to finish the step
+  } else if (b.runner) {
+    b.runner->run(b.x);
+  } else {
+    NoGradGuard g;
+    (*b.model)(b.x).to(Device::cpu());  // waits for a device to finish the step
   }
+}
+
+struct StepTimes {
+  std::vector<double> ms;  // the timed steps
+  double first_ms = 0;     // the very first step (cold caches, first allocations)
+  double cpu_s = 0;        // CPU seconds of the timed steps
+};
+
+StepTimes time_steps(const BenchOptions& o, BenchSetup& b) {
+  using namespace ecg;
   Profiler& prof = Profiler::instance();
-  std::vector<double> ms;
+  StepTimes t;
   double cpu_s = cpu_seconds();  // reset after the warm-up steps
   for (int i = 0; i < o.warmup + o.steps; ++i) {
     bool timed = i >= o.warmup;
     if (o.profile && timed) prof.enable(true);
     prof.set_step(i);
-    auto t0 = std::chrono::steady_clock::now();
-    if (o.mode == "train") {
-      Tensor loss = softmax_cross_entropy((*model)(x), target);
-      Tensor reg = model->regularization_loss();
-      if (reg.defined()) loss = add(loss, reg);
-      loss.backward();
-      opt->step();
-      model->zero_grad();
-      loss.item();  // waits for a device to finish the step
-    } else if (runner) {
-      runner->run(x);
-    } else {
-      NoGradGuard g;
-      (*model)(x).to(Device::cpu());  // waits for a device to finish the step
-    }
-    double dt =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    if (timed) ms.push_back(dt);
+    const auto t0 = std::chrono::steady_clock::now();
+    run_step(b);
+    const double dt = ms_since(t0);
+    if (i == 0) t.first_ms = dt;
+    if (timed) t.ms.push_back(dt);
     if (i + 1 == o.warmup) cpu_s = cpu_seconds();
     if (!o.json) std::fprintf(stderr, "\rstep %d/%d: %.1f ms   ", i + 1, o.warmup + o.steps, dt);
   }
   if (!o.json) std::fprintf(stderr, "\n");
-  cpu_s = cpu_seconds() - cpu_s;
-  const double med = percentile(ms, 0.5);
-  nlohmann::json j = {{"model", o.model},
-                      {"mode", o.mode},
-                      {"batch", o.batch},
-                      {"image_size", o.image_size},
-                      {"threads", num_threads()},
-                      {"isa", isa_name(active_isa())},
-                      {"steps", o.steps},
-                      {"ms_per_step", med},
-                      {"p99_ms", percentile(ms, 0.99)},
-                      {"images_per_s", o.batch / (med / 1000.0)},
-                      {"peak_rss_mb", ecg::cli::peak_rss_mb()},
-                      {"allocator_peak_mb", cpu_allocator().stats().peak_bytes_in_use / 1048576.0}};
-  if (runner) {
-    j["int8_kernel"] = runner->path_name();
-    j["planned_arena_mb"] = runner->arena_bytes() / 1e6;
+  t.cpu_s = cpu_seconds() - cpu_s;
+  return t;
+}
+
+nlohmann::json device_report_json(const BenchOptions& o, const BenchSetup& b, const StepTimes& t) {
+  using namespace ecg;
+  const double mean = std::accumulate(t.ms.begin(), t.ms.end(), 0.0) / t.ms.size();
+  const double loop_s = std::accumulate(t.ms.begin(), t.ms.end(), 0.0) / 1000.0;
+  utsname un{};
+  uname(&un);
+  // Memory first: the timing of preprocessing below synthesises a report
+  // page, which a deployment never does.
+  const double in_use_mb = proc_kb_field_mb("/proc/self/status", "VmRSS:");
+  const double peak_mb = ecg::cli::peak_rss_mb();
+  return {{"model_size_mb", b.model_mb},
+          {"preprocessing_ms", preprocessing_ms(o.image, o.image_size)},
+          {"inference_avg_ms", mean / o.batch},
+          {"inference_p99_ms", percentile(t.ms, 0.99) / o.batch},
+          {"images_per_s", o.batch / (mean / 1000.0)},
+          {"cpu_usage_percent", loop_s > 0 ? 100.0 * t.cpu_s / loop_s : 0.0},
+          {"ram_in_use_mb", in_use_mb},
+          {"peak_program_memory_mb", peak_mb},
+          {"os", std::string(un.sysname) + " " + un.release + " " + un.machine},
+          {"cores", hardware_threads()},
+          {"total_ram_mb", proc_kb_field_mb("/proc/meminfo", "MemTotal:")},
+          {"load_ms", b.load_ms},
+          {"first_inference_ms", t.first_ms},
+          {"float_model_built", static_cast<bool>(b.model)},
+          {"model_source", o.mode != "int8"       ? "float model"
+                           : o.int8_model.empty() ? "quantized in this process"
+                                                  : o.int8_model}};
+}
+
+void print_device_report(const BenchOptions& o, const nlohmann::json& d,
+                         const std::string& kernel) {
+  std::printf("device report (%s %s, batch %d, %d timed runs, %d threads, kernel %s)\n",
+              d["model"].get<std::string>().c_str(), o.mode.c_str(), o.batch, o.steps,
+              ecg::num_threads(), kernel.c_str());
+  std::printf("  model size              %.2f MB\n", d["model_size_mb"].get<double>());
+  std::printf("  load                    %.2f ms\n", d["load_ms"].get<double>());
+  std::printf("  first inference         %.2f ms\n", d["first_inference_ms"].get<double>());
+  std::printf("  preprocessing           %.2f ms\n", d["preprocessing_ms"].get<double>());
+  std::printf("  inference (average)     %.2f ms\n", d["inference_avg_ms"].get<double>());
+  std::printf("  inference (p99)         %.2f ms\n", d["inference_p99_ms"].get<double>());
+  std::printf("  images/s                %.2f\n", d["images_per_s"].get<double>());
+  std::printf("  CPU usage               %.0f %% (of one core)\n",
+              d["cpu_usage_percent"].get<double>());
+  std::printf("  RAM in use              %.1f MB\n", d["ram_in_use_mb"].get<double>());
+  std::printf("  peak program memory     %.1f MB\n", d["peak_program_memory_mb"].get<double>());
+  if (d["float_model_built"].get<bool>() && o.mode == "int8")
+    std::printf(
+        "                          (includes building and quantizing the float model; "
+        "--int8-model FILE gives the deployment figure)\n");
+  std::printf("  OS                      %s\n", d["os"].get<std::string>().c_str());
+  std::printf("  cores                   %d\n", d["cores"].get<int>());
+  std::printf("  total RAM               %.0f MB\n", d["total_ram_mb"].get<double>());
+}
+
+// The latency line and the summary, as benchmark_model and trtexec print them.
+void print_summary(const BenchOptions& o, const nlohmann::json& j) {
+  const auto& l = j["latency_ms"];
+  std::printf(
+      "%s %s, batch %d, %dx%d, %d threads, isa %s, kernel %s: %.2f ms/step (median of %d), "
+      "%.2f images/s, peak RSS %.1f MB\n",
+      j["model"].get<std::string>().c_str(), o.mode.c_str(), o.batch, o.image_size, o.image_size,
+      j["threads"].get<int>(), j["isa"].get<std::string>().c_str(),
+      j["kernel"].get<std::string>().c_str(), l["median"].get<double>(), o.steps,
+      j["images_per_s"].get<double>(), j["peak_rss_mb"].get<double>());
+  std::printf(
+      "  latency ms: min %.3f  median %.3f  mean %.3f  p99 %.3f  max %.3f  stddev %.3f\n"
+      "  load %.2f ms, first inference %.2f ms (before %d warm-up and %d timed steps)\n",
+      l["min"].get<double>(), l["median"].get<double>(), l["mean"].get<double>(),
+      l["p99"].get<double>(), l["max"].get<double>(), l["stddev"].get<double>(),
+      j["load_ms"].get<double>(), j["first_inference_ms"].get<double>(), o.warmup, o.steps);
+}
+
+void run_bench(BenchOptions o) {
+  using namespace ecg;
+  BenchSetup b = setup_bench(o);
+  const StepTimes t = time_steps(o, b);
+  const std::string kernel = b.runner ? b.runner->path_name() : cli::fp32_kernel_name();
+  nlohmann::json j = cli::run_json(b.model_name, kernel, o.image_size, o.batch);
+  j["mode"] = o.mode;
+  j["latency_ms"] = cli::latency_json(t.ms);
+  const double med = j["latency_ms"]["median"].get<double>();
+  j["load_ms"] = b.load_ms;
+  j["first_inference_ms"] = t.first_ms;
+  // Earlier names, read by bench/peers and bench/models scripts.
+  j["steps"] = o.steps;
+  j["ms_per_step"] = med;
+  j["p99_ms"] = j["latency_ms"]["p99"];
+  j["images_per_s"] = o.batch / (med / 1000.0);
+  j["peak_rss_mb"] = ecg::cli::peak_rss_mb();
+  j["allocator_peak_mb"] = cpu_allocator().stats().peak_bytes_in_use / 1048576.0;
+  if (b.runner) {
+    j["int8_kernel"] = b.runner->path_name();
+    j["planned_arena_mb"] = b.runner->arena_bytes() / 1e6;
   }
   if (o.device_report) {
-    const double mean = std::accumulate(ms.begin(), ms.end(), 0.0) / ms.size();
-    const double loop_s = std::accumulate(ms.begin(), ms.end(), 0.0) / 1000.0;
-    utsname un{};
-    uname(&un);
-    nlohmann::json d = {{"model_size_mb", model_mb},
-                        {"preprocessing_ms", preprocessing_ms(o.image, o.image_size)},
-                        {"inference_avg_ms", mean / o.batch},
-                        {"inference_p99_ms", percentile(ms, 0.99) / o.batch},
-                        {"images_per_s", o.batch / (mean / 1000.0)},
-                        {"cpu_usage_percent", loop_s > 0 ? 100.0 * cpu_s / loop_s : 0.0},
-                        {"ram_in_use_mb", proc_kb_field_mb("/proc/self/status", "VmRSS:")},
-                        {"peak_program_memory_mb", ecg::cli::peak_rss_mb()},
-                        {"os", std::string(un.sysname) + " " + un.release + " " + un.machine},
-                        {"cores", hardware_threads()},
-                        {"total_ram_mb", proc_kb_field_mb("/proc/meminfo", "MemTotal:")},
-                        {"model_source", o.mode != "int8"       ? "float model"
-                                         : o.int8_model.empty() ? "quantized in this process"
-                                                                : o.int8_model}};
+    nlohmann::json d = device_report_json(o, b, t);
     j["device_report"] = d;
-    if (!o.json) {
-      std::printf("device report (%s %s, batch %d, %d timed runs, %d threads, %s)\n",
-                  o.model.c_str(), o.mode.c_str(), o.batch, o.steps, num_threads(),
-                  runner ? runner->path_name() : isa_name(active_isa()));
-      std::printf("  model size              %.2f MB\n", d["model_size_mb"].get<double>());
-      std::printf("  preprocessing           %.2f ms\n", d["preprocessing_ms"].get<double>());
-      std::printf("  inference (average)     %.2f ms\n", d["inference_avg_ms"].get<double>());
-      std::printf("  inference (p99)         %.2f ms\n", d["inference_p99_ms"].get<double>());
-      std::printf("  images/s                %.2f\n", d["images_per_s"].get<double>());
-      std::printf("  CPU usage               %.0f %% (of one core)\n",
-                  d["cpu_usage_percent"].get<double>());
-      std::printf("  RAM in use              %.1f MB\n", d["ram_in_use_mb"].get<double>());
-      std::printf("  peak program memory     %.1f MB\n", d["peak_program_memory_mb"].get<double>());
-      if (o.mode == "int8" && o.int8_model.empty())
-        std::printf(
-            "                          (includes building and quantizing the float model; "
-            "--int8-model FILE gives the deployment figure)\n");
-      std::printf("  OS                      %s\n", d["os"].get<std::string>().c_str());
-      std::printf("  cores                   %d\n", d["cores"].get<int>());
-      std::printf("  total RAM               %.0f MB\n", d["total_ram_mb"].get<double>());
-    }
+    d["model"] = b.model_name;
+    if (!o.json) print_device_report(o, d, kernel);
   }
-  if (o.json) {
+  if (o.json)
     std::printf("%s\n", j.dump().c_str());
-  } else {
-    std::printf(
-        "%s %s, batch %d, %dx%d, %d threads, isa %s: %.2f ms/step (median of %d, p99 %.2f), "
-        "%.2f images/s, peak RSS %.1f MB\n",
-        o.model.c_str(), o.mode.c_str(), o.batch, o.image_size, o.image_size, num_threads(),
-        isa_name(active_isa()), med, o.steps, percentile(ms, 0.99), o.batch / (med / 1000.0),
-        ecg::cli::peak_rss_mb());
-  }
+  else
+    print_summary(o, j);
   if (o.profile) {
+    Profiler& prof = Profiler::instance();
     std::fprintf(stderr, "%s", prof.report().c_str());
     std::string trace = o.trace.empty() ? "ecgcnn-trace.json" : o.trace;
     prof.write_chrome_trace(trace, o.warmup);
@@ -270,14 +365,24 @@ void ecg_cli_bench(CLI::App& app) {
   auto* sub = app.add_subcommand("bench", "benchmark a model: images/s, ms/step, peak memory");
   ecg::cli::add_runtime_flags(sub);
   ecg::cli::add_precision_flag(sub);
-  sub->add_option("--model", o.model, "alexnet, resnet11, resnet20, resnet29");
-  sub->add_option("--mode", o.mode, "train, infer (float) or int8");
+  sub->add_option("--model", o.model, "alexnet, resnet11, resnet20, resnet29")
+      ->capture_default_str();
+  sub->add_option("--mode", o.mode, "train, infer (float) or int8")->capture_default_str();
   sub->add_option("--int8-model", o.int8_model,
-                  "with --mode int8: a model file (default: quantize this one)");
-  sub->add_option("--batch", o.batch, "batch size")->check(CLI::Range(1, 1024));
-  sub->add_option("--image-size", o.image_size, "square input size")->check(CLI::Range(8, 4096));
-  sub->add_option("--steps", o.steps, "timed steps")->check(CLI::Range(1, 100000));
-  sub->add_option("--warmup", o.warmup, "untimed steps first")->check(CLI::Range(0, 1000));
+                  "with --mode int8: a model file; its network and image size are used and no "
+                  "float model is built (default: quantize --model on random images)");
+  sub->add_option("--batch", o.batch, "batch size")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  sub->add_option("--image-size", o.image_size,
+                  "square input size (default 224, or the --int8-model file's)")
+      ->check(CLI::Range(8, 4096));
+  sub->add_option("--steps", o.steps, "timed steps")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  sub->add_option("--warmup", o.warmup, "untimed steps first (the first one is reported apart)")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
   sub->add_flag("--json", o.json, "print one JSON object");
   sub->add_flag("--profile", o.profile, "time every op; print tables and write a Chrome trace");
   sub->add_option("--trace", o.trace, "Chrome trace path (with --profile)");
@@ -288,7 +393,8 @@ void ecg_cli_bench(CLI::App& app) {
                   "with --device-report: a scan whose preprocessing is timed (default: a "
                   "synthetic report page)");
   sub->callback([sub] {
-    if (o.device_report && sub->count("--mode") == 0) o.mode = "int8";
+    if ((o.device_report || !o.int8_model.empty()) && sub->count("--mode") == 0) o.mode = "int8";
+    o.image_size_given = sub->count("--image-size") > 0;
     run_bench(o);
   });
 }

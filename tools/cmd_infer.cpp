@@ -75,12 +75,19 @@ void run_infer(const InferCli& o) {
                                    {"preprocess_ms", t1 - t0},
                                    {"inference_ms", t2 - t1}}});
   };
+  // The keys predict, infer and bench share (docs/house.md), latency_ms over
+  // the inferences of this call; then infer's own.
   auto json_out = [&](const nlohmann::json& all, size_t skipped) {
-    return nlohmann::json{{"results", all},
-                          {"skipped_count", skipped},
-                          {"kernel", runner->path_name()},
-                          {"planned_arena_mb", arena_mb},
-                          {"peak_rss_mb", ecg::cli::peak_rss_mb()}};
+    std::vector<double> ms;
+    for (const auto& r : all)
+      if (r.contains("inference_ms")) ms.push_back(r["inference_ms"].get<double>());
+    nlohmann::json j = cli::run_json(m.model_name, runner->path_name(), m.image_size, 1);
+    j["latency_ms"] = cli::latency_json(ms);
+    j["results"] = all;
+    j["skipped_count"] = skipped;
+    j["planned_arena_mb"] = arena_mb;
+    j["peak_rss_mb"] = ecg::cli::peak_rss_mb();
+    return j;
   };
   cli::InputResults r =
       cli::for_each_input(o.inputs, o.skip_bad, one, [&](const nlohmann::json& all) {

@@ -1,6 +1,7 @@
 // `ecgcnn predict --checkpoint F IMAGE...`: class, probabilities and logits
 // per image. `.npy` inputs are float32 arrays already preprocessed (CHW or
 // NCHW), so results can be compared with another framework on identical input.
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -62,9 +63,15 @@ nlohmann::json predict_one(ecg::LoadedCheckpoint& ck, const ecg::cli::DataConfig
   } else {
     x = cli::load_image(path, cfg);
   }
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto elapsed_ms = [&t0] {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
   Tensor logits;
+  double ms = 0;
   if (o.dump_layer.empty()) {
-    logits = (*ck.model)(x);
+    logits = (*ck.model)(x).to(Device::cpu());
+    ms = elapsed_ms();
   } else {
     const Module* layer = find_layer(*ck.model, o.dump_layer);
     Tensor activations;
@@ -72,7 +79,8 @@ nlohmann::json predict_one(ecg::LoadedCheckpoint& ck, const ecg::cli::DataConfig
       cli::ScopedOutputObserver observe([&](const Module& m, const Tensor& y) {
         if (&m == layer) activations = y;
       });
-      logits = (*ck.model)(x);
+      logits = (*ck.model)(x).to(Device::cpu());
+      ms = elapsed_ms();
     }
     ECG_CHECK(activations.defined(), "predict: --dump: layer '", o.dump_layer,
               "' did not run in the forward pass");
@@ -94,8 +102,15 @@ nlohmann::json predict_one(ecg::LoadedCheckpoint& ck, const ecg::cli::DataConfig
     int best = 0;
     for (int c = 1; c < C; ++c)
       if (probs.at({n, c}) > probs.at({n, best})) best = c;
-    nlohmann::json r = {
-        {"input", path}, {"index", n}, {"class", classes[best]}, {"class_index", best}};
+    // The keys predict, infer and bench share (docs/house.md); latency_ms is
+    // this input's forward pass (all N images of an [N, 3, S, S] array).
+    nlohmann::json r =
+        cli::run_json(ck.model->config().name, cli::fp32_kernel_name(), S, logits.size(0));
+    r["latency_ms"] = cli::latency_json({ms});
+    r["input"] = path;
+    r["index"] = n;
+    r["class"] = classes[best];
+    r["class_index"] = best;
     std::vector<double> p, l;
     for (int c = 0; c < C; ++c) {
       p.push_back(probs.at({n, c}));

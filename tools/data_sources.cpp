@@ -123,6 +123,14 @@ DataSplits open_splits(const DataConfig& cfg) {
     for (int i : idx) ++c[prepared->images.samples[i].label];
     return c;
   };
+  auto paths = [&](const std::vector<int>& idx) {
+    std::vector<std::string> v;
+    for (int i : idx) v.push_back(prepared->images.samples[i].path);
+    return v;
+  };
+  s.val_paths = paths(val);
+  s.test_paths = paths(prepared->test);
+  s.all_paths = paths(all);
   s.summary = {
       {"train_counts", counts(prepared->train)},
       {"val_counts", counts(val)},

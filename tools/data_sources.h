@@ -41,6 +41,9 @@ struct DataSplits {
   std::vector<std::string> classes;
   nlohmann::json summary;            // counts per split and class, source folder
   std::vector<std::string> skipped;  // with skip_bad: "path: error" per bad file
+  // The file of each image in the order the unshuffled sources (val, test,
+  // all) hand them out: which file a wrong prediction came from.
+  std::vector<std::string> val_paths, test_paths, all_paths;
 };
 
 DataSplits open_splits(const DataConfig& cfg);

@@ -21,7 +21,9 @@ SIZE=${ECG_IMAGE_SIZE:-128}
 EPOCHS=${ECG_EPOCHS:-16}
 mkdir -p "$RUN"
 start=$(date +%s)
-step() { echo; echo "== $1 ($(( $(date +%s) - start )) s)"; }
+# Each step's start goes to steps.tsv too: the run report's timing breakdown.
+step() { echo; echo "== $1 ($(( $(date +%s) - start )) s)"; printf '%s\t%s\n' "$(( $(date +%s) - start ))" "$1" >> "$RUN/steps.tsv"; }
+: > "$RUN/steps.tsv"
 
 step "ecgcnn info"
 "$ECG" info | head -9
@@ -31,19 +33,19 @@ step "train resnet11 at ${SIZE}px for $EPOCHS epochs (validation held out of tra
 "$ECG" train --data "$RUN/data" --model resnet11 --image-size "$SIZE" --epochs "$EPOCHS" \
   --batch 16 --seed 1 --schedule cosine --warmup-epochs 1 --out "$RUN/train"
 step "evaluate the best checkpoint on the test split"
-"$ECG" eval --checkpoint "$RUN/train/best.safetensors" --data "$RUN/data" | tee "$RUN/eval_float.txt"
-"$ECG" eval --checkpoint "$RUN/train/best.safetensors" --data "$RUN/data" --json > "$RUN/eval_float.json"
+"$ECG" eval --checkpoint "$RUN/train/best.safetensors" --data "$RUN/data" --report "$RUN/eval_float.html" | tee "$RUN/eval_float.txt"
+"$ECG" eval --checkpoint "$RUN/train/best.safetensors" --data "$RUN/data" --no-report --json > "$RUN/eval_float.json"
 # --- real scans (issue 21): zero-shot, then 5-fold fine-tuning -------------
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 REAL=${ECG_REAL_DIR:-$REPO/tests/data/real-scans}
-# A copy outside the run folder: eval beside history.json would replace the
-# run's test result (and its report) with the real-scan one.
+# The synthetic checkpoint, copied as the starting point of the real-scan step.
 mkdir -p "$RUN/real"
 cp "$RUN/train/best.safetensors" "$RUN/real/synthetic.safetensors"
 step "zero-shot on real scans: all $(find "$REAL" -name '*.jpg' | wc -l) of $REAL, never trained on"
-"$ECG" eval --checkpoint "$RUN/real/synthetic.safetensors" --data "$REAL" --split all |
+"$ECG" eval --checkpoint "$RUN/real/synthetic.safetensors" --data "$REAL" --split all \
+  --report "$RUN/real/eval_zeroshot.html" |
   tee "$RUN/real/eval_zeroshot.txt"
-"$ECG" eval --checkpoint "$RUN/real/synthetic.safetensors" --data "$REAL" --split all --json \
+"$ECG" eval --checkpoint "$RUN/real/synthetic.safetensors" --data "$REAL" --split all --no-report --json \
   > "$RUN/real/eval_zeroshot.json"
 if [ "${ECG_FINETUNE:-1}" != 0 ]; then
   step "5-fold fine-tuning on the real scans from the synthetic checkpoint (${ECG_FT_EPOCHS:-15} epochs)"
@@ -58,12 +60,17 @@ step "quantize to INT8 (calibration on the training split)"
 "$ECG" quantize --checkpoint "$RUN/train/best.safetensors" --calib "$RUN/data" --out "$RUN/resnet11.int8" \
   --report "$RUN/quantize.json"
 step "evaluate the INT8 model on the same test split"
-"$ECG" eval --model "$RUN/resnet11.int8" --data "$RUN/data" | tee "$RUN/eval_int8.txt"
-"$ECG" eval --model "$RUN/resnet11.int8" --data "$RUN/data" --json > "$RUN/eval_int8.json"
+"$ECG" eval --model "$RUN/resnet11.int8" --data "$RUN/data" --report "$RUN/eval_int8.html" | tee "$RUN/eval_int8.txt"
+"$ECG" eval --model "$RUN/resnet11.int8" --data "$RUN/data" --no-report --json > "$RUN/eval_int8.json"
 step "INT8 inference on one test image"
 "$ECG" infer --model "$RUN/resnet11.int8" "$(ls "$RUN"/data/test/MI/*.jpg | head -1)"
 step "benchmarks at ${SIZE}px, batch 1"
 "$ECG" bench --model resnet11 --mode infer --batch 1 --image-size "$SIZE" --steps 20
 "$ECG" bench --model resnet11 --mode int8 --int8-model "$RUN/resnet11.int8" --batch 1 --image-size "$SIZE" --steps 20
+step "run report"
+# The study's published table: its notes in docs/ (ECG_STUDY_NOTES overrides).
+STUDY=${ECG_STUDY_NOTES:-$(dirname "$0")/../docs/study.md}
+"$ECG" report --run "$RUN" $( [ -f "$STUDY" ] && echo --study "$STUDY" )
 step "done"
-echo "report: $RUN/train/report.html (training curves, confusion matrix, F1 per class)"
+echo "report: $RUN/report.html (float and int8 evaluations, the study's table, misclassified images,"
+echo "  quantizer per-layer tables, timing); training curves: $RUN/train/report.html"

@@ -28,6 +28,13 @@ constexpr int kW = 560, kH = 300, kLeft = 60, kRight = 20, kTop = 36, kBottom = 
 
 }  // namespace
 
+std::string rotated_label(int x, int y, const std::string& text) {
+  std::ostringstream os;
+  os << "<text x=\"" << x << "\" y=\"" << y << "\" text-anchor=\"end\" class=\"tick\" "
+     << "transform=\"rotate(-35 " << x << " " << y << ")\">" << html_escape(text) << "</text>";
+  return os.str();
+}
+
 std::string html_escape(const std::string& s) {
   std::string o;
   for (char c : s) {
@@ -106,10 +113,14 @@ std::string line_chart(const std::string& title, const std::string& xlabel,
 
 std::string bar_chart(const std::string& title, const std::vector<std::string>& labels,
                       const std::vector<double>& values, double ymax) {
-  const double pw = kW - kLeft - kRight, ph = kH - kTop - kBottom;
   const size_t n = std::max<size_t>(1, labels.size());
+  size_t longest = 0;
+  for (const auto& l : labels) longest = std::max(longest, l.size());
+  const double pw = kW - kLeft - kRight, ph = kH - kTop - kBottom;
+  const bool rotate = longest * 6.0 > pw / n;
+  const int height = kH + (rotate ? static_cast<int>(longest * 4) : 0);
   std::ostringstream os;
-  os << "<svg class=\"chart\" width=\"" << kW << "\" height=\"" << kH
+  os << "<svg class=\"chart\" width=\"" << kW << "\" height=\"" << height
      << "\" xmlns=\"http://www.w3.org/2000/svg\">";
   os << "<text x=\"" << kW / 2 << "\" y=\"20\" text-anchor=\"middle\" class=\"title\">"
      << html_escape(title) << "</text>";
@@ -128,8 +139,12 @@ std::string bar_chart(const std::string& title, const std::vector<std::string>& 
        << fmt("%.4f", values[i]) << "</title></rect>";
     os << "<text x=\"" << x + bw / 2 << "\" y=\"" << kTop + ph - h - 4
        << "\" text-anchor=\"middle\" class=\"tick\">" << fmt("%.3f", values[i]) << "</text>";
-    os << "<text x=\"" << x + bw / 2 << "\" y=\"" << kH - kBottom + 16
-       << "\" text-anchor=\"middle\" class=\"tick\">" << html_escape(labels[i]) << "</text>";
+    // Labels wider than their slot (about 6 px a character) are rotated.
+    if (rotate)
+      os << rotated_label(static_cast<int>(x + bw / 2), kH - kBottom + 10, labels[i]);
+    else
+      os << "<text x=\"" << x + bw / 2 << "\" y=\"" << kH - kBottom + 16
+         << "\" text-anchor=\"middle\" class=\"tick\">" << html_escape(labels[i]) << "</text>";
   }
   os << "</svg>";
   return os.str();
@@ -138,9 +153,14 @@ std::string bar_chart(const std::string& title, const std::vector<std::string>& 
 std::string heatmap(const std::string& title, const std::vector<std::vector<double>>& cells,
                     const std::vector<std::string>& rows, const std::vector<std::string>& cols,
                     bool normalise_rows, const std::string& number_format) {
+  // Column labels are rotated so long class names ("Abnormal heartbeat")
+  // never run into their neighbours; the space below fits the longest.
+  size_t longest = 0;
+  for (const auto& c : cols) longest = std::max(longest, c.size());
   const int cell = 64, left = 170, top = 40;
-  const int w = left + cell * static_cast<int>(cols.size()) + 20;
-  const int h = top + cell * static_cast<int>(rows.size()) + 70;
+  const int label_room = 16 + static_cast<int>(longest * 4);
+  const int w = left + cell * static_cast<int>(cols.size()) + 40;
+  const int h = top + cell * static_cast<int>(rows.size()) + label_room + 10;
   std::ostringstream os;
   os << "<svg class=\"chart\" width=\"" << w << "\" height=\"" << h
      << "\" xmlns=\"http://www.w3.org/2000/svg\">";
@@ -168,8 +188,8 @@ std::string heatmap(const std::string& title, const std::vector<std::vector<doub
     }
   }
   for (size_t j = 0; j < cols.size(); ++j)
-    os << "<text x=\"" << left + cell * j + cell / 2 << "\" y=\"" << top + cell * rows.size() + 16
-       << "\" text-anchor=\"middle\" class=\"tick\">" << html_escape(cols[j]) << "</text>";
+    os << rotated_label(left + cell * static_cast<int>(j) + cell / 2,
+                        top + cell * static_cast<int>(rows.size()) + 12, cols[j]);
   os << "</svg>";
   return os.str();
 }
@@ -185,12 +205,120 @@ std::string page(const std::string& title, const std::vector<std::string>& secti
         ".title{font-size:14px;font-weight:bold}.tick{font-size:11px}.axis{font-size:12px}"
         ".cell{font-size:13px}.grid{stroke:#eee}"
         "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px;"
-        "text-align:right}th{background:#f4f4f4}pre{background:#f7f7f7;padding:8px;font-size:12px}"
+        "text-align:right}th{background:#f4f4f4}table.kv "
+        "th{text-align:left}td:first-child,th:first-child{text-align:left}h3{font-size:14px}"
+        ".grid{display:flex;flex-wrap:wrap;gap:10px}.thumb{margin:0;width:240px;font-size:11px}"
+        ".thumb img{border:1px solid #ccc;display:block}"
         "</style></head><body><h1>"
      << html_escape(title) << "</h1>";
   for (const auto& s : sections) os << s;
   os << "</body></html>\n";
   return os.str();
+}
+
+std::string value_text(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_float()) return fmt("%.6g", v.get<double>());
+  if (v.is_array()) {
+    std::string o;
+    for (const auto& e : v) o += (o.empty() ? "" : ", ") + value_text(e);
+    return o.empty() ? "(none)" : o;
+  }
+  if (v.is_null()) return "-";
+  return v.dump();
+}
+
+namespace {
+
+void flatten(const std::string& prefix, const nlohmann::json& j,
+             std::vector<std::pair<std::string, std::string>>& rows) {
+  if (!j.is_object()) {
+    rows.emplace_back(prefix, value_text(j));
+    return;
+  }
+  for (auto it = j.begin(); it != j.end(); ++it)
+    flatten(prefix.empty() ? it.key() : prefix + " / " + it.key(), it.value(), rows);
+}
+
+}  // namespace
+
+std::string key_value_table(const nlohmann::json& j) {
+  std::vector<std::pair<std::string, std::string>> rows;
+  flatten("", j, rows);
+  std::ostringstream os;
+  os << "<table class=\"kv\">";
+  for (const auto& r : rows)
+    os << "<tr><th>" << html_escape(r.first) << "</th><td>" << html_escape(r.second)
+       << "</td></tr>";
+  os << "</table>";
+  return os.str();
+}
+
+std::string table(const std::vector<std::string>& header,
+                  const std::vector<std::vector<std::string>>& rows) {
+  std::ostringstream os;
+  os << "<table><tr>";
+  for (const auto& h : header) os << "<th>" << html_escape(h) << "</th>";
+  os << "</tr>";
+  for (const auto& r : rows) {
+    os << "<tr>";
+    for (const auto& c : r) os << "<td>" << html_escape(c) << "</td>";
+    os << "</tr>";
+  }
+  os << "</table>";
+  return os.str();
+}
+
+std::string classification_section(const std::string& heading, const nlohmann::json& t) {
+  std::vector<std::string> classes = t["classes"].get<std::vector<std::string>>();
+  std::vector<std::vector<double>> cm;
+  for (const auto& r : t["confusion_matrix"]) cm.push_back(r.get<std::vector<double>>());
+  std::vector<double> f1;
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& c : classes) {
+    const auto& pc = t["per_class"][c];
+    f1.push_back(pc["f1"].get<double>());
+    rows.push_back({c, fmt("%.4f", pc.value("precision", 0.0)),
+                    fmt("%.4f", pc.value("recall", 0.0)), fmt("%.4f", pc["f1"].get<double>()),
+                    value_text(pc.value("support", nlohmann::json()))});
+  }
+  std::ostringstream head;
+  head << "<h2>" << html_escape(heading) << "</h2><p>accuracy <b>"
+       << fmt("%.4f", t["accuracy"].get<double>()) << "</b>, macro F1 <b>"
+       << fmt("%.4f", t["macro_f1"].get<double>()) << "</b>, weighted F1 "
+       << fmt("%.4f", t["weighted_f1"].get<double>());
+  if (t.contains("total")) head << ", " << t["total"].get<int64_t>() << " images";
+  head << "</p>";
+  return head.str() + "<div class=\"row\">" +
+         heatmap("Confusion matrix (rows: true)", cm, classes, classes, true) +
+         bar_chart("F1 per class", classes, f1) + "</div>" +
+         table({"class", "precision", "recall", "F1", "support"}, rows);
+}
+
+std::string provenance_section(const nlohmann::json& report) {
+  std::string s;
+  if (report.contains("data")) s += "<h3>Data</h3>" + key_value_table(report["data"]);
+  if (report.contains("provenance"))
+    s += "<h3>Build and machine</h3>" + key_value_table(report["provenance"]);
+  return s.empty() ? s : "<h2>Provenance</h2>" + s;
+}
+
+std::string eval_report(const nlohmann::json& eval) {
+  std::vector<std::string> sections;
+  std::ostringstream summary;
+  summary << "<p>model file <b>" << html_escape(eval.value("checkpoint", std::string("?")))
+          << "</b> (" << (eval.value("int8", false) ? "int8" : "float") << ")</p>";
+  sections.push_back(summary.str());
+  const std::string split = eval.value("split", std::string("?"));
+  sections.push_back(classification_section(
+      (split == "all" ? std::string("All images") : "The " + split + " split") + " of " +
+          (eval.contains("data") ? eval["data"].value("path", std::string("?")) : std::string("?")),
+      eval));
+  if (eval.value("skipped_count", 0) > 0)
+    sections.push_back("<h2>Skipped files</h2>" +
+                       key_value_table({{"skipped", eval["skipped_files"]}}));
+  sections.push_back(provenance_section(eval));
+  return page("ecgcnn evaluation", sections);
 }
 
 std::string training_report(const nlohmann::json& run) {
@@ -223,29 +351,16 @@ std::string training_report(const nlohmann::json& run) {
                      line_chart("Accuracy", "epoch", "accuracy",
                                 {{"train", ta, "#4c72b0"}, {"validation", va, "#dd8452"}}) +
                      "</div>");
-  if (run.contains("test")) {
-    const auto& t = run["test"];
-    std::vector<std::string> classes = t["classes"].get<std::vector<std::string>>();
-    std::vector<std::vector<double>> cm;
-    for (const auto& r : t["confusion_matrix"]) cm.push_back(r.get<std::vector<double>>());
-    std::vector<double> f1;
-    for (const auto& c : classes) f1.push_back(t["per_class"][c]["f1"].get<double>());
-    std::ostringstream head;
-    head << "<h2>" << html_escape(run.value("test_split", std::string("Test")))
-         << " results</h2><p>accuracy <b>" << fmt("%.4f", t["accuracy"].get<double>())
-         << "</b>, macro F1 <b>" << fmt("%.4f", t["macro_f1"].get<double>()) << "</b>, weighted F1 "
-         << fmt("%.4f", t["weighted_f1"].get<double>()) << "</p>";
-    sections.push_back(head.str() + "<div class=\"row\">" +
-                       heatmap("Confusion matrix (rows: true)", cm, classes, classes, true) +
-                       bar_chart("F1 per class", classes, f1) + "</div>");
-  }
+  if (run.contains("test"))
+    sections.push_back(classification_section(
+        run.value("test_split", std::string("Test")) + " results", run["test"]));
   sections.push_back("<h2>Learning rate</h2>" +
                      line_chart("Learning rate", "epoch", "lr", {{"lr", lr, "#55a868"}}));
   if (run.contains("timings"))
-    sections.push_back("<h2>Timings</h2><pre>" + html_escape(run["timings"].dump(2)) + "</pre>");
+    sections.push_back("<h2>Timings</h2>" + key_value_table(run["timings"]));
   if (run.contains("config"))
-    sections.push_back("<h2>Configuration</h2><pre>" + html_escape(run["config"].dump(2)) +
-                       "</pre>");
+    sections.push_back("<h2>Configuration</h2>" + key_value_table(run["config"]));
+  sections.push_back(provenance_section(run));
   return page("ecgcnn training run", sections);
 }
 

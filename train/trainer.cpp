@@ -16,6 +16,7 @@
 #include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
 #include "train/finetune.h"
+#include "train/provenance.h"
 #include "train/report.h"
 #include "train/train_state.h"
 
@@ -248,6 +249,38 @@ LrSchedule make_schedule(const TrainOptions& opt, const std::string& model) {
   return sch;
 }
 
+// The mean of the epochs' rates (not the last epoch's, which a slow or short
+// final epoch skews), and the last epoch's under its own name.
+nlohmann::json training_timings(const std::vector<EpochRecord>& history) {
+  double seconds = 0, rate_sum = 0;
+  for (const auto& e : history) {
+    seconds += e.seconds;
+    rate_sum += e.images_per_s;
+  }
+  return {{"train_seconds", seconds},
+          {"epochs_timed", history.size()},
+          {"mean_images_per_s", history.empty() ? 0.0 : rate_sum / history.size()},
+          {"last_epoch_images_per_s", history.empty() ? 0.0 : history.back().images_per_s}};
+}
+
+// The data section of a training report: the folder and the images per split
+// and class, from what the CLI put in extra_config ("data", "classes", "splits").
+nlohmann::json training_data(const nlohmann::json& extra) {
+  nlohmann::json d = nlohmann::json::object();
+  if (extra.contains("data") && extra["data"].contains("root")) d["path"] = extra["data"]["root"];
+  if (!extra.contains("splits") || !extra.contains("classes")) return d;
+  const auto classes = extra["classes"].get<std::vector<std::string>>();
+  for (const char* split : {"train", "val", "test"}) {
+    const std::string key = std::string(split) + "_counts";
+    if (!extra["splits"].contains(key)) continue;
+    const auto counts = extra["splits"][key].get<std::vector<int64_t>>();
+    d[split] = data_provenance(d.value("path", std::string()), split, classes, counts);
+    d[split].erase("path");
+    d[split].erase("split");
+  }
+  return d;
+}
+
 void write_outputs(const TrainOptions& opt, Model& model, const LoopState& s) {
   nlohmann::json run;
   run["history"] = history_json(s.result.history);
@@ -264,11 +297,9 @@ void write_outputs(const TrainOptions& opt, Model& model, const LoopState& s) {
   cfg["lr"] = opt.lr;
   cfg["schedule"] = opt.schedule;
   run["config"] = cfg;
-  double total = 0;
-  for (auto& e : s.result.history) total += e.seconds;
-  run["timings"] = {
-      {"train_seconds", total},
-      {"mean_images_per_s", s.result.history.empty() ? 0.0 : s.result.history.back().images_per_s}};
+  run["timings"] = training_timings(s.result.history);
+  run["data"] = training_data(opt.extra_config);
+  run["provenance"] = provenance();
   // Keep a test section written by `ecgcnn eval` when the run is continued.
   fs::path hp = fs::path(opt.out_dir) / "history.json";
   if (fs::exists(hp)) {

@@ -65,7 +65,7 @@ make_folds() {
 }
 
 accuracy() {  # checkpoint, data folder -> accuracy on its test/ part
-  "$E" eval --threads "$THREADS" --checkpoint "$1" --data "$2" --split test --json 2>/dev/null |
+  "$E" eval --threads "$THREADS" --checkpoint "$1" --data "$2" --split test --no-report --json 2>/dev/null |
     grep -m1 '"accuracy"' | sed 's/[^0-9.]//g'
 }
 

@@ -107,7 +107,7 @@ TEST(Cli, SynthTrainEvalQuantizeInferChain) {
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string ck = d + "/run/best.safetensors";
   ASSERT_TRUE(fs::exists(ck));
-  r = run("eval --checkpoint " + ck + " --data " + d + "/data");
+  r = run("eval --checkpoint " + ck + " --data " + d + "/data --report " + d + "/eval.html");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("macro avg"), std::string::npos) << r.out;
   EXPECT_TRUE(fs::exists(d + "/run/report.html"));
@@ -115,7 +115,8 @@ TEST(Cli, SynthTrainEvalQuantizeInferChain) {
           "--no-stability --out " + d + "/m.int8");
   ASSERT_EQ(r.code, 0) << r.err;
   for (const char* json : {"", " --json"}) {
-    r = run("eval --model " + d + "/m.int8 --data " + d + "/data" + json);
+    r = run("eval --model " + d + "/m.int8 --data " + d + "/data --report " + d + "/eval8.html" +
+            json);
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find(*json ? "\"macro_f1\"" : "macro avg"), std::string::npos) << r.out;
   }
@@ -126,6 +127,8 @@ TEST(Cli, SynthTrainEvalQuantizeInferChain) {
   r = run("predict --checkpoint " + ck + " " + image + " --json");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("probabilities"), std::string::npos) << r.out;
+  for (const char* key : {"\"model\"", "\"isa\"", "\"kernel\"", "\"latency_ms\""})
+    EXPECT_NE(r.out.find(key), std::string::npos) << key << " in " << r.out;
   fs::remove_all(d);
 }
 
@@ -144,6 +147,7 @@ TEST(Cli, DeviceReportPrintsTheStudysTable) {
     EXPECT_GT(d.at(key).get<double>(), 0.0) << key;
   EXPECT_GE(d.at("peak_program_memory_mb").get<double>(), d.at("ram_in_use_mb").get<double>());
   EXPECT_GE(d.at("cores").get<int>(), 1);
+  for (const char* key : {"load_ms", "first_inference_ms"}) EXPECT_GT(d.at(key).get<double>(), 0.0);
   EXPECT_FALSE(d.at("os").get<std::string>().empty());
   r = run("bench --device-report --image-size 32 --steps 2 --warmup 0 --threads 1");
   ASSERT_EQ(r.code, 0) << r.err;

@@ -167,8 +167,8 @@ TEST_F(CliBadFiles, EvalSkipBadCountsAndNamesBadImages) {
   ASSERT_FALSE(victim.empty());
   std::ofstream(victim, std::ios::binary) << "not a jpeg";
   save_checkpoint(path("good.safetensors"), *model_, {});
-  const std::string head =
-      "eval --checkpoint " + path("good.safetensors") + " --data " + path("data") + " --json";
+  const std::string head = "eval --checkpoint " + path("good.safetensors") + " --data " +
+                           path("data") + " --json" + " --report " + path("eval.html");
   r = run(head);
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find(fs::path(victim).filename().string()), std::string::npos) << r.err;

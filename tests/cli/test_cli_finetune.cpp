@@ -133,7 +133,8 @@ TEST_F(CliFinetune, HelpDocumentsTheFinetuningRecipe) {
 TEST_F(CliFinetune, EvalSplitAllCountsEveryImage) {
   const std::string ck = path("pre/best.safetensors");
   auto eval = [&](const std::string& args) {
-    CliRun r = run("eval --checkpoint " + ck + " --json " + args);
+    CliRun r =
+        run("eval --checkpoint " + ck + " --json --report " + path("eval.html") + " " + args);
     EXPECT_EQ(r.code, 0) << r.err;
     return r.code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json::object();
   };

@@ -72,10 +72,11 @@ TEST(CudaEngineCli, TrainEvalInferBenchOnTheDeviceMatchTheCpu) {
 
   // The checkpoint written from the device is read anywhere.
   const std::string ck = d + "/cuda/best.safetensors";
-  r = run("eval --checkpoint " + ck + " --data " + d + "/data --json --device cuda");
+  r = run("eval --checkpoint " + ck + " --data " + d + "/data --json --device cuda --report " + d +
+          "/eval.html");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto eval_gpu = nlohmann::json::parse(r.out);
-  r = run("eval --checkpoint " + ck + " --data " + d + "/data --json");
+  r = run("eval --checkpoint " + ck + " --data " + d + "/data --json --report " + d + "/eval.html");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto eval_cpu = nlohmann::json::parse(r.out);
   expect_close(eval_cpu.at("loss"), eval_gpu.at("loss"), "eval loss");
@@ -101,7 +102,8 @@ TEST(CudaEngineCli, TrainEvalInferBenchOnTheDeviceMatchTheCpu) {
   EXPECT_GT(infer.at("planned_arena_mb").get<double>(), 0.0);  // the device runner's arena
   EXPECT_EQ(infer.at("results").at(0).at("logits").dump(), infer_cpu.at("logits").dump());
   EXPECT_EQ(infer.at("results").at(0).at("class"), infer_cpu.at("class"));
-  r = run("eval --model " + d + "/m.int8 --data " + d + "/data --json --device cuda");
+  r = run("eval --model " + d + "/m.int8 --data " + d + "/data --json --device cuda --report " + d +
+          "/eval.html");
   ASSERT_EQ(r.code, 0) << r.err;
 
   for (const char* mode : {"train", "infer", "int8"}) {

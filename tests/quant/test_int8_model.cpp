@@ -33,6 +33,28 @@ quant::Int8Model quantize(Model& m, int size = 32) {
   return quant::quantize_model(m, testing::random_calibration(size), o);
 }
 
+// `ecgcnn eval --model` runs whole batches (issue 15): a runner planned for
+// a batch of 5 gives, for a full batch and for a smaller last batch, the same
+// logits bytes as one image at a time through a batch-1 runner.
+TEST(Int8Model, BatchedRunMatchesOneAtATime) {
+  auto m = random_resnet();
+  quant::Int8Model q = quantize(*m);
+  quant::Int8Runner batched(q, int8::best_int8_kernel(), 5);
+  quant::Int8Runner single(q, int8::best_int8_kernel(), 1);
+  for (int n : {5, 3}) {
+    const Tensor x = Tensor::uniform({n, 3, 32, 32}, 40 + n, 0.0, 1.0);
+    const std::vector<float> all = batched.run(x).to_vector_f32();
+    const size_t C = all.size() / n;
+    ASSERT_EQ(C, q.classes.size());
+    for (int k = 0; k < n; ++k) {
+      const std::vector<float> one = single.run(x.slice(0, k, k + 1).contiguous()).to_vector_f32();
+      ASSERT_EQ(one.size(), C);
+      EXPECT_EQ(std::memcmp(one.data(), all.data() + k * C, C * sizeof(float)), 0)
+          << "batch " << n << ", image " << k;
+    }
+  }
+}
+
 TEST(Int8Model, FileRoundTripRunsIdentically) {
   auto m = random_resnet();
   quant::Int8Model q = quantize(*m);
