@@ -160,7 +160,7 @@ int train_command(TrainCli c, int epochs_override, bool model_given, bool size_g
           static_cast<float>(total / (counts.size() * std::max(1.0, v))));
   }
   if (c.profile) Profiler::instance().enable(true);
-  install_interrupt_handler();
+  install_interrupt_handler(/*also_sigterm=*/collective().size() > 1);
   TrainResult r = train(*model, *splits.train, splits.val.get(), c.train, resume);
   if (c.profile && writer) {
     std::fprintf(stderr, "%s", Profiler::instance().report().c_str());
@@ -179,15 +179,17 @@ int train_command(TrainCli c, int epochs_override, bool model_given, bool size_g
 // train_command inside an MPI session when mpirun started us: an error on
 // one rank prints its line and ends every rank (none waits for it forever).
 void run_train(const TrainCli& c, int epochs_override, bool model_given, bool size_given) {
-  ecg::DistributedSession session;
-  share_cores_between_local_ranks();
   int status = 0;
-  try {
-    status = train_command(c, epochs_override, model_given, size_given);
-  } catch (const std::exception& e) {
-    ecg::DistributedSession::fail_all_ranks(e);
-    throw;
-  }
+  {
+    ecg::DistributedSession session;
+    share_cores_between_local_ranks();
+    try {
+      status = train_command(c, epochs_override, model_given, size_given);
+    } catch (const std::exception& e) {
+      ecg::DistributedSession::fail_all_ranks(e);
+      throw;
+    }
+  }  // every rank finalises MPI before the exit status goes up
   // Ctrl-C: the state is saved; 128 + SIGINT tells scripts the run did not finish.
   if (status != 0) throw ecg::cli::ExitStatus(status);
 }
@@ -271,7 +273,7 @@ void ecg_cli_train(CLI::App& app) {
                 "statistics are kept");
   sub->add_option("--bucket-mb", c.train.bucket_mb,
                   "under mpirun: gradients reduce in non-blocking buckets of this many MiB while "
-                  "backward runs (0: one allreduce after backward)")
+                  "backward runs (default 1; 0: one allreduce after backward)")
       ->check(CLI::Range(0.0, 1024.0));
   sub->add_option("--param-check-every", c.train.param_check_every,
                   "under mpirun: every K steps, stop unless all ranks hold the same parameters")

@@ -190,6 +190,10 @@ void inject_test_fault(int64_t step) {
   if (std::sscanf(spec, "%d:%lld:%15s", &rank, &at, kind) != 3) return;
   if (rank != collective().rank() || at != step) return;
   if (std::string(kind) == "kill") std::raise(SIGKILL);
+  if (std::string(kind) == "term") {  // as mpirun does to every rank on Ctrl-C
+    std::raise(SIGTERM);
+    return;
+  }
   fail("ECG_TEST_RANK_FAULT: rank ", rank, " fails after step ", step, " (test fault)");
 }
 

@@ -86,9 +86,10 @@ void broadcast_buffers(Model& model);
 bool any_rank(bool flag);
 
 // For the failure tests (tests/cli/test_cli_mpi.cpp): with
-// ECG_TEST_RANK_FAULT=RANK:STEP:kill (or :error) in the environment, rank
-// RANK kills itself with SIGKILL (or fails with an error) after step STEP, as
-// a crashed node or a failing disk would. Does nothing otherwise.
+// ECG_TEST_RANK_FAULT=RANK:STEP:kill (or :error, :term) in the environment,
+// rank RANK kills itself with SIGKILL (fails with an error; sends itself the
+// SIGTERM that mpirun sends every rank on Ctrl-C) after step STEP, as a
+// crashed node or a failing disk would. Does nothing otherwise.
 void inject_test_fault(int64_t step);
 
 }  // namespace ecg

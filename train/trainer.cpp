@@ -157,11 +157,12 @@ Tensor class_weight_tensor(const std::vector<float>& w, int classes) {
 
 }  // namespace
 
-void install_interrupt_handler() {
+void install_interrupt_handler(bool also_sigterm) {
   struct sigaction sa {};
   sa.sa_handler = on_sigint;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
+  if (also_sigterm) sigaction(SIGTERM, &sa, nullptr);
 }
 bool interrupt_requested() {
   return g_interrupt.load();

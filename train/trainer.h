@@ -56,7 +56,7 @@ struct TrainOptions {
   // reduction after backward). param_check_every: every K steps, fail unless
   // every rank holds the same parameters (0: never).
   bool sync_bn = false;
-  double bucket_mb = 4;
+  double bucket_mb = 1;
   int param_check_every = 0;
   // Extra best-on-validation checkpoints restricted to the first h epochs
   // (best_e<h>.safetensors). Because the schedule and plateau rule depend only
@@ -106,8 +106,10 @@ void recompute_bn_statistics(Model& model, BatchSource& data, int epoch, int bat
 TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
                   const TrainOptions& opt, bool resume);
 
-// Installs a SIGINT handler that asks the loop to stop after the current step.
-void install_interrupt_handler();
+// Installs a SIGINT handler that asks the loop to stop after the current step;
+// also for SIGTERM with `also_sigterm` (mpirun turns Ctrl-C into SIGTERM to
+// every rank).
+void install_interrupt_handler(bool also_sigterm = false);
 bool interrupt_requested();
 void clear_interrupt();
 

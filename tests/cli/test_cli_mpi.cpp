@@ -200,6 +200,27 @@ TEST_F(MpiTrain, FailingRankEndsEveryRank) {
   EXPECT_NE(r.out.find("ecgcnn: error: rank 1: ECG_TEST_RANK_FAULT"), std::string::npos) << r.out;
 }
 
+// Ctrl-C on mpirun reaches every rank as SIGTERM; here rank 1 alone gets it
+// after step 2, and still every rank stops at that step and rank 0 saves the
+// state once. The run resumes on 3 ranks (the state is the same whatever the
+// rank count) and ends where the uninterrupted one-process run ends.
+TEST_F(MpiTrain, InterruptedRunResumesOnThreeRanks) {
+  const CliRun stopped =
+      mpirun(2, train_args("resumed", 6) + " --sync-bn", "ECG_TEST_RANK_FAULT=1:2:term");
+  EXPECT_NE(stopped.code, 0) << stopped.out;
+  EXPECT_NE(stopped.out.find("interrupted after step 2; state saved"), std::string::npos)
+      << stopped.out;
+  size_t saves = 0;
+  for (size_t at = stopped.out.find("state saved"); at != std::string::npos;
+       at = stopped.out.find("state saved", at + 1))
+    ++saves;
+  EXPECT_EQ(saves, 1u) << stopped.out;
+  const CliRun resumed = mpirun(3, "train --threads 1 --resume " + data_dir() + "/resumed");
+  ASSERT_EQ(resumed.code, 0) << resumed.out;
+  EXPECT_NE(resumed.out.find("resuming"), std::string::npos) << resumed.out;
+  expect_close("one", "resumed", 1e-4);
+}
+
 // A global batch that leaves a rank without images is refused up front.
 TEST_F(MpiTrain, TooFewImagesPerRankIsRefused) {
   const CliRun r = mpirun(2, train_args("refused", 5));
