@@ -170,6 +170,13 @@ TEST_F(MpiTrain, PerRankBnKeepsRanksInStep) {
   EXPECT_TRUE(fs::exists(data_dir() + "/perrank/best.safetensors"));
 }
 
+// `ecgcnn info` names the MPI library this build has.
+TEST(MpiInfo, InfoNamesTheMpiLibrary) {
+  const CliRun r = ecg::cli_test::run("info");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("mpi:              Open MPI"), std::string::npos) << r.out;
+}
+
 // One rank under mpirun is the one-process run: the same checkpoint bytes
 // and the same final tensors (the state differs only in wall-clock times).
 TEST_F(MpiTrain, OneRankUnderMpirunIsTheSameBytes) {
