@@ -70,6 +70,7 @@ void GradientReducer::begin_backward() {
   std::fill(packed_.begin(), packed_.end(), false);
   next_to_start_ = 0;
   if (!overlap_) return;
+  in_backward_ = true;
   std::vector<std::pair<const AutogradMeta*, size_t>> index;
   for (size_t k = 0; k < params_.size(); ++k) index.emplace_back(params_[k]->autograd_meta(), k);
   std::sort(index.begin(), index.end());
@@ -108,6 +109,8 @@ void GradientReducer::start_ready_buckets() {
     if (b.ready < b.params.size()) return;
     b.request = collective().start_allreduce_sum(b.buffer.data(), b.buffer.size());
     b.started = true;
+    overlapped_ += in_backward_;
+    ++reduced_;
     ++next_to_start_;
   }
 }
@@ -115,13 +118,17 @@ void GradientReducer::start_ready_buckets() {
 void GradientReducer::finish() {
   if (buckets_.empty()) return;
   if (overlap_) set_grad_ready_hook(nullptr);
+  in_backward_ = false;
   const double t0 = now_seconds();
   for (size_t k = 0; k < params_.size(); ++k) pack(k);
   if (overlap_) {
     start_ready_buckets();
     for (Bucket& b : buckets_) collective().wait(b.request);
   } else {
-    for (Bucket& b : buckets_) collective().allreduce_sum(b.buffer.data(), b.buffer.size());
+    for (Bucket& b : buckets_) {
+      collective().allreduce_sum(b.buffer.data(), b.buffer.size());
+      ++reduced_;
+    }
   }
   wait_last_ = now_seconds() - t0;
   wait_total_ += wait_last_;

@@ -43,6 +43,10 @@ class GradientReducer {
   // the last step.
   double wait_seconds() const { return wait_total_; }
   double last_wait_seconds() const { return wait_last_; }
+  // Buckets whose reduction started while backward was still running (the
+  // overlap), over every step so far.
+  int64_t buckets_overlapped() const { return overlapped_; }
+  int64_t buckets_reduced() const { return reduced_; }
 
  private:
   struct Bucket {
@@ -62,7 +66,8 @@ class GradientReducer {
   std::vector<bool> packed_;
   std::vector<Bucket> buckets_;
   size_t next_to_start_ = 0;
-  bool overlap_ = false;
+  bool overlap_ = false, in_backward_ = false;
+  int64_t overlapped_ = 0, reduced_ = 0;
   double wait_total_ = 0, wait_last_ = 0;
 };
 

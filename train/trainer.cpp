@@ -465,9 +465,12 @@ EpochRecord TrainRun::close_epoch(double lr, BatchSource& train_data, BatchSourc
     const double epoch_wait = reducer->wait_seconds() - wait_at_epoch_start;
     const double steps = static_cast<double>(train_data.num_batches());
     std::fprintf(stderr,
-                 "data parallel: %d ranks, %d gradient bucket(s); allreduce wait %.1f ms/step "
-                 "(after backward), %.1f%% of the epoch\n",
+                 "data parallel: %d ranks, %d gradient bucket(s) (%lld of %lld reductions so far "
+                 "started during backward); allreduce wait %.1f ms/step (after backward), %.1f%% "
+                 "of the epoch\n",
                  collective().size(), reducer->num_buckets(),
+                 static_cast<long long>(reducer->buckets_overlapped()),
+                 static_cast<long long>(reducer->buckets_reduced()),
                  1e3 * epoch_wait / std::max(1.0, steps),
                  rec.seconds > 0 ? 100 * epoch_wait / rec.seconds : 0.0);
   }

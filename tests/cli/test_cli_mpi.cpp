@@ -158,6 +158,9 @@ TEST_F(MpiTrain, SyncBnThreeRanksUnevenShardsBuckets) {
       mpirun(3, train_args("three", 6) + " --sync-bn --bucket-mb 0.25 --param-check-every 2");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out.find("1 gradient bucket(s)"), std::string::npos) << r.out;
+  // Reductions start while backward runs (the gradient hook), not after it.
+  EXPECT_NE(r.out.find("reductions so far started during backward"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("(0 of"), std::string::npos) << r.out;
   expect_close("one", "three", 1e-4);
 }
 
@@ -166,6 +169,8 @@ TEST_F(MpiTrain, SyncBnThreeRanksUnevenShardsBuckets) {
 TEST_F(MpiTrain, PerRankBnKeepsRanksInStep) {
   const CliRun r = mpirun(2, train_args("perrank", 6) + " --param-check-every 1 --bucket-mb 0");
   ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("(0 of 6 reductions"), std::string::npos)
+      << r.out;  // blocking, after backward
   EXPECT_NE(r.out.find("per-rank BatchNorm"), std::string::npos) << r.out;
   EXPECT_TRUE(fs::exists(data_dir() + "/perrank/best.safetensors"));
 }
