@@ -542,12 +542,12 @@ namespace {
 void check_shards(BatchSource& train_data, int batch) {
   const int ranks = collective().size();
   if (ranks <= 1) return;
+  // The smallest batch of an epoch is its last one (or the only one).
   const int64_t total = train_data.num_samples();
-  const int64_t last = total % batch == 0 ? std::min<int64_t>(batch, total) : total % batch;
-  ECG_CHECK(std::min<int64_t>(batch, total) >= ranks && last >= ranks, "data parallel: --batch ",
-            batch, " over ", total, " training images leaves ",
-            std::min<int64_t>(last, std::min<int64_t>(batch, total)), " image(s) in a batch for ",
-            ranks, " ranks; every rank needs at least one (use fewer ranks or another --batch)");
+  const int64_t smallest = total % batch == 0 ? std::min<int64_t>(batch, total) : total % batch;
+  ECG_CHECK(smallest >= ranks, "data parallel: --batch ", batch, " over ", total,
+            " training images leaves ", smallest, " image(s) in a batch for ", ranks,
+            " ranks; every rank needs at least one (use fewer ranks or another --batch)");
 }
 
 }  // namespace
