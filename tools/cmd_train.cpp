@@ -276,7 +276,8 @@ void ecg_cli_train(CLI::App& app) {
                   "backward runs (default 1; 0: one allreduce after backward)")
       ->check(CLI::Range(0.0, 1024.0));
   sub->add_option("--param-check-every", c.train.param_check_every,
-                  "under mpirun: every K steps, stop unless all ranks hold the same parameters")
+                  "under mpirun: every K steps, stop unless all ranks hold the same parameters "
+                  "(default 0, debug builds 100)")
       ->check(CLI::Range(0, 1000000));
   sub->callback([sub] {
     if (!c.resume.empty()) check_resume_flags(*sub);

@@ -54,10 +54,14 @@ struct TrainOptions {
   // own shard's (PyTorch DDP's default). bucket_mb: gradients reduce in
   // non-blocking buckets of this size as backward writes them (0: one
   // reduction after backward). param_check_every: every K steps, fail unless
-  // every rank holds the same parameters (0: never).
+  // every rank holds the same parameters (0: never; debug builds every 100).
   bool sync_bn = false;
   double bucket_mb = 1;
+#ifdef NDEBUG
   int param_check_every = 0;
+#else
+  int param_check_every = 100;
+#endif
   // Extra best-on-validation checkpoints restricted to the first h epochs
   // (best_e<h>.safetensors). Because the schedule and plateau rule depend only
   // on the epoch index and the history, the first h epochs of a longer run are
