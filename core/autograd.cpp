@@ -12,6 +12,7 @@ namespace ecg {
 namespace {
 thread_local bool t_grad_enabled = true;
 std::atomic<uint64_t> g_sequence{0};
+GradReadyHook g_grad_ready_hook;
 
 // Adds b into a (same shape), returning a fresh tensor so saved buffers are never aliased.
 Tensor accumulate(const Tensor& a, const Tensor& b) {
@@ -21,6 +22,10 @@ Tensor accumulate(const Tensor& a, const Tensor& b) {
   return add(a, b);
 }
 }  // namespace
+
+void set_grad_ready_hook(GradReadyHook hook) {
+  g_grad_ready_hook = std::move(hook);
+}
 
 bool grad_mode_enabled() {
   return t_grad_enabled;
@@ -39,6 +44,7 @@ std::vector<Tensor> AccumulateGrad::apply(const std::vector<Tensor>& grads) {
     // that some other node still holds.
     Tensor g = meta->grad.defined() ? accumulate(meta->grad, grads[0]) : grads[0].clone();
     meta->grad = g;
+    if (g_grad_ready_hook) g_grad_ready_hook(*meta);
   }
   return {};
 }

@@ -5,6 +5,7 @@
 // Tensor::grad() (accumulating across calls until zero_grad), and frees each
 // Node's saved tensors once it has run.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,14 @@ class AccumulateGrad : public Node {
  private:
   std::weak_ptr<AutogradMeta> meta_;
 };
+
+// Called by a leaf's AccumulateGrad once the leaf's gradient for this
+// backward pass is written (a leaf's node runs once per pass, after every
+// consumer delivered its share). Data-parallel training starts reducing a
+// gradient bucket there, overlapping the rest of backward
+// (train/data_parallel.h). Empty: none. Set by the thread that runs backward.
+using GradReadyHook = std::function<void(const AutogradMeta& leaf)>;
+void set_grad_ready_hook(GradReadyHook hook);
 
 // Gradient mode: off inside a NoGradGuard (evaluation, optimiser updates).
 bool grad_mode_enabled();

@@ -15,6 +15,9 @@ struct Batch {
   std::vector<int> labels;   // B labels (class indices; 0..3 in the study's canonical order)
   std::vector<int> indices;  // B indices into the source the batch came from (ImageSet, tensor)
   int64_t number = 0;        // position of this batch in its epoch
+  // Images in the whole batch across the ranks of a data-parallel run, of
+  // which this is one rank's shard; 0: the batch is whole (one process).
+  int64_t global_size = 0;
 };
 
 }  // namespace ecg

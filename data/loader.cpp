@@ -22,6 +22,8 @@ uint64_t mix(uint64_t a, uint64_t b) {
 DataLoader::DataLoader(const ImageSet& images, std::vector<int> indices, const LoaderOptions& opts)
     : images_(images), indices_(std::move(indices)), opts_(opts) {
   ECG_CHECK(opts_.batch_size > 0, "DataLoader: batch size ", opts_.batch_size);
+  ECG_CHECK(opts_.shard_count >= 1 && opts_.shard_rank >= 0 && opts_.shard_rank < opts_.shard_count,
+            "DataLoader: shard ", opts_.shard_rank, " of ", opts_.shard_count);
   ECG_CHECK(opts_.preprocess.size == images_.size, "DataLoader: preprocess size ",
             opts_.preprocess.size, " but the images are ", images_.size, " px");
   for (int i : indices_)
@@ -80,11 +82,14 @@ bool DataLoader::batch(int64_t index, Batch* out) {
 }
 
 Batch DataLoader::make_batch(int64_t b) const {
-  const int64_t begin = b * opts_.batch_size;
-  const int64_t end = std::min<int64_t>(begin + opts_.batch_size, order_.size());
+  const int64_t first = b * opts_.batch_size;
+  const int64_t last = std::min<int64_t>(first + opts_.batch_size, order_.size());
+  const int64_t whole = last - first, shards = opts_.shard_count, r = opts_.shard_rank;
+  const int64_t begin = first + whole * r / shards, end = first + whole * (r + 1) / shards;
   const int64_t n = end - begin, s = images_.size;
   Batch batch;
   batch.number = b;
+  batch.global_size = whole;
   batch.images = Tensor::empty({n, 3, s, s});
   float* out = batch.images.data<float>();
   Image img(images_.size, images_.size, images_.channels);

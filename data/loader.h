@@ -35,6 +35,11 @@ struct LoaderOptions {
   int prefetch = 4;  // batches ready ahead of the consumer, at most
   AugmentOptions augment;
   PreprocessOptions preprocess;  // mean/stddev used; size must equal the ImageSet's
+  // Data-parallel training: batch b is the same global batch as in one
+  // process (same order, same augmentation, which depends on the position in
+  // the epoch), and this loader yields rank `shard_rank`'s contiguous share of
+  // it, images [n*r/R, n*(r+1)/R) of its n (uneven splits differ by one).
+  int shard_rank = 0, shard_count = 1;
 };
 
 class DataLoader {

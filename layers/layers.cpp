@@ -2,7 +2,9 @@
 
 #include <cmath>
 
+#include "core/collective.h"
 #include "core/rng.h"
+#include "layers/sync_batch_norm.h"
 
 namespace ecg {
 
@@ -74,6 +76,9 @@ BatchNorm::BatchNorm(int channels, double momentum, double eps, bool fuse_relu)
 }
 
 Tensor BatchNorm::forward(const Tensor& x) {
+  // --sync-bn in a data-parallel run: the statistics of every rank's shard.
+  if (is_training() && sync_batch_norm_enabled() && collective().size() > 1)
+    return sync_batch_norm(x, *gamma_, *beta_, *mean_, *var_, opt_);
   return batch_norm(x, *gamma_, *beta_, *mean_, *var_, is_training(), opt_);
 }
 

@@ -1,6 +1,6 @@
 // `ecgcnn info`: version, build options, CPU features, the ISA the dispatcher
 // chose and the fp32 and int8 kernels of every level, threads, and whether
-// CUDA support was compiled in.
+// CUDA and MPI support were compiled in.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -11,6 +11,7 @@
 #include "kernels/int8_api.h"
 #include "kernels/op_table.h"
 #include "kernels/runtime.h"
+#include "train/mpi_collective.h"
 
 namespace {
 
@@ -84,6 +85,13 @@ void ecg_cli_info(CLI::App& app) {
       std::printf("cuda support:     %s\n",
                   cuda ? "CUDA engine, device available (--device cuda)" : why.c_str());
     }
+    if (mpi_built())
+      std::printf("mpi:              %s (data-parallel training: mpirun -np N ecgcnn train)\n",
+                  mpi_library().c_str());
+    else
+      std::printf(
+          "mpi:              not built (training runs in one process; ECG_MPI=OFF or no "
+          "MPI found)\n");
     std::printf("cpu:              %s\n", f.brand.empty() ? "unknown" : f.brand.c_str());
     std::printf(
         "cpu features:     avx2 %s, fma %s, f16c %s, avx512f %s, avx512bw %s, "

@@ -8,12 +8,17 @@
 #include <fstream>
 #include <set>
 
+#include <thread>
+
 #include "cli_common.h"
+#include "core/collective.h"
 #include "core/profiler.h"
 #include "data_sources.h"
+#include "kernels/runtime.h"
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
 #include "train/finetune.h"
+#include "train/mpi_collective.h"
 #include "train_config.h"
 
 namespace {
@@ -50,10 +55,23 @@ void init_model(ecg::Model& model, const ecg::LoadedCheckpoint& ck, TrainCli& c,
                                        {"freeze_bn", c.train.freeze_bn}};
 }
 
-void run_train(TrainCli c, int epochs_override, bool model_given, bool size_given) {
+// Several ranks on one machine share its cores: without --threads each takes
+// its share (mpirun sets OMPI_COMM_WORLD_LOCAL_SIZE), not all of them.
+void share_cores_between_local_ranks() {
+  const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  const int ranks = local ? std::max(1, std::atoi(local)) : 1;
+  if (ranks <= 1 || ecg::cli::global_options().threads > 0) return;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ecg::set_num_threads(std::max(1, cores / ranks));
+}
+
+// Returns 0, or 130 when Ctrl-C stopped the run (its state saved).
+int train_command(TrainCli c, int epochs_override, bool model_given, bool size_given) {
   namespace fs = std::filesystem;
   using namespace ecg;
   const bool resume = !c.resume.empty();
+  // Data parallel (mpirun): rank 0 alone prints the run's lines and writes files.
+  const bool writer = collective().rank() == 0;
   if (resume) {
     std::string out = c.resume;
     fs::path cfg_path = fs::path(out) / "train_config.json";
@@ -62,13 +80,14 @@ void run_train(TrainCli c, int epochs_override, bool model_given, bool size_give
     cli::read_train_config(cfg_path.string(), c);
     c.train.out_dir = out;
     if (epochs_override > 0) c.train.epochs = epochs_override;
-    std::fprintf(stderr,
-                 "--resume: settings from %s: data %s, model %s, image size %d, batch %d, "
-                 "optimizer %s, lr %g, schedule %s, seed %llu, recipe %s; epochs %d%s\n",
-                 cfg_path.c_str(), c.data.root.c_str(), c.model.c_str(), c.image_size,
-                 c.train.batch, c.train.optimizer.c_str(), c.train.lr, c.train.schedule.c_str(),
-                 static_cast<unsigned long long>(c.train.seed), c.train.recipe.c_str(),
-                 c.train.epochs, epochs_override > 0 ? " (--epochs)" : "");
+    if (writer)
+      std::fprintf(stderr,
+                   "--resume: settings from %s: data %s, model %s, image size %d, batch %d, "
+                   "optimizer %s, lr %g, schedule %s, seed %llu, recipe %s; epochs %d%s\n",
+                   cfg_path.c_str(), c.data.root.c_str(), c.model.c_str(), c.image_size,
+                   c.train.batch, c.train.optimizer.c_str(), c.train.lr, c.train.schedule.c_str(),
+                   static_cast<unsigned long long>(c.train.seed), c.train.recipe.c_str(),
+                   c.train.epochs, epochs_override > 0 ? " (--epochs)" : "");
   }
   ECG_CHECK(!c.data.root.empty(), "train: --data DIR is required");
   std::unique_ptr<LoadedCheckpoint> init;
@@ -83,6 +102,10 @@ void run_train(TrainCli c, int epochs_override, bool model_given, bool size_give
   data.flip = c.flip;
   data.oversample = !c.no_oversample;
   data.skip_bad = c.data.skip_bad;
+  data.shard_rank = collective().rank();
+  data.shard_count = collective().size();
+  data.progress = writer;
+  c.train.progress = c.train.progress && writer;
   if (c.train.recipe == "study") {
     // The notebooks: Keras Adam 1e-3 with the step schedules, shift + flip
     // augmentation for the ResNets, none for AlexNet; ResNets validated on test.
@@ -98,7 +121,10 @@ void run_train(TrainCli c, int epochs_override, bool model_given, bool size_give
     ECG_CHECK(c.train.recipe == "default", "--recipe: expected default or study, got '",
               c.train.recipe, "'");
   }
+  // Rank 0 decodes the images and writes the cache first; the others then read it.
+  if (!writer) collective().barrier();
   cli::DataSplits splits = cli::open_splits(data);
+  if (writer) collective().barrier();
   ModelConfig mc;
   mc.name = c.model;
   mc.image_size = data.image_size;
@@ -107,12 +133,17 @@ void run_train(TrainCli c, int epochs_override, bool model_given, bool size_give
   auto model = build_model(mc);
   if (init) init_model(*model, *init, c, splits.classes);
   model->to(cli::selected_device());  // --device: the loop runs where the model lives
-  std::fprintf(stderr, "%s: %lld parameters, input %dx%d, %lld train / %lld validation images\n",
-               c.model.c_str(), static_cast<long long>(model->num_parameters()), data.image_size,
-               data.image_size, static_cast<long long>(splits.train->num_samples()),
-               static_cast<long long>(splits.val ? splits.val->num_samples() : 0));
+  if (collective().size() > 1 && writer)
+    std::fprintf(stderr, "data parallel: %s, global batch %d (%s BatchNorm)\n",
+                 collective().describe().c_str(), c.train.batch,
+                 c.train.sync_bn ? "synchronised" : "per-rank");
+  if (writer)
+    std::fprintf(stderr, "%s: %lld parameters, input %dx%d, %lld train / %lld validation images\n",
+                 c.model.c_str(), static_cast<long long>(model->num_parameters()), data.image_size,
+                 data.image_size, static_cast<long long>(splits.train->num_samples()),
+                 static_cast<long long>(splits.val ? splits.val->num_samples() : 0));
   fs::create_directories(c.train.out_dir);
-  if (!resume) {
+  if (!resume && writer) {
     nlohmann::json j = cli::train_config_json(c);
     j["image_size"] = data.image_size;
     write_file_atomic((fs::path(c.train.out_dir) / "train_config.json").string(), j.dump(2));
@@ -129,18 +160,38 @@ void run_train(TrainCli c, int epochs_override, bool model_given, bool size_give
           static_cast<float>(total / (counts.size() * std::max(1.0, v))));
   }
   if (c.profile) Profiler::instance().enable(true);
-  install_interrupt_handler();
+  install_interrupt_handler(/*also_sigterm=*/collective().size() > 1);
   TrainResult r = train(*model, *splits.train, splits.val.get(), c.train, resume);
-  if (c.profile) {
+  if (c.profile && writer) {
     std::fprintf(stderr, "%s", Profiler::instance().report().c_str());
     std::string trace = (fs::path(c.train.out_dir) / "trace.json").string();
     Profiler::instance().write_chrome_trace(trace, 0);
     std::fprintf(stderr, "Chrome trace of step 1: %s\n", trace.c_str());
   }
   // Ctrl-C: the state is saved; 128 + SIGINT tells scripts the run did not finish.
-  if (r.interrupted) throw cli::ExitStatus(130);
+  if (r.interrupted) return 130;
+  if (!writer) return 0;
   std::printf("best validation accuracy %.4f at epoch %d; checkpoint %s; report %s/report.html\n",
               r.best_val_acc, r.best_epoch + 1, r.best_checkpoint.c_str(), c.train.out_dir.c_str());
+  return 0;
+}
+
+// train_command inside an MPI session when mpirun started us: an error on
+// one rank prints its line and ends every rank (none waits for it forever).
+void run_train(const TrainCli& c, int epochs_override, bool model_given, bool size_given) {
+  int status = 0;
+  {
+    ecg::DistributedSession session;
+    share_cores_between_local_ranks();
+    try {
+      status = train_command(c, epochs_override, model_given, size_given);
+    } catch (const std::exception& e) {
+      ecg::DistributedSession::fail_all_ranks(e);
+      throw;
+    }
+  }  // every rank finalises MPI before the exit status goes up
+  // Ctrl-C: the state is saved; 128 + SIGINT tells scripts the run did not finish.
+  if (status != 0) throw ecg::cli::ExitStatus(status);
 }
 
 // With --resume every setting comes from the run's train_config.json, so a
@@ -148,12 +199,14 @@ void run_train(TrainCli c, int epochs_override, bool model_given, bool size_give
 // --epochs sets a new total; the runtime flags and --profile do not change
 // the run's numbers.
 void check_resume_flags(const CLI::App& sub) {
-  static const std::set<std::string> accepted = {"",      "--help",    "--resume", "--epochs",
-                                                 "--isa", "--threads", "--device", "--profile"};
+  static const std::set<std::string> accepted = {
+      "",          "--help",   "--resume",  "--epochs",    "--isa",
+      "--threads", "--device", "--profile", "--bucket-mb", "--param-check-every"};
   for (const CLI::Option* o : sub.get_options())
     ECG_CHECK(o->count() == 0 || accepted.count(o->get_name()), "--resume: ", o->get_name(),
               " is taken from the saved run (train_config.json) and cannot be changed; with "
-              "--resume give only --epochs (a new total), --threads, --isa, --device or --profile");
+              "--resume give only --epochs (a new total), --threads, --isa, --device, --profile, "
+              "--bucket-mb or --param-check-every");
 }
 
 }  // namespace
@@ -209,8 +262,23 @@ void ecg_cli_train(CLI::App& app) {
       "  ecgcnn train --data real/ --init-from runs/synth/best.safetensors --freeze-bn "
       "--optimizer adam --lr 1e-4 --schedule constant --epochs 15 --out runs/finetune\n"
       "Add --freeze stem,stage0 to keep the early layers; --freeze stem,stage0,stage1,stage2 "
-      "trains only the head (fc).");
+      "trains only the head (fc).\n"
+      "Data parallel on N processes (docs/distributed.md): mpirun -np N ecgcnn train ... ; "
+      "--batch stays the global batch, split across the ranks.");
   sub->add_flag("--profile", c.profile, "time every op; print tables and write a Chrome trace");
+  sub->add_flag("--sync-bn", c.train.sync_bn,
+                "under mpirun: BatchNorm statistics over the whole global batch, so N ranks train "
+                "what one process trains at the same --batch; without it each rank normalises with "
+                "its own shard's statistics (PyTorch DDP's default) and rank 0's running "
+                "statistics are kept");
+  sub->add_option("--bucket-mb", c.train.bucket_mb,
+                  "under mpirun: gradients reduce in non-blocking buckets of this many MiB while "
+                  "backward runs (default 1; 0: one allreduce after backward)")
+      ->check(CLI::Range(0.0, 1024.0));
+  sub->add_option("--param-check-every", c.train.param_check_every,
+                  "under mpirun: every K steps, stop unless all ranks hold the same parameters "
+                  "(default 0, debug builds 100)")
+      ->check(CLI::Range(0, 1000000));
   sub->callback([sub] {
     if (!c.resume.empty()) check_resume_flags(*sub);
     run_train(c, epochs_opt->count() ? c.train.epochs : 0, model_opt->count() > 0,

@@ -108,12 +108,15 @@ DataSplits open_splits(const DataConfig& cfg) {
   train_opts.augment.enabled = cfg.augment;
   train_opts.augment.hflip = cfg.flip;
   data::LoaderOptions eval_opts = data::eval_options(train_opts);
+  data::LoaderOptions train_shard = train_opts, val_shard = eval_opts;
+  train_shard.shard_rank = val_shard.shard_rank = cfg.shard_rank;
+  train_shard.shard_count = val_shard.shard_count = cfg.shard_count;
   DataSplits s;
   s.skipped = prepared->report.warnings;
   for (const auto& n : data::class_names()) s.classes.push_back(n);
-  s.train = std::make_unique<SharedLoaderSource>(prepared, prepared->train, train_opts);
+  s.train = std::make_unique<SharedLoaderSource>(prepared, prepared->train, train_shard);
   std::vector<int> val = cfg.val_from_test ? prepared->test : prepared->val;
-  s.val = std::make_unique<SharedLoaderSource>(prepared, val, eval_opts);
+  s.val = std::make_unique<SharedLoaderSource>(prepared, val, val_shard);
   s.test = std::make_unique<SharedLoaderSource>(prepared, prepared->test, eval_opts);
   std::vector<int> all(prepared->images.count());
   for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);

@@ -28,6 +28,9 @@ struct DataConfig {
   bool skip_bad = false;
   bool cache = true;
   bool progress = true;
+  // Data-parallel training: the train and validation sources yield this
+  // rank's share of every global batch (data/loader.h).
+  int shard_rank = 0, shard_count = 1;
 
   // The settings for `model`, as the study preprocessed its inputs.
   static DataConfig for_model(const std::string& model);

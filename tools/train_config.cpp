@@ -12,28 +12,31 @@ namespace ecg::cli {
 nlohmann::json train_config_json(const TrainSettings& c) {
   // Absolute, so that --resume works from any folder.
   const std::string data = std::filesystem::absolute(c.data.root).lexically_normal().string();
-  return {{"data", data},
-          {"model", c.model},
-          {"epochs", c.train.epochs},
-          {"batch", c.train.batch},
-          {"image_size", c.image_size},
-          {"seed", c.train.seed},
-          {"recipe", c.train.recipe},
-          {"optimizer", c.train.optimizer},
-          {"lr", c.train.lr},
-          {"schedule", c.train.schedule},
-          {"warmup_epochs", c.train.warmup_epochs},
-          {"early_stop", c.train.early_stop_patience},
-          {"no_augment", c.no_augment},
-          {"flip", c.flip},
-          {"no_oversample", c.no_oversample},
-          {"class_weighted", c.class_weighted},
-          {"val_fraction", c.data.val_fraction},
-          {"precise_bn", c.train.precise_bn_batches},
-          {"skip_bad", c.data.skip_bad},
-          {"init_from", c.init_from},
-          {"freeze", c.train.freeze},
-          {"freeze_bn", c.train.freeze_bn}};
+  nlohmann::json j = {{"data", data},
+                      {"model", c.model},
+                      {"epochs", c.train.epochs},
+                      {"batch", c.train.batch},
+                      {"image_size", c.image_size},
+                      {"seed", c.train.seed},
+                      {"recipe", c.train.recipe},
+                      {"optimizer", c.train.optimizer},
+                      {"lr", c.train.lr},
+                      {"schedule", c.train.schedule},
+                      {"warmup_epochs", c.train.warmup_epochs},
+                      {"early_stop", c.train.early_stop_patience},
+                      {"no_augment", c.no_augment},
+                      {"flip", c.flip},
+                      {"no_oversample", c.no_oversample},
+                      {"class_weighted", c.class_weighted},
+                      {"val_fraction", c.data.val_fraction},
+                      {"precise_bn", c.train.precise_bn_batches},
+                      {"skip_bad", c.data.skip_bad},
+                      {"init_from", c.init_from},
+                      {"freeze", c.train.freeze},
+                      {"freeze_bn", c.train.freeze_bn}};
+  // Only when on, so one-process runs write the file they always wrote.
+  if (c.train.sync_bn) j["sync_bn"] = true;
+  return j;
 }
 
 namespace {
@@ -95,6 +98,8 @@ void from_json(const nlohmann::json& j, TrainSettings& c) {
     }
   }
   if (j.contains("freeze_bn")) field(j, "freeze_bn", c.train.freeze_bn);
+  c.train.sync_bn = false;
+  if (j.contains("sync_bn")) field(j, "sync_bn", c.train.sync_bn);
 }
 
 // The settings read back from train_config.json, in the ranges the flags

@@ -11,10 +11,12 @@
 #include <functional>
 
 #include "core/autograd.h"
+#include "core/collective.h"
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
 #include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
+#include "train/data_parallel.h"
 #include "train/finetune.h"
 #include "train/provenance.h"
 #include "train/report.h"
@@ -156,11 +158,12 @@ Tensor class_weight_tensor(const std::vector<float>& w, int classes) {
 
 }  // namespace
 
-void install_interrupt_handler() {
+void install_interrupt_handler(bool also_sigterm) {
   struct sigaction sa {};
   sa.sa_handler = on_sigint;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
+  if (also_sigterm) sigaction(SIGTERM, &sa, nullptr);
 }
 bool interrupt_requested() {
   return g_interrupt.load();
@@ -181,6 +184,7 @@ EvalResult evaluate(Model& model, BatchSource& data, bool progress, const std::s
   const Device device = model.device();  // batches follow the model to its device
   auto t0 = std::chrono::steady_clock::now();
   for (int64_t i = 0; data.batch(i, b); ++i) {
+    if (b.labels.empty()) continue;
     Tensor logits = model(b.images.to(device));
     const int C = static_cast<int>(logits.size(1));
     Tensor loss = softmax_cross_entropy(logits, one_hot(b.labels, C));
@@ -203,6 +207,9 @@ EvalResult evaluate(Model& model, BatchSource& data, bool progress, const std::s
     }
   }
   if (progress) std::fprintf(stderr, "\n");
+  r.loss_sum = loss_sum;
+  r.count = n;
+  r.correct = correct;
   r.loss = n ? loss_sum / n : 0;
   r.accuracy = n ? static_cast<double>(correct) / n : 0;
   model.train(was_training);
@@ -329,8 +336,15 @@ struct TrainRun {
   const Device device;
   LoopState s;
   int64_t global_step = 0;
+  // Data parallel: this process's place in the run; rank 0 alone writes files.
+  const bool parallel = collective().size() > 1;
+  const bool writer = collective().rank() == 0;
+  GradientReducer* reducer = nullptr;
+  double wait_at_epoch_start = 0;
 
   void step(const Batch& b);
+  void backward(const Tensor& total, const Batch& b);
+  void combine_epoch_figures();
   bool run_steps(BatchSource& data);
   EpochRecord close_epoch(double lr, BatchSource& train_data, BatchSource* val_data);
   void keep_best(const EpochRecord& rec);
@@ -350,7 +364,7 @@ void TrainRun::step(const Batch& b) {
     fail("training diverged at step ", global_step + 1, " (epoch ", s.epoch + 1, ", batch ",
          s.next_batch + 1, "): loss is ", total.item(), "; first non-finite values in ",
          locate_non_finite(model, b.images), ". Try a lower --lr.");
-  total.backward();
+  backward(total, b);
   check_finite(model, /*gradients=*/true, "before the optimizer step", global_step + 1, s.epoch + 1,
                s.next_batch + 1);
   if (opt.clip_norm > 0) clip_grad_norm(frozen.trainable(), opt.clip_norm);
@@ -359,11 +373,41 @@ void TrainRun::step(const Batch& b) {
   ++global_step;
   check_finite(model, /*gradients=*/false, "after the optimizer step", global_step, s.epoch + 1,
                s.next_batch + 1);
+  if (opt.param_check_every > 0 && global_step % opt.param_check_every == 0)
+    check_parameters_agree(frozen.trainable(), global_step);
+  if (parallel) inject_test_fault(global_step);
   const Tensor logits_host = logits.to(Device::cpu());
   const float* lp = logits_host.data<float>();
   for (size_t k = 0; k < b.labels.size(); ++k) s.correct += argmax(lp + k * C, C) == b.labels[k];
   s.loss_sum += loss_v * b.labels.size();
   s.seen += static_cast<int64_t>(b.labels.size());
+}
+
+// Backward of this rank's loss. In a data-parallel run the seed is the
+// rank's share of the global batch, n_r / B, so that the gradients summed
+// over ranks (and sync BN's sums) are those of the global batch's mean loss;
+// one process seeds 1 as ever.
+void TrainRun::backward(const Tensor& total, const Batch& b) {
+  if (!parallel) {
+    total.backward();
+    return;
+  }
+  Tensor seed = Tensor::empty(total.shape(), total.dtype(), total.device());
+  seed.fill_(static_cast<double>(b.labels.size()) / static_cast<double>(b.global_size));
+  reducer->begin_backward();
+  total.backward(seed);
+  reducer->finish();
+}
+
+// The epoch's loss and accuracy sums and image count over every rank (each
+// rank counted its own shard); after this every rank holds the totals.
+void TrainRun::combine_epoch_figures() {
+  if (!parallel) return;
+  std::vector<double> v{s.loss_sum, static_cast<double>(s.correct), static_cast<double>(s.seen)};
+  sum_over_ranks(v);
+  s.loss_sum = v[0];
+  s.correct = static_cast<int64_t>(v[1]);
+  s.seen = static_cast<int64_t>(v[2]);
 }
 
 // The rest of the current epoch's steps, with the progress bar; false when
@@ -376,20 +420,27 @@ bool TrainRun::run_steps(BatchSource& data) {
   char label[64];
   std::snprintf(label, sizeof label, "epoch %d/%d", s.epoch + 1, opt.epochs);
   Batch b;
+  const bool show = opt.progress && writer;
   for (; s.next_batch < nb; ++s.next_batch) {
     ECG_CHECK(data.batch(s.next_batch, b), "train: batch ", s.next_batch, " missing");
     step(b);
     s.epoch_seconds = seconds_before + seconds_since(t0);
-    if (opt.progress) {
+    if (show) {
       double t = seconds_since(t0);
       progress_line(label, s.next_batch + 1, nb, s.loss_sum / s.seen,
                     static_cast<double>(s.correct) / s.seen, (s.seen - seen_before) / t,
                     t / (s.next_batch + 1) * (nb - s.next_batch - 1));
     }
-    if (interrupt_requested()) {
+    // Every rank stops at the same step when any of them was interrupted.
+    if (parallel ? any_rank(interrupt_requested()) : interrupt_requested()) {
       ++s.next_batch;
+      combine_epoch_figures();
+      if (!writer) {
+        s.result.interrupted = true;
+        return false;
+      }
       save_train_state(state_path, model, optim, opt.optimizer, s);
-      if (opt.progress) std::fprintf(stderr, "\n");
+      if (show) std::fprintf(stderr, "\n");
       std::fprintf(stderr,
                    "interrupted after step %lld; state saved to %s\nresume with: ecgcnn train "
                    "--resume %s (settings come from its train_config.json)\n",
@@ -398,13 +449,14 @@ bool TrainRun::run_steps(BatchSource& data) {
       return false;
     }
   }
-  if (opt.progress) std::fprintf(stderr, "\n");
+  if (show) std::fprintf(stderr, "\n");
   return true;
 }
 
 // The epoch's record: its training figures, then (after precise BN, when
 // asked for) the validation figures; appended to the history and printed.
 EpochRecord TrainRun::close_epoch(double lr, BatchSource& train_data, BatchSource* val_data) {
+  combine_epoch_figures();
   EpochRecord rec;
   rec.epoch = s.epoch;
   rec.train_loss = s.seen ? s.loss_sum / s.seen : 0;
@@ -418,20 +470,41 @@ EpochRecord TrainRun::close_epoch(double lr, BatchSource& train_data, BatchSourc
                  "after recomputing the BatchNorm statistics (--precise-bn)", global_step,
                  s.epoch + 1, train_data.num_batches());
   }
+  // Without sync BN each rank's statistics saw only its shard: validate and
+  // save with rank 0's on every rank, as DDP does.
+  if (parallel && !opt.sync_bn) broadcast_buffers(model);
   if (val_data && val_data->num_samples() > 0) {
     EvalResult v = evaluate(model, *val_data);
-    rec.val_loss = v.loss;
-    rec.val_acc = v.accuracy;
+    // Each rank evaluated its shard of every batch: add them up.
+    std::vector<double> sums{v.loss_sum, static_cast<double>(v.correct),
+                             static_cast<double>(v.count)};
+    sum_over_ranks(sums);
+    rec.val_loss = sums[2] > 0 ? sums[0] / sums[2] : 0;
+    rec.val_acc = sums[2] > 0 ? sums[1] / sums[2] : 0;
   } else {
     rec.val_loss = rec.train_loss;
     rec.val_acc = rec.train_acc;
   }
   s.result.history.push_back(rec);
+  if (!writer) return rec;
   std::fprintf(stderr,
                "epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | lr %.2g | %.1f "
                "s, %.1f img/s\n",
                s.epoch + 1, opt.epochs, rec.train_loss, rec.train_acc, rec.val_loss, rec.val_acc,
                lr, rec.seconds, rec.images_per_s);
+  if (parallel) {
+    const double epoch_wait = reducer->wait_seconds() - wait_at_epoch_start;
+    const double steps = static_cast<double>(train_data.num_batches());
+    std::fprintf(stderr,
+                 "data parallel: %d ranks, %d gradient bucket(s) (%lld of %lld reductions so far "
+                 "started during backward); allreduce wait %.1f ms/step (after backward), %.1f%% "
+                 "of the epoch\n",
+                 collective().size(), reducer->num_buckets(),
+                 static_cast<long long>(reducer->buckets_overlapped()),
+                 static_cast<long long>(reducer->buckets_reduced()),
+                 1e3 * epoch_wait / std::max(1.0, steps),
+                 rec.seconds > 0 ? 100 * epoch_wait / rec.seconds : 0.0);
+  }
   return rec;
 }
 
@@ -446,7 +519,7 @@ void TrainRun::keep_best(const EpochRecord& rec) {
     info["val_acc"] = rec.val_acc;
     info["val_loss"] = rec.val_loss;
     info["recipe"] = opt.recipe;
-    save_checkpoint(best_path, model, info);
+    if (writer) save_checkpoint(best_path, model, info);
     s.early_wait = 0;
   } else {
     ++s.early_wait;
@@ -460,10 +533,11 @@ void TrainRun::keep_best(const EpochRecord& rec) {
     info["epoch"] = s.epoch;
     info["val_acc"] = rec.val_acc;
     info["horizon"] = opt.checkpoint_horizons[h];
-    save_checkpoint((fs::path(opt.out_dir) /
-                     ("best_e" + std::to_string(opt.checkpoint_horizons[h]) + ".safetensors"))
-                        .string(),
-                    model, info);
+    if (writer)
+      save_checkpoint((fs::path(opt.out_dir) /
+                       ("best_e" + std::to_string(opt.checkpoint_horizons[h]) + ".safetensors"))
+                          .string(),
+                      model, info);
   }
 }
 
@@ -477,12 +551,13 @@ bool TrainRun::end_epoch() {
   s.epoch_seconds = 0;
   const bool stop = opt.early_stop_patience > 0 && s.early_wait >= opt.early_stop_patience;
   ++s.epoch;
-  save_train_state(state_path, model, optim, opt.optimizer, s);
+  if (writer) save_train_state(state_path, model, optim, opt.optimizer, s);
   --s.epoch;
-  write_outputs(opt, model, s);
+  if (writer) write_outputs(opt, model, s);
   if (stop) {
-    std::fprintf(stderr, "early stopping: no validation improvement for %d epochs\n",
-                 opt.early_stop_patience);
+    if (writer)
+      std::fprintf(stderr, "early stopping: no validation improvement for %d epochs\n",
+                   opt.early_stop_patience);
     s.result.early_stopped = true;
   }
   return stop;
@@ -490,9 +565,29 @@ bool TrainRun::end_epoch() {
 
 }  // namespace
 
+namespace {
+
+// Every rank needs at least one image of every training batch (sync BN and
+// the gradient reduction run on all of them); a short last batch with fewer
+// images than ranks is refused, naming the numbers.
+void check_shards(BatchSource& train_data, int batch) {
+  const int ranks = collective().size();
+  if (ranks <= 1) return;
+  // The smallest batch of an epoch is its last one (or the only one).
+  const int64_t total = train_data.num_samples();
+  const int64_t smallest = total % batch == 0 ? std::min<int64_t>(batch, total) : total % batch;
+  ECG_CHECK(smallest >= ranks, "data parallel: --batch ", batch, " over ", total,
+            " training images leaves ", smallest, " image(s) in a batch for ", ranks,
+            " ranks; every rank needs at least one (use fewer ranks or another --batch)");
+}
+
+}  // namespace
+
 TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
                   const TrainOptions& opt, bool resume) {
   ECG_CHECK(train_data.num_batches() > 0, "train: the training split is empty");
+  check_shards(train_data, opt.batch);
+  set_sync_batch_norm(opt.sync_bn);
   std::error_code ec;
   fs::create_directories(opt.out_dir, ec);
   ECG_CHECK(!ec, "cannot create run folder '", opt.out_dir, "': ", ec.message());
@@ -511,6 +606,8 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
                model.device(),
                LoopState{},
                0};
+  GradientReducer reducer(frozen.trainable(), opt.bucket_mb);
+  run.reducer = &reducer;
   LoopState& s = run.s;
   ReduceLrOnPlateau::Options po;
   po.factor = opt.plateau_factor;
@@ -523,8 +620,12 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
               "' (expected ", run.state_path, ")");
     load_train_state(run.state_path, model, *optim, opt.optimizer, frozen.trainable().size(),
                      train_data.num_batches(), s);
-    std::fprintf(stderr, "resuming %s at epoch %d, batch %lld\n", opt.out_dir.c_str(), s.epoch + 1,
-                 static_cast<long long>(s.next_batch));
+    if (run.writer)
+      std::fprintf(stderr, "resuming %s at epoch %d, batch %lld\n", opt.out_dir.c_str(),
+                   s.epoch + 1, static_cast<long long>(s.next_batch));
+    // The saved sums of an interrupted epoch are those of every rank: rank 0
+    // carries them on, the others count from zero (any rank count).
+    if (!run.writer) s.loss_sum = 0, s.seen = s.correct = 0;
   }
   s.result.best_checkpoint = run.best_path;
   s.result.last_state = run.state_path;
@@ -534,6 +635,7 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
     const double lr = s.plateau.apply(schedule.lr(s.epoch));
     optim->set_lr(lr);
     train_data.begin_epoch(s.epoch);
+    run.wait_at_epoch_start = reducer.wait_seconds();
     model.train();
     hold_frozen_batch_norms(model, opt.freeze, opt.freeze_bn);
     if (!run.run_steps(train_data)) return s.result;

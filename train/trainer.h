@@ -48,6 +48,20 @@ struct TrainOptions {
   std::vector<std::string> freeze;
   bool freeze_bn = false;
   bool progress = true;
+  // Data-parallel runs (mpirun -np N, docs/distributed.md). sync_bn: every
+  // BatchNorm normalises with the statistics of the whole global batch, so N
+  // ranks train what one process trains; off, each rank normalises with its
+  // own shard's (PyTorch DDP's default). bucket_mb: gradients reduce in
+  // non-blocking buckets of this size as backward writes them (0: one
+  // reduction after backward). param_check_every: every K steps, fail unless
+  // every rank holds the same parameters (0: never; debug builds every 100).
+  bool sync_bn = false;
+  double bucket_mb = 1;
+#ifdef NDEBUG
+  int param_check_every = 0;
+#else
+  int param_check_every = 100;
+#endif
   // Extra best-on-validation checkpoints restricted to the first h epochs
   // (best_e<h>.safetensors). Because the schedule and plateau rule depend only
   // on the epoch index and the history, the first h epochs of a longer run are
@@ -72,9 +86,12 @@ struct TrainResult {
   std::string best_checkpoint, last_state;
 };
 
-// Loss and accuracy of `model` (eval mode, no grad) over a source.
+// Loss and accuracy of `model` (eval mode, no grad) over a source. Empty
+// batches (a rank's share of a short last batch) are skipped.
 struct EvalResult {
   double loss = 0, accuracy = 0;
+  double loss_sum = 0;  // sum of per-image losses, and the counts behind the means
+  int64_t count = 0, correct = 0;
   std::vector<int> truth, predicted;
   std::vector<std::vector<float>> probabilities;
 };
@@ -93,8 +110,10 @@ void recompute_bn_statistics(Model& model, BatchSource& data, int epoch, int bat
 TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
                   const TrainOptions& opt, bool resume);
 
-// Installs a SIGINT handler that asks the loop to stop after the current step.
-void install_interrupt_handler();
+// Installs a SIGINT handler that asks the loop to stop after the current step;
+// also for SIGTERM with `also_sigterm` (mpirun turns Ctrl-C into SIGTERM to
+// every rank).
+void install_interrupt_handler(bool also_sigterm = false);
 bool interrupt_requested();
 void clear_interrupt();
 

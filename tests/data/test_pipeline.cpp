@@ -337,6 +337,56 @@ TEST(Loader, BatchesCoverTheEpochDeterministically) {
   EXPECT_EQ(DataLoader(set, idx, drop).num_batches(), 2);
 }
 
+// Data parallel: the shards of every rank put together are the whole batch of
+// one process, byte for byte (same order, same augmentation); uneven batches
+// split n*r/R .. n*(r+1)/R.
+TEST(Loader, ShardsOfEveryRankMakeTheWholeBatch) {
+  TempDir dir("loader_shards");
+  auto files = make_files(dir, 7);
+  ImageSet set = build_image_set(files, small(), false, 2);
+  std::vector<int> idx = set.indices_of(files);
+  LoaderOptions lo;
+  lo.batch_size = 5;  // 7 images: batches of 5 and 2
+  lo.preprocess = small();
+  lo.augment.enabled = true;
+  DataLoader whole(set, idx, lo);
+  whole.start_epoch(3);
+  for (int64_t b = 0; b < whole.num_batches(); ++b) {
+    Batch full;
+    ASSERT_TRUE(whole.batch(b, &full));
+    EXPECT_EQ(full.global_size, static_cast<int64_t>(full.labels.size()));
+    for (int ranks : {2, 3}) {
+      std::vector<int> indices;
+      std::vector<float> pixels;
+      for (int r = 0; r < ranks; ++r) {
+        LoaderOptions l = lo;
+        l.shard_rank = r;
+        l.shard_count = ranks;
+        DataLoader shard(set, idx, l);
+        shard.start_epoch(3);
+        Batch part;
+        ASSERT_TRUE(shard.batch(b, &part));
+        const int64_t n = full.global_size;
+        EXPECT_EQ(part.global_size, n);
+        EXPECT_EQ(static_cast<int64_t>(part.labels.size()), n * (r + 1) / ranks - n * r / ranks);
+        indices.insert(indices.end(), part.indices.begin(), part.indices.end());
+        if (part.images.numel() > 0) {
+          const float* p = part.images.data<float>();
+          pixels.insert(pixels.end(), p, p + part.images.numel());
+        }
+      }
+      EXPECT_EQ(indices, full.indices) << "batch " << b << ", " << ranks << " ranks";
+      const float* p = full.images.data<float>();
+      EXPECT_TRUE(pixels == std::vector<float>(p, p + full.images.numel()))
+          << "batch " << b << ", " << ranks << " ranks";
+    }
+  }
+  LoaderOptions bad = lo;
+  bad.shard_rank = 2;
+  bad.shard_count = 2;
+  EXPECT_THROW(DataLoader(set, idx, bad), Error);
+}
+
 TEST(Loader, PrepareDataFromAFolder) {
   TempDir dir("prepare");
   auto files = make_files(dir, 10);

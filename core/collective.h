@@ -1,0 +1,62 @@
+// ecg::Collective: the one interface through which the trainer and the layers
+// talk to the other processes of a data-parallel run (docs/distributed.md).
+// Ranks, sum-allreduce of float buffers (blocking and non-blocking), an
+// allreduce of double partials summed in rank order (the BN contract in
+// docs/house.md: every rank adds the same partials in the same order, so
+// every rank gets the same bits), broadcast and barrier.
+//
+// The default is one process: rank 0 of 1, and every call leaves the buffers
+// as they are. The Open MPI implementation lives in train/mpi_collective.cpp
+// and is installed with set_collective() when `ecgcnn train` finds itself
+// under mpirun; everything above core/ only ever sees this interface.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace ecg {
+
+class Collective {
+ public:
+  // A non-blocking reduction in flight; 0 is "nothing to wait for".
+  using Request = int64_t;
+
+  virtual ~Collective() = default;
+  virtual int rank() const { return 0; }
+  virtual int size() const { return 1; }
+  // One line for logs and `ecgcnn info`: "single process", "Open MPI 4.1.4, 2 ranks".
+  virtual std::string describe() const { return "single process"; }
+
+  // data[i] = sum over ranks of data[i], on every rank.
+  virtual void allreduce_sum(float* /*data*/, size_t /*n*/) {}
+  // The same, started now and finished by wait(); the buffer must stay alive
+  // and untouched until then. Requests finish in any order.
+  virtual Request start_allreduce_sum(float* /*data*/, size_t /*n*/) { return 0; }
+  virtual void wait(Request /*request*/) {}
+  // Lets non-blocking reductions progress (MPI progresses them only inside
+  // its calls); cheap, call it while computing.
+  virtual void poke() {}
+
+  // data[i] = sum over ranks in rank order (rank 0 first) of each rank's
+  // data[i], accumulated in double: every rank computes the same bits.
+  virtual void allreduce_sum_ordered(double* /*data*/, size_t /*n*/) {}
+  // Rank `root`'s bytes to every rank.
+  virtual void broadcast(void* /*data*/, size_t /*bytes*/, int /*root*/) {}
+  virtual void barrier() {}
+  // Ends every process of the run with `code` (after a one-line error on one
+  // rank, so that the others do not wait for it forever).
+  [[noreturn]] virtual void abort(int code);
+};
+
+// The process's collective; a single process until set_collective().
+Collective& collective();
+// Installs `c` (null: back to a single process); returns the previous one.
+std::unique_ptr<Collective> set_collective(std::unique_ptr<Collective> c);
+
+// Sync BN (BatchNorm reducing its statistics across ranks) for the layers:
+// off by default; the trainer turns it on for `train --sync-bn`.
+bool sync_batch_norm_enabled();
+void set_sync_batch_norm(bool on);
+
+}  // namespace ecg
