@@ -26,6 +26,8 @@
 #include "data/preprocess.h"
 #include "data/synth/dataset.h"
 #include "kernels/runtime.h"
+#include "models/checkpoint.h"
+#include "models/graph_model.h"
 #include "models/models.h"
 #include "optim/optimizer.h"
 #include "quant/int8_model.h"
@@ -36,6 +38,9 @@ namespace {
 
 struct BenchOptions {
   std::string model = "resnet11", mode = "infer", trace = "", int8_model = "";
+  std::string checkpoint;         // a float model file instead of --model's name
+  bool image_size_given = false;  // else an int8 model file's own size is used
+  bool model_given = false;
   int batch = 1, image_size = 224, steps = 10, warmup = 2;
   bool json = false, profile = false;
   bool device_report = false;
@@ -97,18 +102,51 @@ double percentile(std::vector<double> v, double q) {
   return v[std::min(i, v.size() - 1)];
 }
 
-void run_bench(const BenchOptions& o) {
+// The float model: --checkpoint's file (its own name and image size), or
+// --model built at --image-size.
+std::shared_ptr<ecg::Model> bench_model(BenchOptions& o) {
   using namespace ecg;
-  ECG_CHECK(o.mode == "train" || o.mode == "infer" || o.mode == "int8",
-            "--mode: expected train, infer or int8, got '", o.mode, "'");
+  if (!o.checkpoint.empty()) {
+    std::shared_ptr<Model> m = cli::load_float_model(o.checkpoint).model;
+    ECG_CHECK(!o.image_size_given || o.image_size == m->config().image_size, "--image-size ",
+              o.image_size, " differs from '", o.checkpoint, "' (", m->config().image_size, " px)");
+    o.model = m->config().name;
+    o.image_size = m->config().image_size;
+    return m;
+  }
+  if (o.mode == "int8" && !o.int8_model.empty()) {
+    // The int8 file is the whole model (its source may be an imported graph
+    // that --model cannot build): no float model, the file's image size.
+    const quant::Int8Model q = quant::load_int8_model(o.int8_model);
+    const int file_size = q.image_size;
+    if (!o.model_given) o.model = q.model_name;
+    ECG_CHECK(!o.image_size_given || o.image_size == file_size, "--image-size ", o.image_size,
+              " does not match the int8 model's ", file_size);
+    o.image_size = file_size;
+    return nullptr;
+  }
   ModelConfig cfg;
   cfg.name = o.model;
   cfg.image_size = o.image_size;
-  auto model = build_model(cfg);
+  return build_model(cfg);
+}
+
+void run_bench(BenchOptions o) {
+  using namespace ecg;
+  ECG_CHECK(o.mode == "train" || o.mode == "infer" || o.mode == "int8",
+            "--mode: expected train, infer or int8, got '", o.mode, "'");
+  auto model = bench_model(o);
+  ECG_CHECK(o.mode != "train" || !dynamic_cast<GraphModel*>(model.get()), "--mode train: '",
+            o.checkpoint,
+            "' is an imported ONNX graph, which runs inference "
+            "only");
   Tensor x = Tensor::uniform({o.batch, 3, o.image_size, o.image_size}, 5, 0.0, 1.0);
   std::vector<int> labels(o.batch);
-  for (int i = 0; i < o.batch; ++i) labels[i] = i % cfg.classes;
-  Tensor target = one_hot(labels, cfg.classes);
+  const int classes =
+      model ? static_cast<int>(model->infer({1, 3, o.image_size, o.image_size}, nullptr, "")[1])
+            : 2;  // (labels are for --mode train only)
+  for (int i = 0; i < o.batch; ++i) labels[i] = i % classes;
+  Tensor target = one_hot(labels, classes);
   std::unique_ptr<Optimizer> opt;
   std::unique_ptr<quant::Int8Model> qmodel;
   std::unique_ptr<quant::Int8GraphRunner> runner;  // --mode int8, on --device with --precision
@@ -270,7 +308,10 @@ void ecg_cli_bench(CLI::App& app) {
   auto* sub = app.add_subcommand("bench", "benchmark a model: images/s, ms/step, peak memory");
   ecg::cli::add_runtime_flags(sub);
   ecg::cli::add_precision_flag(sub);
-  sub->add_option("--model", o.model, "alexnet, resnet11, resnet20, resnet29");
+  auto* model_opt = sub->add_option("--model", o.model, "alexnet, resnet11, resnet20, resnet29");
+  sub->add_option("--checkpoint", o.checkpoint,
+                  "or: a float model file (.safetensors checkpoint or .onnx graph)")
+      ->excludes(model_opt);
   sub->add_option("--mode", o.mode, "train, infer (float) or int8");
   sub->add_option("--int8-model", o.int8_model,
                   "with --mode int8: a model file (default: quantize this one)");
@@ -288,6 +329,8 @@ void ecg_cli_bench(CLI::App& app) {
                   "with --device-report: a scan whose preprocessing is timed (default: a "
                   "synthetic report page)");
   sub->callback([sub] {
+    o.image_size_given = sub->count("--image-size") > 0;
+    o.model_given = sub->count("--model") > 0;
     if (o.device_report && sub->count("--mode") == 0) o.mode = "int8";
     run_bench(o);
   });

@@ -67,7 +67,7 @@ void run_quantize(const QuantizeCli& o) {
   qo.calib.percentile = o.percentile;
   qo.bias_correction = o.bias_correction;
   qo.weight_bits = o.weight_bits;
-  LoadedCheckpoint ck = load_checkpoint(o.checkpoint);
+  LoadedCheckpoint ck = cli::load_float_model(o.checkpoint);
   cli::DataConfig cfg = cli::DataConfig::for_model(ck.model->config().name);
   cfg.root = o.calib;
   cfg.image_size = ck.model->config().image_size;
@@ -222,7 +222,8 @@ void ecg_cli_quantize(CLI::App& app) {
   static QuantizeCli o;
   auto* sub = app.add_subcommand("quantize", "post-training INT8 quantization of a checkpoint");
   ecg::cli::add_runtime_flags(sub);
-  sub->add_option("--checkpoint", o.checkpoint, "float checkpoint (.safetensors)");
+  sub->add_option("--checkpoint", o.checkpoint,
+                  "float model: checkpoint (.safetensors) or ONNX graph (.onnx)");
   sub->add_option("--calib", o.calib, "calibration folder: a dataset root or its train/ folder");
   sub->add_option("--method", o.method, "minmax, percentile, kl, mse or auto");
   sub->add_option("--percentile", o.percentile, "for --method percentile");
