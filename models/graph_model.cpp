@@ -387,7 +387,7 @@ GraphModel::GraphModel(ModelConfig cfg, GraphSpec spec)
   // BatchNormalization's running mean and variance are buffers (statistics,
   // not weights), as in the study's models, so parameter counts compare with
   // PyTorch's.
-  std::set<std::string> statistics;
+  std::set<std::string>& statistics = statistics_;
   for (const GraphNode& n : spec_.nodes)
     if (n.op == "BatchNormalization")
       for (size_t i = 3; i < n.inputs.size() && i < 5; ++i) statistics.insert(n.inputs[i]);
@@ -468,7 +468,7 @@ Shape GraphModel::infer(const Shape& in, std::vector<LayerInfo>* rows, const std
     for (const std::string& name : n.inputs) {
       auto it = name.empty() ? values.end() : values.find(name);
       vin.push_back(it == values.end() ? GraphValue() : it->second);
-      if (params_.count(name)) params += params_.at(name)->numel();
+      if (params_.count(name) && !statistics_.count(name)) params += params_.at(name)->numel();
     }
     std::vector<GraphValue> out = run_graph_node(n, vin, spec_.opset);
     for (size_t i = 0; i < n.outputs.size() && i < out.size(); ++i) values[n.outputs[i]] = out[i];

@@ -3,7 +3,7 @@
 // bench and quantize take it like one of the study's networks; its forward
 // walks the nodes in (topological) file order over named values.
 //
-// Supported operators (opset 9 to 17, inference semantics only): Conv (2-D,
+// Supported operators (opsets up to 17, inference semantics only): Conv (2-D,
 // any kernel, stride and padding, dilation 1, group 1), BatchNormalization,
 // Relu, Add (with ONNX broadcasting), MaxPool and AveragePool (2-D, floor
 // mode), GlobalAveragePool, Flatten, Reshape, Gemm, MatMul, Softmax, Identity
@@ -17,6 +17,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,7 @@ class GraphModel : public Model {
  private:
   GraphSpec spec_;
   std::map<std::string, Tensor*> params_;  // registered float initializers
+  std::set<std::string> statistics_;       // those that are BN running statistics (buffers)
 };
 
 // Evaluates one node on its input values (exposed for the quantizer, which

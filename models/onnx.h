@@ -22,16 +22,19 @@ namespace ecg {
 // True when this build reads and writes ONNX.
 bool onnx_supported();
 
-// The opsets the importer reads (inclusive) and the one the export writes.
-constexpr int kOnnxMinOpset = 9;
+// The newest opset the importer reads (libonnx 1.12's), and the one the
+// export writes. The oldest depends on the operator: Reshape from 5, Relu
+// from 6, Add, Gemm, BatchNormalization and Dropout from 7, the others from 1
+// (older definitions differ in what they take).
 constexpr int kOnnxMaxOpset = 17;
 constexpr int kOnnxExportOpset = 13;
 
 // Reads and validates a whole .onnx file into a graph of any input shapes (the
 // ONNX node tests feed vectors and matrices). Every problem is one ecg::Error
-// line naming the file: not a protobuf (truncated, corrupt), an opset outside
-// [kOnnxMinOpset, kOnnxMaxOpset], an operator GraphModel does not run (naming
-// the node and the operator), an attribute it refuses (naming both), a
+// line naming the file: not a protobuf (truncated, corrupt), an opset above
+// kOnnxMaxOpset, an operator GraphModel does not run (naming
+// the node and the operator), an operator definition older than it reads,
+// an attribute it refuses (naming both), a
 // non-float or external tensor, and whatever onnx::checker finds.
 std::shared_ptr<GraphModel> load_onnx_graph(const std::string& path);
 

@@ -100,9 +100,20 @@ int default_opset(const onnx::ModelProto& m, const std::string& path) {
   for (const auto& o : m.opset_import())
     if (o.domain().empty() || o.domain() == "ai.onnx") opset = static_cast<int>(o.version());
   ECG_CHECK(opset >= 0, "'", path, "': the model imports no default (ai.onnx) opset");
-  ECG_CHECK(opset >= kOnnxMinOpset && opset <= kOnnxMaxOpset, "'", path, "': opset ", opset,
-            " is not supported (ecgcnn reads opsets ", kOnnxMinOpset, " to ", kOnnxMaxOpset, ")");
+  ECG_CHECK(opset >= 1 && opset <= kOnnxMaxOpset, "'", path, "': opset ", opset,
+            " is not supported (ecgcnn reads opsets up to ", kOnnxMaxOpset, ")");
   return opset;
+}
+
+// The first opset whose definition of an operator GraphModel implements:
+// before it, Add and Gemm broadcast by attribute, BatchNormalization and
+// Dropout carry is_test, Relu consumed_inputs, and Reshape takes its shape as
+// an attribute. The others are unchanged since opset 1 in what we run.
+int first_supported_opset(const std::string& op) {
+  if (op == "Add" || op == "Gemm" || op == "BatchNormalization" || op == "Dropout") return 7;
+  if (op == "Relu") return 6;
+  if (op == "Reshape") return 5;
+  return 1;
 }
 
 GraphAttributes parse_attributes(const onnx::NodeProto& n, const std::string& where) {
@@ -230,6 +241,12 @@ GraphNode parse_node(const onnx::NodeProto& np, int index, const std::string& pa
   return n;
 }
 
+void check_node_opset(const GraphNode& n, int opset, const std::string& path) {
+  const int first = first_supported_opset(n.op);
+  ECG_CHECK(opset >= first, "'", path, "': node '", n.name, "' (", n.op, ") at opset ", opset,
+            " has an older definition (ecgcnn reads ", n.op, " from opset ", first, ")");
+}
+
 ParsedModel parse_model(const std::string& path) {
   const std::string bytes = onnx_io::read_file_bytes(path);
   onnx::ModelProto m;
@@ -241,7 +258,10 @@ ParsedModel parse_model(const std::string& path) {
   spec.opset = default_opset(m, path);
   const onnx::GraphProto& g = m.graph();
   spec.name = g.name();
-  for (int i = 0; i < g.node_size(); ++i) spec.nodes.push_back(parse_node(g.node(i), i, path));
+  for (int i = 0; i < g.node_size(); ++i) {
+    spec.nodes.push_back(parse_node(g.node(i), i, path));
+    check_node_opset(spec.nodes.back(), spec.opset, path);
+  }
   try {
     onnx::checker::check_model(m);
   } catch (const std::exception& e) {
