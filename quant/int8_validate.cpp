@@ -87,10 +87,12 @@ void check_node(const Int8Model& m, const NodeQ& n, const std::string& where) {
 
 void validate_int8_model(const Int8Model& m, const std::string& path) {
   const std::string where = "int8 model '" + path + "': ";
+  // One of the study's networks, or an imported ONNX graph ("onnx:<graph name>").
   const std::vector<std::string> names = model_names();
-  ECG_CHECK(std::find(names.begin(), names.end(), m.model_name) != names.end(), where,
+  const bool imported = m.model_name.rfind("onnx:", 0) == 0 && m.model_name.size() > 5;
+  ECG_CHECK(imported || std::find(names.begin(), names.end(), m.model_name) != names.end(), where,
             "field 'model' is '", m.model_name,
-            "', expected one of alexnet, resnet11, resnet20, resnet29");
+            "', expected one of alexnet, resnet11, resnet20, resnet29 or onnx:<graph name>");
   ECG_CHECK(!m.tensors.empty() && !m.nodes.empty(), where,
             "fields 'tensors' and 'nodes' are empty");
   const TensorQ& in = m.tensors[0];
