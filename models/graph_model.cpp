@@ -440,7 +440,41 @@ std::vector<GraphValue> GraphModel::run(const std::map<std::string, GraphValue>&
   return result;
 }
 
-Tensor GraphModel::forward(const Tensor& x) {
+Tensor normalize_channels(const Tensor& x_in, const std::vector<float>& mean,
+                          const std::vector<float>& std) {
+  if (mean.empty()) return x_in;
+  ECG_CHECK(x_in.dim() == 4 && x_in.size(1) == static_cast<int64_t>(mean.size()) &&
+                std.size() == mean.size(),
+            "input normalization: ", mean.size(), " channel means for input ",
+            shape_str(x_in.shape()));
+  Tensor x = x_in.to(Device::cpu()).contiguous();
+  Tensor y = Tensor::empty(x.shape());
+  const int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
+  const float* p = x.data<float>();
+  float* q = y.data<float>();
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      const float m = mean[c], inv = 1.f / std[c];
+      const int64_t base = (n * C + c) * HW;
+      for (int64_t i = 0; i < HW; ++i) q[base + i] = (p[base + i] - m) * inv;
+    }
+  return y.to(x_in.device());
+}
+
+void GraphModel::set_input_normalization(std::vector<float> mean, std::vector<float> std) {
+  ECG_CHECK(mean.size() == std.size() && (mean.empty() || mean.size() == 3),
+            "input normalization: expected 3 means and 3 standard deviations, got ", mean.size(),
+            " and ", std.size());
+  for (size_t c = 0; c < mean.size(); ++c)
+    ECG_CHECK(std::isfinite(mean[c]) && std::isfinite(std[c]) && std[c] > 0,
+              "input normalization: channel ", c, " has mean ", mean[c], " and std ", std[c],
+              " (expected finite values, std > 0)");
+  mean_ = std::move(mean);
+  std_ = std::move(std);
+}
+
+Tensor GraphModel::forward(const Tensor& x_raw) {
+  const Tensor x = normalize_channels(x_raw, mean_, std_);
   ECG_CHECK(!spec_.inputs.empty() && !spec_.outputs.empty(), "graph ", spec_.name,
             " has no input or no output");
   std::map<std::string, GraphValue> feeds{{spec_.inputs[0].name, GraphValue::of(x)}};

@@ -98,6 +98,12 @@ class GraphModel : public Model {
   Shape infer(const Shape& in, std::vector<LayerInfo>* rows, const std::string& prefix) override;
 
   const GraphSpec& spec() const { return spec_; }
+  // ImageNet-style input normalization, (x - mean[c]) / std[c] on the [0, 1]
+  // image before the first node (from the file's ecgcnn.mean / ecgcnn.std
+  // metadata or `quantize --mean/--std`); empty = none.
+  void set_input_normalization(std::vector<float> mean, std::vector<float> std);
+  const std::vector<float>& input_mean() const { return mean_; }
+  const std::vector<float>& input_std() const { return std_; }
   // A float initializer (weights, BN statistics), or nullptr.
   const Tensor* initializer(const std::string& name) const;
 
@@ -105,7 +111,13 @@ class GraphModel : public Model {
   GraphSpec spec_;
   std::map<std::string, Tensor*> params_;  // registered float initializers
   std::set<std::string> statistics_;       // those that are BN running statistics (buffers)
+  std::vector<float> mean_, std_;
 };
+
+// (x - mean[c]) / std[c] over the channels of an NCHW tensor; x itself when
+// mean is empty. mean and std have one entry per channel, std > 0.
+Tensor normalize_channels(const Tensor& x, const std::vector<float>& mean,
+                          const std::vector<float>& std);
 
 // Evaluates one node on its input values (exposed for the quantizer, which
 // walks the same graph to observe its tensors).

@@ -9,6 +9,9 @@
 //   ecgcnn.image_size     the square input size
 //   ecgcnn.classes        the class names, a JSON array
 //   ecgcnn.preprocessing  the checkpoint's preprocessing record, JSON
+//   ecgcnn.mean, ecgcnn.std  (read only) per-channel input normalization,
+//                         JSON arrays of 3: (x - mean) / std on the [0, 1]
+//                         image before the graph (GraphModel); absent = none
 #pragma once
 #include <memory>
 #include <nlohmann/json.hpp>

@@ -358,6 +358,17 @@ LoadedCheckpoint import_onnx(const std::string& path) {
              {"opset", model->spec().opset}};
   nlohmann::json pre = metadata_json(pm, "ecgcnn.preprocessing", path);
   if (!pre.is_null()) ck.info["preprocessing"] = pre;
+  const nlohmann::json mean = metadata_json(pm, "ecgcnn.mean", path);
+  const nlohmann::json sd = metadata_json(pm, "ecgcnn.std", path);
+  if (!mean.is_null() || !sd.is_null()) {
+    try {
+      model->set_input_normalization(mean.get<std::vector<float>>(), sd.get<std::vector<float>>());
+    } catch (const std::exception& e) {
+      fail("'", path, "': metadata ecgcnn.mean / ecgcnn.std: ", e.what());
+    }
+    ck.info["mean"] = mean;
+    ck.info["std"] = sd;
+  }
   return ck;
 }
 

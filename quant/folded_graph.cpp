@@ -346,7 +346,12 @@ void GraphFolder::dense(const GraphNode& n, FoldedGraph& g) {
 
 FoldedGraph fold_model(Model& model) {
   model.eval();
-  if (auto* g = dynamic_cast<GraphModel*>(&model)) return GraphFolder(*g).fold();
+  if (auto* g = dynamic_cast<GraphModel*>(&model)) {
+    FoldedGraph f = GraphFolder(*g).fold();
+    f.mean = g->input_mean();
+    f.std = g->input_std();
+    return f;
+  }
   return fold_resnet(model);
 }
 

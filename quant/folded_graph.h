@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "models/graph_model.h"
 #include "models/models.h"
 #include "quant/int8_model.h"
 
@@ -49,6 +50,8 @@ struct FoldedStep {
 struct FoldedGraph {
   std::string name;  // the int8 model's "model"
   std::vector<FoldedStep> steps;
+  // Input normalization before "input" (a GraphModel's; empty = none).
+  std::vector<float> mean, std;
 
   // Runs the graph in float; calls see(name, tensor) at "input" and every
   // tensor the int8 graph quantizes, in execution order. Returns the logits.
@@ -69,8 +72,8 @@ template <class See>
 Tensor FoldedGraph::forward(const Tensor& x, See see) const {
   NoGradGuard no_grad;
   std::map<std::string, Tensor> v;
-  v["input"] = x;
-  see("input", x);
+  v["input"] = normalize_channels(x, mean, std);
+  see("input", v["input"]);
   for (const FoldedStep& s : steps) {
     std::vector<Tensor> in;
     for (const std::string& name : s.inputs) in.push_back(v.at(name));

@@ -99,6 +99,20 @@ void validate_int8_model(const Int8Model& m, const std::string& path) {
   ECG_CHECK(m.image_size > 0 && in.H == m.image_size && in.W == m.image_size && in.C == 3, where,
             "field 'image_size' is ", m.image_size, " but the input tensor is ", in.H, "x", in.W,
             "x", in.C, "; expected ", m.image_size, "x", m.image_size, "x3");
+  if (m.preprocessing.is_object() &&
+      (m.preprocessing.contains("mean") || m.preprocessing.contains("std"))) {
+    const nlohmann::json& mean =
+        m.preprocessing.contains("mean") ? m.preprocessing["mean"] : nlohmann::json();
+    const nlohmann::json& sd =
+        m.preprocessing.contains("std") ? m.preprocessing["std"] : nlohmann::json();
+    bool ok = mean.is_array() && sd.is_array() && mean.size() == 3 && sd.size() == 3;
+    for (size_t c = 0; ok && c < 3; ++c)
+      ok = mean[c].is_number() && sd[c].is_number() && std::isfinite(mean[c].get<double>()) &&
+           std::isfinite(sd[c].get<double>()) && sd[c].get<double>() > 0;
+    ECG_CHECK(ok, where,
+              "fields 'preprocessing.mean' and 'preprocessing.std' must be 3 finite "
+              "numbers each, std > 0");
+  }
   const auto pre = m.preprocessing.find("image_size");
   ECG_CHECK(!m.preprocessing.is_object() || pre == m.preprocessing.end() || *pre == m.image_size,
             where, "field 'image_size' is ", m.image_size,

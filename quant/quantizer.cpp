@@ -138,6 +138,11 @@ Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib,
   q.image_size = model.config().image_size;
   q.classes = opt.classes;
   q.preprocessing = opt.preprocessing;
+  if (!f.mean.empty()) {  // the runner normalizes its float input the same way
+    if (!q.preprocessing.is_object()) q.preprocessing = nlohmann::json::object();
+    q.preprocessing["mean"] = f.mean;
+    q.preprocessing["std"] = f.std;
+  }
   std::map<std::string, QParams> qp;
   nlohmann::json chosen = nlohmann::json::object();
   for (const std::string& name : order) {

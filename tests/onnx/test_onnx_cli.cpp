@@ -9,7 +9,9 @@
 
 #include "data/npy.h"
 #include "models/checkpoint.h"
+#include "quant/int8_model.h"
 #include "tests/cli/cli_run.h"
+#include "tests/onnx/onnx_graph_writer.h"
 
 namespace ecg {
 namespace {
@@ -87,6 +89,29 @@ TEST_F(OnnxCli, EvalTakesTheOnnxFile) {
   ASSERT_EQ(a.code, 0) << a.err;
   ASSERT_EQ(b.code, 0) << b.err;
   EXPECT_EQ(nlohmann::json::parse(a.out)["accuracy"], nlohmann::json::parse(b.out)["accuracy"]);
+}
+
+TEST_F(OnnxCli, QuantizeAnImportedGraphThenBenchTheInt8File) {
+  const std::string graph = dir_ + "/r18.onnx", int8 = dir_ + "/r18.int8";
+  testing::resnet18_graph(64).write(graph);
+  ASSERT_EQ(cli_test::synth(dir_ + "/data", 6).code, 0);
+  CliRun r = run("quantize --checkpoint " + graph + " --calib " + dir_ + "/data --images 8 " +
+                 "--no-sensitivity --no-stability --mean 0.485,0.456,0.406 " +
+                 "--std 0.229,0.224,0.225 --out " + int8);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const quant::Int8Model q = quant::load_int8_model(int8);
+  EXPECT_EQ(q.model_name, "onnx:resnet18");
+  EXPECT_EQ(q.preprocessing["mean"].size(), 3u);
+  // The image size comes from the file (no --image-size, no --model).
+  r = run("bench --mode int8 --int8-model " + int8 + " --steps 1 --warmup 0 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["image_size"], 64);
+  EXPECT_EQ(j["model"], "onnx:resnet18");
+  // --mean on one of ecgcnn's own models is refused.
+  r = run("quantize --checkpoint " + ck() + " --calib " + dir_ + "/data --mean 0,0,0 --std 1,1,1");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--mean/--std"), std::string::npos) << r.err;
 }
 
 TEST_F(OnnxCli, BadOnnxFilesAreOneLineExit1) {
