@@ -3,12 +3,17 @@
 // to float, and survives the int8 file round trip.
 #include <gtest/gtest.h>
 
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+
 #include <cmath>
+#include <fstream>
 
 #include "core/autograd.h"
 #include "models/onnx.h"
 #include "quant/int8_model.h"
 #include "quant/int8_runner.h"
+#include "quant/onnx_qdq_export.h"
 #include "quant/quantize.h"
 #include "quant/quantizer.h"
 #include "tests/models/scratch_dir_test.h"
@@ -60,6 +65,22 @@ TEST_F(OnnxInt8, ImportedResNet18QuantizesAndRunsCloseToFloat) {
   const Tensor got2 = again.run(x).contiguous();
   const Tensor g1 = got.contiguous();
   for (int64_t i = 0; i < g1.numel(); ++i) ASSERT_EQ(g1.data<float>()[i], got2.data<float>()[i]);
+
+  // The QDQ export passes the checker (export_onnx_qdq runs it) and holds
+  // one QuantizeLinear per int8 tensor and per fused pre-add output.
+  quant::export_onnx_qdq(q, path("r18_qdq.onnx"));
+  EXPECT_NO_THROW(onnx::checker::check_model(path("r18_qdq.onnx")));
+  onnx::ModelProto m;
+  std::ifstream f(path("r18_qdq.onnx"), std::ios::binary);
+  ASSERT_TRUE(m.ParseFromIstream(&f));
+  int quantize = 0, weight_dq = 0;
+  for (const auto& n : m.graph().node()) {
+    quantize += n.op_type() == "QuantizeLinear";
+    weight_dq +=
+        n.op_type() == "DequantizeLinear" && n.name().find(".weight_") != std::string::npos;
+  }
+  EXPECT_EQ(quantize, static_cast<int>(q.tensors.size()) + 8);  // 8 residual convs
+  EXPECT_EQ(weight_dq, 21);                                     // 20 convs and the dense layer
 }
 
 TEST_F(OnnxInt8, BatchNormAfterAnAddIsRefusedByName) {
