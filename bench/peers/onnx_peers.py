@@ -54,7 +54,9 @@ def ecg(a, *args):
 
 
 def json_logits(out):
-    return np.array([r["logits"] for r in json.loads(out)], dtype=np.float64)
+    j = json.loads(out)  # predict: a list of results; infer: {"results": [...], ...}
+    rows = j["results"] if isinstance(j, dict) else j
+    return np.array([r["logits"] for r in rows], dtype=np.float64)
 
 
 def rel_err(ref, got):
@@ -85,6 +87,15 @@ def npy_from_pages(files, size, out):
     x = np.ascontiguousarray(np.stack(xs))
     np.save(out, x)
     return x
+
+
+def one_per_file(x, prefix):
+    """`ecgcnn infer` takes one [3, S, S] array per .npy file."""
+    paths = []
+    for i, xi in enumerate(x):
+        paths.append(f"{prefix}_{i:03d}.npy")
+        np.save(paths[-1], xi)
+    return paths
 
 
 def pages_under(d):
@@ -239,7 +250,8 @@ def main():
         "--no-sensitivity", "--no-stability", "--out", f"{w}/r18.int8")
     f32 = json_logits(ecg(a, "predict", "--checkpoint", f"{w}/r18.onnx", "--json",
                           f"{w}/x18.npy"))
-    i8 = json_logits(ecg(a, "infer", "--model", f"{w}/r18.int8", "--json", f"{w}/x18.npy"))
+    i8 = json_logits(ecg(a, "infer", "--model", f"{w}/r18.int8", "--json",
+                         *one_per_file(x18, f"{w}/x18")))
     res["resnet18_int8_sqnr_db"] = sqnr_db(f32, i8)
     print(f"3. ResNet-18 int8 vs fp32 on {len(f32)} held-out pages: SQNR "
           f"{res['resnet18_int8_sqnr_db']:.1f} dB (limit 25)", flush=True)
@@ -250,7 +262,8 @@ def main():
     ecg(a, "export", "--model", f"{w}/r11.int8", "--out", f"{w}/r11_qdq.onnx")
     pages = pages_under(a.pages) if a.pages else held
     xq = npy_from_pages(pages[:200], size11, f"{w}/xq.npy")
-    mine = json_logits(ecg(a, "infer", "--model", f"{w}/r11.int8", "--json", f"{w}/xq.npy"))
+    mine = json_logits(ecg(a, "infer", "--model", f"{w}/r11.int8", "--json",
+                           *one_per_file(xq, f"{w}/xq")))
     theirs = ort_run(ort_session(f"{w}/r11_qdq.onnx", a.threads), xq)
     res["resnet11_qdq_top1_agreement"] = float(np.mean(mine.argmax(1) == theirs.argmax(1)))
     res["resnet11_qdq_pages"] = len(xq)
