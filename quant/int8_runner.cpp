@@ -2,6 +2,8 @@
 // CLI asks by device and precision.
 #include "quant/int8_runner.h"
 
+#include "models/graph_model.h"
+
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -62,6 +64,10 @@ Int8GraphRunner::Int8GraphRunner(const Int8Model& m, std::unique_ptr<Int8Backend
 
 Tensor Int8GraphRunner::run(const Tensor& images_in) {
   Tensor images = images_in.to(Device::cpu()).contiguous();
+  // An imported graph's ImageNet-style normalization, before quantization.
+  if (model_.preprocessing.is_object() && model_.preprocessing.contains("mean"))
+    images = normalize_channels(images, model_.preprocessing["mean"].get<std::vector<float>>(),
+                                model_.preprocessing["std"].get<std::vector<float>>());
   const int S = model_.image_size;
   ECG_CHECK(images.dim() == 4 && images.size(1) == 3 && images.size(2) == S && images.size(3) == S,
             "int8 model expects images [N, 3, ", S, ", ", S, "], got ", shape_str(images.shape()));

@@ -87,16 +87,32 @@ void check_node(const Int8Model& m, const NodeQ& n, const std::string& where) {
 
 void validate_int8_model(const Int8Model& m, const std::string& path) {
   const std::string where = "int8 model '" + path + "': ";
+  // One of the study's networks, or an imported ONNX graph ("onnx:<graph name>").
   const std::vector<std::string> names = model_names();
-  ECG_CHECK(std::find(names.begin(), names.end(), m.model_name) != names.end(), where,
+  const bool imported = m.model_name.rfind("onnx:", 0) == 0 && m.model_name.size() > 5;
+  ECG_CHECK(imported || std::find(names.begin(), names.end(), m.model_name) != names.end(), where,
             "field 'model' is '", m.model_name,
-            "', expected one of alexnet, resnet11, resnet20, resnet29");
+            "', expected one of alexnet, resnet11, resnet20, resnet29 or onnx:<graph name>");
   ECG_CHECK(!m.tensors.empty() && !m.nodes.empty(), where,
             "fields 'tensors' and 'nodes' are empty");
   const TensorQ& in = m.tensors[0];
   ECG_CHECK(m.image_size > 0 && in.H == m.image_size && in.W == m.image_size && in.C == 3, where,
             "field 'image_size' is ", m.image_size, " but the input tensor is ", in.H, "x", in.W,
             "x", in.C, "; expected ", m.image_size, "x", m.image_size, "x3");
+  if (m.preprocessing.is_object() &&
+      (m.preprocessing.contains("mean") || m.preprocessing.contains("std"))) {
+    const nlohmann::json& mean =
+        m.preprocessing.contains("mean") ? m.preprocessing["mean"] : nlohmann::json();
+    const nlohmann::json& sd =
+        m.preprocessing.contains("std") ? m.preprocessing["std"] : nlohmann::json();
+    bool ok = mean.is_array() && sd.is_array() && mean.size() == 3 && sd.size() == 3;
+    for (size_t c = 0; ok && c < 3; ++c)
+      ok = mean[c].is_number() && sd[c].is_number() && std::isfinite(mean[c].get<double>()) &&
+           std::isfinite(sd[c].get<double>()) && sd[c].get<double>() > 0;
+    ECG_CHECK(ok, where,
+              "fields 'preprocessing.mean' and 'preprocessing.std' must be 3 finite "
+              "numbers each, std > 0");
+  }
   const auto pre = m.preprocessing.find("image_size");
   ECG_CHECK(!m.preprocessing.is_object() || pre == m.preprocessing.end() || *pre == m.image_size,
             where, "field 'image_size' is ", m.image_size,

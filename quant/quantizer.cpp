@@ -3,6 +3,7 @@
 #include <map>
 
 #include "core/autograd.h"
+#include "quant/folded_graph.h"
 #include "quant/int8_runner.h"
 #include "quant/quantize.h"
 
@@ -16,133 +17,86 @@ int weight_qmax(const QuantizeOptions& opt) {
   return (1 << (opt.weight_bits - 1)) - 1;
 }
 
-// A convolution with its BatchNorm folded in (float, OIHW).
-struct FoldedConv {
-  std::string name;
-  Conv2dConfig cfg;
-  Tensor w, b;  // folded
-  bool relu = false;
-
-  Tensor forward(const Tensor& x) const {
-    Conv2dOptions o;
-    o.stride_h = o.stride_w = cfg.stride;
-    o.padding = cfg.padding;
-    Tensor y = conv2d(x, w, b, o);
-    return relu ? ecg::relu(y) : y;
-  }
-};
-
-FoldedConv fold(const std::string& name, Conv2d& conv, BatchNorm* bn) {
-  FoldedConv f;
-  f.name = name;
-  f.cfg = conv.config();
-  f.w = conv.weight().detach().clone();
-  f.b = conv.bias() ? conv.bias()->detach().clone() : Tensor::zeros({f.cfg.out});
-  if (bn) {
-    fold_batch_norm(f.cfg.out, f.w.numel() / f.cfg.out, f.w.data<float>(), f.b.data<float>(),
-                    bn->gamma().data<float>(), bn->beta().data<float>(),
-                    bn->running_mean().data<float>(), bn->running_var().data<float>(),
-                    static_cast<float>(bn->eps()));
-    f.relu = bn->fuses_relu();
-  }
-  return f;
-}
-
-struct Block {
-  FoldedConv conv1, conv2;
-  bool project = false;
-  FoldedConv shortcut;
-};
-
-// The float ResNet with BN folded, and the names of the tensors the int8
-// graph quantizes, in execution order.
-struct FoldedResNet {
-  FoldedConv stem;
-  std::vector<Block> blocks;
-  Pool2dOptions pool;
-  Tensor fc_w, fc_b;
-
-  // Runs the float graph; calls see(name, tensor) at every quantized tensor.
-  template <class See>
-  Tensor forward(const Tensor& x, See see) const {
-    NoGradGuard g;
-    see("input", x);
-    Tensor h = stem.forward(x);
-    see(stem.name, h);
-    for (const Block& b : blocks) {
-      Tensor a = b.conv1.forward(h);
-      see(b.conv1.name, a);
-      Tensor c = b.conv2.forward(a);
-      see(b.conv2.name + ".pre_add", c);
-      Tensor s = h;
-      if (b.project) {
-        s = b.shortcut.forward(h);
-        see(b.shortcut.name, s);
-      }
-      h = relu(add(s, c));
-      see(b.conv2.name + ".out", h);
-    }
-    Tensor p = avg_pool2d(h, pool);
-    see("head_pool", p);
-    return linear(flatten(p), fc_w, fc_b);
-  }
-};
-
-FoldedResNet fold_resnet(Model& m) {
-  FoldedResNet r;
-  auto& layers = m.layers();
-  ECG_CHECK(m.config().name.rfind("resnet", 0) == 0, "quantize: model ", m.config().name,
-            " is not supported yet (the int8 graph covers the ResNet-(9n+2) family; AlexNet's "
-            "ReLU-before-BatchNorm order needs BN folded into the next layer, not implemented)");
-  size_t i = 0;
-  auto next = [&]() -> ModulePtr {
-    ECG_CHECK(i < layers.size(), "quantize: unexpected end of model");
-    return layers[i++];
-  };
-  auto stem_conv = std::dynamic_pointer_cast<Conv2d>(next());
-  auto stem_bn = std::dynamic_pointer_cast<BatchNorm>(next());
-  ECG_CHECK(stem_conv && stem_bn, "quantize: ResNet stem not found");
-  r.stem = fold("stem", *stem_conv, stem_bn.get());
-  while (i < layers.size()) {
-    auto blk = std::dynamic_pointer_cast<ResidualBlock>(layers[i]);
-    if (!blk) break;
-    ++i;
-    Block b;
-    b.conv1 = fold(blk->name() + ".conv1", *blk->conv1, blk->bn1.get());
-    b.conv2 = fold(blk->name() + ".conv2", *blk->conv2, blk->bn2.get());
-    b.conv2.relu = false;  // the ReLU comes after the residual add
-    if (blk->shortcut) {
-      b.project = true;
-      b.shortcut = fold(blk->name() + ".shortcut", *blk->shortcut, nullptr);
-    }
-    r.blocks.push_back(b);
-  }
-  auto pool = std::dynamic_pointer_cast<AvgPool2d>(next());
-  ECG_CHECK(pool, "quantize: ResNet head pool not found");
-  r.pool = pool->options();
-  next();  // flatten
-  auto fc = std::dynamic_pointer_cast<Linear>(next());
-  ECG_CHECK(fc, "quantize: ResNet dense head not found");
-  r.fc_w = fc->weight().detach();
-  r.fc_b = fc->bias().detach();
-  return r;
-}
-
 Conv2dShape conv_shape(const FoldedConv& f, const Shape& in_nchw) {
   Conv2dShape s;
   s.N = 1;
   s.C = static_cast<int>(in_nchw[1]);
   s.H = static_cast<int>(in_nchw[2]);
   s.W = static_cast<int>(in_nchw[3]);
-  s.K = f.cfg.out;
-  s.R = s.S = f.cfg.kernel;
-  s.stride_h = s.stride_w = f.cfg.stride;
-  if (f.cfg.padding == Padding::Same) {
+  s.K = f.out_channels();
+  s.R = static_cast<int>(f.w.size(2));
+  s.S = static_cast<int>(f.w.size(3));
+  s.stride_h = f.opt.stride_h;
+  s.stride_w = f.opt.stride_w;
+  if (f.opt.padding == Padding::Same) {
     tf_same_padding(s.H, s.R, s.stride_h, s.pad_top, s.pad_bottom);
     tf_same_padding(s.W, s.S, s.stride_w, s.pad_left, s.pad_right);
+  } else if (f.opt.padding == Padding::Explicit) {
+    s.pad_top = f.opt.pad_top, s.pad_left = f.opt.pad_left;
+    s.pad_bottom = f.opt.pad_bottom, s.pad_right = f.opt.pad_right;
   }
   conv2d_finalize(s);
   return s;
+}
+
+Pool2dShape pool_shape(const FoldedStep& st, const Shape& in_nchw) {
+  Pool2dShape ps;
+  ps.C = static_cast<int>(in_nchw[1]);
+  ps.H = static_cast<int>(in_nchw[2]);
+  ps.W = static_cast<int>(in_nchw[3]);
+  if (st.global_pool) {
+    ps.R = ps.stride_h = ps.H;
+    ps.S = ps.stride_w = ps.W;
+  } else {
+    ps.R = st.pool.kernel_h, ps.S = st.pool.kernel_w;
+    ps.stride_h = st.pool.stride_h, ps.stride_w = st.pool.stride_w;
+    if (st.pool.padding == Padding::Explicit) {
+      ps.pad_top = st.pool.pad_top, ps.pad_left = st.pool.pad_left;
+      ps.pad_bottom = st.pool.pad_bottom, ps.pad_right = st.pool.pad_right;
+    } else if (st.pool.padding == Padding::Same) {
+      tf_same_padding(ps.H, ps.R, ps.stride_h, ps.pad_top, ps.pad_bottom);
+      tf_same_padding(ps.W, ps.S, ps.stride_w, ps.pad_left, ps.pad_right);
+    }
+  }
+  pool2d_finalize(ps);
+  return ps;
+}
+
+// The dense layer: the int8 graph flattens NHWC, so the weight columns are
+// reordered from the float model's (c, h, w) order to (h, w, c).
+NodeQ dense_node(const FoldedStep& st, const Shape& s, QParams pin, int input, int qmax) {
+  const int C = static_cast<int>(s[1]);
+  const int H = s.size() == 4 ? static_cast<int>(s[2]) : 1;
+  const int W = s.size() == 4 ? static_cast<int>(s[3]) : 1;
+  const int out = static_cast<int>(st.fc_w.size(0)), in = C * H * W;
+  ECG_CHECK(st.fc_w.size(1) == in, "quantize: dense layer ", st.node, " takes ", st.fc_w.size(1),
+            " inputs, its input tensor has ", in);
+  std::vector<float> wp(static_cast<size_t>(out) * in);
+  const Tensor wc = st.fc_w.contiguous();
+  const float* w = wc.data<float>();
+  for (int o = 0; o < out; ++o)
+    for (int c = 0; c < C; ++c)
+      for (int y = 0; y < H; ++y)
+        for (int x = 0; x < W; ++x)
+          wp[static_cast<size_t>(o) * in + (y * W + x) * C + c] =
+              w[static_cast<size_t>(o) * in + (c * H + y) * W + x];
+  NodeQ n;
+  n.kind = NodeKind::Dense;
+  n.name = st.node;
+  n.conv = int8::dense_int8_params(in, out);
+  QuantizedWeights qw = quantize_weights_per_channel(wp.data(), out, in, qmax);
+  n.weights = qw.q;
+  n.weight_scale = qw.scale;
+  n.weights_f32 = wp;
+  const Tensor bc = st.fc_b.contiguous();
+  n.bias_f32 = bc.to_vector_f32();
+  n.conv.zp_in = pin.zero_point;
+  n.conv.bias = quantize_bias(bc.data<float>(), out, pin.scale, qw.scale.data());
+  n.conv.requant.assign(out, int8::make_requant(1.0));
+  n.conv.output = int8::OutputMode::Int32;
+  n.inputs = {input};
+  n.output = -1;
+  return n;
 }
 
 }  // namespace
@@ -150,8 +104,7 @@ Conv2dShape conv_shape(const FoldedConv& f, const Shape& in_nchw) {
 Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib,
                          const QuantizeOptions& opt) {
   ECG_CHECK(!calib.empty(), "quantize: no calibration images");
-  model.eval();
-  FoldedResNet f = fold_resnet(model);
+  FoldedGraph f = fold_model(model);
   // 1. Observe every quantized tensor over the calibration set.
   std::map<std::string, Observer> obs;
   std::map<std::string, Shape> shapes;
@@ -181,10 +134,15 @@ Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib,
   }
   // 2. Choose parameters per tensor.
   Int8Model q;
-  q.model_name = model.config().name;
+  q.model_name = f.name;
   q.image_size = model.config().image_size;
   q.classes = opt.classes;
   q.preprocessing = opt.preprocessing;
+  if (!f.mean.empty()) {  // the runner normalizes its float input the same way
+    if (!q.preprocessing.is_object()) q.preprocessing = nlohmann::json::object();
+    q.preprocessing["mean"] = f.mean;
+    q.preprocessing["std"] = f.std;
+  }
   std::map<std::string, QParams> qp;
   nlohmann::json chosen = nlohmann::json::object();
   for (const std::string& name : order) {
@@ -199,6 +157,13 @@ Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib,
                     {"min", obs[name].min()},
                     {"max", obs[name].max()}};
   }
+  // Max pooling moves bytes: its output keeps its input's parameters.
+  for (const FoldedStep& st : f.steps)
+    if (st.kind == NodeKind::MaxPool) {
+      qp[st.out] = qp.at(st.inputs[0]);
+      chosen[st.out]["scale"] = qp[st.out].scale;
+      chosen[st.out]["zero_point"] = qp[st.out].zero_point;
+    }
   int64_t images = 0;
   for (const Tensor& x : calib) images += x.size(0);
   q.calibration = {{"method", calib_method_name(opt.calib.method)},
@@ -222,15 +187,17 @@ Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib,
     return tid[name];
   };
   add_tensor("input");
-  auto conv_node = [&](const FoldedConv& c, const std::string& in, const std::string& out_q,
+  auto conv_node = [&](const FoldedStep& st, const std::string& in, const std::string& out_q,
                        bool relu) {
+    const FoldedConv& c = st.conv;
+    const int K = c.out_channels();
     NodeQ n;
     n.kind = NodeKind::Conv;
-    n.name = c.name;
+    n.name = st.node;
     const QParams pin = qp.at(in), pout = qp.at(out_q);
     n.conv.shape = conv_shape(c, shapes.at(in));
-    QuantizedWeights w = quantize_weights_per_channel(c.w.data<float>(), c.cfg.out,
-                                                      c.w.numel() / c.cfg.out, weight_qmax(opt));
+    QuantizedWeights w =
+        quantize_weights_per_channel(c.w.data<float>(), K, c.w.numel() / K, weight_qmax(opt));
     n.weights = w.q;
     n.weight_scale = w.scale;
     n.weights_f32 = c.w.to_vector_f32();
@@ -240,9 +207,10 @@ Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib,
     if (opt.bias_correction && channel_sum.count(in)) {
       const std::vector<double>& sum = channel_sum.at(in);
       const double count = static_cast<double>(std::max<int64_t>(1, channel_count.at(in)));
-      const int C = c.cfg.in, RS = c.cfg.kernel * c.cfg.kernel;
+      const int C = static_cast<int>(c.w.size(1));
+      const int RS = static_cast<int>(c.w.size(2) * c.w.size(3));
       const float* wf = c.w.data<float>();
-      for (int k = 0; k < c.cfg.out; ++k) {
+      for (int k = 0; k < K; ++k) {
         double shift = 0;
         for (int ch = 0; ch < C; ++ch) {
           double dw = 0;
@@ -255,100 +223,76 @@ Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib,
         bias[k] = static_cast<float>(bias[k] - shift);
       }
     }
-    n.conv.bias = quantize_bias(bias.data(), c.cfg.out, pin.scale, w.scale.data());
-    n.conv.requant = requant_multipliers(c.cfg.out, pin.scale, w.scale.data(), pout.scale);
+    n.conv.bias = quantize_bias(bias.data(), K, pin.scale, w.scale.data());
+    n.conv.requant = requant_multipliers(K, pin.scale, w.scale.data(), pout.scale);
     n.conv.zp_out = pout.zero_point;
     n.conv.qmin = relu ? pout.zero_point : -128;
     n.conv.qmax = 127;
     n.inputs = {tid.at(in)};
     return n;
   };
-  {
-    NodeQ n = conv_node(f.stem, "input", "stem", true);
-    n.output = add_tensor("stem");
-    q.nodes.push_back(n);
-  }
-  std::string h = "stem";
-  for (const Block& b : f.blocks) {
-    NodeQ c1 = conv_node(b.conv1, h, b.conv1.name, true);
-    c1.output = add_tensor(b.conv1.name);
-    q.nodes.push_back(c1);
-    std::string res = h;
-    if (b.project) {
-      NodeQ sc = conv_node(b.shortcut, h, b.shortcut.name, false);
-      sc.output = add_tensor(b.shortcut.name);
-      q.nodes.push_back(sc);
-      res = b.shortcut.name;
+  for (const FoldedStep& st : f.steps) {
+    switch (st.kind) {
+      case NodeKind::Conv:
+        if (!st.residual) {
+          NodeQ n = conv_node(st, st.inputs[0], st.out, st.conv.relu);
+          n.output = add_tensor(st.out);
+          q.nodes.push_back(n);
+        } else {
+          const std::string& res = st.inputs[1];
+          NodeQ c2 = conv_node(st, st.inputs[0], st.pre_add(), false);
+          const QParams pc = qp.at(st.pre_add()), pr = qp.at(res), po = qp.at(st.out);
+          c2.conv.residual = true;
+          c2.conv.add =
+              int8::make_add_requant(pc.scale, pc.zero_point, pr.scale, pr.zero_point, po.scale,
+                                     po.zero_point, st.relu ? po.zero_point : -128, 127);
+          c2.pre_add_scale = pc.scale;
+          c2.pre_add_zero_point = pc.zero_point;
+          c2.inputs.push_back(tid.at(res));
+          c2.output = add_tensor(st.out);
+          q.nodes.push_back(c2);
+        }
+        break;
+      case NodeKind::MaxPool:
+      case NodeKind::AvgPool: {
+        NodeQ n;
+        n.kind = st.kind;
+        n.name = st.node;
+        const Pool2dShape ps = pool_shape(st, shapes.at(st.inputs[0]));
+        const QParams pin = qp.at(st.inputs[0]), pout = qp.at(st.out);
+        if (st.kind == NodeKind::MaxPool)
+          n.pool = ps;
+        else
+          n.avg =
+              int8::make_avg_pool_int8(ps, pin.scale, pin.zero_point, pout.scale, pout.zero_point);
+        n.inputs = {tid.at(st.inputs[0])};
+        n.output = add_tensor(st.out);
+        q.nodes.push_back(n);
+        break;
+      }
+      case NodeKind::Add: {
+        NodeQ n;
+        n.kind = NodeKind::Add;
+        n.name = st.node;
+        const QParams pa = qp.at(st.inputs[0]), pb = qp.at(st.inputs[1]), po = qp.at(st.out);
+        n.add = int8::make_add_requant(pa.scale, pa.zero_point, pb.scale, pb.zero_point, po.scale,
+                                       po.zero_point, st.relu ? po.zero_point : -128, 127);
+        n.inputs = {tid.at(st.inputs[0]), tid.at(st.inputs[1])};
+        n.output = add_tensor(st.out);
+        q.nodes.push_back(n);
+        break;
+      }
+      case NodeKind::Dense:
+        q.nodes.push_back(dense_node(st, shapes.at(st.inputs[0]), qp.at(st.inputs[0]),
+                                     tid.at(st.inputs[0]), weight_qmax(opt)));
+        break;
     }
-    const std::string pre = b.conv2.name + ".pre_add", out = b.conv2.name + ".out";
-    NodeQ c2 = conv_node(b.conv2, b.conv1.name, pre, false);
-    const QParams pc = qp.at(pre), pr = qp.at(res), po = qp.at(out);
-    c2.conv.residual = true;
-    c2.conv.add = int8::make_add_requant(pc.scale, pc.zero_point, pr.scale, pr.zero_point, po.scale,
-                                         po.zero_point, po.zero_point, 127);
-    c2.pre_add_scale = pc.scale;
-    c2.pre_add_zero_point = pc.zero_point;
-    c2.inputs.push_back(tid.at(res));
-    c2.output = add_tensor(out);
-    q.nodes.push_back(c2);
-    h = out;
-  }
-  {
-    NodeQ n;
-    n.kind = NodeKind::AvgPool;
-    n.name = "head_pool";
-    const Shape& s = shapes.at(h);
-    Pool2dShape ps;
-    ps.C = static_cast<int>(s[1]);
-    ps.H = static_cast<int>(s[2]);
-    ps.W = static_cast<int>(s[3]);
-    ps.R = f.pool.kernel_h, ps.S = f.pool.kernel_w;
-    ps.stride_h = f.pool.stride_h, ps.stride_w = f.pool.stride_w;
-    pool2d_finalize(ps);
-    const QParams pin = qp.at(h), pout = qp.at("head_pool");
-    n.avg = int8::make_avg_pool_int8(ps, pin.scale, pin.zero_point, pout.scale, pout.zero_point);
-    n.inputs = {tid.at(h)};
-    n.output = add_tensor("head_pool");
-    q.nodes.push_back(n);
-  }
-  {
-    // Dense: the int8 graph flattens NHWC, so reorder the weight columns from
-    // the float model's (c, h, w) order to (h, w, c).
-    const Shape& s = shapes.at("head_pool");
-    const int C = static_cast<int>(s[1]), H = static_cast<int>(s[2]), W = static_cast<int>(s[3]);
-    const int out = static_cast<int>(f.fc_w.size(0)), in = C * H * W;
-    std::vector<float> wp(static_cast<size_t>(out) * in);
-    const float* w = f.fc_w.data<float>();
-    for (int o = 0; o < out; ++o)
-      for (int c = 0; c < C; ++c)
-        for (int y = 0; y < H; ++y)
-          for (int x = 0; x < W; ++x)
-            wp[static_cast<size_t>(o) * in + (y * W + x) * C + c] =
-                w[static_cast<size_t>(o) * in + (c * H + y) * W + x];
-    NodeQ n;
-    n.kind = NodeKind::Dense;
-    n.name = "fc";
-    n.conv = int8::dense_int8_params(in, out);
-    QuantizedWeights qw = quantize_weights_per_channel(wp.data(), out, in, weight_qmax(opt));
-    n.weights = qw.q;
-    n.weight_scale = qw.scale;
-    n.weights_f32 = wp;
-    n.bias_f32 = f.fc_b.to_vector_f32();
-    const QParams pin = qp.at("head_pool");
-    n.conv.zp_in = pin.zero_point;
-    n.conv.bias = quantize_bias(f.fc_b.data<float>(), out, pin.scale, qw.scale.data());
-    n.conv.requant.assign(out, int8::make_requant(1.0));
-    n.conv.output = int8::OutputMode::Int32;
-    n.inputs = {tid.at("head_pool")};
-    n.output = -1;
-    q.nodes.push_back(n);
   }
   return q;
 }
 
 std::vector<LayerReport> layer_report(Model& model, const Int8Model& q, const Tensor& images) {
-  model.eval();
-  FoldedResNet f = fold_resnet(model);
+  FoldedGraph f = fold_model(model);
   std::map<std::string, Tensor> ref;
   Tensor logits_f =
       f.forward(images, [&](const std::string& n, const Tensor& t) { ref[n] = t.contiguous(); });

@@ -1,6 +1,7 @@
 #include "cli_common.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -11,6 +12,8 @@
 #include "kernels/error.h"
 #include "kernels/op_table.h"
 #include "kernels/runtime.h"
+#include "models/checkpoint.h"
+#include "models/onnx.h"
 #include "quant/int8_runner.h"
 
 namespace ecg::cli {
@@ -145,6 +148,21 @@ Device selected_device() {
 std::unique_ptr<quant::Int8GraphRunner> int8_runner(const quant::Int8Model& m, int max_batch) {
   const GlobalOptions& g = global_options();
   return quant::make_int8_runner(m, {g.device, g.precision}, max_batch);
+}
+
+namespace {
+bool has_extension(const std::string& path, const std::string& ext) {
+  if (path.size() < ext.size()) return false;
+  for (size_t i = 0; i < ext.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(path[path.size() - ext.size() + i])) != ext[i])
+      return false;
+  return true;
+}
+}  // namespace
+
+LoadedCheckpoint load_float_model(const std::string& path) {
+  if (has_extension(path, ".onnx")) return import_onnx(path);
+  return load_checkpoint(path);  // validates it as safetensors, whatever its name
 }
 
 }  // namespace ecg::cli

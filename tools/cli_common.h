@@ -11,6 +11,10 @@
 
 #include "core/tensor.h"
 
+namespace ecg {
+struct LoadedCheckpoint;
+}
+
 namespace ecg::quant {
 struct Int8Model;
 class Int8GraphRunner;
@@ -95,5 +99,10 @@ Device selected_device();
 // the CPU's int8 kernels, or a backend the program registered
 // (tools/cuda_device.cpp: the CUDA engine's int8 and FP16 paths).
 std::unique_ptr<quant::Int8GraphRunner> int8_runner(const quant::Int8Model& m, int max_batch);
+
+// The float model behind --checkpoint, chosen by the file's extension: a
+// .onnx graph (models/onnx.h import_onnx), otherwise a safetensors
+// checkpoint (models/checkpoint.h, whatever the extension, as before).
+LoadedCheckpoint load_float_model(const std::string& path);
 
 }  // namespace ecg::cli

@@ -30,6 +30,8 @@
 #include "data/preprocess.h"
 #include "data/synth/dataset.h"
 #include "kernels/runtime.h"
+#include "models/checkpoint.h"
+#include "models/graph_model.h"
 #include "models/models.h"
 #include "optim/optimizer.h"
 #include "quant/int8_model.h"
@@ -40,6 +42,9 @@ namespace {
 
 struct BenchOptions {
   std::string model = "resnet11", mode = "infer", trace = "", int8_model = "";
+  std::string checkpoint;         // a float model file instead of --model's name
+  bool image_size_given = false;  // else an int8 model file's own size is used
+  bool model_given = false;
   int batch = 1, image_size = 224, steps = 10, warmup = 2;
   bool json = false, profile = false;
   bool device_report = false;
@@ -146,6 +151,18 @@ void setup_int8_file(BenchOptions& o, BenchSetup& b) {
   b.model_name = b.qmodel->model_name;
 }
 
+// --checkpoint: the float model file (a checkpoint or an ONNX graph) with its
+// own name and image size.
+std::shared_ptr<ecg::Model> load_checkpoint_model(BenchOptions& o) {
+  using namespace ecg;
+  std::shared_ptr<Model> m = cli::load_float_model(o.checkpoint).model;
+  ECG_CHECK(!o.image_size_given || o.image_size == m->config().image_size, "--image-size ",
+            o.image_size, " differs from '", o.checkpoint, "' (", m->config().image_size, " px)");
+  o.model = m->config().name;
+  o.image_size = m->config().image_size;
+  return m;
+}
+
 BenchSetup setup_bench(BenchOptions& o) {
   using namespace ecg;
   ECG_CHECK(o.mode == "train" || o.mode == "infer" || o.mode == "int8",
@@ -154,7 +171,12 @@ BenchSetup setup_bench(BenchOptions& o) {
   BenchSetup b;
   const auto t0 = std::chrono::steady_clock::now();
   b.model_name = o.model;
-  if (!o.int8_model.empty()) {
+  if (!o.checkpoint.empty()) {
+    b.model = load_checkpoint_model(o);
+    b.model_name = o.model;
+    ECG_CHECK(o.mode != "train" || !dynamic_cast<GraphModel*>(b.model.get()), "--mode train: '",
+              o.checkpoint, "' is an imported ONNX graph, which runs inference only");
+  } else if (!o.int8_model.empty()) {
     setup_int8_file(o, b);
   } else {
     ModelConfig cfg;
@@ -177,7 +199,9 @@ BenchSetup setup_bench(BenchOptions& o) {
     if (o.device_report) b.model_mb = int8_file_mb(o, *b.qmodel);
     return b;
   }
-  const int classes = b.model->config().classes;
+  // The output's width (an imported graph's config may not name its classes).
+  const int classes =
+      static_cast<int>(b.model->infer({1, 3, o.image_size, o.image_size}, nullptr, "")[1]);
   std::vector<int> labels(o.batch);
   for (int i = 0; i < o.batch; ++i) labels[i] = i % classes;
   b.target = one_hot(labels, classes);
@@ -365,8 +389,11 @@ void ecg_cli_bench(CLI::App& app) {
   auto* sub = app.add_subcommand("bench", "benchmark a model: images/s, ms/step, peak memory");
   ecg::cli::add_runtime_flags(sub);
   ecg::cli::add_precision_flag(sub);
-  sub->add_option("--model", o.model, "alexnet, resnet11, resnet20, resnet29")
-      ->capture_default_str();
+  auto* model_opt = sub->add_option("--model", o.model, "alexnet, resnet11, resnet20, resnet29")
+                        ->capture_default_str();
+  sub->add_option("--checkpoint", o.checkpoint,
+                  "or: a float model file (.safetensors checkpoint or .onnx graph)")
+      ->excludes(model_opt);
   sub->add_option("--mode", o.mode, "train, infer (float) or int8")->capture_default_str();
   sub->add_option("--int8-model", o.int8_model,
                   "with --mode int8: a model file; its network and image size are used and no "
@@ -395,6 +422,7 @@ void ecg_cli_bench(CLI::App& app) {
   sub->callback([sub] {
     if ((o.device_report || !o.int8_model.empty()) && sub->count("--mode") == 0) o.mode = "int8";
     o.image_size_given = sub->count("--image-size") > 0;
+    o.model_given = sub->count("--model") > 0;
     run_bench(o);
   });
 }

@@ -169,7 +169,7 @@ void run_eval(EvalCli o) {
     classes = qmodel->classes;
     data_info = qmodel->preprocessing;
   } else {
-    ck = load_checkpoint(o.checkpoint);
+    ck = cli::load_float_model(o.checkpoint);
     model_name = ck.model->config().name;
     image_size = ck.model->config().image_size;
     classes = ck.info["classes"].get<std::vector<std::string>>();
@@ -241,7 +241,8 @@ void ecg_cli_eval(CLI::App& app) {
   auto* sub = app.add_subcommand("eval", "evaluate a checkpoint on a dataset split");
   ecg::cli::add_runtime_flags(sub);
   ecg::cli::add_precision_flag(sub);
-  sub->add_option("--checkpoint", o.checkpoint, "float checkpoint (.safetensors)");
+  sub->add_option("--checkpoint", o.checkpoint,
+                  "float model: checkpoint (.safetensors) or ONNX graph (.onnx)");
   sub->add_option("--model", o.model_file, "or: an int8 model file from ecgcnn quantize");
   sub->add_option("--data", o.data, "dataset folder");
   sub->add_option("--split", o.split,

@@ -134,7 +134,7 @@ void run_predict(const PredictCli& o) {
   using namespace ecg;
   ECG_CHECK(!o.checkpoint.empty(), "predict: --checkpoint FILE is required");
   ECG_CHECK(!o.inputs.empty(), "predict: give at least one image or .npy file");
-  LoadedCheckpoint ck = load_checkpoint(o.checkpoint);
+  LoadedCheckpoint ck = cli::load_float_model(o.checkpoint);
   cli::DataConfig cfg = cli::DataConfig::for_model(ck.model->config().name);
   cfg.image_size = ck.model->config().image_size;
   const std::vector<std::string> classes = ck.info["classes"].get<std::vector<std::string>>();
@@ -158,7 +158,8 @@ void ecg_cli_predict(CLI::App& app) {
   static PredictCli o;
   auto* sub = app.add_subcommand("predict", "classify images (or preprocessed .npy arrays)");
   ecg::cli::add_runtime_flags(sub);
-  sub->add_option("--checkpoint", o.checkpoint, "float checkpoint (.safetensors)");
+  sub->add_option("--checkpoint", o.checkpoint,
+                  "float model: checkpoint (.safetensors) or ONNX graph (.onnx)");
   sub->add_option("inputs", o.inputs, "image files (.jpg, .png) or .npy arrays");
   sub->add_flag("--json", o.json, "print JSON with class, probabilities and logits");
   ecg::cli::add_skip_bad_flag(sub, o.skip_bad);

@@ -14,6 +14,7 @@
 #include "cli_common.h"
 #include "data_sources.h"
 #include "models/checkpoint.h"
+#include "models/graph_model.h"
 #include "models/safetensors.h"
 #include "quant/arena_plan.h"
 #include "quant/quantizer.h"
@@ -28,6 +29,9 @@ struct QuantizeCli {
   double percentile = 99.99;
   double budget = -1;  // points; < 0: no fallback
   bool sensitivity = true, stability = true, bias_correction = true;
+  // An imported graph's input normalization (ImageNet: 0.485,0.456,0.406 and
+  // 0.229,0.224,0.225); overrides the file's ecgcnn.mean / ecgcnn.std.
+  std::vector<float> mean, stdev;
 };
 
 // Up to `limit` images of a split, with labels.
@@ -67,7 +71,13 @@ void run_quantize(const QuantizeCli& o) {
   qo.calib.percentile = o.percentile;
   qo.bias_correction = o.bias_correction;
   qo.weight_bits = o.weight_bits;
-  LoadedCheckpoint ck = load_checkpoint(o.checkpoint);
+  LoadedCheckpoint ck = cli::load_float_model(o.checkpoint);
+  if (!o.mean.empty() || !o.stdev.empty()) {
+    auto* graph = dynamic_cast<GraphModel*>(ck.model.get());
+    ECG_CHECK(graph, "--mean/--std: '", o.checkpoint,
+              "' is one of ecgcnn's own models, which take [0, 1] images as they are");
+    graph->set_input_normalization(o.mean, o.stdev);
+  }
   cli::DataConfig cfg = cli::DataConfig::for_model(ck.model->config().name);
   cfg.root = o.calib;
   cfg.image_size = ck.model->config().image_size;
@@ -222,13 +232,23 @@ void ecg_cli_quantize(CLI::App& app) {
   static QuantizeCli o;
   auto* sub = app.add_subcommand("quantize", "post-training INT8 quantization of a checkpoint");
   ecg::cli::add_runtime_flags(sub);
-  sub->add_option("--checkpoint", o.checkpoint, "float checkpoint (.safetensors)");
+  sub->add_option("--checkpoint", o.checkpoint,
+                  "float model: checkpoint (.safetensors) or ONNX graph (.onnx)");
   sub->add_option("--calib", o.calib, "calibration folder: a dataset root or its train/ folder");
   sub->add_option("--method", o.method, "minmax, percentile, kl, mse or auto");
   sub->add_option("--percentile", o.percentile, "for --method percentile");
   sub->add_option("--images", o.images, "calibration images (100-500 recommended)")
       ->check(CLI::Range(1, 100000));
   sub->add_option("--out", o.out, "output int8 model file");
+  sub->add_option("--mean", o.mean,
+                  "an imported ONNX graph's per-channel input mean, R,G,B on [0, 1] images "
+                  "(e.g. ImageNet's 0.485,0.456,0.406); kept in the int8 model")
+      ->delimiter(',')
+      ->expected(3);
+  sub->add_option("--std", o.stdev,
+                  "the matching per-channel standard deviations (e.g. 0.229,0.224,0.225)")
+      ->delimiter(',')
+      ->expected(3);
   sub->add_option("--eval-images", o.eval_images,
                   "validation images for the accuracy reports (default 300)")
       ->check(CLI::Range(1, 100000));

@@ -1,4 +1,5 @@
-// `ecgcnn summary --model M [--image-size S]`: layers, shapes, parameters,
+// `ecgcnn summary --model M [--image-size S]` or `--checkpoint F` (a
+// .safetensors checkpoint or an .onnx graph): layers, shapes, parameters,
 // MACs; with --tape, the autograd tape of one training step's forward and
 // loss instead, node by node in the order backward runs them.
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include "cli_common.h"
 #include "core/autograd.h"
 #include "model_inspect.h"
+#include "models/checkpoint.h"
 #include "models/models.h"
 
 namespace {
@@ -47,16 +49,26 @@ void print_tape(ecg::Model& model, int batch) {
 void ecg_cli_summary(CLI::App& app) {
   auto* sub = app.add_subcommand("summary", "print a model's layers, shapes, parameters and MACs");
   static ecg::ModelConfig cfg;
+  static std::string checkpoint;
   static int batch = 1;
   static bool tape = false;
-  sub->add_option("--model", cfg.name, "alexnet, resnet11, resnet20 or resnet29")->required();
-  sub->add_option("--image-size", cfg.image_size, "square input size")->check(CLI::Range(1, 4096));
+  auto* model_opt = sub->add_option("--model", cfg.name, "alexnet, resnet11, resnet20 or resnet29");
+  auto* file_opt = sub->add_option("--checkpoint", checkpoint,
+                                   "or: a model file (.safetensors checkpoint or .onnx graph)");
+  model_opt->excludes(file_opt);
+  auto* size_opt =
+      sub->add_option("--image-size", cfg.image_size, "square input size (with --model)")
+          ->check(CLI::Range(1, 4096));
+  size_opt->excludes(file_opt);
   sub->add_option("--batch", batch, "batch size for the MAC count")->check(CLI::Range(1, 4096));
   sub->add_flag("--tape", tape,
                 "instead: run one forward and loss on a random batch and print the autograd tape "
                 "(op, layer, inputs) in the order backward runs it");
-  sub->callback([] {
-    auto model = ecg::build_model(cfg);
+  sub->callback([model_opt, file_opt] {
+    if (model_opt->count() + file_opt->count() == 0)
+      throw CLI::RequiredError("--model or --checkpoint");
+    std::shared_ptr<ecg::Model> model =
+        checkpoint.empty() ? ecg::build_model(cfg) : ecg::cli::load_float_model(checkpoint).model;
     if (tape) return print_tape(*model, batch);
     std::fputs(ecg::format_summary(*model, batch).c_str(), stdout);
   });
