@@ -28,8 +28,14 @@ class Module {
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
-  // Runs forward under this module's name, so the profiler attributes op time to layers.
+  // Runs forward under this module's name, so the profiler attributes op time
+  // to layers by the names `summary` prints: the root of a model (no name,
+  // children) adds nothing to its children's names; its own span is "-".
   Tensor operator()(const Tensor& x) {
+    if (name_.empty() && !children_.empty()) {
+      LayerScope scope(std::string(), LayerScope::Absolute);
+      return forward(x);
+    }
     LayerScope scope(name_.empty() ? kind_ : name_);
     return forward(x);
   }

@@ -15,11 +15,13 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <string>
 
 #include "cli_common.h"
+#include "cli_profile.h"
 #include "core/autograd.h"
 #include "core/profiler.h"
 #include "data/image_io.h"
@@ -38,6 +40,7 @@ struct BenchOptions {
   std::string model = "resnet11", mode = "infer", trace = "", int8_model = "";
   int batch = 1, image_size = 224, steps = 10, warmup = 2;
   bool json = false, profile = false;
+  std::string profile_out, roofline;  // --profile-out FILE.json|.csv, --roofline FILE.svg
   bool device_report = false;
   std::string image;  // --device-report: the scan whose preprocessing is timed
 };
@@ -95,6 +98,54 @@ double percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   size_t i = static_cast<size_t>(q * (v.size() - 1) + 0.5);
   return v[std::min(i, v.size() - 1)];
+}
+
+// One training step, each part under the profiler row it belongs to: the
+// layers (forward and backward), "loss", "optimizer" (update, zero_grad).
+void train_step(ecg::Module& model, ecg::Optimizer& opt, const ecg::Tensor& x,
+                const ecg::Tensor& target) {
+  using namespace ecg;
+  Tensor logits = model(x), loss;
+  {
+    LayerScope scope("loss", LayerScope::Absolute);
+    loss = softmax_cross_entropy(logits, target);
+    Tensor reg = model.regularization_loss();
+    if (reg.defined()) loss = add(loss, reg);
+  }
+  loss.backward();
+  opt.step();
+  {
+    PhaseScope phase("update");
+    LayerScope scope("optimizer", LayerScope::Absolute);
+    model.zero_grad();
+  }
+  loss.item();  // waits for a device to finish the step
+}
+
+// Output shapes of the int8 model's nodes by layer name, for the shape column.
+std::map<std::string, std::string> int8_layer_shapes(const ecg::quant::Int8Model& m, int batch) {
+  std::map<std::string, std::string> out;
+  for (const auto& n : m.nodes) {
+    const auto& t = m.tensors[n.output];
+    out[n.name] = "[" + std::to_string(batch) + ", " + std::to_string(t.C) + ", " +
+                  std::to_string(t.H) + ", " + std::to_string(t.W) + "]";
+  }
+  return out;
+}
+
+// --profile: the report, the rows file, the trace and the roofline of the
+// one profiled step (the first timed one).
+void write_bench_profile(const BenchOptions& o, const ecg::ProfilePeaks& peaks, ecg::Module& model,
+                         const ecg::quant::Int8Model* qmodel) {
+  ecg::cli::ProfileOutputs out;
+  out.trace = o.trace.empty() ? "ecgcnn-trace.json" : o.trace;
+  out.rows = o.profile_out;
+  out.roofline = o.roofline;
+  const auto shapes = qmodel ? int8_layer_shapes(*qmodel, o.batch)
+                             : ecg::cli::layer_shapes(model, o.batch, o.image_size);
+  ecg::cli::write_profile_outputs(peaks, shapes, out, o.warmup,
+                                  o.model + " " + o.mode + ", batch " + std::to_string(o.batch) +
+                                      ", " + std::to_string(o.image_size) + " px");
 }
 
 void run_bench(const BenchOptions& o) {
@@ -156,21 +207,19 @@ void run_bench(const BenchOptions& o) {
     model_mb = 4.0 * static_cast<double>(params) / 1e6;
   }
   Profiler& prof = Profiler::instance();
+  ProfilePeaks peaks;
+  if (o.profile) peaks = cli::measure_profile_peaks();
   std::vector<double> ms;
   double cpu_s = cpu_seconds();  // reset after the warm-up steps
   for (int i = 0; i < o.warmup + o.steps; ++i) {
     bool timed = i >= o.warmup;
-    if (o.profile && timed) prof.enable(true);
+    const bool profiled = o.profile && i == o.warmup;  // the one step profiled
+    prof.enable(profiled);
     prof.set_step(i);
+    const double t0_us = prof.now_us();
     auto t0 = std::chrono::steady_clock::now();
     if (o.mode == "train") {
-      Tensor loss = softmax_cross_entropy((*model)(x), target);
-      Tensor reg = model->regularization_loss();
-      if (reg.defined()) loss = add(loss, reg);
-      loss.backward();
-      opt->step();
-      model->zero_grad();
-      loss.item();  // waits for a device to finish the step
+      train_step(*model, *opt, x, target);
     } else if (runner) {
       runner->run(x);
     } else {
@@ -180,6 +229,10 @@ void run_bench(const BenchOptions& o) {
     double dt =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (timed) ms.push_back(dt);
+    if (profiled) {
+      prof.record_step(i, t0_us, prof.now_us() - t0_us);
+      prof.enable(false);
+    }
     if (i + 1 == o.warmup) cpu_s = cpu_seconds();
     if (!o.json) std::fprintf(stderr, "\rstep %d/%d: %.1f ms   ", i + 1, o.warmup + o.steps, dt);
   }
@@ -254,13 +307,7 @@ void run_bench(const BenchOptions& o) {
         isa_name(active_isa()), med, o.steps, percentile(ms, 0.99), o.batch / (med / 1000.0),
         ecg::cli::peak_rss_mb());
   }
-  if (o.profile) {
-    std::fprintf(stderr, "%s", prof.report().c_str());
-    std::string trace = o.trace.empty() ? "ecgcnn-trace.json" : o.trace;
-    prof.write_chrome_trace(trace, o.warmup);
-    std::fprintf(stderr, "Chrome trace of one step written to %s (open in Perfetto)\n",
-                 trace.c_str());
-  }
+  if (o.profile) write_bench_profile(o, peaks, *model, qmodel.get());
 }
 
 }  // namespace
@@ -279,8 +326,15 @@ void ecg_cli_bench(CLI::App& app) {
   sub->add_option("--steps", o.steps, "timed steps")->check(CLI::Range(1, 100000));
   sub->add_option("--warmup", o.warmup, "untimed steps first")->check(CLI::Range(0, 1000));
   sub->add_flag("--json", o.json, "print one JSON object");
-  sub->add_flag("--profile", o.profile, "time every op; print tables and write a Chrome trace");
-  sub->add_option("--trace", o.trace, "Chrome trace path (with --profile)");
+  sub->add_flag("--profile", o.profile,
+                "time the first timed step per layer and op against the peaks measured at "
+                "start-up; print the table and write a Chrome trace");
+  sub->add_option("--trace", o.trace, "Chrome trace path (with --profile)")
+      ->default_str("ecgcnn-trace.json");
+  sub->add_option("--profile-out", o.profile_out,
+                  "with --profile: the per-layer rows to FILE.json or FILE.csv");
+  sub->add_option("--roofline", o.roofline,
+                  "with --profile: each layer against the measured peaks, to FILE.svg");
   sub->add_flag("--device-report", o.device_report,
                 "print the study's deployment table (size, preprocessing, latency, CPU, memory, "
                 "machine); implies --mode int8 unless --mode is given");

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "cli_common.h"
+#include "cli_profile.h"
 #include "core/profiler.h"
 #include "data_sources.h"
 #include "models/checkpoint.h"
@@ -48,6 +49,25 @@ void init_model(ecg::Model& model, const ecg::LoadedCheckpoint& ck, TrainCli& c,
                                        {"head_reinitialised", r.head_reinitialised},
                                        {"freeze", c.train.freeze},
                                        {"freeze_bn", c.train.freeze_bn}};
+}
+
+// --profile: the report, trace and files of the one step the trainer
+// recorded (global step c.profile_step), or a note that the run was shorter.
+void write_train_profile(const TrainCli& c, ecg::Module& model, const ecg::ProfilePeaks& peaks,
+                         int image_size) {
+  namespace fs = std::filesystem;
+  if (ecg::Profiler::instance().steps() == 0) {
+    std::fprintf(stderr, "--profile: step %d did not run in this session; nothing traced\n",
+                 c.profile_step);
+    return;
+  }
+  ecg::cli::ProfileOutputs out;
+  out.trace = (fs::path(c.train.out_dir) / "trace.json").string();
+  out.rows = c.profile_out;
+  out.roofline = c.roofline;
+  ecg::cli::write_profile_outputs(peaks, ecg::cli::layer_shapes(model, c.train.batch, image_size),
+                                  out, c.profile_step,
+                                  c.model + " training step " + std::to_string(c.profile_step));
 }
 
 void run_train(TrainCli c, int epochs_override, bool model_given, bool size_given) {
@@ -128,15 +148,14 @@ void run_train(TrainCli c, int epochs_override, bool model_given, bool size_give
       c.train.class_weights.push_back(
           static_cast<float>(total / (counts.size() * std::max(1.0, v))));
   }
-  if (c.profile) Profiler::instance().enable(true);
+  ProfilePeaks peaks;
+  if (c.profile) {
+    peaks = cli::measure_profile_peaks();
+    c.train.profile_step = c.profile_step;
+  }
   install_interrupt_handler();
   TrainResult r = train(*model, *splits.train, splits.val.get(), c.train, resume);
-  if (c.profile) {
-    std::fprintf(stderr, "%s", Profiler::instance().report().c_str());
-    std::string trace = (fs::path(c.train.out_dir) / "trace.json").string();
-    Profiler::instance().write_chrome_trace(trace, 0);
-    std::fprintf(stderr, "Chrome trace of step 1: %s\n", trace.c_str());
-  }
+  if (c.profile) write_train_profile(c, *model, peaks, data.image_size);
   // Ctrl-C: the state is saved; 128 + SIGINT tells scripts the run did not finish.
   if (r.interrupted) throw cli::ExitStatus(130);
   std::printf("best validation accuracy %.4f at epoch %d; checkpoint %s; report %s/report.html\n",
@@ -148,8 +167,9 @@ void run_train(TrainCli c, int epochs_override, bool model_given, bool size_give
 // --epochs sets a new total; the runtime flags and --profile do not change
 // the run's numbers.
 void check_resume_flags(const CLI::App& sub) {
-  static const std::set<std::string> accepted = {"",      "--help",    "--resume", "--epochs",
-                                                 "--isa", "--threads", "--device", "--profile"};
+  static const std::set<std::string> accepted = {
+      "",         "--help",    "--resume",       "--epochs",      "--isa",     "--threads",
+      "--device", "--profile", "--profile-step", "--profile-out", "--roofline"};
   for (const CLI::Option* o : sub.get_options())
     ECG_CHECK(o->count() == 0 || accepted.count(o->get_name()), "--resume: ", o->get_name(),
               " is taken from the saved run (train_config.json) and cannot be changed; with "
@@ -210,7 +230,15 @@ void ecg_cli_train(CLI::App& app) {
       "--optimizer adam --lr 1e-4 --schedule constant --epochs 15 --out runs/finetune\n"
       "Add --freeze stem,stage0 to keep the early layers; --freeze stem,stage0,stage1,stage2 "
       "trains only the head (fc).");
-  sub->add_flag("--profile", c.profile, "time every op; print tables and write a Chrome trace");
+  sub->add_flag("--profile", c.profile,
+                "time one step (--profile-step) per layer and op; print the table and write a "
+                "Chrome trace of that step to OUT/trace.json");
+  sub->add_option("--profile-step", c.profile_step, "with --profile: the global step traced")
+      ->check(CLI::Range(1, 1 << 30))
+      ->capture_default_str();
+  sub->add_option("--profile-out", c.profile_out,
+                  "with --profile: per-layer rows to FILE.json or FILE.csv");
+  sub->add_option("--roofline", c.roofline, "with --profile: a roofline picture to FILE.svg");
   sub->callback([sub] {
     if (!c.resume.empty()) check_resume_flags(*sub);
     run_train(c, epochs_opt->count() ? c.train.epochs : 0, model_opt->count() > 0,
