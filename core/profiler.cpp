@@ -62,6 +62,27 @@ void Profiler::record_step(int step, double start_us, double dur_us) {
   record(std::move(e));
 }
 
+void Profiler::record_layer_share(const std::string& layer, const char* op, double start_us,
+                                  double dur_us, double flops, double bytes, const char* kernel,
+                                  bool int8) {
+  ProfileEvent span;
+  span.kind = ProfileEvent::Kind::Span;
+  span.layer = layer;
+  span.phase = t_phase;
+  span.start_us = start_us;
+  span.dur_us = span.self_us = dur_us;
+  ProfileEvent o = span;
+  o.kind = ProfileEvent::Kind::Op;
+  o.op = op;
+  o.kernel = kernel;
+  o.flops = flops;
+  o.bytes = bytes;
+  o.int8 = int8;
+  if (!t_child_us.empty()) t_child_us.back() += dur_us;
+  record(std::move(span));
+  record(std::move(o));
+}
+
 const std::string& current_layer() {
   return t_layer;
 }

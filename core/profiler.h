@@ -79,6 +79,11 @@ class Profiler {
   void record_step(int step, double start_us, double dur_us);
   // Thread-safe: worker threads record their slices.
   void record(ProfileEvent e);
+  // A layer's share of work that ran as one piece for several layers (the
+  // int8 row tiling): a span of `layer` with one op inside it, from start_us
+  // for dur_us, counted as nested in the span open on this thread.
+  void record_layer_share(const std::string& layer, const char* op, double start_us, double dur_us,
+                          double flops, double bytes, const char* kernel, bool int8);
   const std::vector<ProfileEvent>& events() const { return events_; }
   void clear() { events_.clear(); }
   double now_us() const;

@@ -126,6 +126,11 @@ void train_step(ecg::Module& model, ecg::Optimizer& opt, const ecg::Tensor& x,
 std::map<std::string, std::string> int8_layer_shapes(const ecg::quant::Int8Model& m, int batch) {
   std::map<std::string, std::string> out;
   for (const auto& n : m.nodes) {
+    if (n.kind == ecg::quant::NodeKind::Dense) {  // writes the logits, not an arena tensor
+      out[n.name] = "[" + std::to_string(batch) + ", " + std::to_string(n.conv.shape.K) + "]";
+      continue;
+    }
+    if (n.output < 0 || n.output >= static_cast<int>(m.tensors.size())) continue;
     const auto& t = m.tensors[n.output];
     out[n.name] = "[" + std::to_string(batch) + ", " + std::to_string(t.C) + ", " +
                   std::to_string(t.H) + ", " + std::to_string(t.W) + "]";
