@@ -281,10 +281,19 @@ std::string roofline_svg(const std::vector<ProfileRow>& rows, const ProfilePeaks
       << "<text x=\"" << px(xb) - 230 << "\" y=\"" << py(peak) - 6 << "\" fill=\"" << color << "\">"
       << xml_escape(label) << "</text>\n";
   };
-  roof(peaks.fp32_gflops, "#1f5fbf",
-       fmt("fp32 %.0f GFLOP/s", peaks.fp32_gflops) + " (" + peaks.fp32_what + ")");
-  roof(peaks.int8_gops, "#bf5f1f",
-       fmt("int8 %.0f GOP/s", peaks.int8_gops) + " (" + peaks.int8_what + ")");
+  // Each roof only where a row runs against it (a float model has no int8 roof).
+  bool any_int8 = false, any_float = false;
+  for (const ProfileRow& r : rows) {
+    if (r.flops <= 0) continue;
+    any_int8 = any_int8 || r.int8;
+    any_float = any_float || !r.int8;
+  }
+  if (any_float || !any_int8)
+    roof(peaks.fp32_gflops, "#1f5fbf",
+         fmt("fp32 %.0f GFLOP/s", peaks.fp32_gflops) + " (" + peaks.fp32_what + ")");
+  if (any_int8)
+    roof(peaks.int8_gops, "#bf5f1f",
+         fmt("int8 %.0f GOP/s", peaks.int8_gops) + " (" + peaks.int8_what + ")");
   if (peaks.bandwidth_gbs > 0)
     s << "<text x=\"" << L + 10 << "\" y=\"" << H - B - 10 << "\">bandwidth "
       << fmt("%.1f GB/s", peaks.bandwidth_gbs) << "</text>\n";

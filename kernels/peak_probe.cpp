@@ -13,7 +13,6 @@
 
 #include "kernels/cpu/scratch.h"
 #include "kernels/error.h"
-#include "kernels/int8_api.h"
 
 namespace ecg {
 
@@ -202,7 +201,12 @@ double measure_fp32_fma_peak(int threads, Isa level) {
 double measure_int8_peak(Isa level, int threads) {
   ECG_CHECK(isa_supported(level), "peak probe: ISA level ", isa_name(level),
             " is not supported by this CPU");
-  switch (int8::int8_kernel_for(level)) {
+  return measure_int8_kernel_peak(int8::int8_kernel_for(level), threads);
+}
+
+double measure_int8_kernel_peak(int8::Int8Kernel kernel, int threads) {
+  if (!int8::int8_kernel_supported(kernel)) return 0.0;
+  switch (kernel) {
 #if defined(__x86_64__) && defined(ECG_INT8_HAVE_AVX512VNNI)
     case int8::Int8Kernel::Avx512Vnni:
       return summed_rate_giga(threads, 5000000, avx512vnni_loop);
@@ -231,7 +235,11 @@ const char* fp32_peak_instructions(Isa level) {
 }
 
 const char* int8_peak_instructions(Isa level) {
-  switch (int8::int8_kernel_for(level)) {
+  return int8_kernel_peak_instructions(int8::int8_kernel_for(level));
+}
+
+const char* int8_kernel_peak_instructions(int8::Int8Kernel kernel) {
+  switch (kernel) {
     case int8::Int8Kernel::Avx512Vnni:
       return "vpdpbusd zmm";
     case int8::Int8Kernel::AvxVnni:

@@ -18,6 +18,7 @@
 #pragma once
 
 #include "kernels/cpu_features.h"
+#include "kernels/int8_api.h"
 
 namespace ecg {
 
@@ -30,6 +31,9 @@ inline double measure_fp32_fma_peak(int threads) {
 
 // GOP/s (2 per multiply-add) of the int8 kernel `level` runs.
 double measure_int8_peak(Isa level, int threads);
+// ... of one int8 kernel's instructions (0 when this CPU or build lacks it);
+// the benchmarks rate each kernel they force against its own peak.
+double measure_int8_kernel_peak(int8::Int8Kernel kernel, int threads);
 
 // GB/s of a streaming scale over `threads` threads.
 double measure_bandwidth(int threads);
@@ -37,5 +41,6 @@ double measure_bandwidth(int threads);
 // The instructions each probe times at `level`, for reports ("vpdpbusd zmm").
 const char* fp32_peak_instructions(Isa level);
 const char* int8_peak_instructions(Isa level);
+const char* int8_kernel_peak_instructions(int8::Int8Kernel kernel);
 
 }  // namespace ecg
