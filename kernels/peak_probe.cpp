@@ -11,6 +11,10 @@
 #include <cstdint>
 #include <cstdlib>
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 #include "kernels/cpu/scratch.h"
 #include "kernels/error.h"
 
@@ -261,13 +265,28 @@ double measure_bandwidth(int threads) {
   ECG_CHECK(a && b, "bandwidth probe: cannot allocate 2 x ", n * sizeof(float) >> 20, " MiB");
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) a[i] = 1.f, b[i] = 0.f;  // first touch
+  // Each thread streams its own contiguous chunk and is rated on its own
+  // CPU time (a stalled load counts as CPU time, a descheduled thread does
+  // not), like the compute probes; the rates are summed. Best of five passes.
   double best = 0;
   for (int pass = 0; pass < 5; ++pass) {
-    const auto t0 = std::chrono::steady_clock::now();
-#pragma omp parallel for simd num_threads(threads) schedule(static)
-    for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) b[i] = 1.0001f * a[i];
-    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (sec > 0) best = std::max(best, 2.0 * n * sizeof(float) / sec * 1e-9);
+    double rate = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : rate)
+    {
+      int t = 0, nt = 1;
+#if defined(_OPENMP)
+      t = omp_get_thread_num();
+      nt = omp_get_num_threads();
+#endif
+      const int64_t lo = static_cast<int64_t>(n) * t / nt,
+                    hi = static_cast<int64_t>(n) * (t + 1) / nt;
+      const double t0 = thread_cpu_seconds();
+#pragma omp simd
+      for (int64_t i = lo; i < hi; ++i) b[i] = 1.0001f * a[i];
+      const double sec = thread_cpu_seconds() - t0;
+      if (sec > 0) rate += 2.0 * static_cast<double>(hi - lo) * sizeof(float) / sec * 1e-9;
+    }
+    best = std::max(best, rate);
     std::swap(a, b);
   }
   std::free(a);

@@ -10,10 +10,12 @@
 //    vpdpbusd ymm (AVX-VNNI), vpmaddubsw + vpmaddwd + vpaddd (AVX2 without
 //    VNNI), and a portable int32 multiply-add loop elsewhere.
 //  - bandwidth: b[i] = s * a[i] over two arrays far beyond the last-level
-//    cache, bytes read + written, best of a few passes.
+//    cache, bytes read + written, best of five passes.
 //
-// Compute probes sum each thread's rate on the thread's own CPU time: on a
-// shared machine wall time would measure the neighbours. Each probe runs for
+// Every probe sums each thread's rate on the thread's own CPU time: on a
+// shared machine wall time would measure the neighbours. (Bandwidth: threads
+// that the OS runs one after another each see the whole memory bus, so on a
+// loaded machine the sum can exceed what they get together.) Each probe runs for
 // roughly 50-100 ms.
 #pragma once
 

@@ -314,8 +314,10 @@ void TrainRun::step(const Batch& b) {
   // The profiled step alone is recorded: its report and trace are that step.
   Profiler& prof = Profiler::instance();
   const bool profiled = opt.profile_step > 0 && global_step + 1 == opt.profile_step;
-  prof.enable(profiled);
-  prof.set_step(static_cast<int>(global_step + 1));
+  if (opt.profile_step > 0) {  // otherwise the profiler is the caller's
+    prof.enable(profiled);
+    prof.set_step(static_cast<int>(global_step + 1));
+  }
   const double t0 = prof.now_us();
   Tensor logits = model(b.images.to(device));
   Tensor loss, total;
