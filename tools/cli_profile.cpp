@@ -34,6 +34,19 @@ std::map<std::string, std::string> layer_shapes(Module& model, int batch, int im
   return out;
 }
 
+namespace {
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+}  // namespace
+
+void check_profile_outputs(const ProfileOutputs& out) {
+  ECG_CHECK(out.rows.empty() || ends_with(out.rows, ".json") || ends_with(out.rows, ".csv"),
+            "--profile-out ", out.rows, ": expected a .json or .csv file");
+  ECG_CHECK(out.roofline.empty() || ends_with(out.roofline, ".svg"), "--roofline ", out.roofline,
+            ": expected a .svg file");
+}
+
 void write_profile_outputs(const ProfilePeaks& peaks,
                            const std::map<std::string, std::string>& shapes,
                            const ProfileOutputs& out, int step, const std::string& title) {

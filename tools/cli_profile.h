@@ -23,6 +23,10 @@ struct ProfileOutputs {
   std::string roofline;  // --roofline FILE.svg (empty: none)
 };
 
+// Throws (one line naming the value) unless the rows file ends in .json or
+// .csv and the roofline in .svg: checked before a long run, not after it.
+void check_profile_outputs(const ProfileOutputs& out);
+
 // Prints the report of `step` (all steps when < 0) to stderr and writes the
 // files asked for, naming each.
 void write_profile_outputs(const ProfilePeaks& peaks,

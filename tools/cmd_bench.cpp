@@ -155,6 +155,7 @@ void write_bench_profile(const BenchOptions& o, const ecg::ProfilePeaks& peaks, 
 
 void run_bench(const BenchOptions& o) {
   using namespace ecg;
+  cli::check_profile_outputs({o.trace, o.profile_out, o.roofline});
   ECG_CHECK(o.mode == "train" || o.mode == "infer" || o.mode == "int8",
             "--mode: expected train, infer or int8, got '", o.mode, "'");
   ModelConfig cfg;
@@ -213,7 +214,9 @@ void run_bench(const BenchOptions& o) {
   }
   Profiler& prof = Profiler::instance();
   ProfilePeaks peaks;
-  if (o.profile) peaks = cli::measure_profile_peaks();
+  // The probes measure this CPU: on another device a percentage of them would mislead.
+  if (o.profile && cli::selected_device().type == DeviceType::CPU)
+    peaks = cli::measure_profile_peaks();
   std::vector<double> ms;
   double cpu_s = cpu_seconds();  // reset after the warm-up steps
   for (int i = 0; i < o.warmup + o.steps; ++i) {
@@ -331,15 +334,18 @@ void ecg_cli_bench(CLI::App& app) {
   sub->add_option("--steps", o.steps, "timed steps")->check(CLI::Range(1, 100000));
   sub->add_option("--warmup", o.warmup, "untimed steps first")->check(CLI::Range(0, 1000));
   sub->add_flag("--json", o.json, "print one JSON object");
-  sub->add_flag("--profile", o.profile,
-                "time the first timed step per layer and op against the peaks measured at "
-                "start-up; print the table and write a Chrome trace");
+  auto* profile_flag =
+      sub->add_flag("--profile", o.profile,
+                    "time the first timed step per layer and op against the peaks measured at "
+                    "start-up; print the table and write a Chrome trace");
   sub->add_option("--trace", o.trace, "Chrome trace path (with --profile)")
       ->default_str("ecgcnn-trace.json");
   sub->add_option("--profile-out", o.profile_out,
-                  "with --profile: the per-layer rows to FILE.json or FILE.csv");
+                  "with --profile: the per-layer rows to FILE.json or FILE.csv")
+      ->needs(profile_flag);
   sub->add_option("--roofline", o.roofline,
-                  "with --profile: each layer against the measured peaks, to FILE.svg");
+                  "with --profile: each layer against the measured peaks, to FILE.svg")
+      ->needs(profile_flag);
   sub->add_flag("--device-report", o.device_report,
                 "print the study's deployment table (size, preprocessing, latency, CPU, memory, "
                 "machine); implies --mode int8 unless --mode is given");

@@ -150,7 +150,9 @@ void run_train(TrainCli c, int epochs_override, bool model_given, bool size_give
   }
   ProfilePeaks peaks;
   if (c.profile) {
-    peaks = cli::measure_profile_peaks();
+    ecg::cli::check_profile_outputs({"", c.profile_out, c.roofline});
+    // The probes measure this CPU: on another device a percentage of them would mislead.
+    if (cli::selected_device().type == DeviceType::CPU) peaks = cli::measure_profile_peaks();
     c.train.profile_step = c.profile_step;
   }
   install_interrupt_handler();
@@ -230,15 +232,19 @@ void ecg_cli_train(CLI::App& app) {
       "--optimizer adam --lr 1e-4 --schedule constant --epochs 15 --out runs/finetune\n"
       "Add --freeze stem,stage0 to keep the early layers; --freeze stem,stage0,stage1,stage2 "
       "trains only the head (fc).");
-  sub->add_flag("--profile", c.profile,
-                "time one step (--profile-step) per layer and op; print the table and write a "
-                "Chrome trace of that step to OUT/trace.json");
+  auto* profile_flag =
+      sub->add_flag("--profile", c.profile,
+                    "time one step (--profile-step) per layer and op; print the table and write a "
+                    "Chrome trace of that step to OUT/trace.json");
   sub->add_option("--profile-step", c.profile_step, "with --profile: the global step traced")
       ->check(CLI::Range(1, 1 << 30))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->needs(profile_flag);
   sub->add_option("--profile-out", c.profile_out,
-                  "with --profile: per-layer rows to FILE.json or FILE.csv");
-  sub->add_option("--roofline", c.roofline, "with --profile: a roofline picture to FILE.svg");
+                  "with --profile: per-layer rows to FILE.json or FILE.csv")
+      ->needs(profile_flag);
+  sub->add_option("--roofline", c.roofline, "with --profile: a roofline picture to FILE.svg")
+      ->needs(profile_flag);
   sub->callback([sub] {
     if (!c.resume.empty()) check_resume_flags(*sub);
     run_train(c, epochs_opt->count() ? c.train.epochs : 0, model_opt->count() > 0,

@@ -99,4 +99,20 @@ TEST(CliProfile, TrainTracesExactlyTheStepItNames) {
   std::filesystem::remove_all(d);
 }
 
+// A wrong file kind fails before the run (exit 1, one line naming it); a
+// profile file without --profile is a usage error (exit 2).
+TEST(CliProfile, BadProfileFilesAreRefusedUpFront) {
+  CliRun r =
+      run("bench --model resnet11 --image-size 32 --steps 1 --profile --profile-out rows.txt");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(ecg::cli_test::lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("rows.txt"), std::string::npos);
+  EXPECT_EQ(r.err.find("ms/step"), std::string::npos);  // refused before running
+  r = run("bench --model resnet11 --image-size 32 --steps 1 --profile --roofline r.png");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("r.png"), std::string::npos);
+  r = run("bench --model resnet11 --image-size 32 --steps 1 --profile-out rows.csv");
+  EXPECT_EQ(r.code, 2);
+}
+
 }  // namespace
