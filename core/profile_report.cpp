@@ -278,8 +278,8 @@ std::string roofline_svg(const std::vector<ProfileRow>& rows, const ProfilePeaks
     s << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"2\" points=\"" << px(xa)
       << "," << py(std::max(peaks.bandwidth_gbs * xa, std::ldexp(1, static_cast<int>(y0)))) << " "
       << px(knee) << "," << py(peak) << " " << px(xb) << "," << py(peak) << "\"/>\n"
-      << "<text x=\"" << px(xb) - 230 << "\" y=\"" << py(peak) - 6 << "\" fill=\"" << color << "\">"
-      << xml_escape(label) << "</text>\n";
+      << "<text x=\"" << W - R - 5 << "\" y=\"" << py(peak) - 6 << "\" text-anchor=\"end\" fill=\""
+      << color << "\">" << xml_escape(label) << "</text>\n";
   };
   // Each roof only where a row runs against it (a float model has no int8 roof).
   bool any_int8 = false, any_float = false;
