@@ -1,5 +1,7 @@
 #include "core/autograd.h"
 
+#include "core/profiler.h"
+
 #include <algorithm>
 #include <atomic>
 #include <queue>
@@ -59,18 +61,26 @@ bool any_requires_grad(const std::vector<Tensor>& inputs) {
 Edge gradient_edge(const Tensor& t) {
   if (!t.defined() || !t.requires_grad()) return Edge{};
   if (t.grad_fn()) return Edge{t.grad_fn()};
-  return Edge{t.grad_accumulator()};
+  Edge e{t.grad_accumulator()};
+  // A parameter's gradient is accumulated under the layer that first uses it.
+  if (e.node->layer.empty()) e.node->layer = current_layer();
+  return e;
 }
 
 void attach_node(const std::shared_ptr<Node>& node, const std::vector<Tensor>& inputs,
                  std::vector<Tensor*> outputs) {
   node->sequence_nr = g_sequence++;
+  node->layer = current_layer();
   node->next_edges.clear();
   for (const Tensor& t : inputs) node->next_edges.push_back(gradient_edge(t));
   for (Tensor* out : outputs) out->set_grad_fn(node);
 }
 
 void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds) {
+  // The engine's own work (ordering, gradient maps) is the "(autograd)" row;
+  // each node runs in a span of its layer.
+  PhaseScope phase("backward");
+  LayerScope engine("(autograd)", LayerScope::Absolute);
   ECG_CHECK(roots.size() == seeds.size(), "backward: ", roots.size(), " roots, ", seeds.size(),
             " seeds");
   // Gradients flowing into each node, keyed by node identity.
@@ -120,6 +130,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& s
     ready.pop();
     if (queued[node.get()]) continue;
     queued[node.get()] = true;
+    LayerScope layer(node->layer, LayerScope::Absolute);
     Tensor g = pending[node.get()];
     pending.erase(node.get());
     std::vector<Tensor> in_grads = node->apply({g});

@@ -39,6 +39,9 @@ class Node : public std::enable_shared_from_this<Node> {
   std::vector<Edge> next_edges;
   int num_outputs = 1;
   uint64_t sequence_nr = 0;  // creation order; later nodes run first on ties
+  // The layer that recorded this node (core/profiler.h current_layer()): its
+  // backward runs, and is profiled, under the same name.
+  std::string layer;
 };
 
 // Writes an incoming gradient into a leaf tensor's grad.

@@ -15,6 +15,13 @@ using namespace detail;
 
 namespace {
 
+// The bytes a convolution must move at least (input, weights and output once,
+// f32): the profiler's roofline places the layer by FLOPs over these bytes.
+double conv_min_bytes(const Conv2dShape& s) {
+  return 4.0 * (double(s.N) * s.C * s.H * s.W + double(s.K) * s.C * s.R * s.S +
+                double(s.N) * s.K * s.P * s.Q);
+}
+
 template <class T>
 const T* ptr_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
@@ -80,8 +87,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
     ref::conv2d_forward(s, x.data<double>(), w.data<double>(), ptr_or_null<double>(bias),
                         y.data<double>());
   } else {
-    run_kernel(ops().conv2d_forward, dev, s.flops(), 0, s, x.data<float>(), w.data<float>(),
-               ptr_or_null<float>(bias), y.data<float>());
+    run_kernel(ops().conv2d_forward, dev, s.flops(), conv_min_bytes(s), s, x.data<float>(),
+               w.data<float>(), ptr_or_null<float>(bias), y.data<float>());
   }
   // x is kept only when the weights need a gradient, w only when the input does.
   const bool need_b = needs(b_in);
@@ -95,8 +102,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
       if (f64) {
         ref::conv2d_backward_data(s, g.data<double>(), ws.data<double>(), dx.data<double>());
       } else {
-        run_kernel(ops().conv2d_backward_data, dev, s.flops(), 0, s, g.data<float>(),
-                   ws.data<float>(), dx.data<float>());
+        run_kernel(ops().conv2d_backward_data, dev, s.flops(), conv_min_bytes(s), s,
+                   g.data<float>(), ws.data<float>(), dx.data<float>());
       }
     }
     if (xs.defined() || need_b) {
@@ -109,8 +116,9 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
           ref::conv2d_backward_weights(s, xs.data<double>(), g.data<double>(), dw.data<double>(),
                                        db.defined() ? db.data<double>() : nullptr);
         } else {
-          run_kernel(ops().conv2d_backward_weights, dev, s.flops(), 0, s, xs.data<float>(),
-                     g.data<float>(), dw.data<float>(), db.defined() ? db.data<float>() : nullptr);
+          run_kernel(ops().conv2d_backward_weights, dev, s.flops(), conv_min_bytes(s), s,
+                     xs.data<float>(), g.data<float>(), dw.data<float>(),
+                     db.defined() ? db.data<float>() : nullptr);
         }
       } else {
         // Bias gradient alone: sum dy over N, P, Q.
@@ -377,8 +385,9 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
     ref::linear_forward(N, in, out, x.data<double>(), w.data<double>(), ptr_or_null<double>(b),
                         y.data<double>());
   } else {
-    run_kernel(ops().linear_forward, dev, flops, 0, N, in, out, x.data<float>(), w.data<float>(),
-               ptr_or_null<float>(b), y.data<float>());
+    run_kernel(ops().linear_forward, dev, flops,
+               4.0 * (double(N) * in + double(in) * out + double(N) * out), N, in, out,
+               x.data<float>(), w.data<float>(), ptr_or_null<float>(b), y.data<float>());
   }
   bool need_b = needs(b_in);
   Tensor xs = (needs(w_in) || need_b) ? x.detach() : Tensor();
@@ -395,8 +404,9 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
                ref::linear_backward_data(N, in, out, g.data<double>(), ws.data<double>(),
                                          dx.data<double>());
              } else {
-               run_kernel(ops().linear_backward_data, dev, flops, 0, N, in, out, g.data<float>(),
-                          ws.data<float>(), dx.data<float>());
+               run_kernel(ops().linear_backward_data, dev, flops,
+                          4.0 * (double(N) * in + double(in) * out + double(N) * out), N, in, out,
+                          g.data<float>(), ws.data<float>(), dx.data<float>());
              }
            }
            if (xs.defined()) {
@@ -407,7 +417,8 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
                                             dw.data<double>(),
                                             db.defined() ? db.data<double>() : nullptr);
              } else {
-               run_kernel(ops().linear_backward_weights, dev, flops, 0, N, in, out,
+               run_kernel(ops().linear_backward_weights, dev, flops,
+                          4.0 * (double(N) * in + double(in) * out + double(N) * out), N, in, out,
                           xs.data<float>(), g.data<float>(), dw.data<float>(),
                           db.defined() ? db.data<float>() : nullptr);
              }

@@ -1,18 +1,33 @@
+// The profiler's recording side: scopes, op timers, and the per-layer rows
+// (core/profiler.h). Text, JSON/CSV, trace and roofline: profile_report.cpp.
 #include "core/profiler.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <fstream>
-#include <map>
-#include <sstream>
+#include <set>
 
+#include "core/allocator.h"
 #include "kernels/error.h"
 
 namespace ecg {
 
 namespace {
+
 thread_local std::string t_layer;
+thread_local const char* t_phase = "forward";
+// Per open span on this thread: the time of the spans nested in it, so its
+// self time excludes them.
+thread_local std::vector<double> t_child_us;
+thread_local int t_tid = -1;
+
+void record_memory(Profiler& p, double at_us) {
+  ProfileEvent m;
+  m.kind = ProfileEvent::Kind::Memory;
+  m.start_us = at_us;
+  m.value = static_cast<double>(cpu_allocator().stats().bytes_in_use) / 1048576.0;
+  p.record(std::move(m));
 }
+
+}  // namespace
 
 Profiler& Profiler::instance() {
   static Profiler p;
@@ -23,23 +38,104 @@ double Profiler::now_us() const {
   return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0_).count();
 }
 
+int Profiler::thread_index() {
+  if (t_tid < 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    t_tid = next_tid_++;
+  }
+  return t_tid;
+}
+
 void Profiler::record(ProfileEvent e) {
-  e.step = step_;
+  e.tid = thread_index();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (e.kind != ProfileEvent::Kind::Step) e.step = step_;
   events_.push_back(std::move(e));
+}
+
+void Profiler::record_step(int step, double start_us, double dur_us) {
+  ProfileEvent e;
+  e.kind = ProfileEvent::Kind::Step;
+  e.step = step;
+  e.start_us = start_us;
+  e.dur_us = dur_us;
+  record(std::move(e));
+}
+
+void Profiler::record_layer_share(const std::string& layer, const char* op, double start_us,
+                                  double dur_us, double flops, double bytes, const char* kernel,
+                                  bool int8) {
+  ProfileEvent span;
+  span.kind = ProfileEvent::Kind::Span;
+  span.layer = layer;
+  span.phase = t_phase;
+  span.start_us = start_us;
+  span.dur_us = span.self_us = dur_us;
+  ProfileEvent o = span;
+  o.kind = ProfileEvent::Kind::Op;
+  o.op = op;
+  o.kernel = kernel;
+  o.flops = flops;
+  o.bytes = bytes;
+  o.int8 = int8;
+  if (!t_child_us.empty()) t_child_us.back() += dur_us;
+  record(std::move(span));
+  record(std::move(o));
 }
 
 const std::string& current_layer() {
   return t_layer;
 }
-LayerScope::LayerScope(const std::string& name) : prev_(t_layer) {
-  t_layer = prev_.empty() ? name : prev_ + "." + name;
+
+const char* current_phase() {
+  return t_phase;
 }
+
+LayerScope::LayerScope(const std::string& name, Mode mode)
+    : prev_(t_layer), on_(Profiler::instance().enabled()) {
+  t_layer = (mode == Absolute || prev_.empty()) ? name : prev_ + "." + name;
+  if (on_) {
+    start_ = Profiler::instance().now_us();
+    t_child_us.push_back(0);
+  }
+}
+
 LayerScope::~LayerScope() {
+  if (on_) {
+    Profiler& p = Profiler::instance();
+    const double end = p.now_us();
+    ProfileEvent e;
+    e.kind = ProfileEvent::Kind::Span;
+    e.layer = t_layer.empty() ? "-" : t_layer;
+    e.phase = t_phase;
+    e.start_us = start_;
+    e.dur_us = end - start_;
+    e.self_us = e.dur_us - t_child_us.back();
+    t_child_us.pop_back();
+    if (!t_child_us.empty()) t_child_us.back() += e.dur_us;
+    p.record(std::move(e));
+    record_memory(p, end);
+  }
   t_layer = prev_;
 }
 
+PhaseScope::PhaseScope(const char* phase) : prev_(t_phase) {
+  t_phase = phase;
+}
+PhaseScope::~PhaseScope() {
+  t_phase = prev_;
+}
+
 OpTimer::OpTimer(const char* op, double flops, double bytes, Isa isa)
-    : op_(op), flops_(flops), bytes_(bytes), isa_(isa), on_(Profiler::instance().enabled()) {
+    : OpTimer(op, flops, bytes, isa_name(isa), false) {}
+
+OpTimer::OpTimer(const char* op, double flops, double bytes, const char* kernel, bool int8)
+    : op_(op),
+      flops_(flops),
+      bytes_(bytes),
+      kernel_(kernel),
+      int8_(int8),
+      on_(Profiler::instance().enabled()) {
   if (on_) start_ = Profiler::instance().now_us();
 }
 
@@ -49,95 +145,95 @@ OpTimer::~OpTimer() {
   ProfileEvent e;
   e.op = op_;
   e.layer = t_layer.empty() ? "-" : t_layer;
-  e.isa = isa_name(isa_);
+  e.phase = t_phase;
+  e.kernel = kernel_;
   e.start_us = start_;
   e.dur_us = p.now_us() - start_;
   e.flops = flops_;
   e.bytes = bytes_;
+  e.int8 = int8_;
+  e.outside = t_child_us.empty();
   p.record(std::move(e));
 }
 
 namespace {
-struct Agg {
-  int calls = 0;
-  double us = 0, flops = 0, bytes = 0;
-  std::string isa;
-};
 
-// A rate in G units per second ("12.3 GF/s") and, where the peak is known,
-// its share of the peak ("37%").
-void format_rate(double giga_per_s, const char* unit, double peak, std::string* rate,
-                 std::string* frac) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.1f %s", giga_per_s, unit);
-  *rate = buf;
-  if (peak > 0) {
-    std::snprintf(buf, sizeof buf, "%.0f%%", 100 * giga_per_s / peak);
-    *frac = buf;
+// Fills the rate, unit, percentage and intensity of a row from its sums.
+void rate_row(ProfileRow& r, const ProfilePeaks& peaks) {
+  const double secs = r.ms * 1e-3;
+  if (r.flops > 0 && r.bytes > 0) r.intensity = r.flops / r.bytes;
+  if (secs <= 0) return;
+  if (r.flops > 0) {
+    r.rate = r.flops / secs * 1e-9;
+    r.unit = r.int8 ? "GOP/s" : "GFLOP/s";
+    const double peak = r.int8 ? peaks.int8_gops : peaks.fp32_gflops;
+    if (peak > 0) r.pct_peak = 100.0 * r.rate / peak;
+  } else if (r.bytes > 0) {
+    r.rate = r.bytes / secs * 1e-9;
+    r.unit = "GB/s";
+    if (peaks.bandwidth_gbs > 0) r.pct_peak = 100.0 * r.rate / peaks.bandwidth_gbs;
   }
 }
 
-void table(std::ostringstream& os, const char* title, const std::map<std::string, Agg>& rows,
-           double total_us, double peak_gflops, double peak_gbs) {
-  std::vector<std::pair<std::string, Agg>> v(rows.begin(), rows.end());
-  std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.second.us > b.second.us; });
-  char line[512];
-  std::snprintf(line, sizeof line, "%-44s %7s %10s %6s %10s %8s %7s\n", title, "calls", "total ms",
-                "share", "rate", "of peak", "isa");
-  os << line;
-  for (auto& [name, a] : v) {
-    double secs = a.us * 1e-6;
-    std::string rate = "-", frac = "-";
-    if (a.flops > 0 && secs > 0)
-      format_rate(a.flops / secs * 1e-9, "GF/s", peak_gflops, &rate, &frac);
-    else if (a.bytes > 0 && secs > 0)
-      format_rate(a.bytes / secs * 1e-9, "GB/s", peak_gbs, &rate, &frac);
-    std::string shown = name.size() > 44 ? "..." + name.substr(name.size() - 41) : name;
-    std::snprintf(line, sizeof line, "%-44s %7d %10.2f %5.1f%% %10s %8s %7s\n", shown.c_str(),
-                  a.calls, a.us / 1000, total_us > 0 ? 100 * a.us / total_us : 0, rate.c_str(),
-                  frac.c_str(), a.isa.c_str());
-    os << line;
-  }
-}
 }  // namespace
 
-std::string Profiler::report(double peak_gflops, double peak_gbs) const {
-  std::map<std::string, Agg> by_op, by_layer;
-  double total = 0;
-  for (const auto& e : events_) {
-    for (auto* m : {&by_op, &by_layer}) {
-      Agg& a = (*m)[m == &by_op ? e.op : e.layer + " " + e.op];
-      ++a.calls;
-      a.us += e.dur_us;
-      a.flops += e.flops;
-      a.bytes += e.bytes;
-      a.isa = e.isa;
+std::vector<ProfileRow> Profiler::rows(const ProfilePeaks& peaks,
+                                       const std::map<std::string, std::string>& shapes,
+                                       int step) const {
+  std::vector<ProfileRow> out;
+  std::map<std::pair<std::string, std::string>, size_t> index;
+  std::map<size_t, std::set<std::string>> kernels;
+  auto row_of = [&](const ProfileEvent& e) -> ProfileRow& {
+    auto key = std::make_pair(e.layer, std::string(e.phase));
+    auto it = index.find(key);
+    if (it == index.end()) {
+      it = index.emplace(key, out.size()).first;
+      ProfileRow r;
+      r.layer = e.layer;
+      r.phase = e.phase;
+      auto s = shapes.find(e.layer);
+      if (s != shapes.end()) r.shape = s->second;
+      out.push_back(r);
     }
-    total += e.dur_us;
+    return out[it->second];
+  };
+  for (const ProfileEvent& e : events_) {
+    if (step >= 0 && e.step != step) continue;
+    if (e.kind == ProfileEvent::Kind::Span) {
+      ProfileRow& r = row_of(e);
+      ++r.calls;
+      r.ms += e.self_us * 1e-3;
+    } else if (e.kind == ProfileEvent::Kind::Op) {
+      ProfileRow& r = row_of(e);
+      if (e.outside) {
+        ++r.calls;
+        r.ms += e.dur_us * 1e-3;
+      }
+      r.op_ms += e.dur_us * 1e-3;
+      r.flops += e.flops;
+      r.bytes += e.bytes;
+      r.int8 = r.int8 || e.int8;
+      if (e.kernel && *e.kernel) kernels[index[{e.layer, e.phase}]].insert(e.kernel);
+    }
   }
-  std::ostringstream os;
-  os << "profile: " << events_.size() << " op calls, " << total / 1000 << " ms in ops\n\n";
-  table(os, "op", by_op, total, peak_gflops, peak_gbs);
-  os << "\n";
-  table(os, "layer / op", by_layer, total, peak_gflops, peak_gbs);
-  return os.str();
+  for (size_t i = 0; i < out.size(); ++i) {
+    for (const std::string& k : kernels[i]) out[i].kernel += (out[i].kernel.empty() ? "" : "/") + k;
+    rate_row(out[i], peaks);
+  }
+  return out;
 }
 
-void Profiler::write_chrome_trace(const std::string& path, int step) const {
-  std::ofstream f(path);
-  ECG_CHECK(f, "cannot write trace file '", path, "'");
-  f << "{\"traceEvents\":[\n";
-  bool first = true;
-  for (const auto& e : events_) {
-    if (step >= 0 && e.step != step) continue;
-    if (!first) f << ",\n";
-    first = false;
-    f << "{\"name\":\"" << e.op << "\",\"cat\":\"" << e.isa
-      << "\",\"ph\":\"X\",\"ts\":" << e.start_us << ",\"dur\":" << e.dur_us
-      << ",\"pid\":1,\"tid\":1,\"args\":{\"layer\":\"" << e.layer << "\",\"flops\":" << e.flops
-      << ",\"bytes\":" << e.bytes << "}}";
-  }
-  f << "\n],\"displayTimeUnit\":\"ms\"}\n";
+double Profiler::step_ms(int step) const {
+  double ms = 0;
+  for (const ProfileEvent& e : events_)
+    if (e.kind == ProfileEvent::Kind::Step && (step < 0 || e.step == step)) ms += e.dur_us * 1e-3;
+  return ms;
+}
+
+int Profiler::steps() const {
+  int n = 0;
+  for (const ProfileEvent& e : events_) n += e.kind == ProfileEvent::Kind::Step;
+  return n;
 }
 
 }  // namespace ecg

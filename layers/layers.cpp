@@ -226,6 +226,14 @@ Shape ResidualBlock::infer(const Shape& in, std::vector<LayerInfo>* rows,
   y = conv2->infer(y, rows, prefix + ".conv2");
   y = bn2->infer(y, rows, prefix + ".bn2");
   if (shortcut) shortcut->infer(in, rows, prefix + ".shortcut");
+  if (rows) {
+    // The residual add and its ReLU: a row of its own, named as the profiler names it.
+    LayerInfo add;
+    add.name = prefix + ".add_relu";
+    add.kind = "Add+ReLU";
+    add.output = y;
+    rows->push_back(add);
+  }
   return y;
 }
 

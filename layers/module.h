@@ -30,8 +30,14 @@ class Module {
   Module& operator=(const Module&) = delete;
 
   // Runs forward under this module's name, so the profiler attributes op time
-  // to layers, then shows the output to the output observer if one is set.
+  // to layers by the names `summary` prints (the root of a model, no name and
+  // children, adds nothing to its children's names; its own span is "-"),
+  // then shows the output to the output observer if one is set.
   Tensor operator()(const Tensor& x) {
+    if (name_.empty() && !children_.empty()) {
+      LayerScope scope(std::string(), LayerScope::Absolute);
+      return forward(x);
+    }
     LayerScope scope(name_.empty() ? kind_ : name_);
     Tensor y = forward(x);
     if (output_observer()) output_observer()(*this, y);

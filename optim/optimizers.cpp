@@ -5,6 +5,7 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "kernels/op_table.h"
 #include "kernels/ref/optimizer_ref.h"
 #include "optim/optimizer.h"
@@ -47,6 +48,9 @@ class Adam final : public ParamOptimizer<AdamParams> {
 
   void step() override {
     NoGradGuard guard;
+    // The profiler's "optimizer" row (phase update).
+    PhaseScope phase("update");
+    LayerScope scope("optimizer", LayerScope::Absolute);
     ++steps_;
     AdamParams hp = hp_;
     hp.step = steps_;
@@ -62,9 +66,13 @@ class Adam final : public ParamOptimizer<AdamParams> {
       if (p.dtype() == DType::F64)
         ref::adam_update(p.numel(), hp, p.data<double>(), g.data<double>(), m_[i].data<double>(),
                          v_[i].data<double>());
-      else
-        ops().adam_update.get(p.device().type)(p.numel(), hp, p.data<float>(), g.data<float>(),
-                                               m_[i].data<float>(), v_[i].data<float>());
+      else {
+        // Reads p, g, m, v and writes p, m, v: 28 bytes per parameter.
+        const auto& slot = ops().adam_update;
+        OpTimer timer(slot.name, 0, 28.0 * p.numel(), slot.resolved_isa(p.device().type));
+        slot.get(p.device().type)(p.numel(), hp, p.data<float>(), g.data<float>(),
+                                  m_[i].data<float>(), v_[i].data<float>());
+      }
     }
   }
   std::vector<std::pair<std::string, Tensor>> state() const override {
@@ -105,6 +113,9 @@ class Sgd final : public ParamOptimizer<SgdParams> {
   }
   void step() override {
     NoGradGuard guard;
+    // The profiler's "optimizer" row (phase update).
+    PhaseScope phase("update");
+    LayerScope scope("optimizer", LayerScope::Absolute);
     ++steps_;
     for (size_t i = 0; i < params_.size(); ++i) {
       Tensor& p = *params_[i];
@@ -116,9 +127,13 @@ class Sgd final : public ParamOptimizer<SgdParams> {
       if (!buf_[i].defined()) buf_[i] = Tensor::zeros(p.shape(), p.dtype(), p.device());
       if (p.dtype() == DType::F64)
         ref::sgd_update(p.numel(), hp, p.data<double>(), g.data<double>(), buf_[i].data<double>());
-      else
-        ops().sgd_update.get(p.device().type)(p.numel(), hp, p.data<float>(), g.data<float>(),
-                                              buf_[i].data<float>());
+      else {
+        // Reads p, g, buf and writes p, buf: 20 bytes per parameter.
+        const auto& slot = ops().sgd_update;
+        OpTimer timer(slot.name, 0, 20.0 * p.numel(), slot.resolved_isa(p.device().type));
+        slot.get(p.device().type)(p.numel(), hp, p.data<float>(), g.data<float>(),
+                                  buf_[i].data<float>());
+      }
     }
   }
   std::vector<std::pair<std::string, Tensor>> state() const override {

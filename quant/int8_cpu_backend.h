@@ -52,6 +52,12 @@ class CpuInt8Backend : public Int8Backend {
   const int8_t* ptr(int t) const { return arena_.data() + plan_.offset[t]; }
   // Bytes of tensor t for N images.
   int64_t batch_bytes(int t, int N) const;
+  // Profiling a row group: one band call on this thread, and at the end each
+  // layer's share of the group's wall time (quant/int8_cpu_backend.cpp).
+  void record_band(int node, double start_us, double dur_us, std::vector<double>& busy_us,
+                   int first, int layers) const;
+  void record_group_shares(const RowGroup& g, double start_us, const std::vector<double>& busy_us,
+                           int N) const;
 };
 
 }  // namespace ecg::quant

@@ -74,7 +74,10 @@ Tensor Int8GraphRunner::run(const Tensor& images_in) {
   const int N = static_cast<int>(images.size(0));
   ECG_CHECK(N <= max_batch_, backend_->precision(), " runner was planned for batch ", max_batch_,
             ", got ", N);
-  backend_->input(images.data<float>(), N);
+  {
+    LayerScope scope("input_quantize", LayerScope::Absolute);
+    backend_->input(images.data<float>(), N);
+  }
   Tensor logits = Tensor::empty({N, model_.num_classes()});
   size_t next_group = 0;
   for (int i = 0; i < static_cast<int>(model_.nodes.size()); ++i) {

@@ -19,11 +19,13 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <string>
 
 #include "cli_common.h"
+#include "cli_profile.h"
 #include "core/autograd.h"
 #include "core/profiler.h"
 #include "data/image_io.h"
@@ -47,9 +49,9 @@ struct BenchOptions {
   bool model_given = false;
   int batch = 1, image_size = 224, steps = 10, warmup = 2;
   bool json = false, profile = false;
+  std::string profile_out, roofline;  // --profile-out FILE.json|.csv, --roofline FILE.svg
   bool device_report = false;
-  bool image_size_given = false;  // else an --int8-model file's size
-  std::string image;              // --device-report: the scan whose preprocessing is timed
+  std::string image;  // --device-report: the scan whose preprocessing is timed
 };
 
 // Seconds of CPU (user + system) this process has used.
@@ -163,8 +165,62 @@ std::shared_ptr<ecg::Model> load_checkpoint_model(BenchOptions& o) {
   return m;
 }
 
+// One training step, each part under the profiler row it belongs to: the
+// layers (forward and backward), "loss", "optimizer" (update, zero_grad).
+void train_step(ecg::Module& model, ecg::Optimizer& opt, const ecg::Tensor& x,
+                const ecg::Tensor& target) {
+  using namespace ecg;
+  Tensor logits = model(x), loss;
+  {
+    LayerScope scope("loss", LayerScope::Absolute);
+    loss = softmax_cross_entropy(logits, target);
+    Tensor reg = model.regularization_loss();
+    if (reg.defined()) loss = add(loss, reg);
+  }
+  loss.backward();
+  opt.step();
+  {
+    PhaseScope phase("update");
+    LayerScope scope("optimizer", LayerScope::Absolute);
+    model.zero_grad();
+  }
+  loss.item();  // waits for a device to finish the step
+}
+
+// Output shapes of the int8 model's nodes by layer name, for the shape column.
+std::map<std::string, std::string> int8_layer_shapes(const ecg::quant::Int8Model& m, int batch) {
+  std::map<std::string, std::string> out;
+  for (const auto& n : m.nodes) {
+    if (n.kind == ecg::quant::NodeKind::Dense) {  // writes the logits, not an arena tensor
+      out[n.name] = "[" + std::to_string(batch) + ", " + std::to_string(n.conv.shape.K) + "]";
+      continue;
+    }
+    if (n.output < 0 || n.output >= static_cast<int>(m.tensors.size())) continue;
+    const auto& t = m.tensors[n.output];
+    out[n.name] = "[" + std::to_string(batch) + ", " + std::to_string(t.C) + ", " +
+                  std::to_string(t.H) + ", " + std::to_string(t.W) + "]";
+  }
+  return out;
+}
+
+// --profile: the report, the rows file, the trace and the roofline of the
+// one profiled step (the first timed one).
+void write_bench_profile(const BenchOptions& o, const ecg::ProfilePeaks& peaks, ecg::Module* model,
+                         const ecg::quant::Int8Model* qmodel) {
+  ecg::cli::ProfileOutputs out;
+  out.trace = o.trace.empty() ? "ecgcnn-trace.json" : o.trace;
+  out.rows = o.profile_out;
+  out.roofline = o.roofline;
+  const auto shapes = qmodel ? int8_layer_shapes(*qmodel, o.batch)
+                             : ecg::cli::layer_shapes(*model, o.batch, o.image_size);
+  ecg::cli::write_profile_outputs(peaks, shapes, out, o.warmup,
+                                  o.model + " " + o.mode + ", batch " + std::to_string(o.batch) +
+                                      ", " + std::to_string(o.image_size) + " px");
+}
+
 BenchSetup setup_bench(BenchOptions& o) {
   using namespace ecg;
+  cli::check_profile_outputs({o.trace, o.profile_out, o.roofline});
   ECG_CHECK(o.mode == "train" || o.mode == "infer" || o.mode == "int8",
             "--mode: expected train, infer or int8, got '", o.mode, "'");
   ECG_CHECK(o.int8_model.empty() || o.mode == "int8", "--int8-model needs --mode int8");
@@ -225,13 +281,7 @@ BenchSetup setup_bench(BenchOptions& o) {
 void run_step(BenchSetup& b) {
   using namespace ecg;
   if (b.opt) {
-    Tensor loss = softmax_cross_entropy((*b.model)(b.x), b.target);
-    Tensor reg = b.model->regularization_loss();
-    if (reg.defined()) loss = add(loss, reg);
-    loss.backward();
-    b.opt->step();
-    b.model->zero_grad();
-    loss.item();  // waits for a device to finish the step
+    train_step(*b.model, *b.opt, b.x, b.target);
   } else if (b.runner) {
     b.runner->run(b.x);
   } else {
@@ -253,13 +303,19 @@ StepTimes time_steps(const BenchOptions& o, BenchSetup& b) {
   double cpu_s = cpu_seconds();  // reset after the warm-up steps
   for (int i = 0; i < o.warmup + o.steps; ++i) {
     bool timed = i >= o.warmup;
-    if (o.profile && timed) prof.enable(true);
+    const bool profiled = o.profile && i == o.warmup;  // the one step profiled
+    prof.enable(profiled);
     prof.set_step(i);
+    const double t0_us = prof.now_us();
     const auto t0 = std::chrono::steady_clock::now();
     run_step(b);
     const double dt = ms_since(t0);
     if (i == 0) t.first_ms = dt;
     if (timed) t.ms.push_back(dt);
+    if (profiled) {
+      prof.record_step(i, t0_us, prof.now_us() - t0_us);
+      prof.enable(false);
+    }
     if (i + 1 == o.warmup) cpu_s = cpu_seconds();
     if (!o.json) std::fprintf(stderr, "\rstep %d/%d: %.1f ms   ", i + 1, o.warmup + o.steps, dt);
   }
@@ -343,6 +399,10 @@ void print_summary(const BenchOptions& o, const nlohmann::json& j) {
 void run_bench(BenchOptions o) {
   using namespace ecg;
   BenchSetup b = setup_bench(o);
+  ProfilePeaks peaks;
+  // The probes measure this CPU: on another device a percentage of them would mislead.
+  if (o.profile && cli::selected_device().type == DeviceType::CPU)
+    peaks = cli::measure_profile_peaks();
   const StepTimes t = time_steps(o, b);
   const std::string kernel = b.runner ? b.runner->path_name() : cli::fp32_kernel_name();
   nlohmann::json j = cli::run_json(b.model_name, kernel, o.image_size, o.batch);
@@ -372,14 +432,7 @@ void run_bench(BenchOptions o) {
     std::printf("%s\n", j.dump().c_str());
   else
     print_summary(o, j);
-  if (o.profile) {
-    Profiler& prof = Profiler::instance();
-    std::fprintf(stderr, "%s", prof.report().c_str());
-    std::string trace = o.trace.empty() ? "ecgcnn-trace.json" : o.trace;
-    prof.write_chrome_trace(trace, o.warmup);
-    std::fprintf(stderr, "Chrome trace of one step written to %s (open in Perfetto)\n",
-                 trace.c_str());
-  }
+  if (o.profile) write_bench_profile(o, peaks, b.model.get(), b.qmodel.get());
 }
 
 }  // namespace
@@ -411,8 +464,18 @@ void ecg_cli_bench(CLI::App& app) {
       ->check(CLI::Range(0, 1000))
       ->capture_default_str();
   sub->add_flag("--json", o.json, "print one JSON object");
-  sub->add_flag("--profile", o.profile, "time every op; print tables and write a Chrome trace");
-  sub->add_option("--trace", o.trace, "Chrome trace path (with --profile)");
+  auto* profile_flag =
+      sub->add_flag("--profile", o.profile,
+                    "time the first timed step per layer and op against the peaks measured at "
+                    "start-up; print the table and write a Chrome trace");
+  sub->add_option("--trace", o.trace, "Chrome trace path (with --profile)")
+      ->default_str("ecgcnn-trace.json");
+  sub->add_option("--profile-out", o.profile_out,
+                  "with --profile: the per-layer rows to FILE.json or FILE.csv")
+      ->needs(profile_flag);
+  sub->add_option("--roofline", o.roofline,
+                  "with --profile: each layer against the measured peaks, to FILE.svg")
+      ->needs(profile_flag);
   sub->add_flag("--device-report", o.device_report,
                 "print the study's deployment table (size, preprocessing, latency, CPU, memory, "
                 "machine); implies --mode int8 unless --mode is given");

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cli_common.h"
+#include "cli_profile.h"
 #include "core/collective.h"
 #include "core/profiler.h"
 #include "data_sources.h"
@@ -53,6 +54,25 @@ void init_model(ecg::Model& model, const ecg::LoadedCheckpoint& ck, TrainCli& c,
                                        {"head_reinitialised", r.head_reinitialised},
                                        {"freeze", c.train.freeze},
                                        {"freeze_bn", c.train.freeze_bn}};
+}
+
+// --profile: the report, trace and files of the one step the trainer
+// recorded (global step c.profile_step), or a note that the run was shorter.
+void write_train_profile(const TrainCli& c, ecg::Module& model, const ecg::ProfilePeaks& peaks,
+                         int image_size) {
+  namespace fs = std::filesystem;
+  if (ecg::Profiler::instance().steps() == 0) {
+    std::fprintf(stderr, "--profile: step %d did not run in this session; nothing traced\n",
+                 c.profile_step);
+    return;
+  }
+  ecg::cli::ProfileOutputs out;
+  out.trace = (fs::path(c.train.out_dir) / "trace.json").string();
+  out.rows = c.profile_out;
+  out.roofline = c.roofline;
+  ecg::cli::write_profile_outputs(peaks, ecg::cli::layer_shapes(model, c.train.batch, image_size),
+                                  out, c.profile_step,
+                                  c.model + " training step " + std::to_string(c.profile_step));
 }
 
 // Several ranks on one machine share its cores: without --threads each takes
@@ -159,15 +179,16 @@ int train_command(TrainCli c, int epochs_override, bool model_given, bool size_g
       c.train.class_weights.push_back(
           static_cast<float>(total / (counts.size() * std::max(1.0, v))));
   }
-  if (c.profile) Profiler::instance().enable(true);
+  ProfilePeaks peaks;
+  if (c.profile) {
+    ecg::cli::check_profile_outputs({"", c.profile_out, c.roofline});
+    // The probes measure this CPU: on another device a percentage of them would mislead.
+    if (cli::selected_device().type == DeviceType::CPU) peaks = cli::measure_profile_peaks();
+    c.train.profile_step = c.profile_step;
+  }
   install_interrupt_handler(/*also_sigterm=*/collective().size() > 1);
   TrainResult r = train(*model, *splits.train, splits.val.get(), c.train, resume);
-  if (c.profile && writer) {
-    std::fprintf(stderr, "%s", Profiler::instance().report().c_str());
-    std::string trace = (fs::path(c.train.out_dir) / "trace.json").string();
-    Profiler::instance().write_chrome_trace(trace, 0);
-    std::fprintf(stderr, "Chrome trace of step 1: %s\n", trace.c_str());
-  }
+  if (c.profile && writer) write_train_profile(c, *model, peaks, data.image_size);
   // Ctrl-C: the state is saved; 128 + SIGINT tells scripts the run did not finish.
   if (r.interrupted) return 130;
   if (!writer) return 0;
@@ -200,8 +221,9 @@ void run_train(const TrainCli& c, int epochs_override, bool model_given, bool si
 // the run's numbers.
 void check_resume_flags(const CLI::App& sub) {
   static const std::set<std::string> accepted = {
-      "",          "--help",   "--resume",  "--epochs",    "--isa",
-      "--threads", "--device", "--profile", "--bucket-mb", "--param-check-every"};
+      "",           "--help",      "--resume",           "--epochs",       "--isa",
+      "--threads",  "--device",    "--profile",          "--profile-step", "--profile-out",
+      "--roofline", "--bucket-mb", "--param-check-every"};
   for (const CLI::Option* o : sub.get_options())
     ECG_CHECK(o->count() == 0 || accepted.count(o->get_name()), "--resume: ", o->get_name(),
               " is taken from the saved run (train_config.json) and cannot be changed; with "
@@ -265,7 +287,19 @@ void ecg_cli_train(CLI::App& app) {
       "trains only the head (fc).\n"
       "Data parallel on N processes (docs/distributed.md): mpirun -np N ecgcnn train ... ; "
       "--batch stays the global batch, split across the ranks.");
-  sub->add_flag("--profile", c.profile, "time every op; print tables and write a Chrome trace");
+  auto* profile_flag =
+      sub->add_flag("--profile", c.profile,
+                    "time one step (--profile-step) per layer and op; print the table and write a "
+                    "Chrome trace of that step to OUT/trace.json");
+  sub->add_option("--profile-step", c.profile_step, "with --profile: the global step traced")
+      ->check(CLI::Range(1, 1 << 30))
+      ->capture_default_str()
+      ->needs(profile_flag);
+  sub->add_option("--profile-out", c.profile_out,
+                  "with --profile: per-layer rows to FILE.json or FILE.csv")
+      ->needs(profile_flag);
+  sub->add_option("--roofline", c.roofline, "with --profile: a roofline picture to FILE.svg")
+      ->needs(profile_flag);
   sub->add_flag("--sync-bn", c.train.sync_bn,
                 "under mpirun: BatchNorm statistics over the whole global batch, so N ranks train "
                 "what one process trains at the same --batch; without it each rank normalises with "

@@ -17,6 +17,9 @@ struct TrainSettings {
   int image_size = 0;     // 0 = the model's study default
   bool no_augment = false, flip = false, no_oversample = false, class_weighted = false;
   bool profile = false;
+  int profile_step = 1;     // --profile-step: the one step traced
+  std::string profile_out;  // --profile-out FILE.json|.csv
+  std::string roofline;     // --roofline FILE.svg
 };
 
 // The JSON written to train_config.json (the data folder made absolute, so

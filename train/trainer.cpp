@@ -12,6 +12,7 @@
 
 #include "core/autograd.h"
 #include "core/collective.h"
+#include "core/profiler.h"
 #include "models/checkpoint.h"
 #include "models/safetensors.h"
 #include "optim/lr_schedule.h"
@@ -355,27 +356,53 @@ struct TrainRun {
 // non-finite value; adds the batch to the epoch's loss and accuracy.
 void TrainRun::step(const Batch& b) {
   const int C = classes;
+  // The profiled step alone is recorded: its report and trace are that step.
+  Profiler& prof = Profiler::instance();
+  const bool profiled = opt.profile_step > 0 && global_step + 1 == opt.profile_step;
+  if (opt.profile_step > 0) {  // otherwise the profiler is the caller's
+    prof.enable(profiled);
+    prof.set_step(static_cast<int>(global_step + 1));
+  }
+  const double t0 = prof.now_us();
   Tensor logits = model(b.images.to(device));
-  Tensor loss = softmax_cross_entropy(logits, one_hot(b.labels, C), class_weight);
-  Tensor reg = model.regularization_loss();
-  Tensor total = reg.defined() ? add(loss, reg) : loss;
+  Tensor loss, total;
+  {
+    LayerScope scope("loss", LayerScope::Absolute);
+    loss = softmax_cross_entropy(logits, one_hot(b.labels, C), class_weight);
+    Tensor reg = model.regularization_loss();
+    total = reg.defined() ? add(loss, reg) : loss;
+  }
   const double loss_v = loss.item();
   if (!std::isfinite(total.item()))
     fail("training diverged at step ", global_step + 1, " (epoch ", s.epoch + 1, ", batch ",
          s.next_batch + 1, "): loss is ", total.item(), "; first non-finite values in ",
          locate_non_finite(model, b.images), ". Try a lower --lr.");
   backward(total, b);
-  check_finite(model, /*gradients=*/true, "before the optimizer step", global_step + 1, s.epoch + 1,
-               s.next_batch + 1);
-  if (opt.clip_norm > 0) clip_grad_norm(frozen.trainable(), opt.clip_norm);
-  optim.step();
-  model.zero_grad();
+  {
+    LayerScope scope("(finite checks)", LayerScope::Absolute);
+    check_finite(model, /*gradients=*/true, "before the optimizer step", global_step + 1,
+                 s.epoch + 1, s.next_batch + 1);
+  }
+  {
+    PhaseScope phase("update");
+    LayerScope scope("optimizer", LayerScope::Absolute);
+    if (opt.clip_norm > 0) clip_grad_norm(frozen.trainable(), opt.clip_norm);
+    optim.step();
+    model.zero_grad();
+  }
   ++global_step;
-  check_finite(model, /*gradients=*/false, "after the optimizer step", global_step, s.epoch + 1,
-               s.next_batch + 1);
+  {
+    LayerScope scope("(finite checks)", LayerScope::Absolute);
+    check_finite(model, /*gradients=*/false, "after the optimizer step", global_step, s.epoch + 1,
+                 s.next_batch + 1);
+  }
   if (opt.param_check_every > 0 && global_step % opt.param_check_every == 0)
     check_parameters_agree(frozen.trainable(), global_step);
   if (parallel) inject_test_fault(global_step);
+  if (profiled) {
+    prof.record_step(static_cast<int>(global_step), t0, prof.now_us() - t0);
+    prof.enable(false);
+  }
   const Tensor logits_host = logits.to(Device::cpu());
   const float* lp = logits_host.data<float>();
   for (size_t k = 0; k < b.labels.size(); ++k) s.correct += argmax(lp + k * C, C) == b.labels[k];

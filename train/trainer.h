@@ -62,6 +62,9 @@ struct TrainOptions {
 #else
   int param_check_every = 100;
 #endif
+  // The one global step (1-based) the profiler records (core/profiler.h),
+  // when it is on: 0 records none.
+  int profile_step = 0;
   // Extra best-on-validation checkpoints restricted to the first h epochs
   // (best_e<h>.safetensors). Because the schedule and plateau rule depend only
   // on the epoch index and the history, the first h epochs of a longer run are
