@@ -177,11 +177,12 @@ TEST(DocsTrue, RunnableCommandsRunAsWritten) {
     EXPECT_EQ(status, 0) << doc << ": its runnable commands failed; output:\n"
                          << read_text((dir / "log.txt").string());
     if (status != 0) continue;
-    for (size_t i = 0; i < blocks.size(); ++i)
-      if (quoted(blocks, i))
-        EXPECT_EQ(read_text((dir / output_file(blocks[i])).string()), blocks[i + 1].text)
-            << doc << ":" << blocks[i + 1].line << " quotes output the command at line "
-            << blocks[i].line << " no longer prints";
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      if (!quoted(blocks, i)) continue;
+      EXPECT_EQ(read_text((dir / output_file(blocks[i])).string()), blocks[i + 1].text)
+          << doc << ":" << blocks[i + 1].line << " quotes output the command at line "
+          << blocks[i].line << " no longer prints";
+    }
     fs::remove_all(dir);
   }
 }
