@@ -76,8 +76,10 @@ BatchNorm::BatchNorm(int channels, double momentum, double eps, bool fuse_relu)
 }
 
 Tensor BatchNorm::forward(const Tensor& x) {
-  // --sync-bn in a data-parallel run: the statistics of every rank's shard.
-  if (is_training() && sync_batch_norm_enabled() && collective().size() > 1)
+  // --sync-bn: the statistics of every rank's shard, summed in double in rank
+  // order; one process with --sync-bn runs the same code (its own shard), so
+  // a run on N ranks and its one-process reference round alike.
+  if (is_training() && sync_batch_norm_enabled())
     return sync_batch_norm(x, *gamma_, *beta_, *mean_, *var_, opt_);
   return batch_norm(x, *gamma_, *beta_, *mean_, *var_, is_training(), opt_);
 }

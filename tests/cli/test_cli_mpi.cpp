@@ -135,8 +135,9 @@ bool same_bytes(const std::string& a, const std::string& b) {
 class MpiTrain : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    // The reference: one process, global batch 6 (16 images: 6, 6, 4).
-    const CliRun r = plain(train_args("one", 6));
+    // The reference: one process, global batch 6 (16 images: 6, 6, 4), with
+    // the sync-BN arithmetic (double sums; at one rank its own batch's).
+    const CliRun r = plain(train_args("one", 6) + " --sync-bn");
     ASSERT_EQ(r.code, 0) << r.err;
   }
 };
@@ -185,11 +186,14 @@ TEST(MpiInfo, InfoNamesTheMpiLibrary) {
 // One rank under mpirun is the one-process run: the same checkpoint bytes
 // and the same final tensors (the state differs only in wall-clock times).
 TEST_F(MpiTrain, OneRankUnderMpirunIsTheSameBytes) {
+  // Both without --sync-bn: the trainer's ordinary batch norm.
+  const CliRun p = plain(train_args("plain", 6));
+  ASSERT_EQ(p.code, 0) << p.err;
   const CliRun r = mpirun(1, train_args("np1", 6));
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(
-      same_bytes(data_dir() + "/one/best.safetensors", data_dir() + "/np1/best.safetensors"));
-  expect_close("one", "np1", 0.0);
+      same_bytes(data_dir() + "/plain/best.safetensors", data_dir() + "/np1/best.safetensors"));
+  expect_close("plain", "np1", 0.0);
 }
 
 // A rank killed mid-run (as by a crashed node): the others do not hang;
