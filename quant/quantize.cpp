@@ -23,12 +23,21 @@ QParams choose_qparams(float lo, float hi) {
   return QParams{scale, static_cast<int32_t>(std::min(127L, std::max(-128L, z)))};
 }
 
+// One image row per work item, channel by channel, so the reads of each
+// channel plane run contiguously; the network input of a 224 px image is
+// 150 k values, which one thread converts in a few hundred microseconds.
 void quantize_nchw_to_nhwc(const float* x, int N, int C, int H, int W, QParams p, int8_t* y) {
   const int64_t hw = static_cast<int64_t>(H) * W;
-  for (int n = 0; n < N; ++n)
-    for (int64_t i = 0; i < hw; ++i)
-      for (int c = 0; c < C; ++c)
-        y[(n * hw + i) * C + c] = quantize_value(x[(static_cast<int64_t>(n) * C + c) * hw + i], p);
+  const int64_t rows = static_cast<int64_t>(N) * H;
+#pragma omp parallel for schedule(static) if (rows * W * C >= (1 << 16))
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t n = row / H, h = row % H;
+    int8_t* out = y + (n * hw + h * W) * C;
+    for (int c = 0; c < C; ++c) {
+      const float* in = x + (n * C + c) * hw + h * W;
+      for (int w = 0; w < W; ++w) out[static_cast<int64_t>(w) * C + c] = quantize_value(in[w], p);
+    }
+  }
 }
 
 void dequantize_nhwc_to_nchw(const int8_t* x, int N, int C, int H, int W, QParams p, float* y) {

@@ -28,8 +28,19 @@ struct QParams {
 // (treated as 0).
 QParams choose_qparams(float lo, float hi);
 
+// Rounds half to even, as std::nearbyint does in the default rounding mode,
+// without the library call: below 2^22 in magnitude, adding 1.5 * 2^23 puts
+// the value where floats are spaced 1 apart, so the addition itself rounds
+// (to nearest, ties to even) and the subtraction is exact. Needs IEEE float
+// arithmetic without -ffast-math (the build never uses it).
+inline float round_half_even(float v) {
+  constexpr float kMagic = 12582912.f;  // 1.5 * 2^23
+  if (!(std::fabs(v) < 4194304.f)) return std::nearbyint(v);
+  const float t = v + kMagic;
+  return t - kMagic;
+}
 inline int8_t quantize_value(float x, QParams p) {
-  const float q = std::nearbyint(x / p.scale) + static_cast<float>(p.zero_point);
+  const float q = round_half_even(x / p.scale) + static_cast<float>(p.zero_point);
   return static_cast<int8_t>(q < -128.f ? -128.f : (q > 127.f ? 127.f : q));
 }
 inline float dequantize_value(int8_t q, QParams p) {

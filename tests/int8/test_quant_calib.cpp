@@ -32,6 +32,24 @@ TEST(Quantize, QParamsRepresentZeroExactly) {
   EXPECT_EQ(choose_qparams(0.f, 6.f).zero_point, -128);  // ReLU output uses all 256 levels
 }
 
+// quantize_value rounds without the library call; it must give nearbyint's
+// result (round half to even) everywhere: ties, both signs, near the 2^22
+// switch-over, beyond it, and at random.
+TEST(Quantize, RoundHalfEvenMatchesNearbyint) {
+  std::vector<float> v;
+  for (int i = -4000; i <= 4000; ++i) v.push_back(i * 0.25f);  // every tie of [-1000, 1000]
+  for (float base : {4194304.f, 8388608.f, 16777216.f, 1e9f})
+    for (float d : {-2.5f, -1.5f, -0.5f, 0.f, 0.5f, 1.5f, 2.5f}) {
+      v.push_back(base + d);
+      v.push_back(-base + d);
+      v.push_back(std::nextafter(base, 0.f) + d);
+    }
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> big(-1e6f, 1e6f), small(-300.f, 300.f);
+  for (int i = 0; i < 200000; ++i) v.push_back(i % 2 ? big(rng) : small(rng));
+  for (float x : v) ASSERT_EQ(ecg::quant::round_half_even(x), std::nearbyint(x)) << "x = " << x;
+}
+
 TEST(Quantize, DegenerateRangesGiveFiniteScales) {
   for (auto lohi : std::vector<std::pair<float, float>>{
            {0.f, 0.f}, {4.f, 4.f}, {-2.f, -2.f}, {NAN, 1.f}, {-INFINITY, INFINITY}}) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "kernels/cpu/int8/int8_internal.h"
 #include "kernels/error.h"
@@ -230,12 +231,34 @@ AvgPoolInt8Params make_avg_pool_int8(const Pool2dShape& s, double s_in, int32_t 
   return p;
 }
 
+// The reference's sums of (x - zp_in), taken channel-innermost: each window
+// tap adds one contiguous run of C bytes into C int32 sums, which the
+// compiler vectorises (the reference walks each channel's window with a
+// stride of C bytes). Integer sums do not depend on their order, so the
+// result is the reference's, bit for bit.
 void avg_pool_int8(const AvgPoolInt8Params& p, const int8_t* x, int8_t* y) {
   const Pool2dShape& s = p.shape;
-  const int64_t rows = static_cast<int64_t>(s.N) * s.P;
-#pragma omp parallel for schedule(static) num_threads(num_threads())
-  for (int64_t row = 0; row < rows; ++row)
-    ref::avg_pool_int8_row(p, x, y, static_cast<int>(row / s.P), static_cast<int>(row % s.P));
+  const int64_t outputs = static_cast<int64_t>(s.N) * s.P * s.Q;
+#pragma omp parallel num_threads(num_threads())
+  {
+    std::vector<int32_t> sum(s.C);
+#pragma omp for schedule(static)
+    for (int64_t o = 0; o < outputs; ++o) {
+      const int n = static_cast<int>(o / (static_cast<int64_t>(s.P) * s.Q));
+      const int p_out = static_cast<int>(o / s.Q % s.P), q_out = static_cast<int>(o % s.Q);
+      std::fill(sum.begin(), sum.end(), 0);
+      int32_t count = 0;
+      for_each_window_tap(s, p_out, q_out, [&](int, int, int h, int v) {
+        const int8_t* in = x + ((static_cast<int64_t>(n) * s.H + h) * s.W + v) * s.C;
+        for (int c = 0; c < s.C; ++c) sum[c] += in[c];
+        ++count;
+      });
+      const int32_t zp_total = count * p.zp_in;
+      int8_t* out = y + o * s.C;
+      for (int c = 0; c < s.C; ++c)
+        out[c] = requantize(sum[c] - zp_total, p.requant_by_count[count], p.zp_out, p.qmin, p.qmax);
+    }
+  }
 }
 
 void add_int8(int64_t n, const int8_t* a, const int8_t* b, const AddRequant& p, int8_t* y) {
