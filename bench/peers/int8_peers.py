@@ -437,6 +437,9 @@ def run_ncnn(a, work, peers, size, calib, x, ref, report):
         return
     ver = ncnn.__version__ + " (pnnx conversion)"
     if want_q:
+        print("# ncnn int8: written by bench/peers/ncnn_int8.py in ncnn2int8's format (MinMax input scales, "
+              "per-channel weights): the ncnn wheel ships no ncnn2table/ncnn2int8 and apt has no ncnn package",
+              file=sys.stderr)
         qrun, _ = ncnn_runner(ncnn, qfiles, x, a.threads, False)
         report("ncnn int8 (per-channel s8 weights, ncnn2int8 format)", ver, qrun,
                {"model_bytes": os.path.getsize(qfiles[1]), "logits_rel_err_vs_float": rel_err(qrun(), ref)})
