@@ -27,6 +27,9 @@
 #               a VNNI machine (use a --weight-bits 7 model for the maddubs
 #               path); the peers keep this CPU's full instruction set
 #   PEERS       int8_peers.py --peers list (default: all seven)
+#   KEEP        a folder that receives the raw results (ecg.jsonl, peers.jsonl,
+#               profile.json, peers.err); int8_table.py KEEP INT8_MODEL reprints
+#               the tables
 # Example (ResNet-11 at 224 px, 2 threads, ~6-8 minutes on 2 idle cores):
 #   PY=/tmp/peers/bin/python THREADS=2 ROUNDS=2 bench/peers/int8_compare.sh \
 #       build/tools/ecgcnn run/best.safetensors w8.int8
@@ -95,3 +98,7 @@ done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep -h '^#' "$OUT/peers.err" | sort -u || true
 "$PY" "$HERE/int8_table.py" "$OUT" "$Q"
+if [ -n "${KEEP:-}" ]; then
+  mkdir -p "$KEEP"
+  cp "$OUT"/*.jsonl "$OUT"/profile.json "$OUT"/profile_run.json "$OUT"/peers.err "$KEEP"/
+fi

@@ -15,12 +15,16 @@ def load_lines(path):
     return [json.loads(l) for l in open(path) if l.strip()] if os.path.exists(path) else []
 
 
-def engine_rows(ecg, peers):
-    """{batch: {engine: {round: (ms per image, p99 per image, is_int8, is_peer)}}}"""
+def engine_rows(ecg, peers, variants):
+    """{batch: {engine: {round: (ms per image, p99 per image, is_int8, is_peer)}}};
+    variants: the int8 convolution variants the profiled run used (avx2-maddubs...)."""
     rows = {}
     for e in ecg:
         b = e["batch"]
-        name = ("ecgcnn int8 (%s)" % e["int8_kernel"] if e["mode"] == "int8" else "ecgcnn float (%s)" % e["isa"])
+        kernel = e.get("int8_kernel", "")
+        if variants and variants != [kernel]:
+            kernel += ": " + ", ".join(variants)
+        name = ("ecgcnn int8 (%s)" % kernel if e["mode"] == "int8" else "ecgcnn float (%s)" % e["isa"])
         rows.setdefault(b, {}).setdefault(name, {})[e["round"]] = (
             e["ms_per_step"] / b, e["p99_ms"] / b, e["mode"] == "int8", False)
     for p in peers:
@@ -74,9 +78,10 @@ def print_batch(b, by_engine, gop, peaks):
 
 
 def print_profile(out):
+    """Prints the peaks and the summed convolutions; returns (peaks, kernel variants)."""
     path = os.path.join(out, "profile.json")
     if not os.path.exists(path):
-        return {}
+        return {}, []
     prof = json.load(open(path))
     peaks = prof.get("peaks", {})
     run = load_lines(os.path.join(out, "profile_run.json"))
@@ -85,28 +90,28 @@ def print_profile(out):
           "fp32 %.0f GFLOP/s (%s)" % (peaks.get("int8_gops", 0), peaks.get("int8_instructions", "?"),
                                       peaks.get("fp32_gflops", 0), peaks.get("fp32_instructions", "?")))
     convs = [r for r in prof.get("rows", []) if r.get("int8") and r.get("flops", 0) > 0 and r["layer"] != "fc"]
+    kernels = sorted({r["kernel"] for r in convs})
     if convs and peaks.get("int8_gops"):
         ops = sum(r["flops"] for r in convs)
         ms = sum(r["ms"] for r in convs)
         rate = ops / (ms / 1000) / 1e9
-        kernels = sorted({r["kernel"] for r in convs})
         print("# ecgcnn int8 convolutions summed, one profiled step at batch %s: %.1f ms, %.0f GOP/s, "
               "%.1f %% of the int8 peak (kernels: %s)" % (batch, ms, rate, 100 * rate / peaks["int8_gops"],
                                                           ", ".join(kernels)))
-    return peaks
+    return peaks, kernels
 
 
 def main():
     out, qpath = sys.argv[1], sys.argv[2]
     ecg = load_lines(os.path.join(out, "ecg.jsonl"))
     peers = load_lines(os.path.join(out, "peers.jsonl"))
-    peaks = print_profile(out)
+    peaks, variants = print_profile(out)
     gop = peers[0]["gop"] if peers else 0.0
     if not gop:
         prof = json.load(open(os.path.join(out, "profile.json")))
         run = load_lines(os.path.join(out, "profile_run.json"))
         gop = sum(r["flops"] for r in prof["rows"] if r.get("int8")) / 1e9 / run[0]["batch"]
-    for b, by_engine in sorted(engine_rows(ecg, peers).items()):
+    for b, by_engine in sorted(engine_rows(ecg, peers, variants).items()):
         print_batch(b, by_engine, gop, peaks)
     print("\nGOP per image: %.3f (2 x multiply-adds of the convolutions and the dense layer)" % gop)
     for peer, version in sorted({(p["peer"], p["version"]) for p in peers}):
