@@ -30,15 +30,18 @@
 #   KEEP        a folder that receives the raw results (ecg.jsonl, peers.jsonl,
 #               profile.json, peers.err); int8_table.py KEEP INT8_MODEL reprints
 #               the tables
-# Example (ResNet-11 at 224 px, 2 threads, ~6-8 minutes on 2 idle cores):
+# Example (ResNet-11 at 224 px, 2 threads, about 5-7 minutes on 2 idle
+# cores (estimated from runs under load)):
 #   PY=/tmp/peers/bin/python THREADS=2 ROUNDS=2 bench/peers/int8_compare.sh \
 #       build/tools/ecgcnn run/best.safetensors w8.int8
 #   ECG_ISA=avx2 ... bench/peers/int8_compare.sh build/tools/ecgcnn run/best.safetensors w7.int8
 # The image size is the checkpoint's (the int8 model must match it).
 set -euo pipefail
-ECG=${1:?path to ecgcnn}
-CK=${2:?float checkpoint (.safetensors)}
-Q=${3:?int8 model from ecgcnn quantize}
+if [ $# -ne 3 ]; then
+  echo "usage: int8_compare.sh ECGCNN CHECKPOINT.safetensors INT8_MODEL (see the comment at the top)" >&2
+  exit 2
+fi
+ECG=$1 CK=$2 Q=$3
 PY=${PY:-/tmp/peers/bin/python}
 RUNS=${RUNS:-60}
 ROUNDS=${ROUNDS:-2}
