@@ -1,91 +1,107 @@
 #!/usr/bin/env bash
-# ecgcnn INT8 against ecgcnn float, ONNX Runtime static INT8 (QDQ) and
-# LiteRT INT8 on the same ResNet checkpoint, batch 1, all cores, in one run:
-# the rounds interleave the engines so that a change in the machine's load
-# hits all of them, and the table gives per-round ratios. Also prints the
-# machine's int8 (vpdpbusd) peak measured by bench_int8 when it is given.
-# ecgcnn runs twice per round, with OpenMP's default (active, spinning) wait
-# policy and with OMP_WAIT_POLICY=passive: on a machine shared with other
-# jobs, threads spinning at a barrier while a sibling is descheduled cost
-# ecgcnn 5-7x (ONNX Runtime is also timed with its spinning off).
+# ecgcnn INT8 against ecgcnn float, ONNX Runtime static INT8 (QDQ, with and
+# without spinning), LiteRT INT8 and ncnn INT8 and float32, on the same ResNet
+# checkpoint, at batch 1 and batch N, in one run: the rounds interleave the
+# engines so that a change in the machine's load hits all of them, and the
+# tables give per-round ratios of ecgcnn int8 against the fastest int8 peer.
+# Every engine runs with OMP_WAIT_POLICY=passive (threads spinning at a
+# barrier while a sibling is descheduled cost ecgcnn 5-7x on a shared
+# machine, ncnn's libgomp likewise); ONNX Runtime's own pool is timed with
+# and without spinning.
+#
+# The int8 peak is ecgcnn's own probe (`bench --profile`, the instructions of
+# the int8 kernel ECG_ISA selects, per-thread CPU time summed over THREADS
+# threads); that same profiled run at batch N gives GOP/s and % of peak of
+# ecgcnn's convolutions summed.
 #
 # Usage:
-#   bench/peers/int8_compare.sh ECGCNN CHECKPOINT INT8_MODEL [BENCH_INT8]
-# Environment: PY (python with the peer packages, default
-# /tmp/peers-venv/bin/python; see int8_peers.py), RUNS (timed runs per engine
-# and round, default 100), ROUNDS (default 2), THREADS (default: all cores).
+#   bench/peers/int8_compare.sh ECGCNN CHECKPOINT INT8_MODEL
+# Environment:
+#   PY          python with the peer packages (default /tmp/peers/bin/python)
+#   THREADS     threads of every engine (default: all cores)
+#   ROUNDS      alternated rounds (default 2)
+#   RUNS        timed runs per engine and round at batch 1 (default 60)
+#   BATCH       the second batch size (default 16); BATCH_RUNS timed runs
+#               of it (default 6)
+#   ECG_ISA     passed to ecgcnn only, e.g. avx2 to time the AVX2 kernels on
+#               a VNNI machine (use a --weight-bits 7 model for the maddubs
+#               path); the peers keep this CPU's full instruction set
+#   PEERS       int8_peers.py --peers list (default: all seven)
+#   KEEP        a folder that receives the raw results (ecg.jsonl, peers.jsonl,
+#               profile.json, peers.err); int8_table.py KEEP INT8_MODEL reprints
+#               the tables
+# Example (ResNet-11 at 224 px, 2 threads, about 5-7 minutes on 2 idle
+# cores (estimated from runs under load)):
+#   PY=/tmp/peers/bin/python THREADS=2 ROUNDS=2 bench/peers/int8_compare.sh \
+#       build/tools/ecgcnn run/best.safetensors w8.int8
+#   ECG_ISA=avx2 ... bench/peers/int8_compare.sh build/tools/ecgcnn run/best.safetensors w7.int8
 # The image size is the checkpoint's (the int8 model must match it).
 set -euo pipefail
-ECG=${1:?path to ecgcnn}
-CK=${2:?float checkpoint (.safetensors)}
-Q=${3:?int8 model from ecgcnn quantize}
-PEAK_BIN=${4:-}
-PY=${PY:-/tmp/peers-venv/bin/python}
-RUNS=${RUNS:-100}
+if [ $# -ne 3 ]; then
+  echo "usage: int8_compare.sh ECGCNN CHECKPOINT.safetensors INT8_MODEL (see the comment at the top)" >&2
+  exit 2
+fi
+ECG=$1 CK=$2 Q=$3
+PY=${PY:-/tmp/peers/bin/python}
+RUNS=${RUNS:-60}
 ROUNDS=${ROUNDS:-2}
+BATCH=${BATCH:-16}
+BATCH_RUNS=${BATCH_RUNS:-6}
 THREADS=${THREADS:-$(nproc)}
+PEERS=${PEERS:-ort-int8,ort-int8-nospin,tflite-int8,ncnn-int8,ort-float,tflite-float,ncnn-float}
 HERE=$(cd "$(dirname "$0")" && pwd)
+for f in "$ECG" "$CK" "$Q" "$PY"; do
+  [ -e "$f" ] || { echo "int8_compare.sh: $f does not exist" >&2; exit 1; }
+done
 OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+trap 'exit 130' INT
+export OMP_WAIT_POLICY=passive
+ISA=${ECG_ISA:-}
+unset ECG_ISA  # the peers never read it; ecgcnn gets it per call below
+ecg() { ECG_ISA=$ISA "$ECG" "$@"; }
+[ -n "$ISA" ] || ecg() { "$ECG" "$@"; }
 SIZE=$("$PY" -c "
 import json, struct, sys
 f = open(sys.argv[1], 'rb'); n = struct.unpack('<Q', f.read(8))[0]
 print(json.loads(json.loads(f.read(n))['__metadata__']['ecgcnn'])['image_size'])" "$CK")
 
-echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $THREADS threads, ${SIZE}px, batch 1, $RUNS runs x $ROUNDS rounds"
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $THREADS threads, ${SIZE}px, batch 1 ($RUNS runs) and" \
+  "batch $BATCH ($BATCH_RUNS runs), $ROUNDS rounds, OMP_WAIT_POLICY=passive"
 echo "# cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "# int8 model: $Q; ECG_ISA for ecgcnn: ${ISA:-(unset: the best this CPU has)}"
+[ -n "$ISA" ] && echo "# the peers are not restricted by ECG_ISA: they use this CPU's full instruction set"
 echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-if [ -n "$PEAK_BIN" ]; then
-  ECG_BENCH_THREADS=$THREADS "$PEAK_BIN" --benchmark_filter=NONE 2>/dev/null | head -1 | sed 's/^/# /' |
-    tee "$OUT/peak.txt"
-fi
+# ecgcnn's peak probe and its per-layer profile at batch N (one profiled step).
+ecg bench --threads "$THREADS" --mode int8 --int8-model "$Q" --batch "$BATCH" --steps 1 --warmup 1 \
+  --profile --profile-out "$OUT/profile.json" --trace "$OUT/trace.json" --json >"$OUT/profile_run.json" \
+  2>"$OUT/profile.err" || { cat "$OUT/profile.err" >&2; exit 1; }
+# Build and check every peer model once (ONNX, QDQ, LiteRT per batch, pnnx -> ncnn, ncnn int8).
+for b in 1 "$BATCH"; do
+  "$PY" "$HERE/int8_peers.py" --checkpoint "$CK" --threads "$THREADS" --batch "$b" --peers "$PEERS" \
+    --build-only --workdir "$OUT/models" 2>>"$OUT/peers.err" >/dev/null ||
+    { tail -5 "$OUT/peers.err" >&2; exit 1; }
+done
 for round in $(seq "$ROUNDS"); do
-  for policy in active passive; do
-    for mode in infer int8; do
+  for b in 1 "$BATCH"; do
+    runs=$RUNS warm=5
+    [ "$b" = 1 ] || { runs=$BATCH_RUNS; warm=2; }
+    for mode in int8 infer; do
       extra=()
       [ "$mode" = int8 ] && extra=(--int8-model "$Q")
-      OMP_WAIT_POLICY=$policy "$ECG" bench --threads "$THREADS" --model resnet11 --mode "$mode" \
-        "${extra[@]}" --batch 1 --image-size "$SIZE" --steps "$RUNS" --warmup 10 --json |
-        sed "s/^{/{\"round\": $round, \"wait\": \"$policy\", /" >>"$OUT/ecg.jsonl"
+      ecg bench --threads "$THREADS" --model resnet11 --mode "$mode" "${extra[@]}" --batch "$b" \
+        --image-size "$SIZE" --steps "$runs" --warmup "$warm" --json |
+        sed "s/^{/{\"round\": $round, /" >>"$OUT/ecg.jsonl"
     done
+    "$PY" "$HERE/int8_peers.py" --checkpoint "$CK" --threads "$THREADS" --batch "$b" --runs "$runs" \
+      --warmup "$warm" --peers "$PEERS" --json --workdir "$OUT/models" 2>>"$OUT/peers.err" |
+      sed "s/^{/{\"round\": $round, /" >>"$OUT/peers.jsonl"
   done
-  "$PY" "$HERE/int8_peers.py" --checkpoint "$CK" --threads "$THREADS" --runs "$RUNS" --json \
-    --workdir "$OUT/models" 2>"$OUT/peers.err" | sed "s/^{/{\"round\": $round, /" >>"$OUT/peers.jsonl"
 done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep -h '^#' "$OUT/peers.err" | sort -u || true
-"$PY" - "$OUT" "$Q" <<'EOF'
-import json, os, re, sys
-out, qpath = sys.argv[1], sys.argv[2]
-ecg = [json.loads(l) for l in open(os.path.join(out, "ecg.jsonl"))]
-peers = [json.loads(l) for l in open(os.path.join(out, "peers.jsonl"))]
-peak = 0.0
-if os.path.exists(os.path.join(out, "peak.txt")):
-    m = re.search(r"peak ([0-9.]+) GOP/s", open(os.path.join(out, "peak.txt")).read())
-    peak = float(m.group(1)) if m else 0.0
-gop = peers[0]["gop"]
-rows = {}
-for e in ecg:
-    name = ("ecgcnn int8 (%s)" % e["int8_kernel"] if e["mode"] == "int8" else
-            "ecgcnn float (%s)" % e["isa"]) + ", OMP wait " + e["wait"]
-    rows.setdefault(name, {})[e["round"]] = (e["ms_per_step"], e["p99_ms"])
-for p in peers:
-    rows.setdefault("%s %s" % (p["peer"], p["version"]), {})[p["round"]] = (p["ms"], p["p99_ms"])
-int8_name = [n for n in rows if n.startswith("ecgcnn int8") and n.endswith("passive")][0]
-rounds = sorted(rows[int8_name])
-print("| engine | " + " | ".join("round %d ms (p99)" % r for r in rounds) +
-      " | GOP/s (best round) | % of int8 peak | ecgcnn int8 (passive) speed-up, per round |")
-print("|---|" + "---|" * (len(rounds) + 3))
-for name, by in rows.items():
-    best = min(v[0] for v in by.values())
-    ratios = ", ".join("%.2fx" % (by[r][0] / rows[int8_name][r][0]) for r in rounds if r in by)
-    pct = "%.1f %%" % (100 * gop / (best / 1000) / peak) if peak else "-"
-    print("| %s | %s | %.0f | %s | %s |" % (name, " | ".join("%.2f (%.2f)" % by[r] if r in by else "-" for r in rounds),
-                                          gop / (best / 1000), pct, ratios))
-print("\nGOP per image: %.3f (2 x multiply-adds of the convolutions and the dense layer)" % gop)
-for p in peers:
-    if "model_bytes" in p and p["round"] == rounds[0]:
-        print("%s: model file %d bytes, logits max relative error vs float %.3f" %
-              (p["peer"], p["model_bytes"], p["logits_rel_err_vs_float"]))
-print("ecgcnn int8 model file: %d bytes" % os.path.getsize(qpath))
-EOF
-rm -rf "$OUT"
+"$PY" "$HERE/int8_table.py" "$OUT" "$Q"
+if [ -n "${KEEP:-}" ]; then
+  mkdir -p "$KEEP"
+  cp "$OUT"/*.jsonl "$OUT"/profile.json "$OUT"/profile_run.json "$OUT"/peers.err "$KEEP"/
+fi
