@@ -15,7 +15,6 @@
 // by the size of the gradient, so a rounding difference in a gradient near
 // zero becomes a difference of up to lr in the update.)
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <chrono>
 #include <cmath>
@@ -58,17 +57,10 @@ std::string train_args(const std::string& out, int batch) {
 
 // `mpirun -np N ecgcnn ARGS`, stdout and stderr together.
 CliRun mpirun(int ranks, const std::string& args, const std::string& env = "") {
-  const std::string cmd = "env ECG_CACHE_DIR=" + data_dir() + "/cache OMP_WAIT_POLICY=passive " +
-                          env + " " + ECG_MPIEXEC + " --allow-run-as-root --oversubscribe -np " +
-                          std::to_string(ranks) + " " + ECG_CLI_PATH + " " + args + " 2>&1";
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  const std::string launcher = "env ECG_CACHE_DIR=" + data_dir() +
+                               "/cache OMP_WAIT_POLICY=passive " + env + " " + ECG_MPIEXEC +
+                               " --allow-run-as-root --oversubscribe -np " + std::to_string(ranks);
+  return ecg::cli_test::run_launched(launcher, args, /*stderr_to_out=*/true);
 }
 
 CliRun plain(const std::string& args) {
