@@ -1,6 +1,9 @@
 #include "core/collective.h"
 
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 namespace ecg {
 
@@ -10,6 +13,11 @@ std::unique_ptr<Collective>& installed() {
   return c;
 }
 bool g_sync_bn = false;
+double g_timeout_s = 0;
+std::string& activity() {
+  static std::string a = "before the first step";
+  return a;
+}
 }  // namespace
 
 void Collective::abort(int code) {
@@ -31,6 +39,43 @@ bool sync_batch_norm_enabled() {
 }
 void set_sync_batch_norm(bool on) {
   g_sync_bn = on;
+}
+
+void set_collective_timeout(double seconds) {
+  g_timeout_s = seconds;
+}
+double collective_timeout() {
+  return g_timeout_s;
+}
+void set_collective_activity(std::string what) {
+  activity() = std::move(what);
+}
+const std::string& collective_activity() {
+  return activity();
+}
+
+void wait_with_watchdog(const std::function<bool()>& finished, const char* operation) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  // Spin at first, as MPI_Wait does (a reduction usually ends within
+  // microseconds of the slowest rank's arrival); after 10 ms of waiting,
+  // poll every 200 us so that a long wait leaves the core to the others.
+  for (int64_t polls = 0; !finished(); ++polls) {
+    if (polls % 64 != 63) continue;
+    const double waited = std::chrono::duration<double>(Clock::now() - start).count();
+    if (g_timeout_s > 0 && waited > g_timeout_s) abort_stuck_collective(operation, waited);
+    if (waited > 0.01) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+void abort_stuck_collective(const char* operation, double waited_seconds) {
+  std::fprintf(stderr,
+               "ecgcnn: error: rank %d: data parallel: %s at %s: no progress for %.1f s "
+               "(--mpi-timeout %g): another rank is hung, stopped or far slower; stopping every "
+               "rank\n",
+               collective().rank(), operation, activity().c_str(), waited_seconds, g_timeout_s);
+  collective().abort(kCollectiveTimeoutExit);
+  std::_Exit(kCollectiveTimeoutExit);  // abort() does not return; this says so to the compiler
 }
 
 }  // namespace ecg

@@ -12,6 +12,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -48,6 +49,25 @@ class Collective {
   // rank, so that the others do not wait for it forever).
   [[noreturn]] virtual void abort(int code);
 };
+
+// The watchdog (train --mpi-timeout, docs/distributed.md). A rank that dies
+// is noticed by mpirun; one that hangs (an endless loop, SIGSTOP, a stuck
+// device) would keep the others waiting in a collective for ever. Every wait
+// of a collective for the other ranks therefore polls with a deadline of
+// collective_timeout() seconds (<= 0: no deadline, the default until `train`
+// starts its steps), and on expiry prints one line naming this rank, the
+// operation and the loop's activity, and ends every rank with
+// kCollectiveTimeoutExit.
+constexpr int kCollectiveTimeoutExit = 124;  // as timeout(1)'s
+void set_collective_timeout(double seconds);
+double collective_timeout();
+// What the loop is doing, for the watchdog's line: "step 17, gradient bucket 2 of 4".
+void set_collective_activity(std::string what);
+const std::string& collective_activity();
+// Calls `finished` (which tests a request and must let it progress) until it
+// returns true; past the timeout, abort_stuck_collective(operation).
+void wait_with_watchdog(const std::function<bool()>& finished, const char* operation);
+[[noreturn]] void abort_stuck_collective(const char* operation, double waited_seconds);
 
 // The process's collective; a single process until set_collective().
 Collective& collective();

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <thread>
 
 #include "core/autograd.h"
 #include "kernels/error.h"
@@ -64,8 +66,11 @@ GradientReducer::~GradientReducer() {
   if (overlap_) set_grad_ready_hook(nullptr);
 }
 
-void GradientReducer::begin_backward() {
+void GradientReducer::begin_backward(int64_t step) {
   if (buckets_.empty()) return;
+  step_ = step;
+  set_collective_activity("step " + std::to_string(step) + " (forward or backward)");
+  inject_test_hang(step);
   for (Bucket& b : buckets_) b.ready = 0, b.started = false, b.request = 0;
   std::fill(packed_.begin(), packed_.end(), false);
   next_to_start_ = 0;
@@ -121,15 +126,19 @@ void GradientReducer::finish() {
   in_backward_ = false;
   const double t0 = now_seconds();
   for (size_t k = 0; k < params_.size(); ++k) pack(k);
-  if (overlap_) {
-    start_ready_buckets();
-    for (Bucket& b : buckets_) collective().wait(b.request);
-  } else {
-    for (Bucket& b : buckets_) {
+  if (overlap_) start_ready_buckets();
+  for (size_t i = 0; i < buckets_.size(); ++i) {
+    set_collective_activity("step " + std::to_string(step_) + ", gradient bucket " +
+                            std::to_string(i + 1) + " of " + std::to_string(buckets_.size()));
+    Bucket& b = buckets_[i];
+    if (overlap_) {
+      collective().wait(b.request);
+    } else {
       collective().allreduce_sum(b.buffer.data(), b.buffer.size());
       ++reduced_;
     }
   }
+  set_collective_activity("after step " + std::to_string(step_) + "'s gradient reduction");
   wait_last_ = now_seconds() - t0;
   wait_total_ += wait_last_;
   for (size_t k = 0; k < params_.size(); ++k) {
@@ -188,20 +197,39 @@ bool any_rank(bool flag) {
   return v[0] > 0;
 }
 
-void inject_test_fault(int64_t step) {
+namespace {
+
+// ECG_TEST_RANK_FAULT=RANK:STEP:KIND when it names this rank and `step`: KIND, else "".
+std::string test_fault_for(int64_t step) {
   static const char* spec = std::getenv("ECG_TEST_RANK_FAULT");
-  if (!spec) return;
+  if (!spec) return "";
   int rank = -1;
   long long at = -1;
   char kind[16] = {0};
-  if (std::sscanf(spec, "%d:%lld:%15s", &rank, &at, kind) != 3) return;
-  if (rank != collective().rank() || at != step) return;
-  if (std::string(kind) == "kill") std::raise(SIGKILL);
-  if (std::string(kind) == "term") {  // as mpirun does to every rank on Ctrl-C
+  if (std::sscanf(spec, "%d:%lld:%15s", &rank, &at, kind) != 3) return "";
+  if (rank != collective().rank() || at != step) return "";
+  return kind;
+}
+
+}  // namespace
+
+void inject_test_fault(int64_t step) {
+  const std::string kind = test_fault_for(step);
+  if (kind.empty() || kind == "hang") return;
+  if (kind == "kill") std::raise(SIGKILL);
+  if (kind == "term") {  // as mpirun does to every rank on Ctrl-C
     std::raise(SIGTERM);
     return;
   }
-  fail("ECG_TEST_RANK_FAULT: rank ", rank, " fails after step ", step, " (test fault)");
+  fail("ECG_TEST_RANK_FAULT: rank ", collective().rank(), " fails after step ", step,
+       " (test fault)");
+}
+
+void inject_test_hang(int64_t step) {
+  if (test_fault_for(step) != "hang") return;
+  // Alive but making no progress, and no MPI call: the others' waits must
+  // time out. mpirun's SIGTERM sets the trainer's flag only; its SIGKILL ends this.
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
 }
 
 }  // namespace ecg

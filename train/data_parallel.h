@@ -33,8 +33,9 @@ class GradientReducer {
   GradientReducer(const GradientReducer&) = delete;
   GradientReducer& operator=(const GradientReducer&) = delete;
 
-  // Call before backward: buckets start as their gradients are written.
-  void begin_backward();
+  // Call before backward of global step `step` (1-based; named by the
+  // watchdog's line): buckets start as their gradients are written.
+  void begin_backward(int64_t step);
   // Call after backward: starts what is left, waits, writes the sums back.
   void finish();
 
@@ -66,6 +67,7 @@ class GradientReducer {
   std::vector<bool> packed_;
   std::vector<Bucket> buckets_;
   size_t next_to_start_ = 0;
+  int64_t step_ = 0;
   bool overlap_ = false, in_backward_ = false;
   int64_t overlapped_ = 0, reduced_ = 0;
   double wait_total_ = 0, wait_last_ = 0;
@@ -94,7 +96,11 @@ bool any_rank(bool flag);
 // ECG_TEST_RANK_FAULT=RANK:STEP:kill (or :error, :term) in the environment,
 // rank RANK kills itself with SIGKILL (fails with an error; sends itself the
 // SIGTERM that mpirun sends every rank on Ctrl-C) after step STEP, as a
-// crashed node or a failing disk would. Does nothing otherwise.
+// crashed node or a failing disk would. With RANK:STEP:hang it stops
+// progressing, alive, in step STEP's backward (GradientReducer::begin_backward
+// calls inject_test_hang), as an endless loop or a stuck device would; the
+// watchdog (--mpi-timeout) must end the run. Does nothing otherwise.
 void inject_test_fault(int64_t step);
+void inject_test_hang(int64_t step);
 
 }  // namespace ecg

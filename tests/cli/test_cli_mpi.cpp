@@ -25,6 +25,7 @@
 #include <string>
 
 #include "cli_run.h"
+#include "core/collective.h"
 #include "models/safetensors.h"
 
 namespace {
@@ -198,6 +199,25 @@ TEST_F(MpiTrain, KilledRankStopsTheOthers) {
   EXPECT_NE(r.code, 0) << r.out;
   EXPECT_LT(seconds, 60.0);
   EXPECT_NE(r.out.find("signal 9"), std::string::npos) << r.out;
+}
+
+// A rank that hangs alive (sleeping for ever in step 3's backward, as an
+// endless loop or a SIGSTOP would leave it): mpirun sees nothing wrong, so the
+// watchdog (--mpi-timeout) of the rank waiting for its gradients must print
+// one line naming the step and the bucket and end every rank with 124.
+TEST_F(MpiTrain, HungRankStopsEveryRankAfterTheTimeout) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const CliRun r =
+      mpirun(2, train_args("hung", 6) + " --mpi-timeout 3", "ECG_TEST_RANK_FAULT=1:3:hang");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.code, ecg::kCollectiveTimeoutExit) << r.out;
+  EXPECT_LT(seconds, 20.0) << r.out;
+  EXPECT_NE(r.out.find("ecgcnn: error: rank 0: data parallel: the gradient allreduce "
+                       "(MPI_Iallreduce) at step 3, gradient bucket 1 of "),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("(--mpi-timeout 3)"), std::string::npos) << r.out;
 }
 
 // A rank that fails with an error prints one line naming itself and ends
