@@ -5,12 +5,18 @@
 #include <cstdlib>
 #include <thread>
 
+#include "kernels/error.h"
+
 namespace ecg {
 
 namespace {
 std::unique_ptr<Collective>& installed() {
   static std::unique_ptr<Collective> c = std::make_unique<Collective>();
   return c;
+}
+std::unique_ptr<DeviceReductions>& device_reductions_slot() {
+  static std::unique_ptr<DeviceReductions> d;
+  return d;
 }
 bool g_sync_bn = false;
 double g_timeout_s = 0;
@@ -22,6 +28,21 @@ std::string& activity() {
 
 void Collective::abort(int code) {
   std::exit(code);
+}
+
+Collective::Request Collective::start_allreduce_sum_device(float* /*data*/, size_t /*n*/) {
+  // One process has nothing to add; several need a collective that said
+  // reduces_device_memory().
+  ECG_CHECK(size() <= 1, "data parallel: ", describe(), " cannot reduce device memory");
+  return 0;
+}
+
+void register_device_reductions(const DeviceReductions& d) {
+  device_reductions_slot() = std::make_unique<DeviceReductions>(d);
+}
+
+const DeviceReductions* device_reductions() {
+  return device_reductions_slot().get();
 }
 
 Collective& collective() {

@@ -39,6 +39,15 @@ class Collective {
   // its calls); cheap, call it while computing.
   virtual void poke() {}
 
+  // Device memory (a CUDA build's gradients, docs/distributed.md): true
+  // when start_allreduce_sum_device() sums device buffers where they are
+  // (NCCL); otherwise callers copy to the host and use the calls above.
+  virtual bool reduces_device_memory() const { return false; }
+  // As start_allreduce_sum, on n floats of device memory written by work
+  // queued on the device's stream; finished by wait(), after which work
+  // queued on that stream sees the sums. Only when reduces_device_memory().
+  virtual Request start_allreduce_sum_device(float* data, size_t n);
+
   // data[i] = sum over ranks in rank order (rank 0 first) of each rank's
   // data[i], accumulated in double: every rank computes the same bits.
   virtual void allreduce_sum_ordered(double* /*data*/, size_t /*n*/) {}
@@ -68,6 +77,19 @@ const std::string& collective_activity();
 // returns true; past the timeout, abort_stuck_collective(operation).
 void wait_with_watchdog(const std::function<bool()>& finished, const char* operation);
 [[noreturn]] void abort_stuck_collective(const char* operation, double waited_seconds);
+
+// Device reductions built into this program (NCCL in a CUDA build, where
+// tools/cuda_device.cpp registers them): `wrap` returns a collective that
+// does what `host` does and also reduces device memory.
+// DistributedSession applies it to the MPI collective when the device's
+// engine runs and there are several ranks.
+struct DeviceReductions {
+  std::string library;  // "NCCL 2.28.9"
+  std::unique_ptr<Collective> (*wrap)(std::unique_ptr<Collective> host) = nullptr;
+};
+void register_device_reductions(const DeviceReductions& d);
+// Null when none is built in.
+const DeviceReductions* device_reductions();
 
 // The process's collective; a single process until set_collective().
 Collective& collective();

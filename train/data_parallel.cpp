@@ -38,6 +38,8 @@ GradientReducer::GradientReducer(std::vector<Tensor*> params, double bucket_mb)
   slot_of_.assign(n, 0);
   packed_.assign(n, false);
   overlap_ = bucket_mb > 0;
+  on_device_ =
+      n > 0 && params_[0]->device().type != DeviceType::CPU && collective().reduces_device_memory();
   const double limit = overlap_ ? bucket_mb * 1024 * 1024 / sizeof(float) : 1e300;
   // Backward writes the last layers' gradients first: buckets from the end.
   Bucket current;
@@ -45,7 +47,7 @@ GradientReducer::GradientReducer(std::vector<Tensor*> params, double bucket_mb)
   for (size_t k = n; k-- > 0;) {
     const size_t count = static_cast<size_t>(params_[k]->numel());
     if (!current.params.empty() && static_cast<double>(elements + count) > limit) {
-      current.buffer.resize(elements);
+      make_buffer(current, elements);
       buckets_.push_back(std::move(current));
       current = Bucket{};
       elements = 0;
@@ -57,9 +59,17 @@ GradientReducer::GradientReducer(std::vector<Tensor*> params, double bucket_mb)
     elements += count;
   }
   if (!current.params.empty()) {
-    current.buffer.resize(elements);
+    make_buffer(current, elements);
     buckets_.push_back(std::move(current));
   }
+}
+
+void GradientReducer::make_buffer(Bucket& b, size_t elements) {
+  if (on_device_)
+    b.device_buffer =
+        Tensor::empty({static_cast<int64_t>(elements)}, DType::F32, params_[0]->device());
+  else
+    b.buffer.resize(elements);
 }
 
 GradientReducer::~GradientReducer() {
@@ -89,14 +99,26 @@ void GradientReducer::pack(size_t k) {
   if (packed_[k]) return;
   packed_[k] = true;
   Bucket& b = buckets_[bucket_of_[k]];
-  float* dst = b.buffer.data() + b.offsets[slot_of_[k]];
+  const size_t offset = b.offsets[slot_of_[k]];
   const size_t count = static_cast<size_t>(params_[k]->numel());
-  const Tensor g = host_grad(*params_[k]);
-  // A parameter that took no part in this step's loss has no gradient: zero.
-  if (g.defined())
-    std::memcpy(dst, g.data<float>(), count * sizeof(float));
-  else
-    std::fill(dst, dst + count, 0.f);
+  if (on_device_) {
+    // A copy queued on the device's stream: backward is not held up.
+    Tensor dst = b.device_buffer.slice(0, static_cast<int64_t>(offset),
+                                       static_cast<int64_t>(offset + count));
+    const Tensor& g = params_[k]->grad();
+    if (g.defined())
+      dst.copy_(g.detach().contiguous().view({static_cast<int64_t>(count)}));
+    else
+      dst.fill_(0.0);
+  } else {
+    float* dst = b.buffer.data() + offset;
+    const Tensor g = host_grad(*params_[k]);
+    // A parameter that took no part in this step's loss has no gradient: zero.
+    if (g.defined())
+      std::memcpy(dst, g.data<float>(), count * sizeof(float));
+    else
+      std::fill(dst, dst + count, 0.f);
+  }
   ++b.ready;
 }
 
@@ -106,13 +128,20 @@ void GradientReducer::on_grad_ready(size_t k) {
   collective().poke();
 }
 
+Collective::Request GradientReducer::start_reduction(Bucket& b) {
+  if (on_device_)
+    return collective().start_allreduce_sum_device(b.device_buffer.data<float>(),
+                                                   static_cast<size_t>(b.device_buffer.numel()));
+  return collective().start_allreduce_sum(b.buffer.data(), b.buffer.size());
+}
+
 // Buckets start in index order on every rank (MPI matches collectives by
 // order), each once all its gradients are packed.
 void GradientReducer::start_ready_buckets() {
   while (next_to_start_ < buckets_.size()) {
     Bucket& b = buckets_[next_to_start_];
     if (b.ready < b.params.size()) return;
-    b.request = collective().start_allreduce_sum(b.buffer.data(), b.buffer.size());
+    b.request = start_reduction(b);
     b.started = true;
     overlapped_ += in_backward_;
     ++reduced_;
@@ -133,6 +162,9 @@ void GradientReducer::finish() {
     Bucket& b = buckets_[i];
     if (overlap_) {
       collective().wait(b.request);
+    } else if (on_device_) {
+      collective().wait(start_reduction(b));
+      ++reduced_;
     } else {
       collective().allreduce_sum(b.buffer.data(), b.buffer.size());
       ++reduced_;
@@ -141,14 +173,26 @@ void GradientReducer::finish() {
   set_collective_activity("after step " + std::to_string(step_) + "'s gradient reduction");
   wait_last_ = now_seconds() - t0;
   wait_total_ += wait_last_;
-  for (size_t k = 0; k < params_.size(); ++k) {
-    Tensor& p = *params_[k];
-    const Bucket& b = buckets_[bucket_of_[k]];
-    const float* src = b.buffer.data() + b.offsets[slot_of_[k]];
-    Tensor summed = Tensor::empty(p.shape());
-    std::memcpy(summed.data<float>(), src, static_cast<size_t>(p.numel()) * sizeof(float));
-    p.set_grad(p.device().type == DeviceType::CPU ? summed : summed.to(p.device()));
+  for (size_t k = 0; k < params_.size(); ++k) write_back(k);
+}
+
+// The summed gradient of parameter k, out of its bucket into a tensor of its
+// own on the parameter's device (the bucket is overwritten next step).
+void GradientReducer::write_back(size_t k) {
+  Tensor& p = *params_[k];
+  const Bucket& b = buckets_[bucket_of_[k]];
+  const size_t offset = b.offsets[slot_of_[k]];
+  const int64_t count = p.numel();
+  Tensor summed = Tensor::empty(p.shape(), DType::F32, on_device_ ? p.device() : Device::cpu());
+  if (on_device_) {
+    summed.copy_(
+        b.device_buffer.slice(0, static_cast<int64_t>(offset), static_cast<int64_t>(offset) + count)
+            .view(p.shape()));
+  } else {
+    std::memcpy(summed.data<float>(), b.buffer.data() + offset,
+                static_cast<size_t>(count) * sizeof(float));
   }
+  p.set_grad(p.device() == summed.device() ? summed : summed.to(p.device()));
 }
 
 uint64_t parameter_hash(const std::vector<Tensor*>& params) {

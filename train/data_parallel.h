@@ -13,6 +13,9 @@
 //  - after backward the reducer waits for every bucket and writes the sums
 //    back into the gradients, so every rank's optimiser steps on the same
 //    numbers (check_parameters_agree verifies it).
+// Gradients on a device (--device cuda) are packed into device buckets and
+// summed there when the collective reduces device memory (NCCL); otherwise
+// they are copied to host buckets and reduced through MPI.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -40,6 +43,8 @@ class GradientReducer {
   void finish();
 
   int num_buckets() const { return static_cast<int>(buckets_.size()); }
+  // Whether the buckets live on the parameters' device (NCCL) or on the host.
+  bool reduces_on_device() const { return on_device_; }
   // Seconds spent blocked waiting for reductions (finish()), in total and in
   // the last step.
   double wait_seconds() const { return wait_total_; }
@@ -53,7 +58,8 @@ class GradientReducer {
   struct Bucket {
     std::vector<size_t> params;  // indices into params_
     std::vector<size_t> offsets;
-    std::vector<float> buffer;
+    std::vector<float> buffer;  // host buckets
+    Tensor device_buffer;       // device buckets (reduces_on_device())
     size_t ready = 0;
     bool started = false;
     Collective::Request request = 0;
@@ -61,6 +67,9 @@ class GradientReducer {
   void on_grad_ready(size_t param);
   void pack(size_t param);
   void start_ready_buckets();
+  void make_buffer(Bucket& b, size_t elements);
+  Collective::Request start_reduction(Bucket& b);
+  void write_back(size_t param);
 
   std::vector<Tensor*> params_;
   std::vector<size_t> bucket_of_, slot_of_;
@@ -68,7 +77,7 @@ class GradientReducer {
   std::vector<Bucket> buckets_;
   size_t next_to_start_ = 0;
   int64_t step_ = 0;
-  bool overlap_ = false, in_backward_ = false;
+  bool overlap_ = false, in_backward_ = false, on_device_ = false;
   int64_t overlapped_ = 0, reduced_ = 0;
   double wait_total_ = 0, wait_last_ = 0;
 };

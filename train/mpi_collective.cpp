@@ -8,6 +8,7 @@
 #include <map>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/collective.h"
 #include "kernels/error.h"
 
@@ -171,6 +172,11 @@ DistributedSession::DistributedSession() {
   check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
   set_collective(std::make_unique<MpiCollective>());
   active_ = true;
+  // A CUDA build with NCCL, training on the GPU: device gradients reduce
+  // there (the engine runs: --device cuda installed it before this session).
+  const DeviceReductions* device = device_reductions();
+  if (device && collective().size() > 1 && device_available(DeviceType::CUDA))
+    set_collective(device->wrap(set_collective(nullptr)));
 }
 
 DistributedSession::~DistributedSession() {
