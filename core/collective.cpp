@@ -80,12 +80,15 @@ void wait_with_watchdog(const std::function<bool()>& finished, const char* opera
   const Clock::time_point start = Clock::now();
   // Spin at first, as MPI_Wait does (a reduction usually ends within
   // microseconds of the slowest rank's arrival); after 10 ms of waiting,
-  // poll every 200 us so that a long wait leaves the core to the others.
-  for (int64_t polls = 0; !finished(); ++polls) {
-    if (polls % 64 != 63) continue;
+  // poll every 50 us so that a long wait leaves the core to the others
+  // (libnbc progresses a non-blocking collective only inside MPI_Test).
+  bool sleeping = false;
+  for (int64_t polls = 1; !finished(); ++polls) {
+    if (!sleeping && polls % 64 != 0) continue;  // the clock every 64 polls while spinning
     const double waited = std::chrono::duration<double>(Clock::now() - start).count();
     if (g_timeout_s > 0 && waited > g_timeout_s) abort_stuck_collective(operation, waited);
-    if (waited > 0.01) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    sleeping = waited > 0.01;
+    if (sleeping) std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
 }
 
