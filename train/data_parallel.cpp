@@ -79,7 +79,7 @@ GradientReducer::~GradientReducer() {
 void GradientReducer::begin_backward(int64_t step) {
   if (buckets_.empty()) return;
   step_ = step;
-  set_collective_activity("step " + std::to_string(step) + " (forward or backward)");
+  set_collective_activity("step " + std::to_string(step) + "'s backward");
   inject_test_hang(step);
   for (Bucket& b : buckets_) b.ready = 0, b.started = false, b.request = 0;
   std::fill(packed_.begin(), packed_.end(), false);
