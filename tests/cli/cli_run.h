@@ -18,15 +18,15 @@ struct CliRun {
   std::string out, err;
 };
 
-// `launcher ECG_CLI_PATH args`: the launcher is a command prefix such as
-// "env VAR=1 mpiexec -np 2" ("" for none). stderr goes to r.err, or with
-// `stderr_to_out` into r.out with stdout (the lines of several processes in
-// the order they came).
+// `launcher program args`: the launcher is a command prefix such as
+// "env VAR=1 mpiexec -np 2" ("" for none); the program is ecgcnn
+// (ECG_CLI_PATH) unless named. stderr goes to r.err, or with `stderr_to_out`
+// into r.out with stdout (the lines of several processes in the order they came).
 inline CliRun run_launched(const std::string& launcher, const std::string& args,
-                           bool stderr_to_out = false) {
+                           bool stderr_to_out = false, const std::string& program = ECG_CLI_PATH) {
   const std::string errfile =
       std::filesystem::temp_directory_path() / ("ecg_cli_err_" + std::to_string(::getpid()));
-  const std::string cmd = launcher + (launcher.empty() ? "" : " ") + ECG_CLI_PATH + " " + args +
+  const std::string cmd = launcher + (launcher.empty() ? "" : " ") + program + " " + args +
                           (stderr_to_out ? " 2>&1" : " 2>" + errfile);
   CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
