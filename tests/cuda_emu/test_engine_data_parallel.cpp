@@ -135,31 +135,31 @@ TEST(CudaDataParallel, DeviceBucketsReduceOnTheDevice) {
   EXPECT_EQ(world.c->host_calls, 0);
 }
 
-// --bucket-mb 0: one device reduction after backward.
-TEST(CudaDataParallel, OneDeviceBucketAfterBackward) {
+// One step with `bucket_mb` through a collective with (or without) device
+// reductions: the sums on the device, and how many reductions of each kind.
+void one_step(bool device_reductions, double bucket_mb, int buckets, int want_device_calls,
+              int want_host_calls) {
   Params p = device_params();
-  Installed world(/*on_device=*/true);
-  GradientReducer reducer(p.pointers(), 0);
-  EXPECT_EQ(reducer.num_buckets(), 1);
+  Installed world(device_reductions);
+  GradientReducer reducer(p.pointers(), bucket_mb);
+  EXPECT_EQ(reducer.reduces_on_device(), device_reductions);
+  EXPECT_EQ(reducer.num_buckets(), buckets);
   reducer.begin_backward(1);
   reducer.finish();
   expect_doubled_on_device(p);
-  EXPECT_EQ(world.c->device_calls, 1);
-  EXPECT_EQ(world.c->host_calls, 0);
+  EXPECT_EQ(world.c->device_calls, want_device_calls);
+  EXPECT_EQ(world.c->host_calls, want_host_calls);
+}
+
+// --bucket-mb 0: one device reduction after backward.
+TEST(CudaDataParallel, OneDeviceBucketAfterBackward) {
+  one_step(/*device_reductions=*/true, 0, 1, 1, 0);
 }
 
 // A collective without device reductions (MPI alone): through host buckets,
 // and the sums still land on the device.
 TEST(CudaDataParallel, WithoutDeviceReductionsGoesThroughTheHost) {
-  Params p = device_params();
-  Installed world(/*on_device=*/false);
-  GradientReducer reducer(p.pointers(), 0.001);
-  EXPECT_FALSE(reducer.reduces_on_device());
-  reducer.begin_backward(1);
-  reducer.finish();
-  expect_doubled_on_device(p);
-  EXPECT_EQ(world.c->device_calls, 0);
-  EXPECT_EQ(world.c->host_calls, 3);
+  one_step(/*device_reductions=*/false, 0.001, 3, 0, 3);
 }
 
 }  // namespace
