@@ -12,6 +12,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -38,6 +39,15 @@ class Collective {
   // its calls); cheap, call it while computing.
   virtual void poke() {}
 
+  // Device memory (a CUDA build's gradients, docs/distributed.md): true
+  // when start_allreduce_sum_device() sums device buffers where they are
+  // (NCCL); otherwise callers copy to the host and use the calls above.
+  virtual bool reduces_device_memory() const { return false; }
+  // As start_allreduce_sum, on n floats of device memory written by work
+  // queued on the device's stream; finished by wait(), after which work
+  // queued on that stream sees the sums. Only when reduces_device_memory().
+  virtual Request start_allreduce_sum_device(float* data, size_t n);
+
   // data[i] = sum over ranks in rank order (rank 0 first) of each rank's
   // data[i], accumulated in double: every rank computes the same bits.
   virtual void allreduce_sum_ordered(double* /*data*/, size_t /*n*/) {}
@@ -48,6 +58,38 @@ class Collective {
   // rank, so that the others do not wait for it forever).
   [[noreturn]] virtual void abort(int code);
 };
+
+// The watchdog (train --mpi-timeout, docs/distributed.md). A rank that dies
+// is noticed by mpirun; one that hangs (an endless loop, SIGSTOP, a stuck
+// device) would keep the others waiting in a collective for ever. Every wait
+// of a collective for the other ranks therefore polls with a deadline of
+// collective_timeout() seconds (<= 0: no deadline, the default until `train`
+// starts its steps), and on expiry prints one line naming this rank, the
+// operation and the loop's activity, and ends every rank with
+// kCollectiveTimeoutExit.
+constexpr int kCollectiveTimeoutExit = 124;  // as timeout(1)'s
+void set_collective_timeout(double seconds);
+double collective_timeout();
+// What the loop is doing, for the watchdog's line: "step 17, gradient bucket 2 of 4".
+void set_collective_activity(std::string what);
+const std::string& collective_activity();
+// Calls `finished` (which tests a request and must let it progress) until it
+// returns true; past the timeout, abort_stuck_collective(operation).
+void wait_with_watchdog(const std::function<bool()>& finished, const char* operation);
+[[noreturn]] void abort_stuck_collective(const char* operation, double waited_seconds);
+
+// Device reductions built into this program (NCCL in a CUDA build, where
+// tools/cuda_device.cpp registers them): `wrap` returns a collective that
+// does what `host` does and also reduces device memory.
+// DistributedSession applies it to the MPI collective when the device's
+// engine runs and there are several ranks.
+struct DeviceReductions {
+  std::string library;  // "NCCL 2.28.9"
+  std::unique_ptr<Collective> (*wrap)(std::unique_ptr<Collective> host) = nullptr;
+};
+void register_device_reductions(const DeviceReductions& d);
+// Null when none is built in.
+const DeviceReductions* device_reductions();
 
 // The process's collective; a single process until set_collective().
 Collective& collective();

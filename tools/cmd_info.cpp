@@ -7,6 +7,7 @@
 
 #include "cli_common.h"
 #include "core/allocator.h"
+#include "core/collective.h"
 #include "kernels/cpu_features.h"
 #include "kernels/int8_api.h"
 #include "kernels/op_table.h"
@@ -92,6 +93,15 @@ void ecg_cli_info(CLI::App& app) {
       std::printf(
           "mpi:              not built (training runs in one process; ECG_MPI=OFF or no "
           "MPI found)\n");
+    if (const DeviceReductions* d = device_reductions())
+      std::printf(
+          "nccl:             %s (device gradients of mpirun -np N ecgcnn --device cuda "
+          "train)\n",
+          d->library.c_str());
+    else
+      std::printf(
+          "nccl:             not built (device gradients of a CUDA build reduce through "
+          "MPI from host memory)\n");
     std::printf("cpu:              %s\n", f.brand.empty() ? "unknown" : f.brand.c_str());
     std::printf(
         "cpu features:     avx2 %s, fma %s, f16c %s, avx512f %s, avx512bw %s, "

@@ -85,6 +85,9 @@ void share_cores_between_local_ranks() {
   ecg::set_num_threads(std::max(1, cores / ranks));
 }
 
+// --mpi-timeout: the watchdog's deadline for any wait on the other ranks.
+double g_mpi_timeout_s = 300;
+
 // Returns 0, or 130 when Ctrl-C stopped the run (its state saved).
 int train_command(TrainCli c, int epochs_override, bool model_given, bool size_given) {
   namespace fs = std::filesystem;
@@ -187,6 +190,8 @@ int train_command(TrainCli c, int epochs_override, bool model_given, bool size_g
     c.train.profile_step = c.profile_step;
   }
   install_interrupt_handler(/*also_sigterm=*/collective().size() > 1);
+  // From the first step on (rank 0's image decoding above may take long).
+  set_collective_timeout(g_mpi_timeout_s);
   TrainResult r = train(*model, *splits.train, splits.val.get(), c.train, resume);
   if (c.profile && writer) write_train_profile(c, *model, peaks, data.image_size);
   // Ctrl-C: the state is saved; 128 + SIGINT tells scripts the run did not finish.
@@ -220,15 +225,25 @@ void run_train(const TrainCli& c, int epochs_override, bool model_given, bool si
 // --epochs sets a new total; the runtime flags and --profile do not change
 // the run's numbers.
 void check_resume_flags(const CLI::App& sub) {
-  static const std::set<std::string> accepted = {
-      "",           "--help",      "--resume",           "--epochs",       "--isa",
-      "--threads",  "--device",    "--profile",          "--profile-step", "--profile-out",
-      "--roofline", "--bucket-mb", "--param-check-every"};
+  static const std::set<std::string> accepted = {"",
+                                                 "--help",
+                                                 "--resume",
+                                                 "--epochs",
+                                                 "--isa",
+                                                 "--threads",
+                                                 "--device",
+                                                 "--profile",
+                                                 "--profile-step",
+                                                 "--profile-out",
+                                                 "--roofline",
+                                                 "--bucket-mb",
+                                                 "--param-check-every",
+                                                 "--mpi-timeout"};
   for (const CLI::Option* o : sub.get_options())
     ECG_CHECK(o->count() == 0 || accepted.count(o->get_name()), "--resume: ", o->get_name(),
               " is taken from the saved run (train_config.json) and cannot be changed; with "
               "--resume give only --epochs (a new total), --threads, --isa, --device, --profile, "
-              "--bucket-mb or --param-check-every");
+              "--bucket-mb, --param-check-every or --mpi-timeout");
 }
 
 }  // namespace
@@ -313,6 +328,11 @@ void ecg_cli_train(CLI::App& app) {
                   "under mpirun: every K steps, stop unless all ranks hold the same parameters "
                   "(default 0, debug builds 100)")
       ->check(CLI::Range(0, 1000000));
+  sub->add_option("--mpi-timeout", g_mpi_timeout_s,
+                  "under mpirun: stop every rank (one line, exit 124) when a wait for the other "
+                  "ranks makes no progress for this many seconds, as when a rank hangs (default "
+                  "300; 0: wait for ever)")
+      ->check(CLI::Range(0.0, 1e9));
   sub->callback([sub] {
     if (!c.resume.empty()) check_resume_flags(*sub);
     run_train(c, epochs_opt->count() ? c.train.epochs : 0, model_opt->count() > 0,

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <thread>
 
 #include "core/autograd.h"
 #include "kernels/error.h"
@@ -36,6 +38,8 @@ GradientReducer::GradientReducer(std::vector<Tensor*> params, double bucket_mb)
   slot_of_.assign(n, 0);
   packed_.assign(n, false);
   overlap_ = bucket_mb > 0;
+  on_device_ =
+      n > 0 && params_[0]->device().type != DeviceType::CPU && collective().reduces_device_memory();
   const double limit = overlap_ ? bucket_mb * 1024 * 1024 / sizeof(float) : 1e300;
   // Backward writes the last layers' gradients first: buckets from the end.
   Bucket current;
@@ -43,7 +47,7 @@ GradientReducer::GradientReducer(std::vector<Tensor*> params, double bucket_mb)
   for (size_t k = n; k-- > 0;) {
     const size_t count = static_cast<size_t>(params_[k]->numel());
     if (!current.params.empty() && static_cast<double>(elements + count) > limit) {
-      current.buffer.resize(elements);
+      make_buffer(current, elements);
       buckets_.push_back(std::move(current));
       current = Bucket{};
       elements = 0;
@@ -55,17 +59,28 @@ GradientReducer::GradientReducer(std::vector<Tensor*> params, double bucket_mb)
     elements += count;
   }
   if (!current.params.empty()) {
-    current.buffer.resize(elements);
+    make_buffer(current, elements);
     buckets_.push_back(std::move(current));
   }
+}
+
+void GradientReducer::make_buffer(Bucket& b, size_t elements) {
+  if (on_device_)
+    b.device_buffer =
+        Tensor::empty({static_cast<int64_t>(elements)}, DType::F32, params_[0]->device());
+  else
+    b.buffer.resize(elements);
 }
 
 GradientReducer::~GradientReducer() {
   if (overlap_) set_grad_ready_hook(nullptr);
 }
 
-void GradientReducer::begin_backward() {
+void GradientReducer::begin_backward(int64_t step) {
   if (buckets_.empty()) return;
+  step_ = step;
+  set_collective_activity("step " + std::to_string(step) + "'s backward");
+  inject_test_hang(step);
   for (Bucket& b : buckets_) b.ready = 0, b.started = false, b.request = 0;
   std::fill(packed_.begin(), packed_.end(), false);
   next_to_start_ = 0;
@@ -84,14 +99,26 @@ void GradientReducer::pack(size_t k) {
   if (packed_[k]) return;
   packed_[k] = true;
   Bucket& b = buckets_[bucket_of_[k]];
-  float* dst = b.buffer.data() + b.offsets[slot_of_[k]];
+  const size_t offset = b.offsets[slot_of_[k]];
   const size_t count = static_cast<size_t>(params_[k]->numel());
-  const Tensor g = host_grad(*params_[k]);
-  // A parameter that took no part in this step's loss has no gradient: zero.
-  if (g.defined())
-    std::memcpy(dst, g.data<float>(), count * sizeof(float));
-  else
-    std::fill(dst, dst + count, 0.f);
+  if (on_device_) {
+    // A copy queued on the device's stream: backward is not held up.
+    Tensor dst = b.device_buffer.slice(0, static_cast<int64_t>(offset),
+                                       static_cast<int64_t>(offset + count));
+    const Tensor& g = params_[k]->grad();
+    if (g.defined())
+      dst.copy_(g.detach().contiguous().view({static_cast<int64_t>(count)}));
+    else
+      dst.fill_(0.0);
+  } else {
+    float* dst = b.buffer.data() + offset;
+    const Tensor g = host_grad(*params_[k]);
+    // A parameter that took no part in this step's loss has no gradient: zero.
+    if (g.defined())
+      std::memcpy(dst, g.data<float>(), count * sizeof(float));
+    else
+      std::fill(dst, dst + count, 0.f);
+  }
   ++b.ready;
 }
 
@@ -101,13 +128,20 @@ void GradientReducer::on_grad_ready(size_t k) {
   collective().poke();
 }
 
+Collective::Request GradientReducer::start_reduction(Bucket& b) {
+  if (on_device_)
+    return collective().start_allreduce_sum_device(b.device_buffer.data<float>(),
+                                                   static_cast<size_t>(b.device_buffer.numel()));
+  return collective().start_allreduce_sum(b.buffer.data(), b.buffer.size());
+}
+
 // Buckets start in index order on every rank (MPI matches collectives by
 // order), each once all its gradients are packed.
 void GradientReducer::start_ready_buckets() {
   while (next_to_start_ < buckets_.size()) {
     Bucket& b = buckets_[next_to_start_];
     if (b.ready < b.params.size()) return;
-    b.request = collective().start_allreduce_sum(b.buffer.data(), b.buffer.size());
+    b.request = start_reduction(b);
     b.started = true;
     overlapped_ += in_backward_;
     ++reduced_;
@@ -121,25 +155,44 @@ void GradientReducer::finish() {
   in_backward_ = false;
   const double t0 = now_seconds();
   for (size_t k = 0; k < params_.size(); ++k) pack(k);
-  if (overlap_) {
-    start_ready_buckets();
-    for (Bucket& b : buckets_) collective().wait(b.request);
-  } else {
-    for (Bucket& b : buckets_) {
+  if (overlap_) start_ready_buckets();
+  for (size_t i = 0; i < buckets_.size(); ++i) {
+    set_collective_activity("step " + std::to_string(step_) + ", gradient bucket " +
+                            std::to_string(i + 1) + " of " + std::to_string(buckets_.size()));
+    Bucket& b = buckets_[i];
+    if (overlap_) {
+      collective().wait(b.request);
+    } else if (on_device_) {
+      collective().wait(start_reduction(b));
+      ++reduced_;
+    } else {
       collective().allreduce_sum(b.buffer.data(), b.buffer.size());
       ++reduced_;
     }
   }
+  set_collective_activity("after step " + std::to_string(step_) + "'s gradient reduction");
   wait_last_ = now_seconds() - t0;
   wait_total_ += wait_last_;
-  for (size_t k = 0; k < params_.size(); ++k) {
-    Tensor& p = *params_[k];
-    const Bucket& b = buckets_[bucket_of_[k]];
-    const float* src = b.buffer.data() + b.offsets[slot_of_[k]];
-    Tensor summed = Tensor::empty(p.shape());
-    std::memcpy(summed.data<float>(), src, static_cast<size_t>(p.numel()) * sizeof(float));
-    p.set_grad(p.device().type == DeviceType::CPU ? summed : summed.to(p.device()));
+  for (size_t k = 0; k < params_.size(); ++k) write_back(k);
+}
+
+// The summed gradient of parameter k, out of its bucket into a tensor of its
+// own on the parameter's device (the bucket is overwritten next step).
+void GradientReducer::write_back(size_t k) {
+  Tensor& p = *params_[k];
+  const Bucket& b = buckets_[bucket_of_[k]];
+  const size_t offset = b.offsets[slot_of_[k]];
+  const int64_t count = p.numel();
+  Tensor summed = Tensor::empty(p.shape(), DType::F32, on_device_ ? p.device() : Device::cpu());
+  if (on_device_) {
+    summed.copy_(
+        b.device_buffer.slice(0, static_cast<int64_t>(offset), static_cast<int64_t>(offset) + count)
+            .view(p.shape()));
+  } else {
+    std::memcpy(summed.data<float>(), b.buffer.data() + offset,
+                static_cast<size_t>(count) * sizeof(float));
   }
+  p.set_grad(p.device() == summed.device() ? summed : summed.to(p.device()));
 }
 
 uint64_t parameter_hash(const std::vector<Tensor*>& params) {
@@ -188,20 +241,39 @@ bool any_rank(bool flag) {
   return v[0] > 0;
 }
 
-void inject_test_fault(int64_t step) {
+namespace {
+
+// ECG_TEST_RANK_FAULT=RANK:STEP:KIND when it names this rank and `step`: KIND, else "".
+std::string test_fault_for(int64_t step) {
   static const char* spec = std::getenv("ECG_TEST_RANK_FAULT");
-  if (!spec) return;
+  if (!spec) return "";
   int rank = -1;
   long long at = -1;
   char kind[16] = {0};
-  if (std::sscanf(spec, "%d:%lld:%15s", &rank, &at, kind) != 3) return;
-  if (rank != collective().rank() || at != step) return;
-  if (std::string(kind) == "kill") std::raise(SIGKILL);
-  if (std::string(kind) == "term") {  // as mpirun does to every rank on Ctrl-C
+  if (std::sscanf(spec, "%d:%lld:%15s", &rank, &at, kind) != 3) return "";
+  if (rank != collective().rank() || at != step) return "";
+  return kind;
+}
+
+}  // namespace
+
+void inject_test_fault(int64_t step) {
+  const std::string kind = test_fault_for(step);
+  if (kind.empty() || kind == "hang") return;
+  if (kind == "kill") std::raise(SIGKILL);
+  if (kind == "term") {  // as mpirun does to every rank on Ctrl-C
     std::raise(SIGTERM);
     return;
   }
-  fail("ECG_TEST_RANK_FAULT: rank ", rank, " fails after step ", step, " (test fault)");
+  fail("ECG_TEST_RANK_FAULT: rank ", collective().rank(), " fails after step ", step,
+       " (test fault)");
+}
+
+void inject_test_hang(int64_t step) {
+  if (test_fault_for(step) != "hang") return;
+  // Alive but making no progress, and no MPI call: the others' waits must
+  // time out. mpirun's SIGTERM sets the trainer's flag only; its SIGKILL ends this.
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
 }
 
 }  // namespace ecg

@@ -13,6 +13,9 @@
 //  - after backward the reducer waits for every bucket and writes the sums
 //    back into the gradients, so every rank's optimiser steps on the same
 //    numbers (check_parameters_agree verifies it).
+// Gradients on a device (--device cuda) are packed into device buckets and
+// summed there when the collective reduces device memory (NCCL); otherwise
+// they are copied to host buckets and reduced through MPI.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -33,12 +36,15 @@ class GradientReducer {
   GradientReducer(const GradientReducer&) = delete;
   GradientReducer& operator=(const GradientReducer&) = delete;
 
-  // Call before backward: buckets start as their gradients are written.
-  void begin_backward();
+  // Call before backward of global step `step` (1-based; named by the
+  // watchdog's line): buckets start as their gradients are written.
+  void begin_backward(int64_t step);
   // Call after backward: starts what is left, waits, writes the sums back.
   void finish();
 
   int num_buckets() const { return static_cast<int>(buckets_.size()); }
+  // Whether the buckets live on the parameters' device (NCCL) or on the host.
+  bool reduces_on_device() const { return on_device_; }
   // Seconds spent blocked waiting for reductions (finish()), in total and in
   // the last step.
   double wait_seconds() const { return wait_total_; }
@@ -52,7 +58,8 @@ class GradientReducer {
   struct Bucket {
     std::vector<size_t> params;  // indices into params_
     std::vector<size_t> offsets;
-    std::vector<float> buffer;
+    std::vector<float> buffer;  // host buckets
+    Tensor device_buffer;       // device buckets (reduces_on_device())
     size_t ready = 0;
     bool started = false;
     Collective::Request request = 0;
@@ -60,13 +67,17 @@ class GradientReducer {
   void on_grad_ready(size_t param);
   void pack(size_t param);
   void start_ready_buckets();
+  void make_buffer(Bucket& b, size_t elements);
+  Collective::Request start_reduction(Bucket& b);
+  void write_back(size_t param);
 
   std::vector<Tensor*> params_;
   std::vector<size_t> bucket_of_, slot_of_;
   std::vector<bool> packed_;
   std::vector<Bucket> buckets_;
   size_t next_to_start_ = 0;
-  bool overlap_ = false, in_backward_ = false;
+  int64_t step_ = 0;
+  bool overlap_ = false, in_backward_ = false, on_device_ = false;
   int64_t overlapped_ = 0, reduced_ = 0;
   double wait_total_ = 0, wait_last_ = 0;
 };
@@ -94,7 +105,11 @@ bool any_rank(bool flag);
 // ECG_TEST_RANK_FAULT=RANK:STEP:kill (or :error, :term) in the environment,
 // rank RANK kills itself with SIGKILL (fails with an error; sends itself the
 // SIGTERM that mpirun sends every rank on Ctrl-C) after step STEP, as a
-// crashed node or a failing disk would. Does nothing otherwise.
+// crashed node or a failing disk would. With RANK:STEP:hang it stops
+// progressing, alive, in step STEP's backward (GradientReducer::begin_backward
+// calls inject_test_hang), as an endless loop or a stuck device would; the
+// watchdog (--mpi-timeout) must end the run. Does nothing otherwise.
 void inject_test_fault(int64_t step);
+void inject_test_hang(int64_t step);
 
 }  // namespace ecg

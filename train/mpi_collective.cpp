@@ -8,6 +8,7 @@
 #include <map>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/collective.h"
 #include "kernels/error.h"
 
@@ -54,12 +55,17 @@ class MpiCollective final : public Collective {
     return mpi_library() + ", " + std::to_string(size_) + (size_ == 1 ? " rank" : " ranks");
   }
 
+  // The blocking calls are their non-blocking forms waited for under the
+  // watchdog (core/collective.h), so that no wait is without a deadline.
   void allreduce_sum(float* data, size_t n) override {
-    for (size_t done = 0; done < n; done += kMaxCount)
+    for (size_t done = 0; done < n; done += kMaxCount) {
+      MPI_Request req;
       check_mpi(
-          MPI_Allreduce(MPI_IN_PLACE, data + done, static_cast<int>(std::min(kMaxCount, n - done)),
-                        MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
-          "MPI_Allreduce");
+          MPI_Iallreduce(MPI_IN_PLACE, data + done, static_cast<int>(std::min(kMaxCount, n - done)),
+                         MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req),
+          "MPI_Iallreduce");
+      wait_on(req, "the gradient allreduce (MPI_Iallreduce)");
+    }
   }
 
   Request start_allreduce_sum(float* data, size_t n) override {
@@ -77,7 +83,7 @@ class MpiCollective final : public Collective {
   void wait(Request request) override {
     auto it = pending_.find(request);
     if (it == pending_.end()) return;
-    check_mpi(MPI_Wait(&it->second, MPI_STATUS_IGNORE), "MPI_Wait");
+    wait_on(it->second, "the gradient allreduce (MPI_Iallreduce)");
     pending_.erase(it);
   }
 
@@ -92,9 +98,11 @@ class MpiCollective final : public Collective {
     ECG_CHECK(n * static_cast<size_t>(size_) <= kMaxCount, "MPI: ordered allreduce of ", n,
               " values is too long");
     gathered_.resize(n * static_cast<size_t>(size_));
-    check_mpi(MPI_Allgather(data, static_cast<int>(n), MPI_DOUBLE, gathered_.data(),
-                            static_cast<int>(n), MPI_DOUBLE, MPI_COMM_WORLD),
-              "MPI_Allgather");
+    MPI_Request req;
+    check_mpi(MPI_Iallgather(data, static_cast<int>(n), MPI_DOUBLE, gathered_.data(),
+                             static_cast<int>(n), MPI_DOUBLE, MPI_COMM_WORLD, &req),
+              "MPI_Iallgather");
+    wait_on(req, "an ordered sum over the ranks (MPI_Iallgather)");
     for (size_t i = 0; i < n; ++i) {
       double sum = 0;
       for (int r = 0; r < size_; ++r) sum += gathered_[static_cast<size_t>(r) * n + i];
@@ -104,13 +112,20 @@ class MpiCollective final : public Collective {
 
   void broadcast(void* data, size_t bytes, int root) override {
     char* p = static_cast<char*>(data);
-    for (size_t done = 0; done < bytes; done += kMaxCount)
-      check_mpi(MPI_Bcast(p + done, static_cast<int>(std::min(kMaxCount, bytes - done)), MPI_BYTE,
-                          root, MPI_COMM_WORLD),
-                "MPI_Bcast");
+    for (size_t done = 0; done < bytes; done += kMaxCount) {
+      MPI_Request req;
+      check_mpi(MPI_Ibcast(p + done, static_cast<int>(std::min(kMaxCount, bytes - done)), MPI_BYTE,
+                           root, MPI_COMM_WORLD, &req),
+                "MPI_Ibcast");
+      wait_on(req, "a broadcast (MPI_Ibcast)");
+    }
   }
 
-  void barrier() override { check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+  void barrier() override {
+    MPI_Request req;
+    check_mpi(MPI_Ibarrier(MPI_COMM_WORLD, &req), "MPI_Ibarrier");
+    wait_on(req, "a barrier (MPI_Ibarrier)");
+  }
 
   [[noreturn]] void abort(int code) override {
     std::fflush(stdout);
@@ -120,6 +135,16 @@ class MpiCollective final : public Collective {
   }
 
  private:
+  static void wait_on(MPI_Request& req, const char* operation) {
+    wait_with_watchdog(
+        [&req] {
+          int done = 0;
+          check_mpi(MPI_Test(&req, &done, MPI_STATUS_IGNORE), "MPI_Test");
+          return done != 0;
+        },
+        operation);
+  }
+
   int rank_ = 0, size_ = 1;
   Request last_request_ = 0;
   std::map<Request, MPI_Request> pending_;
@@ -147,6 +172,11 @@ DistributedSession::DistributedSession() {
   check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
   set_collective(std::make_unique<MpiCollective>());
   active_ = true;
+  // A CUDA build with NCCL, training on the GPU: device gradients reduce
+  // there (the engine runs: --device cuda installed it before this session).
+  const DeviceReductions* device = device_reductions();
+  if (device && collective().size() > 1 && device_available(DeviceType::CUDA))
+    set_collective(device->wrap(set_collective(nullptr)));
 }
 
 DistributedSession::~DistributedSession() {

@@ -421,7 +421,7 @@ void TrainRun::backward(const Tensor& total, const Batch& b) {
   }
   Tensor seed = Tensor::empty(total.shape(), total.dtype(), total.device());
   seed.fill_(static_cast<double>(b.labels.size()) / static_cast<double>(b.global_size));
-  reducer->begin_backward();
+  reducer->begin_backward(global_step + 1);
   total.backward(seed);
   reducer->finish();
 }

@@ -48,6 +48,7 @@ struct EngineState {
   std::mutex mu;
   bool installed = false;
   cudaStream_t stream = nullptr;
+  int device = 0;
   int compute_capability = 0;
   std::string name;
 };
@@ -310,6 +311,14 @@ int engine_compute_capability() {
   return engine_detail::state().compute_capability;
 }
 
+void* engine_stream_handle() {
+  return static_cast<void*>(engine_detail::stream());
+}
+
+int engine_device_index() {
+  return engine_detail::state().device;
+}
+
 void engine_synchronize() {
   if (engine_installed())
     engine_detail::check(cudaStreamSynchronize(engine_detail::stream()), "synchronize");
@@ -341,9 +350,17 @@ bool install_engine(std::string* why) {
     (void)cudaGetLastError();
     return false;
   }
+  // Under mpirun, the ranks of one machine take its GPUs in turn (NCCL needs
+  // one GPU per rank; with fewer GPUs than ranks they share, through MPI).
+  st.device = 0;
+  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"})
+    if (const char* v = std::getenv(var)) {
+      st.device = std::max(0, std::atoi(v)) % count;
+      break;
+    }
   cudaDeviceProp prop;
-  check(cudaSetDevice(0), "cudaSetDevice");
-  check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+  check(cudaSetDevice(st.device), "cudaSetDevice");
+  check(cudaGetDeviceProperties(&prop, st.device), "cudaGetDeviceProperties");
   st.compute_capability = prop.major * 10 + prop.minor;
   st.name = prop.name;
   check(cudaStreamCreateWithFlags(&st.stream, cudaStreamNonBlocking), "cudaStreamCreate");

@@ -23,6 +23,13 @@ std::string engine_device_name();
 int engine_compute_capability();  // 10 * major + minor (53 on the Jetson Nano)
 // Waits for every kernel and copy queued on the engine's stream.
 void engine_synchronize();
+// The engine's stream (a cudaStream_t; void* because this header holds no
+// CUDA types), for work that must be ordered with the engine's: the NCCL
+// reductions of core/cuda/nccl_collective.cpp.
+void* engine_stream_handle();
+// The GPU the engine opened: 0, or under mpirun the rank's local rank modulo
+// the device count, so that the ranks of one machine spread over its GPUs.
+int engine_device_index();
 
 }  // namespace cuda
 }  // namespace ecg

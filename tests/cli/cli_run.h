@@ -18,10 +18,16 @@ struct CliRun {
   std::string out, err;
 };
 
-inline CliRun run(const std::string& args) {
+// `launcher program args`: the launcher is a command prefix such as
+// "env VAR=1 mpiexec -np 2" ("" for none); the program is ecgcnn
+// (ECG_CLI_PATH) unless named. stderr goes to r.err, or with `stderr_to_out`
+// into r.out with stdout (the lines of several processes in the order they came).
+inline CliRun run_launched(const std::string& launcher, const std::string& args,
+                           bool stderr_to_out = false, const std::string& program = ECG_CLI_PATH) {
   const std::string errfile =
       std::filesystem::temp_directory_path() / ("ecg_cli_err_" + std::to_string(::getpid()));
-  const std::string cmd = std::string(ECG_CLI_PATH) + " " + args + " 2>" + errfile;
+  const std::string cmd = launcher + (launcher.empty() ? "" : " ") + program + " " + args +
+                          (stderr_to_out ? " 2>&1" : " 2>" + errfile);
   CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
   char buf[4096];
@@ -29,10 +35,15 @@ inline CliRun run(const std::string& args) {
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
   const int status = pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (stderr_to_out) return r;
   std::ifstream e(errfile);
   r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
   std::remove(errfile.c_str());
   return r;
+}
+
+inline CliRun run(const std::string& args) {
+  return run_launched("", args);
 }
 
 // An empty folder `prefix<pid>` under the temp folder (a leftover is removed).

@@ -7,8 +7,15 @@
 # without a GPU (CI), `ecgcnn train|eval|infer|bench --device cuda` must stop
 # with one exact line and exit 1; on a machine with a GPU the device
 # commands are run by tools/ci/cuda_gpu_check.sh instead.
+# NCCL (the device gradients of data-parallel training,
+# core/cuda/nccl_collective.cpp) is required here (-DECG_NCCL=ON), so its
+# path is compiled and linked in every CI run: from the toolkit when it ships
+# nccl.h (CUDA 13 here does), else from NCCL_ROOT, else from NVIDIA's wheel
+# (tools/ci/fetch_nccl.sh, cached outside the clone). It adds one host
+# translation unit (a few seconds) and the symbol checks below.
 #
-# Usage: tools/ci/cuda_gpu_build.sh   (NVCC, ECG_CUDA_ARCHITECTURES, ECG_GPU_BUILD_DIR override)
+# Usage: tools/ci/cuda_gpu_build.sh   (NVCC, ECG_CUDA_ARCHITECTURES, ECG_GPU_BUILD_DIR,
+#        NCCL_ROOT override)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 start=$(date +%s)
@@ -20,9 +27,13 @@ fi
 build=${ECG_GPU_BUILD_DIR:-build-cuda-ecgcnn}
 arch=${ECG_CUDA_ARCHITECTURES:-75}
 
+nccl_root=${NCCL_ROOT:-}
+if [ -z "$nccl_root" ] && [ ! -f "$(dirname "$nvcc")/../include/nccl.h" ]; then
+  nccl_root=$(bash tools/ci/fetch_nccl.sh)
+fi
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DECG_CUDA=ON \
-  -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES="$arch" \
-  -DECG_BUILD_TESTS=OFF -DECG_BUILD_BENCH=OFF >/dev/null
+  -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES="$arch" -DECG_NCCL=ON \
+  ${nccl_root:+-DNCCL_ROOT="$nccl_root"} -DECG_BUILD_TESTS=OFF -DECG_BUILD_BENCH=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)" --target ecgcnn
 bin="$build/tools/ecgcnn"
 # The engine and cuBLAS are in the program (not only compiled). Whole outputs
@@ -32,6 +43,12 @@ libs=$(ldd "$bin")
 grep -q "ecg::cuda::install_engine" <<<"$symbols" || { echo "cuda_gpu_build: no engine in $bin"; exit 1; }
 grep -q "install_cublas_gemm" <<<"$symbols" || { echo "cuda_gpu_build: no cuBLAS path in $bin"; exit 1; }
 grep -q "libcublas" <<<"$libs" || { echo "cuda_gpu_build: $bin does not link libcublas"; exit 1; }
+# The NCCL path of data-parallel training: compiled, linked, registered.
+grep -q "ecg::cuda::with_nccl" <<<"$symbols" || { echo "cuda_gpu_build: no NCCL path in $bin"; exit 1; }
+grep -q "libnccl" <<<"$libs" || { echo "cuda_gpu_build: $bin does not link libnccl"; exit 1; }
+info=$("$bin" info)
+grep -q "^nccl: *NCCL [0-9]" <<<"$info" || { echo "cuda_gpu_build: ecgcnn info names no NCCL"; exit 1; }
+grep "^nccl:" <<<"$info"
 
 if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
   echo "cuda_gpu_build: a GPU is present; tools/ci/cuda_gpu_check.sh runs the device commands"
