@@ -1,6 +1,6 @@
 // `ecgcnn info`: version, build options, CPU features, the ISA the dispatcher
 // chose and the fp32 and int8 kernels of every level, threads, and whether
-// CUDA and MPI support were compiled in.
+// CUDA, MPI and ONNX support were compiled in.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -11,6 +11,7 @@
 #include "kernels/int8_api.h"
 #include "kernels/op_table.h"
 #include "kernels/runtime.h"
+#include "models/onnx.h"
 #include "train/mpi_collective.h"
 
 namespace {
@@ -92,6 +93,15 @@ void ecg_cli_info(CLI::App& app) {
       std::printf(
           "mpi:              not built (training runs in one process; ECG_MPI=OFF or no "
           "MPI found)\n");
+    if (onnx_supported())
+      std::printf(
+          "onnx:             yes (import opset <= %d: --checkpoint M.onnx; ecgcnn export writes "
+          "opset %d)\n",
+          kOnnxMaxOpset, kOnnxExportOpset);
+    else
+      std::printf(
+          "onnx:             not built (.onnx files are refused; ECG_ONNX=OFF or no "
+          "libonnx-dev/libprotobuf-dev found)\n");
     std::printf("cpu:              %s\n", f.brand.empty() ? "unknown" : f.brand.c_str());
     std::printf(
         "cpu features:     avx2 %s, fma %s, f16c %s, avx512f %s, avx512bw %s, "
