@@ -84,40 +84,46 @@ double portable_int8_loop(int64_t iters) {
 }
 
 #if defined(__x86_64__)
+// The one shape of the x86 int8 probes: `setup` fills the operand registers,
+// then `body` (independent chains into their own accumulators) runs n times.
+// A macro because inline assembly takes only string literals. The clobbers
+// cover every register the bodies use (the xmm names cover ymm and zmm).
+#define ECG_INT8_PROBE_LOOP(n, setup, body)                                                      \
+  asm volatile(setup "1:\n\t" body                                                               \
+                     "dec %0\n\t"                                                                \
+                     "jnz 1b\n\t"                                                                \
+                     "vzeroupper\n\t"                                                            \
+               : "+r"(n)                                                                         \
+               :                                                                                 \
+               : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", \
+                 "xmm10", "xmm11", "xmm12", "xmm13", "xmm15", "cc")
+
 // vpmaddubsw (32 u8 x s8 products, pairs into int16) + vpmaddwd by ones
 // (pairs into int32) + vpaddd: the AVX2 kernel's step, 6 chains.
 double avx2_maddubs_loop(int64_t n) {
   const double ops = 6.0 * 32.0 * 2.0 * static_cast<double>(n);
-  asm volatile(
-      "vpcmpeqb %%ymm0, %%ymm0, %%ymm0\n\t"
-      "vpabsb %%ymm0, %%ymm1\n\t"
-      "vpabsw %%ymm0, %%ymm15\n\t"
-      "1:\n\t"
-      "vpmaddubsw %%ymm1, %%ymm0, %%ymm2\n\t"
-      "vpmaddubsw %%ymm1, %%ymm0, %%ymm3\n\t"
-      "vpmaddubsw %%ymm1, %%ymm0, %%ymm4\n\t"
-      "vpmaddubsw %%ymm1, %%ymm0, %%ymm5\n\t"
-      "vpmaddubsw %%ymm1, %%ymm0, %%ymm6\n\t"
-      "vpmaddubsw %%ymm1, %%ymm0, %%ymm7\n\t"
-      "vpmaddwd %%ymm15, %%ymm2, %%ymm2\n\t"
-      "vpmaddwd %%ymm15, %%ymm3, %%ymm3\n\t"
-      "vpmaddwd %%ymm15, %%ymm4, %%ymm4\n\t"
-      "vpmaddwd %%ymm15, %%ymm5, %%ymm5\n\t"
-      "vpmaddwd %%ymm15, %%ymm6, %%ymm6\n\t"
-      "vpmaddwd %%ymm15, %%ymm7, %%ymm7\n\t"
-      "vpaddd %%ymm2, %%ymm8, %%ymm8\n\t"
-      "vpaddd %%ymm3, %%ymm9, %%ymm9\n\t"
-      "vpaddd %%ymm4, %%ymm10, %%ymm10\n\t"
-      "vpaddd %%ymm5, %%ymm11, %%ymm11\n\t"
-      "vpaddd %%ymm6, %%ymm12, %%ymm12\n\t"
-      "vpaddd %%ymm7, %%ymm13, %%ymm13\n\t"
-      "dec %0\n\t"
-      "jnz 1b\n\t"
-      "vzeroupper\n\t"
-      : "+r"(n)
-      :
-      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-        "xmm11", "xmm12", "xmm13", "xmm15", "cc");
+  ECG_INT8_PROBE_LOOP(n,
+                      "vpcmpeqb %%ymm0, %%ymm0, %%ymm0\n\t"
+                      "vpabsb %%ymm0, %%ymm1\n\t"
+                      "vpabsw %%ymm0, %%ymm15\n\t",
+                      "vpmaddubsw %%ymm1, %%ymm0, %%ymm2\n\t"
+                      "vpmaddubsw %%ymm1, %%ymm0, %%ymm3\n\t"
+                      "vpmaddubsw %%ymm1, %%ymm0, %%ymm4\n\t"
+                      "vpmaddubsw %%ymm1, %%ymm0, %%ymm5\n\t"
+                      "vpmaddubsw %%ymm1, %%ymm0, %%ymm6\n\t"
+                      "vpmaddubsw %%ymm1, %%ymm0, %%ymm7\n\t"
+                      "vpmaddwd %%ymm15, %%ymm2, %%ymm2\n\t"
+                      "vpmaddwd %%ymm15, %%ymm3, %%ymm3\n\t"
+                      "vpmaddwd %%ymm15, %%ymm4, %%ymm4\n\t"
+                      "vpmaddwd %%ymm15, %%ymm5, %%ymm5\n\t"
+                      "vpmaddwd %%ymm15, %%ymm6, %%ymm6\n\t"
+                      "vpmaddwd %%ymm15, %%ymm7, %%ymm7\n\t"
+                      "vpaddd %%ymm2, %%ymm8, %%ymm8\n\t"
+                      "vpaddd %%ymm3, %%ymm9, %%ymm9\n\t"
+                      "vpaddd %%ymm4, %%ymm10, %%ymm10\n\t"
+                      "vpaddd %%ymm5, %%ymm11, %%ymm11\n\t"
+                      "vpaddd %%ymm6, %%ymm12, %%ymm12\n\t"
+                      "vpaddd %%ymm7, %%ymm13, %%ymm13\n\t");
   return ops;
 }
 #endif
@@ -128,29 +134,21 @@ double avx2_maddubs_loop(int64_t n) {
 // before binutils 2.36 lack the {vex} form.
 double avxvnni_loop(int64_t n) {
   const double ops = 12.0 * 32.0 * 2.0 * static_cast<double>(n);
-  asm volatile(
-      "vpcmpeqb %%ymm0, %%ymm0, %%ymm0\n\t"
-      "vpabsb %%ymm0, %%ymm1\n\t"
-      "1:\n\t"
-      ".byte 0xc4, 0xe2, 0x75, 0x50, 0xd0\n\t"
-      ".byte 0xc4, 0xe2, 0x75, 0x50, 0xd8\n\t"
-      ".byte 0xc4, 0xe2, 0x75, 0x50, 0xe0\n\t"
-      ".byte 0xc4, 0xe2, 0x75, 0x50, 0xe8\n\t"
-      ".byte 0xc4, 0xe2, 0x75, 0x50, 0xf0\n\t"
-      ".byte 0xc4, 0xe2, 0x75, 0x50, 0xf8\n\t"
-      ".byte 0xc4, 0x62, 0x75, 0x50, 0xc0\n\t"
-      ".byte 0xc4, 0x62, 0x75, 0x50, 0xc8\n\t"
-      ".byte 0xc4, 0x62, 0x75, 0x50, 0xd0\n\t"
-      ".byte 0xc4, 0x62, 0x75, 0x50, 0xd8\n\t"
-      ".byte 0xc4, 0x62, 0x75, 0x50, 0xe0\n\t"
-      ".byte 0xc4, 0x62, 0x75, 0x50, 0xe8\n\t"
-      "dec %0\n\t"
-      "jnz 1b\n\t"
-      "vzeroupper\n\t"
-      : "+r"(n)
-      :
-      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-        "xmm11", "xmm12", "xmm13", "cc");
+  ECG_INT8_PROBE_LOOP(n,
+                      "vpcmpeqb %%ymm0, %%ymm0, %%ymm0\n\t"
+                      "vpabsb %%ymm0, %%ymm1\n\t",
+                      ".byte 0xc4, 0xe2, 0x75, 0x50, 0xd0\n\t"
+                      ".byte 0xc4, 0xe2, 0x75, 0x50, 0xd8\n\t"
+                      ".byte 0xc4, 0xe2, 0x75, 0x50, 0xe0\n\t"
+                      ".byte 0xc4, 0xe2, 0x75, 0x50, 0xe8\n\t"
+                      ".byte 0xc4, 0xe2, 0x75, 0x50, 0xf0\n\t"
+                      ".byte 0xc4, 0xe2, 0x75, 0x50, 0xf8\n\t"
+                      ".byte 0xc4, 0x62, 0x75, 0x50, 0xc0\n\t"
+                      ".byte 0xc4, 0x62, 0x75, 0x50, 0xc8\n\t"
+                      ".byte 0xc4, 0x62, 0x75, 0x50, 0xd0\n\t"
+                      ".byte 0xc4, 0x62, 0x75, 0x50, 0xd8\n\t"
+                      ".byte 0xc4, 0x62, 0x75, 0x50, 0xe0\n\t"
+                      ".byte 0xc4, 0x62, 0x75, 0x50, 0xe8\n\t");
   return ops;
 }
 #endif
@@ -159,29 +157,21 @@ double avxvnni_loop(int64_t n) {
 // vpdpbusd zmm (AVX-512 VNNI), 12 chains: 64 multiply-adds each.
 double avx512vnni_loop(int64_t n) {
   const double ops = 12.0 * 64.0 * 2.0 * static_cast<double>(n);
-  asm volatile(
-      "vpternlogd $0xff, %%zmm0, %%zmm0, %%zmm0\n\t"
-      "vpternlogd $0xff, %%zmm1, %%zmm1, %%zmm1\n\t"
-      "1:\n\t"
-      "vpdpbusd %%zmm0, %%zmm1, %%zmm2\n\t"
-      "vpdpbusd %%zmm0, %%zmm1, %%zmm3\n\t"
-      "vpdpbusd %%zmm0, %%zmm1, %%zmm4\n\t"
-      "vpdpbusd %%zmm0, %%zmm1, %%zmm5\n\t"
-      "vpdpbusd %%zmm0, %%zmm1, %%zmm6\n\t"
-      "vpdpbusd %%zmm0, %%zmm1, %%zmm7\n\t"
-      "vpdpbusd %%zmm0, %%zmm1, %%zmm8\n\t"
-      "vpdpbusd %%zmm0, %%zmm1, %%zmm9\n\t"
-      "vpdpbusd %%zmm0, %%zmm1, %%zmm10\n\t"
-      "vpdpbusd %%zmm0, %%zmm1, %%zmm11\n\t"
-      "vpdpbusd %%zmm0, %%zmm1, %%zmm12\n\t"
-      "vpdpbusd %%zmm0, %%zmm1, %%zmm13\n\t"
-      "dec %0\n\t"
-      "jnz 1b\n\t"
-      "vzeroupper\n\t"
-      : "+r"(n)
-      :
-      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-        "xmm11", "xmm12", "xmm13", "cc");
+  ECG_INT8_PROBE_LOOP(n,
+                      "vpternlogd $0xff, %%zmm0, %%zmm0, %%zmm0\n\t"
+                      "vpternlogd $0xff, %%zmm1, %%zmm1, %%zmm1\n\t",
+                      "vpdpbusd %%zmm0, %%zmm1, %%zmm2\n\t"
+                      "vpdpbusd %%zmm0, %%zmm1, %%zmm3\n\t"
+                      "vpdpbusd %%zmm0, %%zmm1, %%zmm4\n\t"
+                      "vpdpbusd %%zmm0, %%zmm1, %%zmm5\n\t"
+                      "vpdpbusd %%zmm0, %%zmm1, %%zmm6\n\t"
+                      "vpdpbusd %%zmm0, %%zmm1, %%zmm7\n\t"
+                      "vpdpbusd %%zmm0, %%zmm1, %%zmm8\n\t"
+                      "vpdpbusd %%zmm0, %%zmm1, %%zmm9\n\t"
+                      "vpdpbusd %%zmm0, %%zmm1, %%zmm10\n\t"
+                      "vpdpbusd %%zmm0, %%zmm1, %%zmm11\n\t"
+                      "vpdpbusd %%zmm0, %%zmm1, %%zmm12\n\t"
+                      "vpdpbusd %%zmm0, %%zmm1, %%zmm13\n\t");
   return ops;
 }
 #endif

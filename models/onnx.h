@@ -24,6 +24,9 @@ namespace ecg {
 
 // True when this build reads and writes ONNX.
 bool onnx_supported();
+// Without ONNX support, throws the one line that says so, naming `path` (the
+// .onnx file a command was asked to read or write); with it, does nothing.
+void require_onnx(const std::string& path);
 
 // The newest opset the importer reads (libonnx 1.12's), and the one the
 // export writes. The oldest depends on the operator: Reshape from 5, Relu

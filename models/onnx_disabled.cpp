@@ -15,6 +15,9 @@ namespace {
 bool onnx_supported() {
   return false;
 }
+void require_onnx(const std::string& path) {
+  no_onnx(path);
+}
 std::shared_ptr<GraphModel> load_onnx_graph(const std::string& path) {
   no_onnx(path);
 }

@@ -14,6 +14,7 @@ namespace ecg {
 bool onnx_supported() {
   return true;
 }
+void require_onnx(const std::string&) {}
 
 namespace onnx_io {
 

@@ -81,8 +81,11 @@ FoldedGraph fold_resnet(Model& m) {
   auto stem_conv = std::dynamic_pointer_cast<Conv2d>(next());
   auto stem_bn = std::dynamic_pointer_cast<BatchNorm>(next());
   ECG_CHECK(stem_conv && stem_bn, "quantize: ResNet stem not found");
-  g.steps.push_back(conv_step("stem", "input", fold(*stem_conv, stem_bn.get())));
-  std::string h = "stem";
+  // Steps and tensors carry the layer names `summary` and the float profile
+  // print (issue 20): the folded stem is stem_conv, a block's fused conv2 +
+  // add + ReLU writes the tensor of its add_relu layer.
+  g.steps.push_back(conv_step("stem_conv", "input", fold(*stem_conv, stem_bn.get())));
+  std::string h = "stem_conv";
   while (i < layers.size()) {
     auto blk = std::dynamic_pointer_cast<ResidualBlock>(layers[i]);
     if (!blk) break;
@@ -97,7 +100,7 @@ FoldedGraph fold_resnet(Model& m) {
     FoldedStep c2 = conv_step(name + ".conv2", name + ".conv1", fold(*blk->conv2, blk->bn2.get()));
     c2.conv.relu = false;  // the ReLU comes after the residual add
     c2.residual = c2.relu = true;
-    c2.out = name + ".conv2.out";
+    c2.out = name + ".add_relu";
     c2.inputs.push_back(res);
     g.steps.push_back(c2);
     h = c2.out;

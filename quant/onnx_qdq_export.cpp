@@ -1,7 +1,7 @@
 #include "quant/onnx_qdq_export.h"
 
 #include "models/onnx.h"
-#include "models/onnx_proto.h"
+#include "models/onnx_builders.h"
 
 namespace ecg::quant {
 
@@ -23,35 +23,14 @@ class QdqWriter {
  private:
   onnx::NodeProto* add(const std::string& op, const std::string& name,
                        const std::vector<std::string>& in, const std::string& out) {
-    onnx::NodeProto* n = g_->add_node();
-    n->set_op_type(op);
-    n->set_name(name);
-    for (const auto& i : in) n->add_input(i);
-    n->add_output(out);
-    return n;
-  }
-  static void ints(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto_AttributeType_INTS);
-    for (int64_t x : v) a->add_ints(x);
-  }
-  static void int1(onnx::NodeProto* n, const std::string& name, int64_t v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto_AttributeType_INT);
-    a->set_i(v);
+    return onnx_io::add_node(g_, op, name, in, {out});
   }
   std::string floats(const std::string& name, const std::vector<float>& v, const Shape& shape) {
     onnx_io::set_float_tensor(g_->add_initializer(), name, v.data(), shape);
     return name;
   }
   std::string int8s(const std::string& name, const std::vector<int8_t>& v, const Shape& shape) {
-    onnx::TensorProto* t = g_->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto_DataType_INT8);
-    for (int64_t d : shape) t->add_dims(d);
-    t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size()));
+    onnx_io::set_int8_tensor(g_->add_initializer(), name, v.data(), shape);
     return name;
   }
 
@@ -99,7 +78,7 @@ class QdqWriter {
         add("DequantizeLinear", n.name + ".weight_dequantize",
             {n.name + ".weight_q", n.name + ".weight_scale", n.name + ".weight_zero_point"},
             n.name + ".weight");
-    int1(dq, "axis", 0);
+    onnx_io::set_int_attr(dq, "axis", 0);
     return {n.name + ".weight", floats(n.name + ".bias", bias, {K})};
   }
 
@@ -129,9 +108,9 @@ class QdqWriter {
     const auto wb = weights(n, {s.K, s.C, s.R, s.S}, n.weights, n.weights_f32, tin.scale);
     std::string y = n.name + ".conv";
     onnx::NodeProto* c = add("Conv", n.name, {value_[n.inputs[0]], wb.first, wb.second}, y);
-    ints(c, "kernel_shape", {s.R, s.S});
-    ints(c, "strides", {s.stride_h, s.stride_w});
-    ints(c, "pads", {s.pad_top, s.pad_left, s.pad_bottom, s.pad_right});
+    onnx_io::set_ints_attr(c, "kernel_shape", {s.R, s.S});
+    onnx_io::set_ints_attr(c, "strides", {s.stride_h, s.stride_w});
+    onnx_io::set_ints_attr(c, "pads", {s.pad_top, s.pad_left, s.pad_bottom, s.pad_right});
     const TensorQ& tout = m_.tensors[n.output];
     if (n.conv.residual) {
       // The conv's own output is quantized (pre_add), then added and clamped.
@@ -156,9 +135,9 @@ class QdqWriter {
     } else {
       onnx::NodeProto* p = add(n.kind == NodeKind::MaxPool ? "MaxPool" : "AveragePool", n.name,
                                {value_[n.inputs[0]]}, y);
-      ints(p, "kernel_shape", {s.R, s.S});
-      ints(p, "strides", {s.stride_h, s.stride_w});
-      ints(p, "pads", {s.pad_top, s.pad_left, s.pad_bottom, s.pad_right});
+      onnx_io::set_ints_attr(p, "kernel_shape", {s.R, s.S});
+      onnx_io::set_ints_attr(p, "strides", {s.stride_h, s.stride_w});
+      onnx_io::set_ints_attr(p, "pads", {s.pad_top, s.pad_left, s.pad_bottom, s.pad_right});
     }
     value_[n.output] = qdq(y, n.output);
   }
@@ -182,9 +161,9 @@ class QdqWriter {
     const auto wb = weights(n, {out, in}, q, f, tin.scale);
     onnx::NodeProto* fl =
         add("Flatten", n.name + ".flatten", {value_[n.inputs[0]]}, n.name + ".flat");
-    int1(fl, "axis", 1);
+    onnx_io::set_int_attr(fl, "axis", 1);
     onnx::NodeProto* gemm = add("Gemm", n.name, {n.name + ".flat", wb.first, wb.second}, "logits");
-    int1(gemm, "transB", 1);
+    onnx_io::set_int_attr(gemm, "transB", 1);
   }
 
   const Int8Model& m_;
@@ -192,46 +171,22 @@ class QdqWriter {
   std::vector<std::string> value_;  // int8 tensor id -> its dequantized float value
 };
 
-void value_info(onnx::ValueInfoProto* v, const std::string& name, const Shape& shape) {
-  v->set_name(name);
-  auto* tt = v->mutable_type()->mutable_tensor_type();
-  tt->set_elem_type(onnx::TensorProto_DataType_FLOAT);
-  for (size_t i = 0; i < shape.size(); ++i) {
-    auto* d = tt->mutable_shape()->add_dim();
-    if (i == 0)
-      d->set_dim_param("batch");
-    else
-      d->set_dim_value(shape[i]);
-  }
-}
-
-void metadata(onnx::ModelProto* m, const std::string& key, const std::string& value) {
-  auto* p = m->add_metadata_props();
-  p->set_key(key);
-  p->set_value(value);
-}
-
 }  // namespace
 
 void export_onnx_qdq(const Int8Model& q, const std::string& path) {
   validate_int8_model(q, path);
   onnx::ModelProto m;
-  m.set_ir_version(7);
-  m.set_producer_name("ecgcnn");
-  m.set_producer_version(ECG_VERSION);
-  m.set_doc_string("int8 model of " + q.model_name + " in QDQ form, exported by ecgcnn");
-  auto* op = m.add_opset_import();
-  op->set_domain("");
-  op->set_version(kOnnxExportOpset);
+  onnx_io::start_export_model(&m,
+                              "int8 model of " + q.model_name + " in QDQ form, exported by ecgcnn");
   onnx::GraphProto* g = m.mutable_graph();
   g->set_name(q.model_name + "_int8");
-  value_info(g->add_input(), "input", {1, 3, q.image_size, q.image_size});
+  onnx_io::set_batched_float_value(g->add_input(), "input", {1, 3, q.image_size, q.image_size});
   QdqWriter(q, g).write();
-  value_info(g->add_output(), "logits", {1, q.num_classes()});
-  metadata(&m, "ecgcnn.model", q.model_name);
-  metadata(&m, "ecgcnn.image_size", std::to_string(q.image_size));
-  metadata(&m, "ecgcnn.classes", nlohmann::json(q.classes).dump());
-  metadata(&m, "ecgcnn.int8", "qdq");
+  onnx_io::set_batched_float_value(g->add_output(), "logits", {1, q.num_classes()});
+  onnx_io::add_metadata(&m, "ecgcnn.model", q.model_name);
+  onnx_io::add_metadata(&m, "ecgcnn.image_size", std::to_string(q.image_size));
+  onnx_io::add_metadata(&m, "ecgcnn.classes", nlohmann::json(q.classes).dump());
+  onnx_io::add_metadata(&m, "ecgcnn.int8", "qdq");
   onnx_io::check_and_write(m, path);
 }
 

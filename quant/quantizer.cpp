@@ -99,40 +99,238 @@ NodeQ dense_node(const FoldedStep& st, const Shape& s, QParams pin, int input, i
   return n;
 }
 
+// Step 1: what the calibration set shows of every tensor the folded graph
+// writes, in the order it first writes them.
+struct CalibrationStats {
+  std::map<std::string, Observer> observers;
+  std::map<std::string, Shape> shapes;
+  std::map<std::string, std::vector<double>> channel_sum;  // NCHW tensors, per channel
+  std::map<std::string, int64_t> channel_count;
+  std::vector<std::string> order;
+  int64_t images = 0;
+
+  void see(const std::string& name, const Tensor& t) {
+    if (!shapes.count(name)) order.push_back(name);
+    shapes[name] = t.shape();
+    Tensor c = t.contiguous();
+    observers[name].observe(c.data<float>(), c.numel());
+    if (c.dim() != 4) return;
+    const int64_t N = c.size(0), C = c.size(1), HW = c.size(2) * c.size(3);
+    std::vector<double>& sum = channel_sum[name];
+    sum.resize(C, 0.0);
+    const float* p = c.data<float>();
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t ch = 0; ch < C; ++ch) {
+        double acc = 0;
+        for (int64_t i = 0; i < HW; ++i) acc += p[(n * C + ch) * HW + i];
+        sum[ch] += acc;
+      }
+    channel_count[name] += N * HW;
+  }
+};
+
+CalibrationStats observe_calibration(FoldedGraph& f, const std::vector<Tensor>& calib) {
+  CalibrationStats st;
+  for (const Tensor& x : calib) {
+    f.forward(x, [&](const std::string& name, const Tensor& t) { st.see(name, t); });
+    st.images += x.size(0);
+  }
+  return st;
+}
+
+// Step 2: the quantization parameters of every tensor, and the record of the
+// choice the int8 file keeps (q.calibration).
+std::map<std::string, QParams> choose_tensor_params(const FoldedGraph& f, CalibrationStats& st,
+                                                    const QuantizeOptions& opt,
+                                                    nlohmann::json* record) {
+  std::map<std::string, QParams> qp;
+  nlohmann::json chosen = nlohmann::json::object();
+  for (const std::string& name : st.order) {
+    Observer& o = st.observers[name];
+    CalibMethod m = opt.calib.method;
+    QParams p = calibrate(o, opt.calib, nullptr, &m);
+    if (name == "input") p = choose_qparams(o.min(), o.max());  // never clip the image
+    qp[name] = p;
+    chosen[name] = {{"method", calib_method_name(name == "input" ? CalibMethod::MinMax : m)},
+                    {"scale", p.scale},
+                    {"zero_point", p.zero_point},
+                    {"min", o.min()},
+                    {"max", o.max()}};
+  }
+  // Max pooling moves bytes: its output keeps its input's parameters.
+  for (const FoldedStep& s : f.steps)
+    if (s.kind == NodeKind::MaxPool) {
+      qp[s.out] = qp.at(s.inputs[0]);
+      chosen[s.out]["scale"] = qp[s.out].scale;
+      chosen[s.out]["zero_point"] = qp[s.out].zero_point;
+    }
+  *record = {{"method", calib_method_name(opt.calib.method)},
+             {"images", st.images},
+             {"bias_correction", opt.bias_correction},
+             {"tensors", chosen}};
+  return qp;
+}
+
+// Bias correction (QuantizeOptions::bias_correction): the conv's float bias
+// minus the mean output shift its rounded weights cause on an input whose
+// per-channel means are sum / count.
+std::vector<float> corrected_bias(const FoldedConv& c, const QuantizedWeights& w,
+                                  const std::vector<double>& sum, int64_t count) {
+  std::vector<float> bias = c.b.to_vector_f32();
+  const double n = static_cast<double>(std::max<int64_t>(1, count));
+  const int K = c.out_channels();
+  const int C = static_cast<int>(c.w.size(1));
+  const int RS = static_cast<int>(c.w.size(2) * c.w.size(3));
+  const float* wf = c.w.data<float>();
+  for (int k = 0; k < K; ++k) {
+    double shift = 0;
+    for (int ch = 0; ch < C; ++ch) {
+      double dw = 0;
+      for (int i = 0; i < RS; ++i) {
+        const size_t j = (static_cast<size_t>(k) * C + ch) * RS + i;
+        dw += static_cast<double>(w.scale[k]) * w.q[j] - wf[j];
+      }
+      shift += dw * (sum[ch] / n);
+    }
+    bias[k] = static_cast<float>(bias[k] - shift);
+  }
+  return bias;
+}
+
+// Step 3: the int8 graph, one node per folded step; tensors that hold
+// storage get ids in the order they are first written (the pre-add conv
+// outputs are fused away).
+class Int8GraphBuilder {
+ public:
+  Int8GraphBuilder(Int8Model& q, const CalibrationStats& st,
+                   const std::map<std::string, QParams>& qp, const QuantizeOptions& opt)
+      : q_(q), st_(st), qp_(qp), opt_(opt) {
+    add_tensor("input");
+  }
+
+  void add(const FoldedStep& s) {
+    switch (s.kind) {
+      case NodeKind::Conv:
+        return q_.nodes.push_back(s.residual ? residual_conv(s) : plain_conv(s));
+      case NodeKind::MaxPool:
+      case NodeKind::AvgPool:
+        return q_.nodes.push_back(pool(s));
+      case NodeKind::Add:
+        return q_.nodes.push_back(add_node(s));
+      case NodeKind::Dense:
+        return q_.nodes.push_back(dense_node(s, st_.shapes.at(s.inputs[0]), qp_.at(s.inputs[0]),
+                                             tid_.at(s.inputs[0]), weight_qmax(opt_)));
+    }
+  }
+
+ private:
+  int add_tensor(const std::string& name) {
+    const Shape& s = st_.shapes.at(name);
+    TensorQ t;
+    t.name = name;
+    t.N = 1;
+    t.C = static_cast<int>(s[1]);
+    t.H = s.size() == 4 ? static_cast<int>(s[2]) : 1;
+    t.W = s.size() == 4 ? static_cast<int>(s[3]) : 1;
+    t.scale = qp_.at(name).scale;
+    t.zero_point = qp_.at(name).zero_point;
+    tid_[name] = static_cast<int>(q_.tensors.size());
+    q_.tensors.push_back(t);
+    return tid_[name];
+  }
+
+  // The convolution of step s from tensor `in` to tensor `out_q`.
+  NodeQ conv_node(const FoldedStep& s, const std::string& in, const std::string& out_q,
+                  bool relu) const {
+    const FoldedConv& c = s.conv;
+    const int K = c.out_channels();
+    NodeQ n;
+    n.kind = NodeKind::Conv;
+    n.name = s.node;
+    const QParams pin = qp_.at(in), pout = qp_.at(out_q);
+    n.conv.shape = conv_shape(c, st_.shapes.at(in));
+    QuantizedWeights w =
+        quantize_weights_per_channel(c.w.data<float>(), K, c.w.numel() / K, weight_qmax(opt_));
+    n.weights = w.q;
+    n.weight_scale = w.scale;
+    n.weights_f32 = c.w.to_vector_f32();
+    n.bias_f32 = c.b.to_vector_f32();
+    n.conv.zp_in = pin.zero_point;
+    const std::vector<float> bias =
+        opt_.bias_correction && st_.channel_sum.count(in)
+            ? corrected_bias(c, w, st_.channel_sum.at(in), st_.channel_count.at(in))
+            : n.bias_f32;
+    n.conv.bias = quantize_bias(bias.data(), K, pin.scale, w.scale.data());
+    n.conv.requant = requant_multipliers(K, pin.scale, w.scale.data(), pout.scale);
+    n.conv.zp_out = pout.zero_point;
+    n.conv.qmin = relu ? pout.zero_point : -128;
+    n.conv.qmax = 127;
+    n.inputs = {tid_.at(in)};
+    return n;
+  }
+
+  NodeQ plain_conv(const FoldedStep& s) {
+    NodeQ n = conv_node(s, s.inputs[0], s.out, s.conv.relu);
+    n.output = add_tensor(s.out);
+    return n;
+  }
+
+  // conv2 of a block with the residual add (and ReLU) fused.
+  NodeQ residual_conv(const FoldedStep& s) {
+    const std::string& res = s.inputs[1];
+    NodeQ n = conv_node(s, s.inputs[0], s.pre_add(), false);
+    const QParams pc = qp_.at(s.pre_add()), pr = qp_.at(res), po = qp_.at(s.out);
+    n.conv.residual = true;
+    n.conv.add = int8::make_add_requant(pc.scale, pc.zero_point, pr.scale, pr.zero_point, po.scale,
+                                        po.zero_point, s.relu ? po.zero_point : -128, 127);
+    n.pre_add_scale = pc.scale;
+    n.pre_add_zero_point = pc.zero_point;
+    n.inputs.push_back(tid_.at(res));
+    n.output = add_tensor(s.out);
+    return n;
+  }
+
+  NodeQ pool(const FoldedStep& s) {
+    NodeQ n;
+    n.kind = s.kind;
+    n.name = s.node;
+    const Pool2dShape ps = pool_shape(s, st_.shapes.at(s.inputs[0]));
+    const QParams pin = qp_.at(s.inputs[0]), pout = qp_.at(s.out);
+    if (s.kind == NodeKind::MaxPool)
+      n.pool = ps;
+    else
+      n.avg = int8::make_avg_pool_int8(ps, pin.scale, pin.zero_point, pout.scale, pout.zero_point);
+    n.inputs = {tid_.at(s.inputs[0])};
+    n.output = add_tensor(s.out);
+    return n;
+  }
+
+  NodeQ add_node(const FoldedStep& s) {
+    NodeQ n;
+    n.kind = NodeKind::Add;
+    n.name = s.node;
+    const QParams pa = qp_.at(s.inputs[0]), pb = qp_.at(s.inputs[1]), po = qp_.at(s.out);
+    n.add = int8::make_add_requant(pa.scale, pa.zero_point, pb.scale, pb.zero_point, po.scale,
+                                   po.zero_point, s.relu ? po.zero_point : -128, 127);
+    n.inputs = {tid_.at(s.inputs[0]), tid_.at(s.inputs[1])};
+    n.output = add_tensor(s.out);
+    return n;
+  }
+
+  Int8Model& q_;
+  const CalibrationStats& st_;
+  const std::map<std::string, QParams>& qp_;
+  const QuantizeOptions& opt_;
+  std::map<std::string, int> tid_;
+};
+
 }  // namespace
 
 Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib,
                          const QuantizeOptions& opt) {
   ECG_CHECK(!calib.empty(), "quantize: no calibration images");
   FoldedGraph f = fold_model(model);
-  // 1. Observe every quantized tensor over the calibration set.
-  std::map<std::string, Observer> obs;
-  std::map<std::string, Shape> shapes;
-  std::map<std::string, std::vector<double>> channel_sum;  // NCHW tensors, per channel
-  std::map<std::string, int64_t> channel_count;
-  std::vector<std::string> order;
-  for (const Tensor& x : calib) {
-    f.forward(x, [&](const std::string& name, const Tensor& t) {
-      if (!shapes.count(name)) order.push_back(name);
-      shapes[name] = t.shape();
-      Tensor c = t.contiguous();
-      obs[name].observe(c.data<float>(), c.numel());
-      if (c.dim() == 4) {
-        const int64_t N = c.size(0), C = c.size(1), HW = c.size(2) * c.size(3);
-        std::vector<double>& sum = channel_sum[name];
-        sum.resize(C, 0.0);
-        const float* p = c.data<float>();
-        for (int64_t n = 0; n < N; ++n)
-          for (int64_t ch = 0; ch < C; ++ch) {
-            double acc = 0;
-            for (int64_t i = 0; i < HW; ++i) acc += p[(n * C + ch) * HW + i];
-            sum[ch] += acc;
-          }
-        channel_count[name] += N * HW;
-      }
-    });
-  }
-  // 2. Choose parameters per tensor.
+  CalibrationStats stats = observe_calibration(f, calib);
   Int8Model q;
   q.model_name = f.name;
   q.image_size = model.config().image_size;
@@ -143,151 +341,9 @@ Int8Model quantize_model(Model& model, const std::vector<Tensor>& calib,
     q.preprocessing["mean"] = f.mean;
     q.preprocessing["std"] = f.std;
   }
-  std::map<std::string, QParams> qp;
-  nlohmann::json chosen = nlohmann::json::object();
-  for (const std::string& name : order) {
-    CalibMethod m = opt.calib.method;
-    QParams p = calibrate(obs[name], opt.calib, nullptr, &m);
-    if (name == "input")
-      p = choose_qparams(obs[name].min(), obs[name].max());  // never clip the image
-    qp[name] = p;
-    chosen[name] = {{"method", calib_method_name(name == "input" ? CalibMethod::MinMax : m)},
-                    {"scale", p.scale},
-                    {"zero_point", p.zero_point},
-                    {"min", obs[name].min()},
-                    {"max", obs[name].max()}};
-  }
-  // Max pooling moves bytes: its output keeps its input's parameters.
-  for (const FoldedStep& st : f.steps)
-    if (st.kind == NodeKind::MaxPool) {
-      qp[st.out] = qp.at(st.inputs[0]);
-      chosen[st.out]["scale"] = qp[st.out].scale;
-      chosen[st.out]["zero_point"] = qp[st.out].zero_point;
-    }
-  int64_t images = 0;
-  for (const Tensor& x : calib) images += x.size(0);
-  q.calibration = {{"method", calib_method_name(opt.calib.method)},
-                   {"images", images},
-                   {"bias_correction", opt.bias_correction},
-                   {"tensors", chosen}};
-  // 3. Tensors that hold storage (the pre-add conv outputs are fused away).
-  std::map<std::string, int> tid;
-  auto add_tensor = [&](const std::string& name) {
-    const Shape& s = shapes.at(name);
-    TensorQ t;
-    t.name = name;
-    t.N = 1;
-    t.C = static_cast<int>(s[1]);
-    t.H = s.size() == 4 ? static_cast<int>(s[2]) : 1;
-    t.W = s.size() == 4 ? static_cast<int>(s[3]) : 1;
-    t.scale = qp.at(name).scale;
-    t.zero_point = qp.at(name).zero_point;
-    tid[name] = static_cast<int>(q.tensors.size());
-    q.tensors.push_back(t);
-    return tid[name];
-  };
-  add_tensor("input");
-  auto conv_node = [&](const FoldedStep& st, const std::string& in, const std::string& out_q,
-                       bool relu) {
-    const FoldedConv& c = st.conv;
-    const int K = c.out_channels();
-    NodeQ n;
-    n.kind = NodeKind::Conv;
-    n.name = st.node;
-    const QParams pin = qp.at(in), pout = qp.at(out_q);
-    n.conv.shape = conv_shape(c, shapes.at(in));
-    QuantizedWeights w =
-        quantize_weights_per_channel(c.w.data<float>(), K, c.w.numel() / K, weight_qmax(opt));
-    n.weights = w.q;
-    n.weight_scale = w.scale;
-    n.weights_f32 = c.w.to_vector_f32();
-    n.bias_f32 = c.b.to_vector_f32();
-    n.conv.zp_in = pin.zero_point;
-    std::vector<float> bias = n.bias_f32;
-    if (opt.bias_correction && channel_sum.count(in)) {
-      const std::vector<double>& sum = channel_sum.at(in);
-      const double count = static_cast<double>(std::max<int64_t>(1, channel_count.at(in)));
-      const int C = static_cast<int>(c.w.size(1));
-      const int RS = static_cast<int>(c.w.size(2) * c.w.size(3));
-      const float* wf = c.w.data<float>();
-      for (int k = 0; k < K; ++k) {
-        double shift = 0;
-        for (int ch = 0; ch < C; ++ch) {
-          double dw = 0;
-          for (int i = 0; i < RS; ++i) {
-            const size_t j = (static_cast<size_t>(k) * C + ch) * RS + i;
-            dw += static_cast<double>(w.scale[k]) * w.q[j] - wf[j];
-          }
-          shift += dw * (sum[ch] / count);
-        }
-        bias[k] = static_cast<float>(bias[k] - shift);
-      }
-    }
-    n.conv.bias = quantize_bias(bias.data(), K, pin.scale, w.scale.data());
-    n.conv.requant = requant_multipliers(K, pin.scale, w.scale.data(), pout.scale);
-    n.conv.zp_out = pout.zero_point;
-    n.conv.qmin = relu ? pout.zero_point : -128;
-    n.conv.qmax = 127;
-    n.inputs = {tid.at(in)};
-    return n;
-  };
-  for (const FoldedStep& st : f.steps) {
-    switch (st.kind) {
-      case NodeKind::Conv:
-        if (!st.residual) {
-          NodeQ n = conv_node(st, st.inputs[0], st.out, st.conv.relu);
-          n.output = add_tensor(st.out);
-          q.nodes.push_back(n);
-        } else {
-          const std::string& res = st.inputs[1];
-          NodeQ c2 = conv_node(st, st.inputs[0], st.pre_add(), false);
-          const QParams pc = qp.at(st.pre_add()), pr = qp.at(res), po = qp.at(st.out);
-          c2.conv.residual = true;
-          c2.conv.add =
-              int8::make_add_requant(pc.scale, pc.zero_point, pr.scale, pr.zero_point, po.scale,
-                                     po.zero_point, st.relu ? po.zero_point : -128, 127);
-          c2.pre_add_scale = pc.scale;
-          c2.pre_add_zero_point = pc.zero_point;
-          c2.inputs.push_back(tid.at(res));
-          c2.output = add_tensor(st.out);
-          q.nodes.push_back(c2);
-        }
-        break;
-      case NodeKind::MaxPool:
-      case NodeKind::AvgPool: {
-        NodeQ n;
-        n.kind = st.kind;
-        n.name = st.node;
-        const Pool2dShape ps = pool_shape(st, shapes.at(st.inputs[0]));
-        const QParams pin = qp.at(st.inputs[0]), pout = qp.at(st.out);
-        if (st.kind == NodeKind::MaxPool)
-          n.pool = ps;
-        else
-          n.avg =
-              int8::make_avg_pool_int8(ps, pin.scale, pin.zero_point, pout.scale, pout.zero_point);
-        n.inputs = {tid.at(st.inputs[0])};
-        n.output = add_tensor(st.out);
-        q.nodes.push_back(n);
-        break;
-      }
-      case NodeKind::Add: {
-        NodeQ n;
-        n.kind = NodeKind::Add;
-        n.name = st.node;
-        const QParams pa = qp.at(st.inputs[0]), pb = qp.at(st.inputs[1]), po = qp.at(st.out);
-        n.add = int8::make_add_requant(pa.scale, pa.zero_point, pb.scale, pb.zero_point, po.scale,
-                                       po.zero_point, st.relu ? po.zero_point : -128, 127);
-        n.inputs = {tid.at(st.inputs[0]), tid.at(st.inputs[1])};
-        n.output = add_tensor(st.out);
-        q.nodes.push_back(n);
-        break;
-      }
-      case NodeKind::Dense:
-        q.nodes.push_back(dense_node(st, shapes.at(st.inputs[0]), qp.at(st.inputs[0]),
-                                     tid.at(st.inputs[0]), weight_qmax(opt)));
-        break;
-    }
-  }
+  const std::map<std::string, QParams> qp = choose_tensor_params(f, stats, opt, &q.calibration);
+  Int8GraphBuilder graph(q, stats, qp, opt);
+  for (const FoldedStep& s : f.steps) graph.add(s);
   return q;
 }
 

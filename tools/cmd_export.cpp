@@ -27,6 +27,7 @@ void run_export(const ExportCli& o) {
             "export: give --checkpoint FILE (float) or --model FILE (int8), one of them");
   ECG_CHECK(!o.out.empty(), "export: --out FILE.onnx is required");
   ECG_CHECK(ends_with_onnx(o.out), "export: --out '", o.out, "' must end in .onnx");
+  require_onnx(o.out);  // before loading anything, in a build without ONNX
   if (!o.model.empty()) {
     const quant::Int8Model q = quant::load_int8_model(o.model);
     quant::export_onnx_qdq(q, o.out);

@@ -1,6 +1,6 @@
 // `ecgcnn info`: version, build options, CPU features, the ISA the dispatcher
 // chose and the fp32 and int8 kernels of every level, threads, and whether
-// CUDA and MPI support were compiled in.
+// CUDA, MPI and ONNX support were compiled in.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -12,6 +12,7 @@
 #include "kernels/int8_api.h"
 #include "kernels/op_table.h"
 #include "kernels/runtime.h"
+#include "models/onnx.h"
 #include "train/mpi_collective.h"
 
 namespace {
@@ -102,6 +103,15 @@ void ecg_cli_info(CLI::App& app) {
       std::printf(
           "nccl:             not built (device gradients of a CUDA build reduce through "
           "MPI from host memory)\n");
+    if (onnx_supported())
+      std::printf(
+          "onnx:             yes (import opset <= %d: --checkpoint M.onnx; ecgcnn export writes "
+          "opset %d)\n",
+          kOnnxMaxOpset, kOnnxExportOpset);
+    else
+      std::printf(
+          "onnx:             not built (.onnx files are refused; ECG_ONNX=OFF or no "
+          "libonnx-dev/libprotobuf-dev found)\n");
     std::printf("cpu:              %s\n", f.brand.empty() ? "unknown" : f.brand.c_str());
     std::printf(
         "cpu features:     avx2 %s, fma %s, f16c %s, avx512f %s, avx512bw %s, "

@@ -30,21 +30,29 @@ FILL_BPC = 8.0        # bytes per cycle of the band copy (memcpy from L2, guess)
 PARALLEL_EFF = 0.9    # OpenMP split over 4-row tiles on 4 threads (guess)
 
 # (name, C, K, R, stride, H_in, fused residual add) with TensorFlow 'same'
-# padding, 224x224 input. The stem's 3 channels are padded to 16 (zero
+# padding, 224x224 input; the names are the layers `ecgcnn summary` and the
+# int8 profile print. The stem's 3 channels are padded to 16 (zero
 # weights): the kernel does 16/3 of the stem's real work, counted as such.
 LAYERS = [
-    ("stem 3x3 3->16", 3, 16, 3, 1, 224, False),
-    ("s0 conv1 16->16", 16, 16, 3, 1, 224, False),
-    ("s0 conv2 16->64 +res", 16, 64, 3, 1, 224, True),
-    ("s0 shortcut 1x1", 16, 64, 1, 1, 224, False),
-    ("s1 conv1 64->64 /2", 64, 64, 3, 2, 224, False),
-    ("s1 conv2 64->128 +res", 64, 128, 3, 1, 112, True),
-    ("s1 shortcut 1x1 /2", 64, 128, 1, 2, 224, False),
-    ("s2 conv1 128->128 /2", 128, 128, 3, 2, 112, False),
-    ("s2 conv2 128->256 +res", 128, 256, 3, 1, 56, True),
-    ("s2 shortcut 1x1 /2", 128, 256, 1, 2, 112, False),
-    ("dense 12544->4", 12544, 4, 1, 1, 1, False),
+    ("stem_conv", 3, 16, 3, 1, 224, False),
+    ("stage0.block0.conv1", 16, 16, 3, 1, 224, False),
+    ("stage0.block0.conv2", 16, 64, 3, 1, 224, True),
+    ("stage0.block0.shortcut", 16, 64, 1, 1, 224, False),
+    ("stage1.block0.conv1", 64, 64, 3, 2, 224, False),
+    ("stage1.block0.conv2", 64, 128, 3, 1, 112, True),
+    ("stage1.block0.shortcut", 64, 128, 1, 2, 224, False),
+    ("stage2.block0.conv1", 128, 128, 3, 2, 112, False),
+    ("stage2.block0.conv2", 128, 256, 3, 1, 56, True),
+    ("stage2.block0.shortcut", 128, 256, 1, 2, 112, False),
+    ("fc", 12544, 4, 1, 1, 1, False),
 ]
+
+
+def shape_note(C, K, R, stride, res):
+    """What the row computes, beside its layer name: 3x3/2 64->128 +res."""
+    if R == 1 and stride == 1 and C > 1000:
+        return f"dense {C}->{K}"
+    return f"{R}x{R}{'/2' if stride == 2 else ''} {C}->{K}{' +res' if res else ''}"
 
 
 def layer(C, K, R, stride, H, res):
@@ -62,13 +70,14 @@ def layer(C, K, R, stride, H, res):
 
 def main():
     tot_mac = tot_cyc = tot_inner = 0
-    print(f"{'layer':24s} {'MMAC':>8s} {'inner Mcyc':>10s} {'other Mcyc':>10s} {'MAC/cyc':>8s}")
+    print(f"{'layer':40s} {'MMAC':>8s} {'inner Mcyc':>10s} {'other Mcyc':>10s} {'MAC/cyc':>8s}")
     for name, C, K, R, s, H, res in LAYERS:
         macs, inner, other = layer(C, K, R, s, H, res)
         tot_mac += macs
         tot_inner += inner
         tot_cyc += inner + other
-        print(f"{name:24s} {macs/1e6:8.1f} {inner/1e6:10.1f} {other/1e6:10.1f} {macs/(inner+other):8.2f}")
+        label = f"{name} ({shape_note(C, K, R, s, res)})"
+        print(f"{label:40s} {macs/1e6:8.1f} {inner/1e6:10.1f} {other/1e6:10.1f} {macs/(inner+other):8.2f}")
     ms = tot_cyc / (CORES * PARALLEL_EFF) / (GHZ * 1e6)
     floor = tot_mac / (CORES * 8) / (GHZ * 1e6)
     print(f"total {tot_mac/1e9:.2f} GMAC, {tot_cyc/1e9:.2f} Gcycles on one core "

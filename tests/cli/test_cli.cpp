@@ -9,8 +9,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
 #include "cli_run.h"
+#include "models/onnx.h"
+#include "train/mpi_collective.h"
 
 namespace {
 
@@ -49,6 +52,47 @@ TEST(Cli, InfoNamesTheCodeThatRuns) {
       EXPECT_EQ(row.find(simd), std::string::npos) << op << " row:" << row;
     EXPECT_NE(row.find("ref"), std::string::npos) << row;
   }
+}
+
+// The line of `info` that starts with `key` ("" when there is none).
+std::string info_line(const std::string& out, const std::string& key) {
+  const size_t at = out.find("\n" + key);
+  if (at == std::string::npos) return "";
+  return out.substr(at + 1, out.find('\n', at + 1) - at - 1);
+}
+
+// Issue 19: `info` says whether ONNX and MPI support were built, and says
+// what this binary really has (a -DECG_ONNX=OFF / -DECG_MPI=OFF build too).
+TEST(Cli, InfoSaysWhetherOnnxAndMpiWereBuilt) {
+  CliRun r = run("info");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string onnx = info_line(r.out, "onnx:"), mpi = info_line(r.out, "mpi:");
+  ASSERT_FALSE(onnx.empty()) << r.out;
+  ASSERT_FALSE(mpi.empty()) << r.out;
+  EXPECT_EQ(onnx.find("not built") == std::string::npos, ecg::onnx_supported()) << onnx;
+  EXPECT_EQ(mpi.find("not built") == std::string::npos, ecg::mpi_built()) << mpi;
+}
+
+// A build without libonnx refuses .onnx files, in and out, with one line that
+// names the file and says why; it never tries to parse them.
+TEST(Cli, OnnxFilesRefusedInOneLineWithoutOnnxSupport) {
+  if (ecg::onnx_supported()) GTEST_SKIP() << "this build reads ONNX (tests/onnx covers it)";
+  const std::string dir = ecg::cli_test::fresh_dir("ecg_cli_noonnx_");
+  std::filesystem::create_directories(dir);
+  const std::string model = dir + "/m.onnx";
+  std::ofstream(model) << "not protobuf";
+  // export refuses before it loads anything: the missing checkpoint is not reached.
+  const std::pair<std::string, std::string> cases[] = {
+      {"predict --checkpoint " + model + " x.jpg", "m.onnx"},
+      {"summary --checkpoint " + model, "m.onnx"},
+      {"export --checkpoint " + dir + "/absent.safetensors --out " + dir + "/o.onnx", "o.onnx"}};
+  for (const auto& c : cases) {
+    CliRun r = run(c.first);
+    expect_one_line_error(r, 1, c.second);
+    EXPECT_NE(r.err.find("built without ONNX support"), std::string::npos)
+        << c.first << ": " << r.err;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Cli, UnknownSubcommandIsOneLineExit2) {

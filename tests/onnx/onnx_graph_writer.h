@@ -5,14 +5,13 @@
 // with 1x1 stride-2 projections, global average pool, Flatten, Gemm to 1000
 // classes) with random weights and BN statistics.
 #pragma once
-#include <onnx/onnx_pb.h>
-
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "models/onnx_builders.h"
 
 namespace ecg::testing {
 
@@ -42,40 +41,21 @@ class OnnxGraphWriter {
   onnx::NodeProto* node(const std::string& op, const std::string& name,
                         const std::vector<std::string>& inputs,
                         const std::vector<std::string>& outputs) {
-    onnx::NodeProto* n = graph().add_node();
-    n->set_op_type(op);
-    n->set_name(name);
-    for (const auto& i : inputs) n->add_input(i);
-    for (const auto& o : outputs) n->add_output(o);
-    return n;
+    return onnx_io::add_node(&graph(), op, name, inputs, outputs);
   }
   static void ints(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto_AttributeType_INTS);
-    for (int64_t x : v) a->add_ints(x);
+    onnx_io::set_ints_attr(n, name, v);
   }
   static void int1(onnx::NodeProto* n, const std::string& name, int64_t v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto_AttributeType_INT);
-    a->set_i(v);
+    onnx_io::set_int_attr(n, name, v);
   }
   static void float1(onnx::NodeProto* n, const std::string& name, float v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto_AttributeType_FLOAT);
-    a->set_f(v);
+    onnx_io::set_float_attr(n, name, v);
   }
 
   void initializer(const std::string& name, const Tensor& t) {
     Tensor c = t.contiguous();
-    auto* p = graph().add_initializer();
-    p->set_name(name);
-    p->set_data_type(onnx::TensorProto_DataType_FLOAT);
-    for (int64_t d : c.shape()) p->add_dims(d);
-    p->set_raw_data(std::string(reinterpret_cast<const char*>(c.data<float>()),
-                                static_cast<size_t>(c.numel()) * 4));
+    onnx_io::set_float_tensor(graph().add_initializer(), name, c.data<float>(), c.shape());
   }
 
   void write(const std::string& path) const {

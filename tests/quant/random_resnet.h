@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "models/models.h"
+#include "quant/quantizer.h"
 
 namespace ecg::testing {
 
@@ -39,6 +40,20 @@ inline std::shared_ptr<Model> random_resnet(int size = 32) {
 inline std::vector<Tensor> random_calibration(int size = 32) {
   return {Tensor::uniform({8, 3, size, size}, 7, 0.0, 1.0),
           Tensor::uniform({8, 3, size, size}, 8, 0.0, 1.0)};
+}
+
+// The quant tests' options: four classes "a".."d" and the given calibrator.
+inline quant::QuantizeOptions four_class_options(
+    quant::CalibMethod method = quant::CalibMethod::Auto) {
+  quant::QuantizeOptions o;
+  o.classes = {"a", "b", "c", "d"};
+  o.calib.method = method;
+  return o;
+}
+
+// `m` quantized on random_calibration(size) with four_class_options().
+inline quant::Int8Model quantize_on_random(Model& m, int size = 32) {
+  return quant::quantize_model(m, random_calibration(size), four_class_options());
 }
 
 }  // namespace ecg::testing

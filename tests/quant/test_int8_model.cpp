@@ -28,9 +28,7 @@ std::string tmp(const std::string& name) {
 using testing::random_resnet;
 
 quant::Int8Model quantize(Model& m, int size = 32) {
-  quant::QuantizeOptions o;
-  o.classes = {"a", "b", "c", "d"};
-  return quant::quantize_model(m, testing::random_calibration(size), o);
+  return testing::quantize_on_random(m, size);
 }
 
 // `ecgcnn eval --model` runs whole batches (issue 15): a runner planned for

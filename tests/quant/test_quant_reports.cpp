@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "core/autograd.h"
 #include "quant/int8_runner.h"
@@ -30,14 +31,11 @@ std::string tmp(const std::string& name) {
 using testing::random_resnet;
 
 quant::QuantizeOptions options(quant::CalibMethod method = quant::CalibMethod::Auto) {
-  quant::QuantizeOptions o;
-  o.classes = {"a", "b", "c", "d"};
-  o.calib.method = method;
-  return o;
+  return testing::four_class_options(method);
 }
 
 quant::Int8Model quantize(Model& m, int size = 32) {
-  return quant::quantize_model(m, testing::random_calibration(size), options());
+  return testing::quantize_on_random(m, size);
 }
 
 // Loading `path` throws an Error that names `needle`; `loaded` is the
@@ -178,11 +176,11 @@ TEST(Int8FloatFallback, AllLayersInFloatTrackFloatBetterThanInt8) {
 TEST(Int8FloatFallback, FileKeepsFloatLayersAndReadsVersionsOneAndTwo) {
   auto m = random_resnet();
   quant::Int8Model q = quantize(*m);
-  quant::Int8Model qf = quant::with_float_nodes(q, {"stem", "fc"});
+  quant::Int8Model qf = quant::with_float_nodes(q, {"stem_conv", "fc"});
   const std::string path = tmp("f.int8");
   quant::save_int8_model(path, qf);
   quant::Int8Model l = quant::load_int8_model(path);
-  EXPECT_EQ(l.float_nodes(), (std::vector<std::string>{"stem", "fc"}));
+  EXPECT_EQ(l.float_nodes(), (std::vector<std::string>{"stem_conv", "fc"}));
   EXPECT_EQ(l.nodes[0].weights_f32, qf.nodes[0].weights_f32);
   EXPECT_EQ(l.nodes.back().bias_f32, qf.nodes.back().bias_f32);
   Tensor x = Tensor::uniform({2, 3, 32, 32}, 9, 0.0, 1.0);
@@ -212,7 +210,7 @@ TEST(Int8FloatFallback, FileKeepsFloatLayersAndReadsVersionsOneAndTwo) {
   EXPECT_EQ(lq, d.run(x).to_vector_f32());
   EXPECT_EQ(lq, e2.run(x).to_vector_f32());
   EXPECT_EQ(a.run(x).to_vector_f32(), f2.run(x).to_vector_f32());
-  EXPECT_EQ(l2f.float_nodes(), (std::vector<std::string>{"stem", "fc"}));
+  EXPECT_EQ(l2f.float_nodes(), (std::vector<std::string>{"stem_conv", "fc"}));
   EXPECT_LT(fs::file_size(tmp("f.int8")), fs::file_size(v2f));
   // A float node in a version 1 file (written or relabelled), or a version
   // from the future: clear errors.
@@ -344,7 +342,7 @@ TEST(Int8BiasCorrection, RemovesTheMeanShiftOfWeightRoundingOnAFlatPage) {
   EXPECT_NE(qa.nodes[0].conv.bias, qb.nodes[0].conv.bias);
   auto stem_sqnr = [&](const quant::Int8Model& q) {
     for (const auto& r : quant::layer_report(*m, q, page))
-      if (r.tensor == "stem") return r.sqnr_db;
+      if (r.tensor == "stem_conv") return r.sqnr_db;
     return -1.0;
   };
   const double with = stem_sqnr(qa), without = stem_sqnr(qb);
@@ -451,6 +449,31 @@ TEST(Int8Stability, CalibratesOnThreeDisjointClassBalancedSubsets) {
   EXPECT_EQ(z.accuracy_spread_points, 0);
   EXPECT_EQ(z.agreement_spread_points, 0);
   EXPECT_THROW(quant::stability_report(*m, same, mm, eval, ref, 13), Error);
+}
+
+// Issue 20: one name per layer everywhere. Every int8 node (what the int8
+// profile, the sensitivity report and --float-layers name) and every int8
+// tensor (the per-tensor SQNR table) but the input is a layer `summary`
+// prints for the same model: the folded stem is stem_conv, a block's fused
+// conv2 + add + ReLU writes its add_relu layer's tensor.
+TEST(Int8Names, EveryNodeAndTensorIsALayerSummaryPrints) {
+  for (const char* name : {"resnet11", "resnet20", "resnet29"}) {
+    ModelConfig c;
+    c.name = name;
+    c.image_size = 32;
+    auto m = build_model(c);
+    m->eval();
+    std::set<std::string> layers;
+    for (const LayerInfo& l : m->summary()) layers.insert(l.name);
+    const quant::Int8Model q =
+        quant::quantize_model(*m, {Tensor::uniform({2, 3, 32, 32}, 7, 0.0, 1.0)}, options());
+    for (const auto& n : q.nodes) EXPECT_EQ(layers.count(n.name), 1u) << name << " node " << n.name;
+    for (const auto& t : q.tensors) {
+      if (t.name == "input") continue;
+      EXPECT_EQ(layers.count(t.name), 1u) << name << " tensor " << t.name;
+    }
+    EXPECT_EQ(q.nodes.front().name, "stem_conv") << name;
+  }
 }
 
 }  // namespace

@@ -121,7 +121,7 @@ TEST(RowTiling, WindowsSmallAndNeverOverlappingLiveTensors) {
   }
   // Not a group: a float layer, or a tensor read both inside and after.
   EXPECT_FALSE(quant::valid_row_group(q, 0, 1));  // the stem output is read by the shortcut too
-  quant::Int8Model qf = quant::with_float_nodes(q, {"stem"});
+  quant::Int8Model qf = quant::with_float_nodes(q, {"stem_conv"});
   EXPECT_FALSE(quant::valid_row_group(qf, 0, 3));
   rt.last = -1;
   EXPECT_TRUE(quant::plan_arena(qf, 1, true, true, rt).row_groups.empty());

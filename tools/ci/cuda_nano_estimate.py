@@ -121,18 +121,19 @@ def occupancy(threads, regs, smem):
     return max(1, min(MAX_BLOCKS_SM, MAX_THREADS_SM // threads, by_regs, by_smem))
 
 
-# ResNet-11 (study.md): stem, three stages of one block, head. (name, C, H, K, R, stride)
+# ResNet-11 (study.md): stem, three stages of one block, head. (name, C, H, K, R, stride);
+# each row starts with the layer name `ecgcnn summary` and the profiles print.
 RESNET11 = [
-    ("stem 3x3 3->16", 3, 224, 16, 3, 1),
-    ("s0 conv1 3x3 16->16", 16, 224, 16, 3, 1),
-    ("s0 conv2 3x3 16->64", 16, 224, 64, 3, 1),
-    ("s0 shortcut 1x1 16->64", 16, 224, 64, 1, 1),
-    ("s1 conv1 3x3/2 64->64", 64, 224, 64, 3, 2),
-    ("s1 conv2 3x3 64->128", 64, 112, 128, 3, 1),
-    ("s1 shortcut 1x1/2 64->128", 64, 224, 128, 1, 2),
-    ("s2 conv1 3x3/2 128->128", 128, 112, 128, 3, 2),
-    ("s2 conv2 3x3 128->256", 128, 56, 256, 3, 1),
-    ("s2 shortcut 1x1/2 128->256", 128, 112, 256, 1, 2),
+    ("stem_conv (3x3 3->16)", 3, 224, 16, 3, 1),
+    ("stage0.block0.conv1 (3x3 16->16)", 16, 224, 16, 3, 1),
+    ("stage0.block0.conv2 (3x3 16->64)", 16, 224, 64, 3, 1),
+    ("stage0.block0.shortcut (1x1 16->64)", 16, 224, 64, 1, 1),
+    ("stage1.block0.conv1 (3x3/2 64->64)", 64, 224, 64, 3, 2),
+    ("stage1.block0.conv2 (3x3 64->128)", 64, 112, 128, 3, 1),
+    ("stage1.block0.shortcut (1x1/2 64->128)", 64, 224, 128, 1, 2),
+    ("stage2.block0.conv1 (3x3/2 128->128)", 128, 112, 128, 3, 2),
+    ("stage2.block0.conv2 (3x3 128->256)", 128, 56, 256, 3, 1),
+    ("stage2.block0.shortcut (1x1/2 128->256)", 128, 112, 256, 1, 2),
 ]
 
 
@@ -298,10 +299,10 @@ def main():
     # (pool_int8.cuh, memory-bound) is a separate kernel.
     mem_i = 256 * 56 * 56 + 256 * 49
     t_mem_i = mem_i / (BW * BW_EFF) + LAUNCH_S
-    print(f"| average pool 8x8/8 (BN, ReLU, adds fused into the convolutions) | | "
+    print(f"| head_pool (8x8/8; BN, ReLU, adds fused into the convolutions) | | "
           f"{floor_mem_f * 1e3:.2f} | {t_mem_f * 1e3:.2f} | | | {mem_i / 1e6:.2f} | "
           f"{t_mem_i * 1e3:.2f} | |")
-    print(f"| dense 12544->4 (warp per output, float and int8) | 0.0001 | "
+    print(f"| fc (dense 12544->4, warp per output, float and int8) | 0.0001 | "
           f"0.01 | {t_dense_f * 1e3:.2f} | | 1 x 1 | 0.05 | {t_dense_i * 1e3:.2f} | |")
     f32_total = tot["f32"] + t_mem_f + t_dense_f
     i8_total = tot["i8"] + t_mem_i + t_dense_i

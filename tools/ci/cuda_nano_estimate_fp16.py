@@ -99,9 +99,9 @@ def main():
     t_pool = mem_pool / (BW * BW_EFF) + LAUNCH_S
     mem_dense = 2 * 12544 + 4 * 12544 + 4 * 16
     t_dense = mem_dense / (BW * BW_EFF) + LAUNCH_S
-    print(f"| average pool 8x8/8 | | {mem_pool / 1e6:.2f} | {mem_pool / BW * 1e3:.2f} | "
+    print(f"| head_pool (8x8/8) | | {mem_pool / 1e6:.2f} | {mem_pool / BW * 1e3:.2f} | "
           f"{t_pool * 1e3:.2f} | | | | |")
-    print(f"| dense 12544->4 (warp per output) | 0.0001 | {mem_dense / 1e6:.2f} | "
+    print(f"| fc (dense 12544->4, warp per output) | 0.0001 | {mem_dense / 1e6:.2f} | "
           f"{mem_dense / BW * 1e3:.2f} | {t_dense * 1e3:.2f} | | 1 x 1 | | |")
     floor_total = tot["floor"] + (mem_pool + mem_dense) / BW
     total = tot["t"] + t_pool + t_dense
