@@ -38,6 +38,8 @@ inline int omp_get_num_threads() {
 }
 #endif
 
+#include "kernels/cpu/winograd_impl.h"
+
 namespace ecg::cpu::ECG_CPU_NS {
 
 // Decoded kernel taps of GEMM rows/columns (c, r, t), computed once per pack
@@ -188,8 +190,8 @@ inline bool is_dense_1x1(const Conv2dShape& s) {
          s.pad_left == 0 && s.P == s.H && s.Q == s.W;
 }
 
-inline void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
-                           float* y) {
+inline void conv2d_forward_direct(const Conv2dShape& s, const float* x, const float* w,
+                                  const float* bias, float* y) {
   const int PQ = s.P * s.Q, CRS = s.C * s.R * s.S;
   const long HW = static_cast<long>(s.H) * s.W;
   const int threads = std::max(1, ecg::num_threads());
@@ -214,7 +216,8 @@ inline void conv2d_forward(const Conv2dShape& s, const float* x, const float* w,
   }
 }
 
-inline void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
+inline void conv2d_backward_data_direct(const Conv2dShape& s, const float* dy, const float* w,
+                                        float* dx) {
   const int RS = s.R * s.S, CRS = s.C * RS, PQ = s.P * s.Q;
   const long HW = static_cast<long>(s.H) * s.W;
   // The flipped-kernel convolution computes H*W outputs over a dy padded by
@@ -242,7 +245,7 @@ inline void conv2d_backward_data(const Conv2dShape& s, const float* dy, const fl
     g.pad_top = s.R - 1 - s.pad_top, g.pad_bottom = s.R - 1 - s.pad_bottom;
     g.pad_left = s.S - 1 - s.pad_left, g.pad_right = s.S - 1 - s.pad_right;
     conv2d_finalize(g);
-    conv2d_forward(g, dy, wt, nullptr, dx);
+    conv2d_forward_direct(g, dy, wt, nullptr, dx);
     return;
   }
   // General stride: dcol = W^T dY in column tiles, scattered back with col2im.
@@ -296,6 +299,30 @@ inline void conv2d_backward_data(const Conv2dShape& s, const float* dy, const fl
       }
     }
   }
+}
+
+// The op-table entries: Winograd F(4,3) where use_winograd() picks it
+// (winograd_choice.h: ECG_WINOGRAD and the static cost model), else direct.
+inline void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
+                           float* y) {
+  if (use_winograd(s, unit_isa()))
+    wino_conv(s, x, w, /*flip=*/false, bias, y);
+  else
+    conv2d_forward_direct(s, x, w, bias, y);
+}
+
+// Backward-data of a 3x3 stride-1 convolution is a 3x3 stride-1 convolution
+// of dy with flipped, transposed weights and padding 2 - pad; the choice is
+// made on that forward shape.
+inline void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
+  if (winograd_geometry(s)) {
+    const Conv2dShape g = wino_backward_data_shape(s);
+    if (use_winograd(g, unit_isa())) {
+      wino_conv(g, dy, w, /*flip=*/true, nullptr, dx);
+      return;
+    }
+  }
+  conv2d_backward_data_direct(s, dy, w, dx);
 }
 
 // dW for images [n0, n1) into dwp (row stride CRS), rows [m0, m1), columns [j0, j1).
