@@ -1,6 +1,7 @@
 #include "kernels/cpu/winograd_choice.h"
 
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 
 #include "kernels/error.h"
@@ -20,25 +21,37 @@ WinogradMode mode_from_env() {
   return m;
 }
 
-// Static cost model, in units of one multiply-add at the GEMM micro-kernel's
-// speed (constants measured on the AMD EPYC of the study machine with
-// bench/kernels/winograd.sh, see bench/RESULTS.md, issue 14):
-//   direct   = 9 K C P Q N * (1 + kIm2colPerK / K)  (the implicit im2col packs
-//              9 C P Q values per image, shared by all K rows)
-//   winograd = tiles * (36 K C + kInputTransform * C + kOutputTransform * K)
-//              + 36 K C * kWeightTransform  (tiles = N ceil(P/4) ceil(Q/4))
+// Static cost model, in units of one multiply-add of the direct convolution
+// at the ISA's micro-kernel speed:
+//   direct   = 9 K C P Q (1 + im2col_per_k / K)   (the implicit im2col packs
+//              9 C values per output pixel, shared by the K rows of the GEMM)
+//   winograd = 36 K C round_up(tiles, NR)            (the batched GEMM; the last
+//                                                     panel is padded to NR tiles)
+//            + per_tile_channel (C + K) tiles         (input and output transforms)
+//            + per_filter K C                         (weight transform)
+// with tiles = ceil(P/4) ceil(Q/4), for one image (see winograd_pays). Constants fitted to
+// single-thread process CPU times (bench/kernels/winograd.sh; OMP_WAIT_POLICY=passive, so the load
+// of the shared study machine does not count) on the AMD EPYC (Zen 4) of the study machine,
+// ResNet-11/20 3x3 layers at 224 px and AlexNet conv3-5 at 13 px, batch 1 (bench/RESULTS.md, issue
+// 14). In time: the transforms cost about 30 ns per (tile, channel) and 33 ns per filter against 1
+// / 45 ns per direct multiply-add for AVX2 and AVX-512 alike (Zen 4 runs 512-bit FMAs at the
+// 256-bit rate); generic: 10 to 18 multiply-adds per ns, so its transforms weigh less (and its
+// im2col, relatively, too). NEON was not measured: it takes the generic constants with its NR.
 struct CostConstants {
-  double im2col_per_k, input_transform, output_transform, weight_transform;
+  int nr;  // tiles per GEMM panel (the micro-kernel's NR)
+  double im2col_per_k, per_tile_channel, per_filter;
 };
 
 CostConstants constants_for(Isa level) {
   switch (level) {
     case Isa::Avx512:
-      return {8.0, 60.0, 60.0, 4.0};
+      return {32, 20.0, 1400.0, 1500.0};
     case Isa::Avx2:
-      return {6.0, 50.0, 50.0, 4.0};
-    default:  // generic / neon: narrower micro-kernels, transforms relatively cheaper
-      return {4.0, 30.0, 30.0, 4.0};
+      return {24, 20.0, 1400.0, 1500.0};
+    case Isa::Neon:
+      return {12, 10.0, 700.0, 520.0};
+    default:
+      return {8, 10.0, 700.0, 520.0};
   }
 }
 }  // namespace
@@ -83,14 +96,20 @@ bool winograd_geometry(const Conv2dShape& s) {
          s.pad_left <= 2 && s.pad_bottom <= 2 && s.pad_right <= 2 && s.P >= 1 && s.Q >= 1;
 }
 
+// Evaluated for one image whatever N is: the choice must not depend on the
+// batch size, or data-parallel ranks (N / ranks images each) would pick
+// another algorithm than the one-process run they are compared with, and a
+// last partial batch another than the full ones. Per image, both algorithms
+// give the same bytes at any N (each tile's sums do not see other images).
 bool winograd_pays(const Conv2dShape& s, Isa level) {
   if (level == Isa::Ref) return false;
   const CostConstants k = constants_for(level);
   const double C = s.C, K = s.K;
-  const double tiles = static_cast<double>(s.N) * ((s.P + 3) / 4) * ((s.Q + 3) / 4);
-  const double direct = 9.0 * K * C * s.P * s.Q * s.N * (1.0 + k.im2col_per_k / K);
-  const double wino = tiles * (36.0 * K * C + k.input_transform * C + k.output_transform * K) +
-                      36.0 * K * C * k.weight_transform;
+  const double tiles = static_cast<double>((s.P + 3) / 4) * ((s.Q + 3) / 4);
+  const double padded_tiles = std::ceil(tiles / k.nr) * k.nr;
+  const double direct = 9.0 * K * C * s.P * s.Q * (1.0 + k.im2col_per_k / K);
+  const double wino =
+      36.0 * K * C * padded_tiles + k.per_tile_channel * (C + K) * tiles + k.per_filter * K * C;
   return wino < direct;
 }
 

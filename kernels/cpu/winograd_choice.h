@@ -13,8 +13,9 @@
 // Winograd changes the float bits, while the determinism tests compare runs
 // byte for byte (docs/determinism.md: same bytes at any thread count; MPI
 // ranks against one process; checkpoint resume). The model depends on the
-// shape and the ISA level only, so every run of a configuration gives the
-// same bytes. Its constants were measured with bench/kernels/winograd.sh.
+// layer's per-image shape and the ISA level only (not on N, the thread count
+// or a clock), so every run of a configuration gives the same bytes. Its constants were measured
+// with bench/kernels/winograd.sh.
 #pragma once
 #include <string>
 

@@ -212,5 +212,22 @@ TEST(Winograd, ModeNamesAndGeometry) {
   }
 }
 
+// auto must not depend on the batch size: data-parallel ranks run N / ranks
+// images and are compared with a one-process run of N.
+TEST(Winograd, AutoChoiceIndependentOfBatch) {
+  ModeGuard guard;
+  cpu::set_winograd_mode(WinogradMode::Auto);
+  for (const auto& wc : kWinoCases)
+    for (int size : {5, 13, 28, 56, 112, 224}) {
+      WinoCase one = wc;
+      one.N = 1, one.H = one.W = size;
+      WinoCase many = one;
+      many.N = 16;
+      for (Isa isa : fast_isas())
+        EXPECT_EQ(cpu::use_winograd(make_shape(one), isa), cpu::use_winograd(make_shape(many), isa))
+            << wc.name << " at " << size << " px, " << isa_name(isa);
+    }
+}
+
 }  // namespace
 }  // namespace ecg::test
