@@ -315,12 +315,9 @@ inline void conv2d_forward(const Conv2dShape& s, const float* x, const float* w,
 // of dy with flipped, transposed weights and padding 2 - pad; the choice is
 // made on that forward shape.
 inline void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
-  if (winograd_geometry(s)) {
-    const Conv2dShape g = wino_backward_data_shape(s);
-    if (use_winograd(g, unit_isa())) {
-      wino_conv(g, dy, w, /*flip=*/true, nullptr, dx);
-      return;
-    }
+  if (use_winograd_backward_data(s, unit_isa())) {
+    wino_conv(winograd_backward_data_shape(s), dy, w, /*flip=*/true, nullptr, dx);
+    return;
   }
   conv2d_backward_data_direct(s, dy, w, dx);
 }

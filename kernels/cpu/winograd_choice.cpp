@@ -125,8 +125,28 @@ bool use_winograd(const Conv2dShape& s, Isa level) {
   }
 }
 
+Conv2dShape winograd_backward_data_shape(const Conv2dShape& s) {
+  Conv2dShape g;
+  g.N = s.N, g.C = s.K, g.H = s.P, g.W = s.Q, g.K = s.C, g.R = s.R, g.S = s.S;
+  g.pad_top = s.R - 1 - s.pad_top, g.pad_bottom = s.R - 1 - s.pad_bottom;
+  g.pad_left = s.S - 1 - s.pad_left, g.pad_right = s.S - 1 - s.pad_right;
+  conv2d_finalize(g);
+  return g;
+}
+
+bool use_winograd_backward_data(const Conv2dShape& s, Isa level) {
+  return winograd_geometry(s) && use_winograd(winograd_backward_data_shape(s), level);
+}
+
 const char* conv_algorithm_name(const Conv2dShape& s, Isa level) {
   return use_winograd(s, level) ? "winograd-f43" : "direct";
+}
+
+const char* conv_kernel_name(const Conv2dShape& s, Isa level, bool backward_data) {
+  static const char* const kWinogradNames[static_cast<int>(Isa::Count)] = {
+      "ref+winograd", "generic+winograd", "avx2+winograd", "avx512+winograd", "neon+winograd"};
+  const bool wino = backward_data ? use_winograd_backward_data(s, level) : use_winograd(s, level);
+  return wino ? kWinogradNames[static_cast<int>(level)] : isa_name(level);
 }
 
 }  // namespace ecg::cpu

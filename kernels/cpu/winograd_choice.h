@@ -47,8 +47,16 @@ bool winograd_pays(const Conv2dShape& s, Isa level);
 // its equivalent forward shape).
 bool use_winograd(const Conv2dShape& s, Isa level);
 
-// "winograd-f43" or "direct": what use_winograd() picks (for `ecgcnn info`,
-// the profiler and the benchmarks).
+// The decision for backward-data of s, made on the equivalent forward shape
+// (dy convolved with the flipped, transposed weights, padding 2 - pad).
+bool use_winograd_backward_data(const Conv2dShape& s, Isa level);
+Conv2dShape winograd_backward_data_shape(const Conv2dShape& s);
+
+// "winograd-f43" or "direct": what use_winograd() picks.
 const char* conv_algorithm_name(const Conv2dShape& s, Isa level);
+
+// The profiler's kernel name of a float convolution at `level`: the ISA name,
+// with "+winograd" where Winograd runs ("avx512+winograd"). Static storage.
+const char* conv_kernel_name(const Conv2dShape& s, Isa level, bool backward_data);
 
 }  // namespace ecg::cpu

@@ -308,15 +308,4 @@ inline void wino_conv(const Conv2dShape& s, const float* x, const float* w, bool
   }
 }
 
-// The convolution whose forward is backward-data of s: dx = conv(dy, w')
-// over P x Q inputs with pads 2 - pad (winograd_geometry(s) guarantees >= 0).
-inline Conv2dShape wino_backward_data_shape(const Conv2dShape& s) {
-  Conv2dShape g;
-  g.N = s.N, g.C = s.K, g.H = s.P, g.W = s.Q, g.K = s.C, g.R = s.R, g.S = s.S;
-  g.pad_top = s.R - 1 - s.pad_top, g.pad_bottom = s.R - 1 - s.pad_bottom;
-  g.pad_left = s.S - 1 - s.pad_left, g.pad_right = s.S - 1 - s.pad_right;
-  conv2d_finalize(g);
-  return g;
-}
-
 }  // namespace ecg::cpu::ECG_CPU_NS
