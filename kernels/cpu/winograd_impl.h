@@ -113,12 +113,44 @@ inline void wino_transform_weights(int K, int C, const float* w, bool flip, int 
   }
 }
 
-// Where each of the NR tiles of a panel reads its patch: image, top row, left column.
+// Lanes [start, start + len) of a panel that hold consecutive tiles of one
+// tile row: their patches (or output blocks) sit side by side, 4 pixels apart.
+struct LaneRuns {
+  int start[kNR], len[kNR];
+  int count = 0;
+  bool covered[kNR];  // lane belongs to one of the runs
+};
+
+// Where each of the NR tiles of a panel reads its patch and writes its
+// output: image, top row, left column. `inner` runs have their whole 6x6
+// patches inside the image, `full` runs their whole 4x4 outputs inside y:
+// those are gathered and scattered with vector (de)interleaves, the others
+// pixel by pixel with bounds checks.
 struct WinoLanes {
-  long img_off[kNR];  // offset of the image's channel 0 (x) or of its output (y)
+  long img_off[kNR];  // the image index n
   int row[kNR], col[kNR];
   int count = 0;  // valid tiles (the rest are padding lanes)
+  LaneRuns inner, full;
 };
+
+template <class Pred>
+void find_runs(const WinoLanes& l, Pred ok, LaneRuns& runs) {
+  runs.count = 0;
+  for (int j = 0; j < kNR; ++j) runs.covered[j] = false;
+  for (int j = 0; j < l.count;) {
+    if (!ok(j)) {
+      ++j;
+      continue;
+    }
+    const int start = j;
+    while (j + 1 < l.count && ok(j + 1) && l.img_off[j + 1] == l.img_off[j] &&
+           l.row[j + 1] == l.row[j] && l.col[j + 1] == l.col[j] + kWinoOut)
+      ++j;
+    runs.start[runs.count] = start, runs.len[runs.count] = j - start + 1, ++runs.count;
+    for (int u = start; u <= j; ++u) runs.covered[u] = true;
+    ++j;
+  }
+}
 
 inline void wino_decode(const Conv2dShape& s, long first_tile, int count, int tiles_w,
                         int tiles_per_image, WinoLanes& l) {
@@ -131,6 +163,16 @@ inline void wino_decode(const Conv2dShape& s, long first_tile, int count, int ti
     l.row[j] = (rem / tiles_w) * kWinoOut;
     l.col[j] = (rem % tiles_w) * kWinoOut;
   }
+  find_runs(
+      l,
+      [&](int j) {
+        const int ih0 = l.row[j] - s.pad_top, iw0 = l.col[j] - s.pad_left;
+        return ih0 >= 0 && iw0 >= 0 && ih0 + kWinoPatch <= s.H && iw0 + kWinoPatch <= s.W;
+      },
+      l.inner);
+  find_runs(
+      l, [&](int j) { return l.row[j] + kWinoOut <= s.P && l.col[j] + kWinoOut <= s.Q; },
+      l.full);
 }
 
 // 1-D B^T over six strided inputs: in k at in + k * stride, out k at out + k * ostride.
@@ -163,24 +205,39 @@ inline void wino_at(const float* in, long stride, float* out, long ostride) {
 }
 
 // Gathers channel c's 6x6 patches of the panel's tiles into patch[36][NR]
-// (zeros outside the image and in padding lanes).
+// (zeros outside the image and in padding lanes). Inner runs: columns 0-3 of
+// each patch row are a stride-4 de-interleave of the image row (vectorised),
+// columns 4 and 5 are columns 0 and 1 of the next tile.
 inline void wino_gather(const Conv2dShape& s, const float* x, int c, const WinoLanes& l,
                         float* patch) {
   const long HW = static_cast<long>(s.H) * s.W;
+  for (int g = 0; g < l.inner.count; ++g) {
+    const int j0 = l.inner.start[g], len = l.inner.len[g];
+    const float* xc = x + (l.img_off[j0] * s.C + c) * HW;
+    const float* src0 =
+        xc + static_cast<long>(l.row[j0] - s.pad_top) * s.W + (l.col[j0] - s.pad_left);
+    for (int r = 0; r < kWinoPatch; ++r) {
+      const float* src = src0 + static_cast<long>(r) * s.W;
+      float* p0 = patch + (r * 6) * kNR + j0;
+      float *p1 = p0 + kNR, *p2 = p0 + 2 * kNR, *p3 = p0 + 3 * kNR, *p4 = p0 + 4 * kNR,
+            *p5 = p0 + 5 * kNR;
+#pragma omp simd
+      for (int u = 0; u < len; ++u) {
+        p0[u] = src[4 * u], p1[u] = src[4 * u + 1];
+        p2[u] = src[4 * u + 2], p3[u] = src[4 * u + 3];
+      }
+      for (int u = 0; u + 1 < len; ++u) p4[u] = p0[u + 1], p5[u] = p1[u + 1];
+      p4[len - 1] = src[4 * (len - 1) + 4], p5[len - 1] = src[4 * (len - 1) + 5];
+    }
+  }
   for (int j = 0; j < kNR; ++j) {
+    if (l.inner.covered[j]) continue;
     if (j >= l.count) {
       for (int q = 0; q < kWinoPoints; ++q) patch[q * kNR + j] = 0.f;
       continue;
     }
     const float* xc = x + (l.img_off[j] * s.C + c) * HW;
     const int ih0 = l.row[j] - s.pad_top, iw0 = l.col[j] - s.pad_left;
-    const bool inside = ih0 >= 0 && iw0 >= 0 && ih0 + kWinoPatch <= s.H && iw0 + kWinoPatch <= s.W;
-    if (inside) {
-      const float* src = xc + static_cast<long>(ih0) * s.W + iw0;
-      for (int r = 0; r < kWinoPatch; ++r)
-        for (int t = 0; t < kWinoPatch; ++t) patch[(r * 6 + t) * kNR + j] = src[r * s.W + t];
-      continue;
-    }
     for (int r = 0; r < kWinoPatch; ++r) {
       const int ih = ih0 + r;
       const bool row_in = ih >= 0 && ih < s.H;
@@ -221,7 +278,24 @@ inline void wino_output_panel(const Conv2dShape& s, const float* m, long ldm, in
       wino_at(src + t * point_stride, 6 * point_stride, tmp + t * kNR, 6 * kNR);
     for (int r = 0; r < kWinoOut; ++r) wino_at(tmp + r * 6 * kNR, kNR, out + r * 4 * kNR, kNR);
     const float b = bias ? bias[k] : 0.f;
+    // Full runs: the 4x4 blocks of consecutive tiles interleave into whole
+    // output rows (vectorised stores); the rest pixel by pixel.
+    for (int g = 0; g < l.full.count; ++g) {
+      const int j0 = l.full.start[g], len = l.full.len[g];
+      float* yk = y + (l.img_off[j0] * s.K + k) * PQ;
+      for (int r = 0; r < kWinoOut; ++r) {
+        float* dst = yk + static_cast<long>(l.row[j0] + r) * s.Q + l.col[j0];
+        const float* o0 = out + (r * 4) * kNR + j0;
+        const float *o1 = o0 + kNR, *o2 = o0 + 2 * kNR, *o3 = o0 + 3 * kNR;
+#pragma omp simd
+        for (int u = 0; u < len; ++u) {
+          dst[4 * u] = o0[u] + b, dst[4 * u + 1] = o1[u] + b;
+          dst[4 * u + 2] = o2[u] + b, dst[4 * u + 3] = o3[u] + b;
+        }
+      }
+    }
     for (int j = 0; j < l.count; ++j) {
+      if (l.full.covered[j]) continue;
       float* yk = y + (l.img_off[j] * s.K + k) * PQ;
       const int rows = std::min(kWinoOut, s.P - l.row[j]),
                 cols = std::min(kWinoOut, s.Q - l.col[j]);
