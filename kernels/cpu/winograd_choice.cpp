@@ -23,20 +23,22 @@ WinogradMode mode_from_env() {
 
 // Static cost model, in units of one multiply-add of the direct convolution
 // at the ISA's micro-kernel speed:
-//   direct   = 9 K C P Q (1 + im2col_per_k / K)   (the implicit im2col packs
+//   direct   = 9 K C P Q (1 + im2col_per_k / K)     (the implicit im2col packs
 //              9 C values per output pixel, shared by the K rows of the GEMM)
-//   winograd = 36 K C round_up(tiles, NR)            (the batched GEMM; the last
-//                                                     panel is padded to NR tiles)
-//            + per_tile_channel (C + K) tiles         (input and output transforms)
-//            + per_filter K C                         (weight transform)
-// with tiles = ceil(P/4) ceil(Q/4), for one image (see winograd_pays). Constants fitted to
-// single-thread process CPU times (bench/kernels/winograd.sh; OMP_WAIT_POLICY=passive, so the load
-// of the shared study machine does not count) on the AMD EPYC (Zen 4) of the study machine,
-// ResNet-11/20 3x3 layers at 224 px and AlexNet conv3-5 at 13 px, batch 1 (bench/RESULTS.md, issue
-// 14). In time: the transforms cost about 30 ns per (tile, channel) and 33 ns per filter against 1
-// / 45 ns per direct multiply-add for AVX2 and AVX-512 alike (Zen 4 runs 512-bit FMAs at the
-// 256-bit rate); generic: 10 to 18 multiply-adds per ns, so its transforms weigh less (and its
-// im2col, relatively, too). NEON was not measured: it takes the generic constants with its NR.
+//   winograd = 36 K C round_up(tiles, NR)          (the batched GEMM; the last
+//                                                   panel is padded to NR tiles)
+//            + per_tile_channel (C + K) tiles       (input and output transforms)
+//            + per_filter K C                       (weight transform)
+// with tiles = ceil(P/4) ceil(Q/4), for one image (see winograd_pays).
+// Constants fitted to single-thread process CPU times (bench/kernels/
+// winograd.sh, OMP_WAIT_POLICY=passive, so the load of the shared machine
+// does not count) on the study machine's AMD EPYC (Zen 4): ResNet-11/20 3x3
+// layers at 224 px and AlexNet conv3-5 at 13 px, batch 1 (bench/RESULTS.md,
+// issue 14). In time: the transforms cost about 13 ns per (tile, channel) and
+// 33 ns per filter against 45 direct multiply-adds per ns, for AVX2 and
+// AVX-512 alike (Zen 4 runs 512-bit FMAs at the 256-bit rate); generic: 10 to
+// 18 multiply-adds per ns and 25 ns per (tile, channel), so its transforms
+// weigh less in multiply-adds. NEON was not measured: generic constants, its NR.
 struct CostConstants {
   int nr;  // tiles per GEMM panel (the micro-kernel's NR)
   double im2col_per_k, per_tile_channel, per_filter;
@@ -45,13 +47,13 @@ struct CostConstants {
 CostConstants constants_for(Isa level) {
   switch (level) {
     case Isa::Avx512:
-      return {32, 20.0, 1400.0, 1500.0};
+      return {32, 20.0, 600.0, 1500.0};
     case Isa::Avx2:
-      return {24, 20.0, 1400.0, 1500.0};
+      return {24, 20.0, 600.0, 1500.0};
     case Isa::Neon:
-      return {12, 10.0, 700.0, 520.0};
+      return {12, 10.0, 350.0, 700.0};
     default:
-      return {8, 10.0, 700.0, 520.0};
+      return {8, 10.0, 350.0, 700.0};
   }
 }
 }  // namespace
