@@ -18,6 +18,8 @@
 //                   dW sums are added in group order: the result does not depend
 //                   on the thread count (splitting dW alone made every thread read
 //                   and pack all of dY).
+//  Winograd F(4,3)  3x3 stride-1 forward and backward-data where
+//                   use_winograd() picks it (winograd_impl.h, winograd_choice.h).
 // Weights are packed per call: packing costs K*CRS, against K*CRS*N*P*Q
 // multiply-adds, under 1 % for every layer of the study's models at batch 1,
 // so no cache keyed by pointer (which would go stale on in-place updates).
