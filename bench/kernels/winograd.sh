@@ -45,9 +45,15 @@ echo
 echo "### ResNet-11 inference, batch 1, 224 px, $threads threads"
 for r in $(seq "$rounds"); do
   for mode in off on auto; do
-    line=$(ECG_WINOGRAD=$mode "$ecgcnn" bench --mode infer --model resnet11 --image-size 224 \
-      --batch 1 --threads "$threads" | grep -m1 'ms/step')
-    echo "round $r ECG_WINOGRAD=$mode: ${line#*: }"
+    # Process CPU seconds (user + system) of the whole command too (12 steps
+    # and the start-up): under load they count only the time the process ran.
+    tfile=$(mktemp)
+    line=$(ECG_WINOGRAD=$mode /usr/bin/time -f '%U %S' -o "$tfile" "$ecgcnn" bench --mode infer \
+      --model resnet11 --image-size 224 --batch 1 --threads "$threads" 2>/dev/null |
+      grep -m1 'ms/step')
+    cpu=$(awk '{printf "%.2f", $1 + $2}' "$tfile")
+    rm -f "$tfile"
+    echo "round $r ECG_WINOGRAD=$mode: ${line#*: }; process CPU ${cpu} s"
   done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
