@@ -25,6 +25,7 @@
 // so no cache keyed by pointer (which would go stale on in-place updates).
 #pragma once
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "kernels/kernel_api.h"
@@ -303,10 +304,42 @@ inline void conv2d_backward_data_direct(const Conv2dShape& s, const float* dy, c
   }
 }
 
+// ECG_WINOGRAD=measure: the first call of a shape runs both algorithms on the
+// real buffers, twice each (the first call of each warms its scratch), and
+// records the faster; the output left is that of the last (Winograd) run.
+template <class Direct, class Wino>
+void measure_and_record(const Conv2dShape& key, Direct direct, Wino wino) {
+  using clock = std::chrono::steady_clock;
+  double best_direct = 1e300, best_wino = 1e300;
+  for (int rep = 0; rep < 2; ++rep) {
+    auto t0 = clock::now();
+    direct();
+    auto t1 = clock::now();
+    wino();
+    auto t2 = clock::now();
+    best_direct = std::min(best_direct, std::chrono::duration<double>(t1 - t0).count());
+    best_wino = std::min(best_wino, std::chrono::duration<double>(t2 - t1).count());
+  }
+  record_measured_choice(key, unit_isa(), best_wino < best_direct);
+}
+
+inline bool first_measurement(const Conv2dShape& key) {
+  bool known = false;
+  return winograd_mode() == WinogradMode::Measure && winograd_geometry(key) &&
+         !measured_choice(key, unit_isa(), known);
+}
+
 // The op-table entries: Winograd F(4,3) where use_winograd() picks it
 // (winograd_choice.h: ECG_WINOGRAD and the static cost model), else direct.
 inline void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
                            float* y) {
+  if (first_measurement(s)) {
+    measure_and_record(
+        s, [&] { conv2d_forward_direct(s, x, w, bias, y); },
+        [&] { wino_conv(s, x, w, /*flip=*/false, bias, y); });
+    if (!use_winograd(s, unit_isa())) conv2d_forward_direct(s, x, w, bias, y);
+    return;
+  }
   if (use_winograd(s, unit_isa()))
     wino_conv(s, x, w, /*flip=*/false, bias, y);
   else
@@ -317,6 +350,16 @@ inline void conv2d_forward(const Conv2dShape& s, const float* x, const float* w,
 // of dy with flipped, transposed weights and padding 2 - pad; the choice is
 // made on that forward shape.
 inline void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
+  if (winograd_geometry(s)) {
+    const Conv2dShape g = winograd_backward_data_shape(s);
+    if (first_measurement(g)) {
+      measure_and_record(
+          g, [&] { conv2d_backward_data_direct(s, dy, w, dx); },
+          [&] { wino_conv(g, dy, w, /*flip=*/true, nullptr, dx); });
+      if (!use_winograd(g, unit_isa())) conv2d_backward_data_direct(s, dy, w, dx);
+      return;
+    }
+  }
   if (use_winograd_backward_data(s, unit_isa())) {
     wino_conv(winograd_backward_data_shape(s), dy, w, /*flip=*/true, nullptr, dx);
     return;

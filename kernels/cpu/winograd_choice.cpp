@@ -3,8 +3,12 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <map>
+#include <mutex>
+#include <tuple>
 
 #include "kernels/error.h"
+#include "kernels/runtime.h"
 
 namespace ecg::cpu {
 
@@ -17,7 +21,7 @@ WinogradMode mode_from_env() {
   if (!env || !*env) return WinogradMode::Auto;
   WinogradMode m;
   ECG_CHECK(parse_winograd_mode(env, m), "ECG_WINOGRAD: unknown value '", env,
-            "' (expected auto, on or off)");
+            "' (expected auto, on, off or measure)");
   return m;
 }
 
@@ -64,13 +68,16 @@ const char* winograd_mode_name(WinogradMode mode) {
       return "on";
     case WinogradMode::Off:
       return "off";
+    case WinogradMode::Measure:
+      return "measure";
     default:
       return "auto";
   }
 }
 
 bool parse_winograd_mode(const std::string& text, WinogradMode& out) {
-  for (WinogradMode m : {WinogradMode::Auto, WinogradMode::On, WinogradMode::Off})
+  for (WinogradMode m :
+       {WinogradMode::Auto, WinogradMode::On, WinogradMode::Off, WinogradMode::Measure})
     if (text == winograd_mode_name(m)) {
       out = m;
       return true;
@@ -115,6 +122,42 @@ bool winograd_pays(const Conv2dShape& s, Isa level) {
   return wino < direct;
 }
 
+namespace {
+using MeasureKey = std::tuple<int, int, int, int, int, int, int, int, int, int, int, int>;
+MeasureKey measure_key(const Conv2dShape& s, Isa level) {
+  return MeasureKey{s.N,
+                    s.C,
+                    s.H,
+                    s.W,
+                    s.K,
+                    s.pad_top,
+                    s.pad_left,
+                    s.pad_bottom,
+                    s.pad_right,
+                    static_cast<int>(level),
+                    ecg::num_threads(),
+                    s.R * 16 + s.stride_h};
+}
+std::mutex g_measured_mutex;
+std::map<MeasureKey, bool>& measured_table() {
+  static std::map<MeasureKey, bool> table;
+  return table;
+}
+}  // namespace
+
+bool measured_choice(const Conv2dShape& s, Isa level, bool& winograd) {
+  std::lock_guard<std::mutex> lock(g_measured_mutex);
+  const auto it = measured_table().find(measure_key(s, level));
+  if (it == measured_table().end()) return false;
+  winograd = it->second;
+  return true;
+}
+
+void record_measured_choice(const Conv2dShape& s, Isa level, bool winograd) {
+  std::lock_guard<std::mutex> lock(g_measured_mutex);
+  measured_table()[measure_key(s, level)] = winograd;
+}
+
 bool use_winograd(const Conv2dShape& s, Isa level) {
   if (level == Isa::Ref || !winograd_geometry(s)) return false;
   switch (winograd_mode()) {
@@ -122,6 +165,10 @@ bool use_winograd(const Conv2dShape& s, Isa level) {
       return true;
     case WinogradMode::Off:
       return false;
+    case WinogradMode::Measure: {
+      bool wino = false;
+      return measured_choice(s, level, wino) ? wino : winograd_pays(s, level);
+    }
     default:
       return winograd_pays(s, level);
   }

@@ -7,6 +7,10 @@
 //         direct-kernel tests pin this, see tests/golden and tests/kernels).
 //   on    every shape Winograd can run (3x3, stride 1, any padding <= 2).
 //   auto  where the static cost model below says Winograd is faster.
+//   measure  time both algorithms on the first call of each (shape, ISA,
+//         thread count, direction) and keep the faster for the process. Not
+//         the default: two runs (or two ranks) can choose differently and so
+//         differ in the last bits.
 //
 // Why a static model and not timing on first use: a timed choice can differ
 // between two runs (or between two MPI ranks, or between 1 and 2 threads) and
@@ -24,7 +28,7 @@
 
 namespace ecg::cpu {
 
-enum class WinogradMode { Auto, On, Off };
+enum class WinogradMode { Auto, On, Off, Measure };
 
 // The mode in force: set_winograd_mode() if called, else ECG_WINOGRAD (read
 // once; an unknown value throws one line naming it), else Auto.
@@ -44,8 +48,14 @@ bool winograd_geometry(const Conv2dShape& s);
 bool winograd_pays(const Conv2dShape& s, Isa level);
 
 // The decision for a forward convolution of shape s (backward-data asks with
-// its equivalent forward shape).
+// its equivalent forward shape). In measure mode: the recorded choice, or the
+// static model's guess before the first measurement.
 bool use_winograd(const Conv2dShape& s, Isa level);
+
+// Measure mode's process-wide table, keyed by the shape, level and the
+// current thread count: true with `winograd` set when a choice is recorded.
+bool measured_choice(const Conv2dShape& s, Isa level, bool& winograd);
+void record_measured_choice(const Conv2dShape& s, Isa level, bool winograd);
 
 // The decision for backward-data of s, made on the equivalent forward shape
 // (dy convolved with the flipped, transposed weights, padding 2 - pad).

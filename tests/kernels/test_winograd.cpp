@@ -205,7 +205,7 @@ TEST(Winograd, SameBytesAtAnyThreadCount) {
 TEST(Winograd, ModeNamesAndGeometry) {
   ModeGuard guard;
   WinogradMode m;
-  for (const char* name : {"auto", "on", "off"}) {
+  for (const char* name : {"auto", "on", "off", "measure"}) {
     ASSERT_TRUE(cpu::parse_winograd_mode(name, m)) << name;
     EXPECT_STREQ(cpu::winograd_mode_name(m), name);
   }
@@ -234,6 +234,36 @@ TEST(Winograd, ModeNamesAndGeometry) {
   for (Isa isa : fast_isas()) {
     EXPECT_FALSE(cpu::use_winograd(alex, isa)) << isa_name(isa);
     EXPECT_TRUE(cpu::use_winograd(wide, isa)) << isa_name(isa);
+  }
+}
+
+// measure: the first call times both algorithms and records the faster for
+// (shape, level, threads); every call's output is right either way.
+TEST(Winograd, MeasureModeRecordsAChoice) {
+  ModeGuard guard;
+  cpu::set_winograd_mode(WinogradMode::Measure);
+  const WinoData d(kWinoCases[4], 61);  // resnet_s1_conv2 at 10 px
+  const Conv2dShape& s = d.s;
+  auto xd = to_double(d.x), wd = to_double(d.w), bd = to_double(d.b), dyd = to_double(d.dy);
+  std::vector<double> y_ref(d.ny), dx_ref(d.nx);
+  ref::conv2d_forward<double>(s, xd.data(), wd.data(), bd.data(), y_ref.data());
+  ref::conv2d_backward_data<double>(s, dyd.data(), wd.data(), dx_ref.data());
+  set_num_threads(2);
+  for (Isa isa : fast_isas()) {
+    for (int call = 0; call < 2; ++call) {
+      std::vector<float> y(d.ny, NAN), dx(d.nx, NAN);
+      ops().conv2d_forward.exact(DeviceType::CPU, isa)(s, d.x.data(), d.w.data(), d.b.data(),
+                                                       y.data());
+      ops().conv2d_backward_data.exact(DeviceType::CPU, isa)(s, d.dy.data(), d.w.data(), dx.data());
+      const std::string tag = std::string(isa_name(isa)) + " call " + std::to_string(call);
+      EXPECT_TRUE(all_near("measured fwd " + tag, y, y_ref,
+                           kWinogradTolPerTermF32 * (s.C * 9.0 + 4), kRelTolF32));
+      EXPECT_TRUE(all_near("measured bwd data " + tag, dx, dx_ref,
+                           kWinogradTolPerTermF32 * (s.K * 9.0 + 4), kRelTolF32));
+      bool wino = false;
+      EXPECT_TRUE(cpu::measured_choice(s, isa, wino)) << tag;
+      EXPECT_TRUE(cpu::measured_choice(cpu::winograd_backward_data_shape(s), isa, wino)) << tag;
+    }
   }
 }
 
