@@ -171,8 +171,7 @@ inline void wino_decode(const Conv2dShape& s, long first_tile, int count, int ti
       },
       l.inner);
   find_runs(
-      l, [&](int j) { return l.row[j] + kWinoOut <= s.P && l.col[j] + kWinoOut <= s.Q; },
-      l.full);
+      l, [&](int j) { return l.row[j] + kWinoOut <= s.P && l.col[j] + kWinoOut <= s.Q; }, l.full);
 }
 
 // 1-D B^T over six strided inputs: in k at in + k * stride, out k at out + k * ostride.
