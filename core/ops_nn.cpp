@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/ops_common.h"
+#include "kernels/cpu/winograd_choice.h"
 #include "kernels/ref/batch_norm_ref.h"
 #include "kernels/ref/conv2d_ref.h"
 #include "kernels/ref/linear_ref.h"
@@ -20,6 +21,16 @@ namespace {
 double conv_min_bytes(const Conv2dShape& s) {
   return 4.0 * (double(s.N) * s.C * s.H * s.W + double(s.K) * s.C * s.R * s.S +
                 double(s.N) * s.K * s.P * s.Q);
+}
+
+// The profiler's kernel name of a float convolution: the resolved ISA level,
+// "+winograd" where the CPU kernel runs Winograd F(4,3) for this shape.
+template <class Fn>
+const char* conv_kernel_name(const OpSlot<Fn>& slot, DeviceType dev, const Conv2dShape& s,
+                             bool backward_data) {
+  const Isa level = slot.resolved_isa(dev);
+  if (dev != DeviceType::CPU) return isa_name(level);
+  return cpu::conv_kernel_name(s, level, backward_data);
 }
 
 template <class T>
@@ -87,8 +98,11 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
     ref::conv2d_forward(s, x.data<double>(), w.data<double>(), ptr_or_null<double>(bias),
                         y.data<double>());
   } else {
-    run_kernel(ops().conv2d_forward, dev, s.flops(), conv_min_bytes(s), s, x.data<float>(),
-               w.data<float>(), ptr_or_null<float>(bias), y.data<float>());
+    // Named by algorithm too ("avx512+winograd"), so the profile shows which ran.
+    OpTimer timer(ops().conv2d_forward.name, s.flops(), conv_min_bytes(s),
+                  conv_kernel_name(ops().conv2d_forward, dev, s, false), false);
+    ops().conv2d_forward.get(dev)(s, x.data<float>(), w.data<float>(), ptr_or_null<float>(bias),
+                                  y.data<float>());
   }
   // x is kept only when the weights need a gradient, w only when the input does.
   const bool need_b = needs(b_in);
@@ -102,8 +116,9 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
       if (f64) {
         ref::conv2d_backward_data(s, g.data<double>(), ws.data<double>(), dx.data<double>());
       } else {
-        run_kernel(ops().conv2d_backward_data, dev, s.flops(), conv_min_bytes(s), s,
-                   g.data<float>(), ws.data<float>(), dx.data<float>());
+        OpTimer timer(ops().conv2d_backward_data.name, s.flops(), conv_min_bytes(s),
+                      conv_kernel_name(ops().conv2d_backward_data, dev, s, true), false);
+        ops().conv2d_backward_data.get(dev)(s, g.data<float>(), ws.data<float>(), dx.data<float>());
       }
     }
     if (xs.defined() || need_b) {

@@ -18,11 +18,14 @@
 //                   dW sums are added in group order: the result does not depend
 //                   on the thread count (splitting dW alone made every thread read
 //                   and pack all of dY).
+//  Winograd F(4,3)  3x3 stride-1 forward and backward-data where
+//                   use_winograd() picks it (winograd_impl.h, winograd_choice.h).
 // Weights are packed per call: packing costs K*CRS, against K*CRS*N*P*Q
 // multiply-adds, under 1 % for every layer of the study's models at batch 1,
 // so no cache keyed by pointer (which would go stale on in-place updates).
 #pragma once
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "kernels/kernel_api.h"
@@ -37,6 +40,8 @@ inline int omp_get_num_threads() {
   return 1;
 }
 #endif
+
+#include "kernels/cpu/winograd_impl.h"
 
 namespace ecg::cpu::ECG_CPU_NS {
 
@@ -188,8 +193,8 @@ inline bool is_dense_1x1(const Conv2dShape& s) {
          s.pad_left == 0 && s.P == s.H && s.Q == s.W;
 }
 
-inline void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
-                           float* y) {
+inline void conv2d_forward_direct(const Conv2dShape& s, const float* x, const float* w,
+                                  const float* bias, float* y) {
   const int PQ = s.P * s.Q, CRS = s.C * s.R * s.S;
   const long HW = static_cast<long>(s.H) * s.W;
   const int threads = std::max(1, ecg::num_threads());
@@ -214,7 +219,8 @@ inline void conv2d_forward(const Conv2dShape& s, const float* x, const float* w,
   }
 }
 
-inline void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
+inline void conv2d_backward_data_direct(const Conv2dShape& s, const float* dy, const float* w,
+                                        float* dx) {
   const int RS = s.R * s.S, CRS = s.C * RS, PQ = s.P * s.Q;
   const long HW = static_cast<long>(s.H) * s.W;
   // The flipped-kernel convolution computes H*W outputs over a dy padded by
@@ -242,7 +248,7 @@ inline void conv2d_backward_data(const Conv2dShape& s, const float* dy, const fl
     g.pad_top = s.R - 1 - s.pad_top, g.pad_bottom = s.R - 1 - s.pad_bottom;
     g.pad_left = s.S - 1 - s.pad_left, g.pad_right = s.S - 1 - s.pad_right;
     conv2d_finalize(g);
-    conv2d_forward(g, dy, wt, nullptr, dx);
+    conv2d_forward_direct(g, dy, wt, nullptr, dx);
     return;
   }
   // General stride: dcol = W^T dY in column tiles, scattered back with col2im.
@@ -296,6 +302,69 @@ inline void conv2d_backward_data(const Conv2dShape& s, const float* dy, const fl
       }
     }
   }
+}
+
+// ECG_WINOGRAD=measure: the first call of a shape runs both algorithms on the
+// real buffers, twice each (the first call of each warms its scratch), and
+// records the faster; the output left is that of the last (Winograd) run.
+template <class Direct, class Wino>
+void measure_and_record(const Conv2dShape& key, Direct direct, Wino wino) {
+  using clock = std::chrono::steady_clock;
+  double best_direct = 1e300, best_wino = 1e300;
+  for (int rep = 0; rep < 2; ++rep) {
+    auto t0 = clock::now();
+    direct();
+    auto t1 = clock::now();
+    wino();
+    auto t2 = clock::now();
+    best_direct = std::min(best_direct, std::chrono::duration<double>(t1 - t0).count());
+    best_wino = std::min(best_wino, std::chrono::duration<double>(t2 - t1).count());
+  }
+  record_measured_choice(key, unit_isa(), best_wino < best_direct);
+}
+
+inline bool first_measurement(const Conv2dShape& key) {
+  bool known = false;
+  return winograd_mode() == WinogradMode::Measure && winograd_geometry(key) &&
+         !measured_choice(key, unit_isa(), known);
+}
+
+// The op-table entries: Winograd F(4,3) where use_winograd() picks it
+// (winograd_choice.h: ECG_WINOGRAD and the static cost model), else direct.
+inline void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
+                           float* y) {
+  if (first_measurement(s)) {
+    measure_and_record(
+        s, [&] { conv2d_forward_direct(s, x, w, bias, y); },
+        [&] { wino_conv(s, x, w, /*flip=*/false, bias, y); });
+    if (!use_winograd(s, unit_isa())) conv2d_forward_direct(s, x, w, bias, y);
+    return;
+  }
+  if (use_winograd(s, unit_isa()))
+    wino_conv(s, x, w, /*flip=*/false, bias, y);
+  else
+    conv2d_forward_direct(s, x, w, bias, y);
+}
+
+// Backward-data of a 3x3 stride-1 convolution is a 3x3 stride-1 convolution
+// of dy with flipped, transposed weights and padding 2 - pad; the choice is
+// made on that forward shape.
+inline void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
+  if (winograd_geometry(s)) {
+    const Conv2dShape g = winograd_backward_data_shape(s);
+    if (first_measurement(g)) {
+      measure_and_record(
+          g, [&] { conv2d_backward_data_direct(s, dy, w, dx); },
+          [&] { wino_conv(g, dy, w, /*flip=*/true, nullptr, dx); });
+      if (!use_winograd(g, unit_isa())) conv2d_backward_data_direct(s, dy, w, dx);
+      return;
+    }
+  }
+  if (use_winograd_backward_data(s, unit_isa())) {
+    wino_conv(winograd_backward_data_shape(s), dy, w, /*flip=*/true, nullptr, dx);
+    return;
+  }
+  conv2d_backward_data_direct(s, dy, w, dx);
 }
 
 // dW for images [n0, n1) into dwp (row stride CRS), rows [m0, m1), columns [j0, j1).

@@ -471,6 +471,7 @@ inline void sgd_update(int64_t n, const SgdParams& p, float* param, const float*
 // Fills one op-table level with every kernel of this unit.
 inline void register_into(OpTable& t, Isa lvl) {
   const DeviceType cpu = DeviceType::CPU;
+  unit_isa() = lvl;  // the Winograd cost model's level for this unit
   t.sgemm.set(cpu, lvl, &sgemm);
   t.conv2d_forward.set(cpu, lvl, &conv2d_forward);
   t.conv2d_backward_data.set(cpu, lvl, &conv2d_backward_data);

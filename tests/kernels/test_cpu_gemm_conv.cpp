@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/cpu/winograd_choice.h"
 #include "kernels/ref/conv2d_ref.h"
 #include "kernels/ref/gemm_ref.h"
 #include "tests/kernels/kernel_test_util.h"
@@ -130,8 +131,17 @@ struct ConvData {
         dy(random_vec(ny, seed + 3)) {}
 };
 
+// These tests hold the direct algorithm to its 1e-7-per-term bound, so they
+// pin ECG_WINOGRAD's "off" (kernels/cpu/winograd_choice.h); Winograd F(4,3)
+// has its own tolerance and tests in test_winograd.cpp.
+struct DirectConvGuard {
+  DirectConvGuard() { cpu::set_winograd_mode(cpu::WinogradMode::Off); }
+  ~DirectConvGuard() { cpu::reset_winograd_mode(); }
+};
+
 TEST(CpuConv2d, AllDirectionsMatchReference) {
   ThreadGuard guard;
+  DirectConvGuard direct;
   for (const auto& cc : kConvCases) {
     const ConvData d(cc, 11);
     const auto& [s, nx, nw, ny, x, w, b, dy] = d;
@@ -185,6 +195,7 @@ TEST(CpuConv2d, AllDirectionsMatchReference) {
 // any thread count, since the order of every sum is fixed by the shape.
 TEST(CpuConv2d, SameBytesAtAnyThreadCount) {
   ThreadGuard guard;
+  DirectConvGuard direct;
   for (const auto& cc : kConvCases) {
     const ConvData d(cc, 21);
     const auto& [s, nx, nw, ny, x, w, b, dy] = d;
