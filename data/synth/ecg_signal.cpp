@@ -179,9 +179,9 @@ Morphology draw_morphology(Rng& rng) {
   // S force is small and mostly posterior-superior (deep S in V1-V3, small s
   // in V5-V6). Before, R was more posterior and S larger and more anterior-
   // posterior, which gave every class QS-like V1-V4 (the real old-MI look).
-  m.r = rng.uniform(0.7, 1.5) * dipole(axis, rng.uniform(-35, -5));
+  m.r = rng.uniform(0.7, 1.5) * dipole(axis, rng.uniform(-25, 0));
   m.q = rng.uniform(0.1, 0.25) * unit({-0.7, 0.2, 0.7});
-  m.s = rng.uniform(0.15, 0.45) * unit({rng.uniform(-0.4, 0.0), -0.6, -0.75});
+  m.s = rng.uniform(0.1, 0.4) * unit({rng.uniform(-0.4, 0.0), -0.6, -0.75});
   m.p = rng.uniform(0.08, 0.2) * frontal(rng.uniform(35, 70), 0.2);
   // T 0.15-0.4 (was 0.25-0.55): calibrated on the time the real traces spend
   // >= 0.1 mV off baseline (docs/synthetic-ecg.md). Horizontally it points
