@@ -243,3 +243,77 @@ TEST(SynthSignal, SameSeedSameSignal) {
     EXPECT_NE(x.mv[kII], z.mv[kII]);
   }
 }
+
+namespace {
+
+// Tallest positive (R) and deepest negative (Q or S) deflection inside the
+// QRS, medians over the full beats.
+void r_and_s(const EcgRecord& r, int lead, double* r_mv, double* s_mv) {
+  std::vector<double> hi, lo;
+  for (const Beat& b : full_beats(r)) {
+    double mx = 0, mn = 0;
+    for (double t = b.qrs_onset; t <= b.j_point; t += 0.002) {
+      mx = std::max(mx, static_cast<double>(at(r, lead, t)));
+      mn = std::min(mn, static_cast<double>(at(r, lead, t)));
+    }
+    hi.push_back(mx);
+    lo.push_back(-mn);
+  }
+  *r_mv = median(hi);
+  *s_mv = median(lo);
+}
+
+}  // namespace
+
+// What the real scans show in every class but old anterior MI (issue 21,
+// docs/synthetic-ecg.md): rS in V1, tall R in V5-V6 (R-wave progression)
+// and upright T in V3-V5. Before the generator modelled it, the normal
+// precordials looked like the real old anterior MIs (deep S up to V4).
+TEST(SynthSignal, NormalPrecordialsHaveRWaveProgressionAndUprightT) {
+  int records = 0, v1_rs = 0, v4_r = 0, v5_r = 0, v6_r = 0, v3_t = 0;
+  double r5_sum = 0;
+  for_records(EcgClass::Normal, [&](const EcgRecord& r) {
+    double rs[6][2];
+    for (int i = 0; i < 6; ++i) r_and_s(r, kV1 + i, &rs[i][0], &rs[i][1]);
+    ++records;
+    v1_rs += rs[0][0] < rs[0][1];
+    v4_r += rs[3][0] > rs[3][1];
+    v5_r += rs[4][0] > rs[4][1];
+    v6_r += rs[5][0] > rs[5][1];
+    r5_sum += rs[4][0];
+    v3_t += t_wave(r, kV3) > 0.05;
+  });
+  std::printf(
+      "normal, of %d: rS in V1 %d, R > S in V4 %d, V5 %d, V6 %d; T > 0.05 mV in V3 %d; "
+      "mean R in V5 %.2f mV\n",
+      records, v1_rs, v4_r, v5_r, v6_r, v3_t, r5_sum / records);
+  EXPECT_GE(v1_rs, records * 9 / 10);
+  EXPECT_GE(v4_r, records / 2);       // the transition lies at V3-V4
+  EXPECT_GE(v5_r, records * 8 / 10);  // right-axis records keep a small R there
+  EXPECT_GE(v3_t, records * 9 / 10);
+}
+
+// Old anterior MI: QS (or a tiny r) in V2-V3 where normal records have an r.
+TEST(SynthSignal, OldAnteriorMIHasQSInV2V3) {
+  auto mean_r = [](EcgClass cls, bool anterior_only, int* n) {
+    double sum = 0;
+    *n = 0;
+    for_records(cls, [&](const EcgRecord& r) {
+      if (anterior_only && r.territory != Territory::Anterior) return;
+      for (int lead : {kV2, kV3}) {
+        double rr, ss;
+        r_and_s(r, lead, &rr, &ss);
+        sum += rr;
+        ++*n;
+      }
+    });
+    return sum / std::max(*n, 1);
+  };
+  int n_normal, n_pmi;
+  double normal = mean_r(EcgClass::Normal, false, &n_normal);
+  double pmi = mean_r(EcgClass::HistoryOfMI, true, &n_pmi);
+  std::printf("mean R in V2-V3: normal %.3f mV (%d), old anterior MI %.3f mV (%d)\n", normal,
+              n_normal, pmi, n_pmi);
+  ASSERT_GT(n_pmi, 10);
+  EXPECT_LT(pmi, 0.5 * normal);
+}
