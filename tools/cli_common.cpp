@@ -4,10 +4,12 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
 #include "core/allocator.h"
+#include "kernels/cpu/winograd_choice.h"
 #include "kernels/cpu_features.h"
 #include "kernels/error.h"
 #include "kernels/op_table.h"
@@ -114,6 +116,10 @@ double peak_rss_mb() {
   while (std::getline(f, line))
     if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
   return 0;
+}
+
+void default_training_to_direct_convolution() {
+  if (std::getenv("ECG_WINOGRAD") == nullptr) cpu::set_winograd_mode(cpu::WinogradMode::Off);
 }
 
 void apply_global_options() {

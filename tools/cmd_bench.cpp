@@ -224,6 +224,7 @@ BenchSetup setup_bench(BenchOptions& o) {
   ECG_CHECK(o.mode == "train" || o.mode == "infer" || o.mode == "int8",
             "--mode: expected train, infer or int8, got '", o.mode, "'");
   ECG_CHECK(o.int8_model.empty() || o.mode == "int8", "--int8-model needs --mode int8");
+  if (o.mode == "train") cli::default_training_to_direct_convolution();
   BenchSetup b;
   const auto t0 = std::chrono::steady_clock::now();
   b.model_name = o.model;

@@ -93,6 +93,7 @@ int train_command(TrainCli c, int epochs_override, bool model_given, bool size_g
   namespace fs = std::filesystem;
   using namespace ecg;
   const bool resume = !c.resume.empty();
+  cli::default_training_to_direct_convolution();
   // Data parallel (mpirun): rank 0 alone prints the run's lines and writes files.
   const bool writer = collective().rank() == 0;
   if (resume) {
