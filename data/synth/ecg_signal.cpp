@@ -161,32 +161,16 @@ Vec3 lead_vector(const Morphology& m, int lead) {
   }
 }
 
-// A dipole direction from its frontal-plane axis (0 = left, +90 = inferior)
-// and its horizontal-plane angle (0 = left, +90 = anterior). The horizontal
-// part is scaled by max(cos axis, 0.45) so a vertical heart still projects
-// onto the precordial leads (as real vertical hearts do).
-Vec3 dipole(double axis_deg, double horizontal_deg) {
-  double x = std::cos(rad(axis_deg));
-  return {x, std::sin(rad(axis_deg)), std::max(x, 0.45) * std::tan(rad(horizontal_deg))};
-}
-
 Morphology draw_morphology(Rng& rng) {
   Morphology m;
   double axis = rng.clipped_normal(45, 25, -25, 100);
-  // Horizontal angles matched to the real scans (issue 21): the main R force
-  // points left and a little posterior (-35..-5 deg), so V1-V2 show rS, V3-V4
-  // the transition and V4-V6 tall R waves (R-wave progression); the terminal
-  // S force is small and mostly posterior-superior (deep S in V1-V3, small s
-  // in V5-V6). Before, R was more posterior and S larger and more anterior-
-  // posterior, which gave every class QS-like V1-V4 (the real old-MI look).
-  m.r = rng.uniform(0.7, 1.5) * dipole(axis, rng.uniform(-25, 0));
-  m.q = rng.uniform(0.1, 0.25) * unit({-0.7, 0.2, 0.7});
-  m.s = rng.uniform(0.1, 0.4) * unit({rng.uniform(-0.4, 0.0), -0.6, -0.75});
+  m.r = rng.uniform(0.7, 1.5) * frontal(axis, rng.uniform(-0.45, -0.15));
+  m.q = rng.uniform(0.08, 0.2) * unit({-0.7, 0.2, 0.7});
+  m.s = rng.uniform(0.3, 0.8) * unit({rng.uniform(-0.5, 0.0), -0.4, -0.9});
   m.p = rng.uniform(0.08, 0.2) * frontal(rng.uniform(35, 70), 0.2);
   // T 0.15-0.4 (was 0.25-0.55): calibrated on the time the real traces spend
-  // >= 0.1 mV off baseline (docs/synthetic-ecg.md). Horizontally it points
-  // left and anterior (15..45 deg): upright T in V2-V6, flat or inverted in V1.
-  m.t = rng.uniform(0.15, 0.4) * dipole(axis + rng.normal(0, 12), rng.uniform(15, 45));
+  // >= 0.1 mV off baseline (docs/synthetic-ecg.md).
+  m.t = rng.uniform(0.15, 0.4) * frontal(axis + rng.normal(0, 12), rng.uniform(0.05, 0.4));
   m.p_sigma = rng.uniform(0.018, 0.024);
   m.q_sigma = rng.uniform(0.007, 0.009);
   m.r_sigma = rng.uniform(0.009, 0.013);
@@ -196,16 +180,11 @@ Morphology draw_morphology(Rng& rng) {
   m.pr = rng.uniform(0.12, 0.20);
   m.qtc = rng.uniform(0.38, 0.44);
   static const double angles[6] = {115, 95, 75, 55, 30, 5};
-  // Electrode proximity: V2-V4 lie closest to the heart and show the largest
-  // deflections on the real pages.
-  static const double proximity[6] = {0.85, 1.2, 1.25, 1.15, 1.0, 0.85};
   double turn = rng.normal(0, 8);
-  // 1.3-2.1 (was 1.2-1.9): the real V4-V6 R waves reach 1-2 mV.
-  double gain = rng.uniform(1.3, 2.1);
+  double gain = rng.uniform(1.2, 1.9);
   for (int i = 0; i < 6; ++i) {
     double a = rad(angles[i] + turn + rng.normal(0, 5));
-    m.precordial[i] =
-        gain * proximity[i] * rng.uniform(0.85, 1.15) * Vec3{std::cos(a), 0, std::sin(a)};
+    m.precordial[i] = gain * rng.uniform(0.85, 1.15) * Vec3{std::cos(a), 0, std::sin(a)};
   }
   return m;
 }
@@ -416,9 +395,7 @@ EcgRecord synthesize_ecg(EcgClass cls, Rng& rng, const SignalOptions& opts) {
       // with the old T waves and wander, 0.28-0.50 gave 18 with the new ones.
       rec.st_target_mv = lerp(0.3, 0.12, d) * rng.uniform(1.0, 1.6);
       m.injury = (rec.st_target_mv / proj) * u;
-      // Hyperacute T: on the real acute-MI scans the T in the core leads is
-      // as tall as the R or taller (was 0.2-0.8 of the injury vector).
-      m.hyper_t = rng.uniform(0.6, 1.6) * m.injury;
+      m.hyper_t = rng.uniform(0.2, 0.8) * m.injury;
       if (rng.chance(0.3)) m.extra_q = -(rng.uniform(0.05, 0.12) / proj) * u;  // early Q waves
     } else {
       rec.q_target_mv = lerp(0.4, 0.15, d) * rng.uniform(1.0, 1.4);
@@ -426,17 +403,6 @@ EcgRecord synthesize_ecg(EcgClass cls, Rng& rng, const SignalOptions& opts) {
       // vector pointing away (the Q wave), and T turned away from the wall.
       double ru = dot(m.r, u);
       if (ru > 0) m.r = m.r - rng.uniform(0.5, 0.9) * ru * u;
-      // The septal force toward the dead wall is lost too: an anterior scar
-      // leaves QS complexes in V1-V3 and poor R-wave progression, as on the
-      // real old-MI scans (the normal septal r there disappears).
-      double qu = dot(m.q, u);
-      if (qu > 0) m.q = m.q - rng.uniform(0.7, 1.0) * qu * u;
-      if (rec.territory == Territory::Anterior) {
-        // Poor R-wave progression: with the anterior forces gone the net
-        // QRS force turns posterior, so V1-V3 show deep QS and V3-V4 small r.
-        const double size = std::sqrt(dot(m.r, m.r));
-        m.r.z -= rng.uniform(0.25, 0.6) * size;
-      }
       m.extra_q = -(1.6 * rec.q_target_mv / proj) * u;
       double t_target = lerp(0.3, 0.1, d) * rng.uniform(1.0, 1.4);
       double beta = 0;
