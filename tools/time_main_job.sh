@@ -10,8 +10,8 @@
 # seconds (from steps.tsv), the whole job against 600 s, the float test
 # accuracy against 0.90, and the training loop's per-epoch timing
 # (train/history.json: step, time outside the step, RSS).
-# --quick (about a quarter of the full job): ECG_PER_CLASS=100, ECG_EPOCHS=4,
-# ECG_FT_EPOCHS=5, the real-scan block with its default configurations, and a
+# --quick (a few minutes on an idle machine): ECG_PER_CLASS=80, ECG_EPOCHS=3,
+# ECG_FT_EPOCHS=3, the real-scan block with its default configurations, and a
 # projection of the full job's seconds per stage from the measured ones (each
 # stage scaled by what drives it: pages, epochs, fine-tuning epochs). The
 # accuracy of a quick run is not the full run's.
@@ -34,7 +34,7 @@ export ECG_CACHE_DIR="$RUN/cache"
 # The full job's knobs (tools/main_job.sh defaults) and the quick ones.
 FULL_PC=250 FULL_EP=16 FULL_FT=15
 if [ $QUICK = 1 ]; then
-  export ECG_PER_CLASS=100 ECG_EPOCHS=4 ECG_FT_EPOCHS=5
+  export ECG_PER_CLASS=${ECG_PER_CLASS:-80} ECG_EPOCHS=${ECG_EPOCHS:-3} ECG_FT_EPOCHS=${ECG_FT_EPOCHS:-3}
 fi
 PC=${ECG_PER_CLASS:-$FULL_PC} EP=${ECG_EPOCHS:-$FULL_EP} FT=${ECG_FT_EPOCHS:-$FULL_FT}
 
@@ -55,7 +55,9 @@ awk -F'\t' '{ t[NR] = $1; n[NR] = $2 } END {
 
 # What drives each stage's cost, for the projection: pages (synthesis,
 # decode, the training split's epochs, test evaluations), epochs, fine-tuning
-# epochs; the rest is fixed.
+# epochs; the rest is fixed. Rough: training's decode and precise BN do not
+# grow with epochs x pages, and each fine-tuning run has a fixed start-up, so
+# the projection leans high.
 factor() {
   local pages epochs ft
   pages=$(echo "$FULL_PC / $PC" | bc -l)
