@@ -53,22 +53,48 @@ awk -F'\t' '{ t[NR] = $1; n[NR] = $2 } END {
   for (i = 1; i < NR; ++i) printf "%s\t%d\n", n[i], t[i + 1] - t[i] }' "$RUN/job/steps.tsv" \
   > "$RUN/stages.tsv"
 
-# What drives each stage's cost, for the projection: pages (synthesis,
-# decode, the training split's epochs, test evaluations), epochs, fine-tuning
-# epochs; the rest is fixed. Rough: training's decode and precise BN do not
-# grow with epochs x pages, and each fine-tuning run has a fixed start-up, so
-# the projection leans high.
-factor() {
-  local pages epochs ft
-  pages=$(echo "$FULL_PC / $PC" | bc -l)
-  epochs=$(echo "$FULL_EP / $EP" | bc -l)
-  ft=$(echo "$FULL_FT / $FT" | bc -l)
+# What drives each stage's cost, for the projection (--quick):
+#  - training: the epochs measured in train/history.json (issue 14's timing):
+#    step and data per training image, precise BN per batch (at most 20
+#    batches, `ecgcnn train --precise-bn`), validation per validation image,
+#    checkpoints and the rest per epoch; the decode and start-up scale with
+#    the pages;
+#  - 5-fold fine-tuning: each run's training loop (its history.json) scales
+#    with the fine-tuning epochs, the rest (evaluations, start-up) is fixed;
+#  - synthesis and the test evaluations scale with the pages; quantize with
+#    its calibration images (at most 200); the rest is fixed.
+pages=$(echo "$FULL_PC / $PC" | bc -l)
+H="$RUN/job/train/history.json"
+train_projection() {  # measured stage seconds -> projected
+  jq -r --argjson stage "$1" --argjson pages "$pages" --argjson epochs "$FULL_EP" '
+    (.config.splits.train_counts | add) as $ntr | (.config.splits.val_counts | add) as $nval |
+    (.history | length) as $e | [.history[].timing] as $t |
+    def mean(f): ($t | map(f) | add) / $e;
+    def batches(n): ((n + 15) / 16 | floor) as $b | if $b > 20 then 20 else $b end;
+    ($ntr * $pages) as $ntr_f | ($nval * $pages) as $nval_f |
+    (mean(.step + .data) / $ntr * $ntr_f
+     + mean(.precise_bn) / batches($ntr) * batches($ntr_f)
+     + (if $nval > 0 then mean(.validation - .precise_bn) / $nval * $nval_f else 0 end)
+     + mean(.checkpoint + .other)) as $epoch_f |
+    (($stage - .timings.loop_seconds) * $pages + $epochs * $epoch_f)' "$H"
+}
+finetune_projection() {  # measured stage seconds -> projected
+  local loops
+  loops=$(cat "$RUN"/job/real/finetune/runs/*/*/history.json 2>/dev/null |
+    jq -s 'map(.timings.loop_seconds) | add // 0')
+  echo "$1 + ($FULL_FT / $FT - 1) * $loops" | bc -l
+}
+project() {  # stage name, measured seconds -> projected seconds
+  local calib
   case $1 in
-    synthesise*) echo "$pages" ;;
-    train*) echo "$pages * $epochs" | bc -l ;;
-    evaluate*|quantize*) echo "$pages" ;;
-    5-fold*) echo "$ft" ;;
-    *) echo 1 ;;
+    synthesise* | evaluate*) echo "$2 * $pages" | bc -l ;;
+    train*) train_projection "$2" ;;
+    5-fold*) finetune_projection "$2" ;;
+    quantize*)
+      calib=$(jq '.config.splits.train_counts | add' "$H")
+      jq -n --argjson s "$2" --argjson c "$calib" --argjson p "$pages" \
+        '$s * ([$c * $p, 200] | min) / ([$c, 200] | min)' ;;
+    *) echo "$2" ;;
   esac
 }
 
@@ -79,7 +105,7 @@ projected=0
 while IFS=$'\t' read -r name secs; do
   printf '%-72.72s %8d' "$name" "$secs"
   if [ $QUICK = 1 ]; then
-    p=$(echo "$secs * $(factor "$name")" | bc -l)
+    p=$(project "$name" "$secs")
     projected=$(echo "$projected + $p" | bc -l)
     printf ' %10.0f' "$p"
   fi
@@ -99,7 +125,6 @@ if [ -f "$RUN/job/real/finetune/results.tsv" ]; then
 fi
 
 # The training loop per epoch (history.json "timing", issue 14).
-H="$RUN/job/train/history.json"
 if [ -f "$H" ] && jq -e '.history[0].timing' "$H" > /dev/null 2>&1; then
   echo "training loop per epoch (seconds): wall, step, outside (%), data, validation (precise BN), checkpoint, other, CPU, RSS MB, minor faults"
   jq -r '.history[] | .timing as $t | [.epoch + 1, $t.wall, $t.step, $t.outside, $t.outside_pct,
