@@ -126,6 +126,31 @@ PhaseScope::~PhaseScope() {
   t_phase = prev_;
 }
 
+PartTimer::PartTimer(double& total, const char* part)
+    : total_(total),
+      part_(part),
+      start_(Profiler::instance().now_us()),
+      on_(Profiler::instance().enabled()) {
+  if (on_) t_child_us.push_back(0);
+}
+
+PartTimer::~PartTimer() {
+  Profiler& p = Profiler::instance();
+  const double end = p.now_us();
+  total_ += (end - start_) * 1e-6;
+  if (!on_) return;
+  ProfileEvent e;
+  e.kind = ProfileEvent::Kind::Span;
+  e.layer = part_;
+  e.phase = "loop";
+  e.start_us = start_;
+  e.dur_us = end - start_;
+  e.self_us = e.dur_us - t_child_us.back();
+  t_child_us.pop_back();
+  if (!t_child_us.empty()) t_child_us.back() += e.dur_us;
+  p.record(std::move(e));
+}
+
 OpTimer::OpTimer(const char* op, double flops, double bytes, Isa isa)
     : OpTimer(op, flops, bytes, isa_name(isa), false) {}
 

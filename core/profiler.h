@@ -155,6 +155,25 @@ class PhaseScope {
   const char* prev_;
 };
 
+// Adds the wall time of its scope, on the profiler's clock, to `total` (in
+// seconds), whether or not the profiler is on: the training loop's parts
+// outside the step (waiting for data, validation, checkpoints) per epoch.
+// When the profiler is on, the scope is also a span named `part` in the
+// trace, so a traced step shows what the loop did around it.
+class PartTimer {
+ public:
+  PartTimer(double& total, const char* part);
+  ~PartTimer();
+  PartTimer(const PartTimer&) = delete;
+  PartTimer& operator=(const PartTimer&) = delete;
+
+ private:
+  double& total_;
+  const char* part_;
+  double start_;
+  bool on_;  // the profiler was on at the start: a span, with nested spans subtracted
+};
+
 // Times one op call when the profiler is on; costs one branch when off.
 class OpTimer {
  public:

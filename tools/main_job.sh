@@ -6,8 +6,12 @@
 # Knobs (environment): ECG_PER_CLASS (pages per class), ECG_IMAGE_SIZE, ECG_EPOCHS;
 # real scans (issue 21): ECG_REAL_DIR (default tests/data/real-scans, the 40
 # scans shipped with the repository), ECG_FT_EPOCHS (15), ECG_FT_CONFIGS
-# ("ft-head ft-bn scratch", see bench/finetune/five_fold.sh), ECG_FINETUNE=0
-# to skip the 5-fold fine-tuning.
+# (default "ft-head": only the head trains, the best of the three in
+# bench/RESULTS.md 'Fine-tuning on the 40 real scans' and the cheapest, about
+# 2 CPU-s per epoch against 7.5 for ft-bn; "ft-head ft-bn scratch" runs the
+# full comparison of bench/finetune/five_fold.sh, 15 trainings instead of 5,
+# about 6x the cost), ECG_FINETUNE=0 to skip the 5-fold fine-tuning.
+# tools/time_main_job.sh times the job per stage (issue 14).
 set -euo pipefail
 ECG=${1:?path to the ecgcnn binary}
 RUN=${2:?run directory}
@@ -51,7 +55,7 @@ if [ "${ECG_FINETUNE:-1}" != 0 ]; then
   step "5-fold fine-tuning on the real scans from the synthetic checkpoint (${ECG_FT_EPOCHS:-15} epochs)"
   echo "per fold: test = 2 scans per class (listed in $RUN/real/finetune/folds.tsv), only evaluated;"
   echo "the other 32 train (24) and select the checkpoint (8, the validation split)"
-  CONFIGS=${ECG_FT_CONFIGS:-ft-head ft-bn scratch} "$REPO/bench/finetune/five_fold.sh" "$ECG" \
+  CONFIGS=${ECG_FT_CONFIGS:-ft-head} "$REPO/bench/finetune/five_fold.sh" "$ECG" \
     "$REAL" "$RUN/real/synthetic.safetensors" "$RUN/real/finetune" "${ECG_FT_EPOCHS:-15}" |
     tee "$RUN/real/finetune.txt"
 fi

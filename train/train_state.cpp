@@ -11,10 +11,53 @@ namespace ecg {
 
 namespace {
 
+nlohmann::json timing_json(const EpochTiming& t) {
+  return {{"wall", t.wall},
+          {"step", t.step},
+          {"data", t.data},
+          {"validation", t.validation},
+          {"precise_bn", t.precise_bn},
+          {"checkpoint", t.checkpoint},
+          {"other", t.other},
+          {"outside", t.outside()},
+          {"outside_pct", t.wall > 0 ? 100 * t.outside() / t.wall : 0.0},
+          {"cpu", t.cpu},
+          {"rss_mb", t.rss_mb},
+          {"allocator_cached_mb", t.allocator_cached_mb},
+          {"minor_faults", t.minor_faults}};
+}
+
+// A state written before the timings existed has none: zeros.
+EpochTiming timing_from_json(const nlohmann::json& j) {
+  EpochTiming t;
+  if (!j.is_object()) return t;
+  auto num = [&](const char* key) {
+    return j.contains(key) ? json_double(j[key], std::string("history.timing.") + key) : 0.0;
+  };
+  t.wall = num("wall");
+  t.step = num("step");
+  t.data = num("data");
+  t.validation = num("validation");
+  t.precise_bn = num("precise_bn");
+  t.checkpoint = num("checkpoint");
+  t.other = num("other");
+  t.cpu = num("cpu");
+  t.rss_mb = num("rss_mb");
+  t.allocator_cached_mb = num("allocator_cached_mb");
+  t.minor_faults = static_cast<int64_t>(num("minor_faults"));
+  return t;
+}
+
 nlohmann::json epoch_json(const EpochRecord& e) {
-  return {{"epoch", e.epoch},       {"train_loss", e.train_loss},    {"train_acc", e.train_acc},
-          {"val_loss", e.val_loss}, {"val_acc", e.val_acc},          {"lr", e.lr},
-          {"seconds", e.seconds},   {"images_per_s", e.images_per_s}};
+  return {{"epoch", e.epoch},
+          {"train_loss", e.train_loss},
+          {"train_acc", e.train_acc},
+          {"val_loss", e.val_loss},
+          {"val_acc", e.val_acc},
+          {"lr", e.lr},
+          {"seconds", e.seconds},
+          {"images_per_s", e.images_per_s},
+          {"timing", timing_json(e.timing)}};
 }
 
 // Each field type- and range-checked (json_checked.h): an int read from a
@@ -30,6 +73,7 @@ EpochRecord epoch_from_json(const nlohmann::json& j) {
   e.seconds = json_double(j.at("seconds"), "history.seconds");
   e.images_per_s =
       j.contains("images_per_s") ? json_double(j["images_per_s"], "history.images_per_s") : 0.0;
+  if (j.contains("timing")) e.timing = timing_from_json(j["timing"]);
   return e;
 }
 

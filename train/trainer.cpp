@@ -10,6 +10,10 @@
 #include <fstream>
 #include <functional>
 
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "core/autograd.h"
 #include "core/collective.h"
 #include "core/profiler.h"
@@ -157,6 +161,28 @@ Tensor class_weight_tensor(const std::vector<float>& w, int classes) {
   return Tensor::from_vector(w, {classes});
 }
 
+// Process CPU seconds (every thread) and minor page faults so far, and the
+// resident set now (Linux /proc; 0 elsewhere): with wall time they tell a
+// slow epoch that did more work (CPU up), touched fresh memory (faults up),
+// or waited for a loaded machine (wall up, CPU flat).
+double process_cpu_seconds() {
+  timespec ts{};
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0;
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+int64_t minor_page_faults() {
+  rusage u{};
+  return getrusage(RUSAGE_SELF, &u) == 0 ? static_cast<int64_t>(u.ru_minflt) : 0;
+}
+
+double resident_mb() {
+  std::ifstream statm("/proc/self/statm");
+  long long pages = 0, resident = 0;
+  if (!(statm >> pages >> resident)) return 0;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / 1048576.0;
+}
+
 }  // namespace
 
 void install_interrupt_handler(bool also_sigterm) {
@@ -259,13 +285,20 @@ LrSchedule make_schedule(const TrainOptions& opt, const std::string& model) {
 
 // The mean of the epochs' rates (not the last epoch's, which a slow or short
 // final epoch skews), and the last epoch's under its own name.
+// loop_seconds: the epochs' walls (EpochTiming), of which outside_seconds
+// were outside the optimiser steps.
 nlohmann::json training_timings(const std::vector<EpochRecord>& history) {
-  double seconds = 0, rate_sum = 0;
+  double seconds = 0, rate_sum = 0, loop = 0, outside = 0;
   for (const auto& e : history) {
     seconds += e.seconds;
     rate_sum += e.images_per_s;
+    loop += e.timing.wall;
+    outside += e.timing.outside();
   }
   return {{"train_seconds", seconds},
+          {"loop_seconds", loop},
+          {"outside_seconds", outside},
+          {"outside_pct", loop > 0 ? 100 * outside / loop : 0.0},
           {"epochs_timed", history.size()},
           {"mean_images_per_s", history.empty() ? 0.0 : rate_sum / history.size()},
           {"last_epoch_images_per_s", history.empty() ? 0.0 : history.back().images_per_s}};
@@ -342,6 +375,10 @@ struct TrainRun {
   const bool writer = collective().rank() == 0;
   GradientReducer* reducer = nullptr;
   double wait_at_epoch_start = 0;
+  // The current epoch's timing so far (EpochTiming) and where its clocks started.
+  EpochTiming timing{};
+  double epoch_start_us = 0, epoch_start_cpu = 0;
+  int64_t epoch_start_faults = 0;
 
   void step(const Batch& b);
   void backward(const Tensor& total, const Batch& b);
@@ -350,7 +387,40 @@ struct TrainRun {
   EpochRecord close_epoch(double lr, BatchSource& train_data, BatchSource* val_data);
   void keep_best(const EpochRecord& rec);
   bool end_epoch();
+  void start_epoch_clock();
+  void close_timing(EpochTiming& t) const;
+  void print_timing(const EpochTiming& t) const;
 };
+
+// The next epoch's timing starts now (its wall, CPU and page-fault counts).
+void TrainRun::start_epoch_clock() {
+  timing = EpochTiming{};
+  epoch_start_us = Profiler::instance().now_us();
+  epoch_start_cpu = process_cpu_seconds();
+  epoch_start_faults = minor_page_faults();
+}
+
+// `t` is the epoch's timing as of now: the wall since the clock started,
+// "other" the part no PartTimer claimed, and the memory figures.
+void TrainRun::close_timing(EpochTiming& t) const {
+  t = timing;
+  t.wall = (Profiler::instance().now_us() - epoch_start_us) * 1e-6;
+  t.other = std::max(0.0, t.wall - t.step - t.data - t.validation - t.checkpoint);
+  t.cpu = process_cpu_seconds() - epoch_start_cpu;
+  t.minor_faults = minor_page_faults() - epoch_start_faults;
+  t.rss_mb = resident_mb();
+  t.allocator_cached_mb = static_cast<double>(cpu_allocator().stats().bytes_cached) / 1048576.0;
+}
+
+void TrainRun::print_timing(const EpochTiming& t) const {
+  std::fprintf(stderr,
+               "  time %.1f s: step %.1f, outside %.2f (%.1f%%): data %.2f, validation %.2f "
+               "(precise BN %.2f), checkpoint %.2f, other %.2f | CPU %.1f s, RSS %.0f MB "
+               "(allocator cache %.0f MB), %lld minor faults\n",
+               t.wall, t.step, t.outside(), t.wall > 0 ? 100 * t.outside() / t.wall : 0.0, t.data,
+               t.validation, t.precise_bn, t.checkpoint, t.other, t.cpu, t.rss_mb,
+               t.allocator_cached_mb, static_cast<long long>(t.minor_faults));
+}
 
 // One optimiser step on `b`, stopped with an error naming the first
 // non-finite value; adds the batch to the epoch's loss and accuracy.
@@ -449,8 +519,14 @@ bool TrainRun::run_steps(BatchSource& data) {
   Batch b;
   const bool show = opt.progress && writer;
   for (; s.next_batch < nb; ++s.next_batch) {
-    ECG_CHECK(data.batch(s.next_batch, b), "train: batch ", s.next_batch, " missing");
-    step(b);
+    {
+      PartTimer waiting(timing.data, "(data)");
+      ECG_CHECK(data.batch(s.next_batch, b), "train: batch ", s.next_batch, " missing");
+    }
+    {
+      PartTimer stepping(timing.step, "(step)");
+      step(b);
+    }
     s.epoch_seconds = seconds_before + seconds_since(t0);
     if (show) {
       double t = seconds_since(t0);
@@ -491,7 +567,9 @@ EpochRecord TrainRun::close_epoch(double lr, BatchSource& train_data, BatchSourc
   rec.lr = lr;
   rec.seconds = s.epoch_seconds;
   rec.images_per_s = s.epoch_seconds > 0 ? s.seen / s.epoch_seconds : 0;
+  PartTimer validating(timing.validation, "(validation)");
   if (opt.precise_bn_batches > 0 && !opt.freeze_bn) {
+    PartTimer recomputing(timing.precise_bn, "(precise BN)");
     recompute_bn_statistics(model, train_data, s.epoch, opt.precise_bn_batches, opt.freeze);
     check_finite(model, /*gradients=*/false,
                  "after recomputing the BatchNorm statistics (--precise-bn)", global_step,
@@ -538,6 +616,7 @@ EpochRecord TrainRun::close_epoch(double lr, BatchSource& train_data, BatchSourc
 // best.safetensors on a new best validation accuracy (else one more epoch
 // of early-stopping patience), and best_e<h>.safetensors per horizon h.
 void TrainRun::keep_best(const EpochRecord& rec) {
+  PartTimer saving(timing.checkpoint, "(checkpoint)");
   if (rec.val_acc > s.result.best_val_acc) {
     s.result.best_val_acc = rec.val_acc;
     s.result.best_epoch = s.epoch;
@@ -577,9 +656,20 @@ bool TrainRun::end_epoch() {
   s.seen = s.correct = 0;
   s.epoch_seconds = 0;
   const bool stop = opt.early_stop_patience > 0 && s.early_wait >= opt.early_stop_patience;
+  // The state file holds the epoch's timing up to the state file itself;
+  // history.json the whole of it. history.json's own writing is the next
+  // epoch's "other".
+  EpochTiming& t = s.result.history.back().timing;
+  close_timing(t);
   ++s.epoch;
-  if (writer) save_train_state(state_path, model, optim, opt.optimizer, s);
+  if (writer) {
+    PartTimer saving(timing.checkpoint, "(checkpoint)");
+    save_train_state(state_path, model, optim, opt.optimizer, s);
+  }
   --s.epoch;
+  close_timing(t);
+  start_epoch_clock();
+  if (writer) print_timing(t);
   if (writer) write_outputs(opt, model, s);
   if (stop) {
     if (writer)
@@ -657,6 +747,7 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data,
   s.result.best_checkpoint = run.best_path;
   s.result.last_state = run.state_path;
   run.global_step = optim->steps();
+  run.start_epoch_clock();
 
   for (; s.epoch < opt.epochs; ++s.epoch) {
     const double lr = s.plateau.apply(schedule.lr(s.epoch));

@@ -73,10 +73,32 @@ struct TrainOptions {
   nlohmann::json extra_config;  // data settings etc., recorded in the report
 };
 
+// Where an epoch's wall time went, in seconds on the profiler's clock
+// (core/profiler.h, PartTimer), and the process's memory at its end. `wall`
+// runs from the end of the previous epoch's record (or the loop's start) to
+// this epoch's state file written, so the epochs' walls tile the loop; for a
+// resumed epoch it is this session's part. wall = step + data + validation +
+// checkpoint + other.
+struct EpochTiming {
+  double wall = 0;
+  double step = 0;        // inside the optimiser steps (forward, backward, update, checks)
+  double data = 0;        // waiting for the next batch (the loader's thread assembles it)
+  double validation = 0;  // precise BN, the rank broadcast and the validation pass
+  double precise_bn = 0;  // of which precise BN (recomputing the BatchNorm statistics)
+  double checkpoint = 0;  // best and horizon checkpoints and the state file
+  double other = 0;       // the rest: progress bar, schedule, loader restart, last history.json
+  double cpu = 0;         // process CPU seconds (all threads) over `wall`
+  double rss_mb = 0;      // resident set at the epoch's end (0 where unknown)
+  double allocator_cached_mb = 0;  // idle blocks the CPU caching allocator holds
+  int64_t minor_faults = 0;        // page faults over `wall` (fresh memory being touched)
+  double outside() const { return wall - step; }
+};
+
 struct EpochRecord {
   int epoch = 0;
   double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0, lr = 0, seconds = 0;
   double images_per_s = 0;
+  EpochTiming timing;
 };
 
 struct TrainResult {
