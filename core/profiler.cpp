@@ -100,20 +100,32 @@ LayerScope::LayerScope(const std::string& name, Mode mode)
   }
 }
 
+namespace {
+
+// Records a span that ends now and closes its entry on the thread's child
+// stack: its self time excludes the spans nested in it, and its whole
+// duration counts as a child of the span around it.
+void record_span(Profiler& p, std::string layer, const char* phase, double start_us,
+                 double end_us) {
+  ProfileEvent e;
+  e.kind = ProfileEvent::Kind::Span;
+  e.layer = std::move(layer);
+  e.phase = phase;
+  e.start_us = start_us;
+  e.dur_us = end_us - start_us;
+  e.self_us = e.dur_us - t_child_us.back();
+  t_child_us.pop_back();
+  if (!t_child_us.empty()) t_child_us.back() += e.dur_us;
+  p.record(std::move(e));
+}
+
+}  // namespace
+
 LayerScope::~LayerScope() {
   if (on_) {
     Profiler& p = Profiler::instance();
     const double end = p.now_us();
-    ProfileEvent e;
-    e.kind = ProfileEvent::Kind::Span;
-    e.layer = t_layer.empty() ? "-" : t_layer;
-    e.phase = t_phase;
-    e.start_us = start_;
-    e.dur_us = end - start_;
-    e.self_us = e.dur_us - t_child_us.back();
-    t_child_us.pop_back();
-    if (!t_child_us.empty()) t_child_us.back() += e.dur_us;
-    p.record(std::move(e));
+    record_span(p, t_layer.empty() ? "-" : t_layer, t_phase, start_, end);
     record_memory(p, end);
   }
   t_layer = prev_;
@@ -139,16 +151,7 @@ PartTimer::~PartTimer() {
   const double end = p.now_us();
   total_ += (end - start_) * 1e-6;
   if (!on_) return;
-  ProfileEvent e;
-  e.kind = ProfileEvent::Kind::Span;
-  e.layer = part_;
-  e.phase = "loop";
-  e.start_us = start_;
-  e.dur_us = end - start_;
-  e.self_us = e.dur_us - t_child_us.back();
-  t_child_us.pop_back();
-  if (!t_child_us.empty()) t_child_us.back() += e.dur_us;
-  p.record(std::move(e));
+  record_span(p, part_, "loop", start_, end);
 }
 
 OpTimer::OpTimer(const char* op, double flops, double bytes, Isa isa)
